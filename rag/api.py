@@ -1,0 +1,100 @@
+"""The Python entry points: ``query`` for the default index, ``Rag`` for an explicit one.
+
+``Rag`` loads an index folder once (checking its manifest against the
+configuration) and answers many questions; ``query`` keeps one ``Rag`` per
+configuration and, for the default configuration only, builds the index from
+the corpus folder when it is missing. Does not reload an index rebuilt by
+another process while a ``Rag`` holds it: open a new one.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+from . import store
+from .answer import Answer, compose
+from .build import BuildReport, build_index
+from .config import Config
+from .embed import Embedder
+from .errors import IndexMissingError, QuestionError
+from .retrieve import Retriever
+
+_CACHE: dict[Config, "Rag"] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def clean_question(question: str, limit: int) -> tuple[str, str | None]:
+    """(question with whitespace collapsed and cut to limit characters, notice if cut)."""
+    if not isinstance(question, str) or not question.strip():
+        raise QuestionError("the question is empty: ask something about the documents")
+    question = " ".join(question.split())
+    if len(question) <= limit:
+        return question, None
+    question = question[:limit].rsplit(" ", 1)[0] or question[:limit]
+    return question, f"The question was cut to its first {len(question)} characters (limit {limit})."
+
+
+class Rag:
+    """A loaded index plus its embedding model, ready to answer questions."""
+
+    def __init__(self, config: Config | None = None, *, embedder=None):
+        self.config = config or Config()
+        self.embedder = embedder or Embedder(self.config.model, batch_size=self.config.batch_size)
+        self.retriever = Retriever(store.load(self.config.index_dir, self.config.index_settings()))
+
+    @classmethod
+    def open(cls, index_dir, *, embedder=None, **settings) -> "Rag":
+        """Load the index in index_dir; settings override Config fields (model, top_k...)."""
+        return cls(Config(index_dir=index_dir, **settings), embedder=embedder)
+
+    @property
+    def status(self) -> dict:
+        counts = self.retriever.manifest["counts"]
+        return {"documents": counts["documents"], "chunks": counts["chunks"],
+                "model": self.retriever.manifest["model"], "index": str(self.config.index_dir),
+                "built_at": self.retriever.manifest.get("built_at")}
+
+    def query(self, question: str, *, k: int | None = None) -> Answer:
+        """Answer one question with cited passages; see rag.answer for how."""
+        question, notice = clean_question(question, self.config.max_question_chars)
+        k = self.config.top_k if k is None else k
+        if k < 1:
+            raise QuestionError(f"k must be at least 1, got {k}")
+        qvec = self.embedder.encode([question], progress=False)[0]
+        passages = self.retriever.search(qvec, k)
+        return compose(question, qvec, passages, self.retriever,
+                       min_score=self.config.min_score, notice=notice)
+
+
+def open_default(config: Config | None = None, *, embedder=None) -> Rag:
+    """The cached Rag for config; builds the default index from its corpus if it is missing."""
+    config = config or Config()
+    with _CACHE_LOCK:
+        if config not in _CACHE:
+            try:
+                _CACHE[config] = Rag(config, embedder=embedder)
+            except IndexMissingError:
+                if config.index_dir != Config().index_dir:
+                    raise
+                embedder = embedder or Embedder(config.model, batch_size=config.batch_size)
+                build_index(config, embedder=embedder)
+                _CACHE[config] = Rag(config, embedder=embedder)
+        return _CACHE[config]
+
+
+def query(question: str, *, k: int | None = None, config: Config | None = None) -> Answer:
+    """Answer question from the default index (or the one config names)."""
+    return open_default(config).query(question, k=k)
+
+
+def index(corpus_dir=None, index_dir=None, *, rebuild: bool = False, embedder=None,
+          **settings) -> BuildReport:
+    """Build or refresh an index; arguments default to the configured folders."""
+    config = Config(**settings)
+    config = replace(config, corpus_dir=corpus_dir or config.corpus_dir,
+                     index_dir=index_dir or config.index_dir)
+    embedder = embedder or Embedder(config.model, batch_size=config.batch_size)
+    report = build_index(config, embedder=embedder, rebuild=rebuild)
+    with _CACHE_LOCK:
+        _CACHE.pop(config, None)
+    return report

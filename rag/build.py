@@ -1,0 +1,148 @@
+"""Build or refresh an index from a corpus folder: ingest, chunk, embed, store.
+
+A refresh re-embeds only documents whose sha256 changed; unchanged documents
+keep their chunks and vectors, deleted files drop out, and nothing is written
+when nothing changed. A previously indexed file that now fails to read keeps
+its indexed version (with a warning). A change of model or chunker settings
+rebuilds everything. Does not watch the folder; run it again after edits.
+"""
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import store
+from .chunk import chunk_text
+from .config import Config
+from .errors import CorpusError, IndexMismatchError, RagError
+from .ingest import Document, Skipped, load_corpus
+
+log = logging.getLogger("rag")
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    index_dir: Path
+    documents: int
+    chunks: int
+    sentences: int
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    kept_stale: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    seconds: float = 0.0
+    changed: bool = True
+
+
+def _previous(config: Config, rebuild: bool):
+    if rebuild:
+        return None
+    try:
+        return store.load(config.index_dir, config.index_settings())
+    except IndexMismatchError as exc:
+        log.warning("rebuilding everything: %s", str(exc).split(";")[0])
+    except RagError:
+        pass
+    return None
+
+
+def _old_records(old: store.IndexData) -> dict[str, tuple]:
+    """doc id -> (chunk records, chunk vectors, sentence spans, sentence vectors) of an old index."""
+    if old is None:
+        return {}
+    vecs = store.chunk_vectors(old)
+    by_doc: dict[str, list[int]] = {}
+    for i, c in enumerate(old.chunks):
+        by_doc.setdefault(c["doc"], []).append(i)
+    out = {}
+    for d, meta in enumerate(old.manifest["documents"]):
+        rows = by_doc.get(meta["id"], [])
+        srows = np.flatnonzero(old.sentences[:, 0] == d)
+        out[meta["id"]] = (meta, [old.chunks[i] for i in rows], vecs[rows],
+                           old.sentences[srows, 1:], np.asarray(old.sentence_vecs[srows]))
+    return out
+
+
+def build_index(config: Config, *, embedder, rebuild: bool = False,
+                documents: list[Document] | None = None) -> BuildReport:
+    """Index config.corpus_dir (or the given documents) into config.index_dir.
+
+    See the module docstring for what a refresh keeps.
+    """
+    t0 = time.perf_counter()
+    docs, skipped = (documents, []) if documents is not None else load_corpus(config.corpus_dir)
+    old = _old_records(_previous(config, rebuild))
+    skipped_ids = {s.path for s in skipped}
+    kept_stale = sorted(i for i in old if i in skipped_ids)
+    for doc_id in kept_stale:
+        log.warning("%s: keeping the previously indexed version", doc_id)
+    if not docs and not kept_stale:
+        raise CorpusError(f"no usable documents in {config.corpus_dir} "
+                          f"({len(skipped)} skipped); supported: .txt .md .html .pdf")
+    current = {d.id for d in docs} | set(kept_stale)
+    report = dict(added=[d.id for d in docs if d.id not in old],
+                  updated=[d.id for d in docs if d.id in old and old[d.id][0]["sha256"] != d.sha256],
+                  removed=sorted(set(old) - current))
+    if old and not any(report.values()):
+        n_chunks = sum(len(old[i][1]) for i in current)
+        n_sent = sum(len(old[i][3]) for i in current)
+        return BuildReport(config.index_dir, len(current), n_chunks, n_sent, kept_stale=kept_stale,
+                           skipped=skipped, seconds=time.perf_counter() - t0, changed=False)
+
+    fits = lambda text: embedder.count_tokens(text) <= config.max_model_tokens  # noqa: E731
+    fresh = {}   # doc id -> (chunk dicts, sentence spans); text still to embed
+    for d in docs:
+        if d.id in old and old[d.id][0]["sha256"] == d.sha256:
+            continue
+        units, spans = chunk_text(d.text, chunk_tokens=config.chunk_tokens,
+                                  chunk_overlap=config.chunk_overlap, fits=fits)
+        chunks = [{"doc": d.id, "ordinal": n, "start": c.start, "end": c.end, "sent_lo": c.sent_lo,
+                   "sent_hi": c.sent_hi, "text": d.text[c.start:c.end]} for n, c in enumerate(spans)]
+        fresh[d.id] = (chunks, units, [d.text[a:b] for a, b in units])
+    order = sorted(fresh)   # the order documents are stored in, so vectors line up with records
+    chunk_texts = [c["text"] for i in order for c in fresh[i][0]]
+    sent_texts = [t for i in order for t in fresh[i][2]]
+    if chunk_texts:
+        log.info("embedding %d chunks and %d sentences with %s", len(chunk_texts), len(sent_texts), embedder.name)
+    cvecs = embedder.encode(chunk_texts)
+    svecs = embedder.encode(sent_texts)
+
+    by_id = {d.id: d for d in docs}
+    metas, all_chunks, cv, sp, sv = [], [], [], [], []
+    ci = si = 0   # read positions in the fresh vectors
+    for doc_id in sorted(current):
+        if doc_id in fresh:
+            chunks, units, _ = fresh[doc_id]
+            vecs, svec = cvecs[ci:ci + len(chunks)], svecs[si:si + len(units)]
+            ci, si = ci + len(chunks), si + len(units)
+            d = by_id[doc_id]
+            meta = {"id": d.id, "title": d.title, "sha256": d.sha256}
+            units = np.asarray(units, dtype=np.int64).reshape(-1, 2)
+        else:
+            meta, chunks, vecs, units, svec = old[doc_id]
+            meta = {k: meta[k] for k in ("id", "title", "sha256")}
+        all_chunks.extend(chunks)
+        metas.append(dict(meta, chunks=len(chunks), sentences=len(units)))
+        cv.append(vecs)
+        sp.append(np.column_stack([np.full(len(units), len(metas) - 1, dtype=np.int64), units]))
+        sv.append(svec)
+    data = store.IndexData(manifest={}, chunks=all_chunks, chunk_vecs=np.concatenate(cv),
+                           sentences=np.concatenate(sp), sentence_vecs=np.concatenate(sv))
+    seconds = time.perf_counter() - t0
+    data.manifest = {
+        "format": store.FORMAT, "format_version": store.FORMAT_VERSION,
+        "package_version": store.package_version(), "model": embedder.name,
+        "dimension": int(data.chunk_vecs.shape[1]), "settings": config.index_settings(),
+        "counts": {"documents": len(metas), "chunks": len(all_chunks), "sentences": len(data.sentences)},
+        "built_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "build_seconds": round(seconds, 3), "corpus": str(config.corpus_dir), "documents": metas,
+    }
+    store.save(config.index_dir, data)
+    return BuildReport(config.index_dir, len(metas), len(all_chunks), len(data.sentences),
+                       kept_stale=kept_stale, skipped=skipped, seconds=time.perf_counter() - t0, **report)

@@ -1,0 +1,135 @@
+"""The ``rag`` command: ``index``, ``ask`` and ``serve`` over the library.
+
+Library errors print as one line (``error: ...``) with exit status 1; warnings
+about skipped files print as ``warning: FILE: reason``. Set RAG_DEBUG=1 to see
+tracebacks of unexpected errors.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from .config import Config
+from .errors import RagError
+
+
+def _config(args) -> Config:
+    config = Config()
+    if getattr(args, "index", None):
+        config = replace(config, index_dir=Path(args.index))
+    if getattr(args, "corpus", None):
+        config = replace(config, corpus_dir=Path(args.corpus))
+    if getattr(args, "model", None):
+        config = replace(config, model=args.model)
+    return config
+
+
+def cmd_index(args) -> int:
+    from .api import index
+
+    config = _config(args)
+    r = index(config.corpus_dir, config.index_dir, rebuild=args.rebuild, model=config.model)
+    if not r.changed:
+        print(f"nothing to do: {r.documents} documents unchanged ({r.chunks} chunks) in {r.index_dir}")
+    else:
+        print(f"indexed {r.documents} documents, {r.chunks} chunks, {r.sentences} sentences "
+              f"into {r.index_dir} in {r.seconds:.1f}s "
+              f"(added {len(r.added)}, updated {len(r.updated)}, removed {len(r.removed)})")
+    if r.skipped:
+        print(f"skipped {len(r.skipped)} files:")
+        for s in r.skipped:
+            print(f"  {s.path}: {s.reason}")
+    return 0
+
+
+def cmd_ask(args) -> int:
+    from .api import clean_question, open_default
+
+    t0 = time.perf_counter()
+    config = _config(args)
+    clean_question(args.question, config.max_question_chars)   # fail fast, before loading anything
+    rag = open_default(config)
+    answer = rag.query(args.question, k=args.k)
+    if args.json:
+        print(json.dumps(dict(answer.to_dict(), seconds=round(time.perf_counter() - t0, 3)),
+                         indent=2, ensure_ascii=False))
+        return 0
+    if answer.notice:
+        print(f"note: {answer.notice}")
+    print(answer.text)
+    print()
+    if answer.citations:
+        print("Sources:")
+        for c in answer.citations:
+            print(f"  [{c.marker}] {c.title} ({c.doc_id}, characters {c.quote_start}-{c.quote_end}, "
+                  f"score {c.score:.2f})")
+            print(f"      \"{c.quote}\"")
+    else:
+        print("Nearest passages:")
+        for p in answer.passages[:3]:
+            snippet = " ".join(p.text.split())[:160]
+            print(f"  {p.rank}. {p.title} ({p.doc_id}, score {p.score:.2f}): {snippet}...")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from ui.app import launch
+
+    launch(_config(args), host=args.host, port=args.port)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="rag", description="Ask questions of a folder of documents, offline.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("index", help="build or refresh the index of a corpus folder")
+    p.add_argument("corpus", nargs="?", help="folder of documents (default: seeds/ or $RAG_CORPUS)")
+    p.add_argument("--index", metavar="DIR", help="index folder (default: index/default or $RAG_INDEX)")
+    p.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    p.add_argument("--model", help="sentence-transformers model name or local path")
+    p.set_defaults(func=cmd_index)
+    p = sub.add_parser("ask", help="answer a question with cited passages")
+    p.add_argument("question")
+    p.add_argument("-k", type=int, default=None, help="passages to retrieve (default 5)")
+    p.add_argument("--json", action="store_true", help="print the full answer as JSON")
+    p.add_argument("--index", metavar="DIR", help="index folder (default: index/default)")
+    p.add_argument("--model", help="model the index was built with, if not the default")
+    p.set_defaults(func=cmd_ask)
+    p = sub.add_parser("serve", help="start the chat web UI")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--index", metavar="DIR", help="index folder (default: index/default)")
+    p.add_argument("--corpus", metavar="DIR", help="corpus to build the default index from if it is missing")
+    p.set_defaults(func=cmd_serve)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .embed import offline_env
+
+    offline_env()
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
+    try:
+        return args.func(args)
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted; the previous index (if any) is intact", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("RAG_DEBUG"):
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {exc} (set RAG_DEBUG=1 for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Settings, as one frozen dataclass passed explicitly to every stage.
+
+Nothing here reads files or loads models. Defaults point at the checkout this
+package lives in (``seeds/`` and ``index/default``); the environment variables
+``RAG_CORPUS`` and ``RAG_INDEX`` override them, and ``Config(...)`` or
+``dataclasses.replace`` override everything.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+# Settings that change what is stored in an index. A loaded index must agree
+# with the configuration on all of them, or it is refused.
+INDEX_KEYS = ("model", "chunk_tokens", "chunk_overlap", "max_model_tokens")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    corpus_dir: Path = dataclasses.field(
+        default_factory=lambda: Path(os.environ.get("RAG_CORPUS", PROJECT_ROOT / "seeds")))
+    index_dir: Path = dataclasses.field(
+        default_factory=lambda: Path(os.environ.get("RAG_INDEX", PROJECT_ROOT / "index" / "default")))
+    # Embedding model: the bundled name, any sentence-transformers model name, or a path.
+    model: str = DEFAULT_MODEL
+    batch_size: int = 32
+    # Chunking, in cl100k_base tokens. Chunks are also re-checked against the
+    # embedding model's own tokenizer so none exceeds max_model_tokens word pieces.
+    chunk_tokens: int = 180
+    chunk_overlap: int = 40
+    max_model_tokens: int = 256
+    # Retrieval and answering.
+    top_k: int = 5
+    # Best passage cosine similarity under which the answer is "not in the
+    # documents". Calibrated on SQuAD dev (see README, "Not-found threshold").
+    min_score: float = 0.45
+    max_question_chars: int = 1000
+
+    def __post_init__(self):
+        object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))
+        object.__setattr__(self, "index_dir", Path(self.index_dir))
+        if self.chunk_tokens < 16:
+            raise ValueError(f"chunk_tokens must be at least 16, got {self.chunk_tokens}")
+        if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:
+            raise ValueError(
+                f"chunk_overlap must be in [0, chunk_tokens/2), got {self.chunk_overlap}")
+        if self.top_k < 1:
+            raise ValueError(f"top_k must be at least 1, got {self.top_k}")
+
+    def index_settings(self) -> dict:
+        """The settings recorded in (and checked against) an index manifest."""
+        return {key: getattr(self, key) for key in INDEX_KEYS}

@@ -1,0 +1,33 @@
+"""Errors the library raises on purpose. Each message says what to do next.
+
+The CLI prints ``str(error)`` on one line and exits non-zero; it never shows a
+traceback for these.
+"""
+
+
+class RagError(Exception):
+    """Base class for every error this package raises deliberately."""
+
+
+class CorpusError(RagError):
+    """The corpus folder is missing, unreadable, or holds no usable document."""
+
+
+class IndexMissingError(RagError):
+    """No built index where one was expected."""
+
+
+class IndexMismatchError(RagError):
+    """The index on disk was built with other settings, a different model or format."""
+
+
+class IndexCorruptError(RagError):
+    """The index files disagree with their manifest or cannot be parsed."""
+
+
+class ModelError(RagError):
+    """The embedding model could not be loaded offline."""
+
+
+class QuestionError(RagError):
+    """The question cannot be answered as asked (for example, it is empty)."""

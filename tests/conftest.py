@@ -1,0 +1,127 @@
+"""Shared fixtures: a fake embedder for tests where the real model adds nothing,
+and the real bundled model (loaded once per session) where behaviour depends on it."""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SEED_DOC = "north-korean-troops-in-russia.txt"
+
+
+class FakeEmbedder:
+    """Deterministic bag-of-words hashing vectors; counts calls so tests can see re-embedding."""
+
+    name = "fake-hash-64"
+    dim = 64
+
+    def __init__(self):
+        self.encoded: list[str] = []
+
+    def count_tokens(self, text: str) -> int:
+        return len(re.findall(r"\w+|[^\w\s]", text)) + 2
+
+    def encode(self, texts, *, progress=None):
+        self.encoded.extend(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for w in re.findall(r"\w+", t.lower()):
+                h = int.from_bytes(hashlib.md5(w.encode()).digest()[:4], "little")
+                out[i, h % self.dim] += 1.0
+            norm = np.linalg.norm(out[i])
+            out[i] = out[i] / norm if norm else out[i]
+        return out
+
+
+@pytest.fixture
+def fake_embedder():
+    return FakeEmbedder()
+
+
+@pytest.fixture(scope="session")
+def real_embedder():
+    from rag.embed import Embedder
+
+    return Embedder()
+
+
+@pytest.fixture
+def seed_corpus(tmp_path):
+    """A private copy of seeds/ that a test may modify."""
+    dst = tmp_path / "corpus"
+    shutil.copytree(SEEDS, dst)
+    return dst
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory, real_embedder):
+    """The seed corpus indexed once with the real model."""
+    from rag import Config
+    from rag.build import build_index
+
+    index_dir = tmp_path_factory.mktemp("seed") / "index"
+    build_index(Config(corpus_dir=SEEDS, index_dir=index_dir), embedder=real_embedder)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def seed_rag(seed_index, real_embedder):
+    from rag import Rag
+
+    return Rag.open(seed_index, embedder=real_embedder)
+
+
+@pytest.fixture
+def cli_env(tmp_path, seed_corpus):
+    env = dict(os.environ, RAG_CORPUS=str(seed_corpus), RAG_INDEX=str(tmp_path / "idx"),
+               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
+    return env
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(cli_env):
+    """`rag serve` on a free local port, building the missing index first."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], env=cli_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"rag serve exited: {proc.stdout.read()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("rag serve did not answer within 120 s")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+

@@ -1,0 +1,74 @@
+"""The rag command as a user runs it: real subprocesses, the real bundled model."""
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import SEED_DOC
+
+QUESTION = "How many North Korean soldiers were sent to Russia last fall?"
+
+
+def run(*args, env=None, timeout=120):
+    return subprocess.run([sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+def test_index_ask_and_refresh(cli_env, seed_corpus, tmp_path):
+    r = run("index", env=cli_env)
+    assert r.returncode == 0, r.stderr
+    assert "indexed 1 documents" in r.stdout and "chunks" in r.stdout
+    r = run("index", env=cli_env)
+    assert r.returncode == 0 and r.stdout.startswith("nothing to do")
+    (seed_corpus / "notes.md").write_text("# Notes\n\nThe seminar is on Tuesday at noon.\n")
+    (seed_corpus / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    r = run("index", env=cli_env)
+    assert r.returncode == 0, r.stderr
+    assert "indexed 2 documents" in r.stdout and "added 1" in r.stdout
+    assert "broken.pdf" in r.stdout and "broken.pdf" in r.stderr   # reported and warned
+
+    r = run("ask", QUESTION, "--json", env=cli_env)
+    assert r.returncode == 0, r.stderr
+    answer = json.loads(r.stdout)
+    assert answer["found"] and "12,000" in answer["answer"]
+    cite = answer["citations"][0]
+    text = (seed_corpus / SEED_DOC).read_text(encoding="utf-8")
+    assert cite["doc_id"] == SEED_DOC
+    assert text[cite["quote_start"]:cite["quote_end"]] == cite["quote"]
+
+    r = run("ask", "What is the capital of France?", "-k", "2", env=cli_env)
+    assert r.returncode == 0
+    assert "do not contain" in r.stdout and "Nearest passages" in r.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["ask", "   "], "question is empty"),
+    (["ask", QUESTION, "--index", "/nonexistent/idx"], "no index at /nonexistent/idx"),
+    (["index", "/nonexistent/corpus"], "corpus folder not found"),
+])
+def test_errors_are_one_line(cli_env, args, message):
+    r = run(*args, env=cli_env)
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert "Traceback" not in r.stderr
+
+
+def test_mismatched_index_names_the_rebuild_command(cli_env):
+    assert run("index", env=cli_env).returncode == 0
+    manifest = Path(cli_env["RAG_INDEX"]) / "manifest.json"
+    m = json.loads(manifest.read_text())
+    m["settings"]["chunk_tokens"] += 1
+    manifest.write_text(json.dumps(m))
+    r = run("ask", QUESTION, env=cli_env)
+    assert r.returncode == 1 and "rag index --rebuild" in r.stderr
+
+
+def test_serve_answers_over_http(server):
+    with urllib.request.urlopen(server, timeout=5) as resp:
+        page = resp.read().decode()
+    assert "Ask your documents" in page
