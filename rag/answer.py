@@ -71,14 +71,14 @@ def _terms(text: str) -> set[str]:
 
 def compose(question: str, qvec: np.ndarray, passages: list[Passage], retriever: Retriever,
             *, min_score: float, notice: str | None = None) -> Answer:
-    if not passages or passages[0].score < min_score:
+    if not passages or max(p.similarity for p in passages) < min_score:
         return Answer(question, NOT_FOUND, False, (), tuple(passages), notice)
     q_terms = _terms(question)
     numeric = bool(NUMERIC_QUESTION.search(question))
     cands, seen = [], set()
     for p in passages:
-        if p.score < min_score:
-            break
+        if p.similarity < min_score:
+            continue
         for s in retriever.sentences(p):
             if s.row not in seen:
                 seen.add(s.row)
@@ -87,7 +87,7 @@ def compose(question: str, qvec: np.ndarray, passages: list[Passage], retriever:
     scores = vecs @ np.asarray(qvec, np.float32).reshape(-1)
     for i, (p, s) in enumerate(cands):
         lex = len(q_terms & _terms(s.text)) / len(q_terms) if q_terms else 0.0
-        scores[i] += LEXICAL_WEIGHT * lex + PASSAGE_WEIGHT * p.score
+        scores[i] += LEXICAL_WEIGHT * lex + PASSAGE_WEIGHT * p.similarity
         if numeric and re.search(r"\d", s.text):
             scores[i] += NUMBER_BONUS
     order = np.argsort(-scores, kind="stable")

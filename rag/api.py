@@ -40,7 +40,8 @@ class Rag:
     def __init__(self, config: Config | None = None, *, embedder=None):
         self.config = config or Config()
         self.embedder = embedder or Embedder(self.config.model, batch_size=self.config.batch_size)
-        self.retriever = Retriever(store.load(self.config.index_dir, self.config.index_settings()))
+        self.retriever = Retriever(store.load(self.config.index_dir, self.config.index_settings()),
+                                   weights=self.config.fusion_weights, depth=self.config.depth)
 
     @classmethod
     def open(cls, index_dir, *, embedder=None, **settings) -> "Rag":
@@ -61,7 +62,7 @@ class Rag:
         if k < 1:
             raise QuestionError(f"k must be at least 1, got {k}")
         qvec = self.embedder.encode([question], progress=False)[0]
-        passages = self.retriever.search(qvec, k)
+        passages = self.retriever.search(question, qvec, k, mode=self.config.mode)
         return compose(question, qvec, passages, self.retriever,
                        min_score=self.config.min_score, notice=notice)
 

@@ -21,6 +21,7 @@ from .chunk import chunk_text
 from .config import Config
 from .errors import CorpusError, IndexMismatchError, RagError
 from .ingest import Document, Skipped, load_corpus
+from .lexical import PARAMS, BM25
 
 log = logging.getLogger("rag")
 
@@ -38,6 +39,14 @@ class BuildReport:
     skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
     changed: bool = True
+
+
+def indexed_text(chunk: dict, title: str, config: Config) -> str:
+    """What is embedded and BM25-indexed for a chunk: its text, after the document
+    title when the chunk does not start the document (so later chunks keep their topic)."""
+    if config.title_in_chunks and chunk["start"] > 0 and title:
+        return f"{title}\n{chunk['text']}"
+    return chunk["text"]
 
 
 def _previous(config: Config, rebuild: bool):
@@ -75,6 +84,8 @@ def build_index(config: Config, *, embedder, rebuild: bool = False,
 
     See the module docstring for what a refresh keeps.
     """
+    if embedder.name != config.model:
+        raise ValueError(f"embedder {embedder.name!r} is not the configured model {config.model!r}")
     t0 = time.perf_counter()
     docs, skipped = (documents, []) if documents is not None else load_corpus(config.corpus_dir)
     old = _old_records(_previous(config, rebuild))
@@ -95,25 +106,29 @@ def build_index(config: Config, *, embedder, rebuild: bool = False,
         return BuildReport(config.index_dir, len(current), n_chunks, n_sent, kept_stale=kept_stale,
                            skipped=skipped, seconds=time.perf_counter() - t0, changed=False)
 
-    fits = lambda text: embedder.count_tokens(text) <= config.max_model_tokens  # noqa: E731
+    by_id = {d.id: d for d in docs}
     fresh = {}   # doc id -> (chunk dicts, sentence spans); text still to embed
     for d in docs:
         if d.id in old and old[d.id][0]["sha256"] == d.sha256:
             continue
+        prefix = f"{d.title}\n" if config.title_in_chunks else ""   # see indexed_text
+
+        def fits(text, prefix=prefix):
+            return embedder.count_tokens(prefix + text) <= config.max_model_tokens
+
         units, spans = chunk_text(d.text, chunk_tokens=config.chunk_tokens,
                                   chunk_overlap=config.chunk_overlap, fits=fits)
         chunks = [{"doc": d.id, "ordinal": n, "start": c.start, "end": c.end, "sent_lo": c.sent_lo,
                    "sent_hi": c.sent_hi, "text": d.text[c.start:c.end]} for n, c in enumerate(spans)]
         fresh[d.id] = (chunks, units, [d.text[a:b] for a, b in units])
     order = sorted(fresh)   # the order documents are stored in, so vectors line up with records
-    chunk_texts = [c["text"] for i in order for c in fresh[i][0]]
+    chunk_texts = [indexed_text(c, by_id[i].title, config) for i in order for c in fresh[i][0]]
     sent_texts = [t for i in order for t in fresh[i][2]]
     if chunk_texts:
         log.info("embedding %d chunks and %d sentences with %s", len(chunk_texts), len(sent_texts), embedder.name)
     cvecs = embedder.encode(chunk_texts)
     svecs = embedder.encode(sent_texts)
 
-    by_id = {d.id: d for d in docs}
     metas, all_chunks, cv, sp, sv = [], [], [], [], []
     ci = si = 0   # read positions in the fresh vectors
     for doc_id in sorted(current):
@@ -132,8 +147,10 @@ def build_index(config: Config, *, embedder, rebuild: bool = False,
         cv.append(vecs)
         sp.append(np.column_stack([np.full(len(units), len(metas) - 1, dtype=np.int64), units]))
         sv.append(svec)
+    titles = {m["id"]: m["title"] for m in metas}
+    bm25 = BM25.build([indexed_text(c, titles[c["doc"]], config) for c in all_chunks])
     data = store.IndexData(manifest={}, chunks=all_chunks, chunk_vecs=np.concatenate(cv),
-                           sentences=np.concatenate(sp), sentence_vecs=np.concatenate(sv))
+                           sentences=np.concatenate(sp), sentence_vecs=np.concatenate(sv), bm25=bm25)
     seconds = time.perf_counter() - t0
     data.manifest = {
         "format": store.FORMAT, "format_version": store.FORMAT_VERSION,
@@ -141,6 +158,7 @@ def build_index(config: Config, *, embedder, rebuild: bool = False,
         "dimension": int(data.chunk_vecs.shape[1]), "settings": config.index_settings(),
         "counts": {"documents": len(metas), "chunks": len(all_chunks), "sentences": len(data.sentences)},
         "built_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "bm25": dict(PARAMS, rows=bm25.size, vocabulary=bm25.vocab_size),
         "build_seconds": round(seconds, 3), "corpus": str(config.corpus_dir), "documents": metas,
     }
     store.save(config.index_dir, data)

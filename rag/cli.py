@@ -78,6 +78,15 @@ def cmd_ask(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from .evaluate import evaluate, format_report
+
+    config = _config(args)
+    report = evaluate(args.dataset, split=args.split, modes=args.mode, config=config, limit=args.limit)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else format_report(report))
+    return 0
+
+
 def cmd_serve(args) -> int:
     from ui.app import launch
 
@@ -101,6 +110,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--index", metavar="DIR", help="index folder (default: index/default)")
     p.add_argument("--model", help="model the index was built with, if not the default")
     p.set_defaults(func=cmd_ask)
+    p = sub.add_parser("eval", help="measure retrieval and answers on a BEIR-layout data set")
+    p.add_argument("dataset", help="folder with corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv")
+    p.add_argument("--split", default="test", help="qrels split (default: test)")
+    p.add_argument("--mode", action="append", choices=["dense", "bm25", "rrf", "hybrid"],
+                   help="mode to evaluate; repeat for several (default: all four)")
+    p.add_argument("--limit", type=int, help="evaluate only the first N queries")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--model", help="sentence-transformers model name or local path")
+    p.set_defaults(func=cmd_eval)
     p = sub.add_parser("serve", help="start the chat web UI")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)

@@ -16,7 +16,7 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
 # Settings that change what is stored in an index. A loaded index must agree
 # with the configuration on all of them, or it is refused.
-INDEX_KEYS = ("model", "chunk_tokens", "chunk_overlap", "max_model_tokens")
+INDEX_KEYS = ("model", "chunk_tokens", "chunk_overlap", "max_model_tokens", "title_in_chunks")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,8 +33,16 @@ class Config:
     chunk_tokens: int = 180
     chunk_overlap: int = 40
     max_model_tokens: int = 256
+    # Embed and BM25-index each later chunk of a document with the title before it.
+    title_in_chunks: bool = True
     # Retrieval and answering.
     top_k: int = 5
+    # dense | bm25 | rrf | hybrid (see rag/retrieve.py); hybrid weights are
+    # (dense cosine, BM25 / best BM25, best sentence cosine), tuned on the
+    # SciFact train and SQuAD dev splits (README, "Retrieval results").
+    mode: str = "hybrid"
+    fusion_weights: tuple = (1.0, 0.3, 0.5)
+    depth: int = 100   # candidates taken from each of dense and BM25 before fusion
     # Best passage cosine similarity under which the answer is "not in the
     # documents". Calibrated on SQuAD dev (see README, "Not-found threshold").
     min_score: float = 0.45
@@ -48,6 +56,9 @@ class Config:
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:
             raise ValueError(
                 f"chunk_overlap must be in [0, chunk_tokens/2), got {self.chunk_overlap}")
+        if self.mode not in ("dense", "bm25", "rrf", "hybrid"):
+            raise ValueError(f"mode must be dense, bm25, rrf or hybrid, got {self.mode!r}")
+        object.__setattr__(self, "fusion_weights", tuple(float(w) for w in self.fusion_weights))
         if self.top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {self.top_k}")
 

@@ -146,7 +146,7 @@ class _HTMLText(html.parser.HTMLParser):
 
     BLOCK = {"p", "div", "br", "li", "ul", "ol", "tr", "table", "section", "article",
              "h1", "h2", "h3", "h4", "h5", "h6", "header", "footer", "blockquote", "pre", "hr"}
-    HIDDEN = {"script", "style", "noscript", "template", "head"}
+    HIDDEN = {"script", "style", "noscript", "template"}
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -174,6 +174,7 @@ class _HTMLText(html.parser.HTMLParser):
     def handle_data(self, data):
         if self._in_title:
             self.title += data
+            return
         if self._hidden:
             return
         if self._in_h1:

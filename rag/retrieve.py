@@ -1,8 +1,14 @@
-"""Dense retrieval over a loaded index: question vector in, ranked passages out.
+"""Rank passages for a question: dense, BM25, their plain RRF, or the tuned hybrid.
 
-Scores are cosine similarities (inner products of normalized vectors), so they
-are comparable across questions and usable for the not-found threshold. Does
-not filter by document or date, and does not rerank with a cross-encoder.
+Every mode draws candidates from the top ``depth`` chunks of FAISS (cosine)
+and, when the index has one, of BM25, then scores them:
+  dense   cosine similarity of the question and chunk vectors
+  bm25    BM25 score of the chunk text
+  rrf     reciprocal rank fusion of the dense and BM25 rankings (k=60)
+  hybrid  w_dense*cosine + w_bm25*BM25/max(BM25) + w_sentence*best sentence cosine
+Each passage also carries its cosine ``similarity``, which the not-found
+threshold uses whatever the mode. Does not filter by document or rerank with
+a cross-encoder.
 """
 from __future__ import annotations
 
@@ -10,7 +16,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .store import IndexData
+from .store import IndexData, chunk_vectors
+
+MODES = ("dense", "bm25", "rrf", "hybrid")
+RRF_K = 60
 
 
 @dataclass(frozen=True)
@@ -22,7 +31,8 @@ class Passage:
     text: str
     start: int       # character span of the passage in its document
     end: int
-    score: float
+    score: float     # the mode's ranking score
+    similarity: float  # cosine similarity of question and passage
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -39,42 +49,95 @@ class Sentence:
 class Retriever:
     """Holds a loaded index; safe to share between threads for reading."""
 
-    def __init__(self, data: IndexData):
+    def __init__(self, data: IndexData, *, weights=(1.0, 0.3, 0.5), depth: int = 100):
         import faiss
 
         faiss.omp_set_num_threads(1)   # fastest for single queries on small machines
-        self.data = data
+        self.data, self.weights, self.depth = data, tuple(weights), depth
         self.docs = data.manifest["documents"]
-        self._doc_no = {d["id"]: i for i, d in enumerate(self.docs)}
-        self._sent_base = np.searchsorted(data.sentences[:, 0], np.arange(len(self.docs)))
+        self.bm25 = data.bm25
+        self._vecs = chunk_vectors(data)
+        self._sent_vecs = np.ascontiguousarray(data.sentence_vecs, dtype=np.float32)
+        doc_no = {d["id"]: i for i, d in enumerate(self.docs)}
+        base = np.searchsorted(data.sentences[:, 0], np.arange(len(self.docs)))
+        self._chunk_doc = np.array([doc_no[c["doc"]] for c in data.chunks], dtype=np.int64)
+        self._sent_lo = base[self._chunk_doc] + np.array([c["sent_lo"] for c in data.chunks], dtype=np.int64)
+        self._sent_hi = base[self._chunk_doc] + np.array([c["sent_hi"] for c in data.chunks], dtype=np.int64)
 
     @property
     def manifest(self) -> dict:
         return self.data.manifest
 
-    def search(self, qvec: np.ndarray, k: int) -> list[Passage]:
-        k = min(k, self.data.faiss_index.ntotal)
-        if k <= 0:
-            return []
-        scores, ids = self.data.faiss_index.search(np.asarray(qvec, np.float32).reshape(1, -1), k)
+    def _candidates(self, question: str, qvec: np.ndarray, depth: int, mode: str):
+        n = self.data.faiss_index.ntotal
+        _, ids = self.data.faiss_index.search(qvec.reshape(1, -1), min(depth, n))
+        dense_ids = ids[0][ids[0] >= 0]
+        bm = self.bm25.scores(question) if self.bm25 is not None and mode != "dense" else None
+        if bm is None:
+            return dense_ids, np.zeros(0, np.int64), None
+        top = min(depth, n)
+        bm_ids = np.argpartition(-bm, top - 1)[:top] if top < n else np.arange(n)
+        bm_ids = bm_ids[np.argsort(-bm[bm_ids], kind="stable")]
+        bm_ids = bm_ids[bm[bm_ids] > 0]
+        return dense_ids, bm_ids, bm
+
+    def best_sentence(self, chunks: np.ndarray, qvec: np.ndarray) -> np.ndarray:
+        """Highest sentence cosine within each chunk."""
+        lo, hi = self._sent_lo[chunks], self._sent_hi[chunks]
+        rows = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)])
+        sims = self._sent_vecs[rows] @ qvec
+        return np.maximum.reduceat(sims, np.concatenate([[0], np.cumsum(hi - lo)[:-1]]))
+
+    def search(self, question: str, qvec: np.ndarray, k: int, *, mode: str = "hybrid",
+               depth: int | None = None) -> list[Passage]:
+        if mode not in MODES:
+            raise ValueError(f"unknown retrieval mode {mode!r}: choose from {', '.join(MODES)}")
+        qvec = np.asarray(qvec, np.float32).reshape(-1)
+        depth = max(k, depth or self.depth)
+        dense_ids, bm_ids, bm = self._candidates(question, qvec, depth, mode)
+        if mode == "bm25" and bm is not None:
+            cands = bm_ids
+            if len(cands) == 0:
+                return []
+            scores = bm[cands]
+        else:
+            cands = np.unique(np.concatenate([dense_ids, bm_ids])) if len(bm_ids) else dense_ids
+            if len(cands) == 0:
+                return []
+            sims = self._vecs[cands] @ qvec
+            if mode == "dense" or bm is None:
+                scores = sims
+            elif mode == "rrf":
+                scores = np.zeros(len(cands))
+                pos = {c: i for i, c in enumerate(cands)}
+                for ranked in (dense_ids, bm_ids):
+                    for r, c in enumerate(ranked, 1):
+                        scores[pos[c]] += 1.0 / (RRF_K + r)
+            else:
+                wd, wb, ws = self.weights
+                bmax = float(bm.max())
+                scores = wd * sims + (wb * bm[cands] / bmax if bmax > 0 else 0.0)
+                if ws:
+                    scores = scores + ws * self.best_sentence(cands, qvec)
+        order = np.argsort(-scores, kind="stable")[:k]
+        picked = cands[order]
+        sims = self._vecs[picked] @ qvec
         out = []
-        for rank, (i, s) in enumerate(zip(ids[0], scores[0]), 1):
-            if i < 0:
-                continue
+        for rank, (i, s, sim) in enumerate(zip(picked, scores[order], sims), 1):
             c = self.data.chunks[i]
-            title = self.docs[self._doc_no[c["doc"]]]["title"]
-            out.append(Passage(rank, int(i), c["doc"], title, c["text"], c["start"], c["end"], float(s)))
+            title = self.docs[self._chunk_doc[i]]["title"]
+            out.append(Passage(rank, int(i), c["doc"], title, c["text"], c["start"], c["end"],
+                               float(s), float(sim)))
         return out
 
     def sentences(self, passage: Passage) -> list[Sentence]:
         """The sentences of a passage, with their rows in the sentence arrays."""
         c = self.data.chunks[passage.chunk]
-        base = int(self._sent_base[self._doc_no[c["doc"]]])
         out = []
-        for row in range(base + c["sent_lo"], base + c["sent_hi"]):
+        for row in range(self._sent_lo[passage.chunk], self._sent_hi[passage.chunk]):
             _, a, b = (int(x) for x in self.data.sentences[row])
-            out.append(Sentence(row, a, b, c["text"][a - c["start"]:b - c["start"]]))
+            out.append(Sentence(int(row), a, b, c["text"][a - c["start"]:b - c["start"]]))
         return out
 
     def sentence_vectors(self, rows: list[int]) -> np.ndarray:
-        return np.asarray(self.data.sentence_vecs[rows], dtype=np.float32)
+        return self._sent_vecs[rows]

@@ -8,12 +8,14 @@ Layout of an index folder (all readable without this package):
   chunks.faiss      FAISS IndexFlatIP over the chunk vectors (FAISS's own format)
   sentences.npy     int64 [S, 3]: document number, start, end of each sentence
   sentence_vecs.npy float32 [S, dim]: the sentence vectors
+  bm25/             BM25 over the chunks (bm25s's .npy arrays and JSON files)
 A save writes a sibling temporary folder and renames it into place, so a crash
 leaves the previous index whole. Does not handle concurrent writers.
 """
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -25,7 +27,7 @@ import numpy as np
 from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 
 FORMAT = "rag-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 REBUILD_HINT = "rebuild it with: rag index --rebuild"
 
 
@@ -37,6 +39,7 @@ class IndexData:
     sentences: np.ndarray      # int64 [S, 3]
     sentence_vecs: np.ndarray  # float32 [S, dim]
     faiss_index: object = None
+    bm25: object = None            # rag.lexical.BM25, rows aligned with chunks
 
 
 def package_version() -> str:
@@ -52,6 +55,7 @@ def save(index_dir: Path, data: IndexData) -> None:
     index_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.tmp-", dir=index_dir.parent))
     try:
+        os.chmod(tmp, 0o755)   # mkdtemp makes it private; an index is readable like its files
         flat = faiss.IndexFlatIP(int(data.manifest["dimension"]))
         if len(data.chunk_vecs):
             flat.add(np.ascontiguousarray(data.chunk_vecs, dtype=np.float32))
@@ -62,6 +66,8 @@ def save(index_dir: Path, data: IndexData) -> None:
         np.save(tmp / "sentences.npy", np.asarray(data.sentences, dtype=np.int64), allow_pickle=False)
         np.save(tmp / "sentence_vecs.npy", np.asarray(data.sentence_vecs, dtype=np.float32),
                 allow_pickle=False)
+        if data.bm25 is not None:
+            data.bm25.save(tmp / "bm25")
         (tmp / "manifest.json").write_text(json.dumps(data.manifest, indent=2, ensure_ascii=False) + "\n",
                                            encoding="utf-8")
         old = index_dir.with_name(f".{index_dir.name}.old-{int(time.time() * 1000)}")
@@ -129,6 +135,10 @@ def load(index_dir: Path, settings: dict | None = None) -> IndexData:
                                 f"{REBUILD_HINT}") from None
     counts, dim = manifest.get("counts", {}), manifest.get("dimension")
     problems = []
+    if len(manifest.get("documents", [])) != counts.get("documents"):
+        problems.append(f"{len(manifest.get('documents', []))} documents listed, counts say {counts.get('documents')}")
+    if manifest.get("model") != manifest.get("settings", {}).get("model"):
+        problems.append(f"model {manifest.get('model')!r} but settings model {manifest.get('settings', {}).get('model')!r}")
     if flat.ntotal != counts.get("chunks") or len(chunks) != counts.get("chunks"):
         problems.append(f"{flat.ntotal} vectors and {len(chunks)} chunk records, manifest says {counts.get('chunks')}")
     if flat.d != dim or (len(sentence_vecs) and sentence_vecs.shape[1] != dim):
@@ -136,10 +146,16 @@ def load(index_dir: Path, settings: dict | None = None) -> IndexData:
     if len(sentences) != counts.get("sentences") or len(sentence_vecs) != len(sentences):
         problems.append(f"{len(sentences)} sentences and {len(sentence_vecs)} sentence vectors, "
                         f"manifest says {counts.get('sentences')}")
+    bm25 = None
+    if "bm25" in manifest:
+        from .lexical import BM25
+
+        bm25 = BM25.load(index_dir / "bm25", expect_docs=len(chunks),
+                         expect_vocab=manifest["bm25"].get("vocabulary"))
     if problems:
         raise IndexCorruptError(f"index at {index_dir} disagrees with its manifest "
                                 f"({'; '.join(problems)}); {REBUILD_HINT}")
-    return IndexData(manifest, chunks, None, sentences, sentence_vecs, flat)
+    return IndexData(manifest, chunks, None, sentences, sentence_vecs, flat, bm25)
 
 
 def chunk_vectors(data: IndexData) -> np.ndarray:

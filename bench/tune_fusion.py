@@ -1,0 +1,93 @@
+"""Grid-search the hybrid fusion weights on a data set's split (tuning splits only).
+
+Needs the evaluation index first (run ``rag eval DATASET --split SPLIT`` once).
+Computes each query's candidate features once (dense cosine, BM25 / best BM25,
+best sentence cosine over the union of the dense and BM25 top ``--depth``),
+then scores every weight combination by mean nDCG@10 and Hit@1 (documents
+ranked by their best passage). Usage:
+
+    .venv/bin/python bench/tune_fusion.py ../shared/data/scifact --split train
+"""
+import argparse
+import itertools
+from pathlib import Path
+
+import numpy as np
+
+from rag import Config
+from rag.datasets import load_beir
+from rag.embed import Embedder
+from rag.evaluate import _cache_dir
+from rag.metrics import hit_at_k, ndcg_at_k
+from rag.retrieve import Retriever
+from rag.store import load
+
+
+def features(retriever: Retriever, question: str, qvec: np.ndarray, depth: int):
+    dense_ids, bm_ids, bm = retriever._candidates(question, qvec, depth, "hybrid")
+    cands = np.unique(np.concatenate([dense_ids, bm_ids]))
+    bmax = float(bm.max()) or 1.0
+    return (cands, retriever._vecs[cands] @ qvec, bm[cands] / bmax,
+            retriever.best_sentence(cands, qvec), dense_ids, bm_ids)
+
+
+def doc_ranking(retriever, cands, scores):
+    order = np.argsort(-scores, kind="stable")
+    seen, out = set(), []
+    for c in cands[order]:
+        d = retriever.data.chunks[c]["doc"]
+        if d not in seen:
+            seen.add(d)
+            out.append(d)
+            if len(out) == 10:
+                break
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("dataset")
+    ap.add_argument("--split", default="train")
+    ap.add_argument("--depth", type=int, default=100)
+    args = ap.parse_args()
+    folder, config = Path(args.dataset), Config()
+    ds = load_beir(folder, args.split)
+    retriever = Retriever(load(_cache_dir(folder, config), config.index_settings()))
+    qids = list(ds.queries)
+    qvecs = Embedder().encode([ds.queries[q] for q in qids])
+    feats = [features(retriever, ds.queries[q], v, args.depth) for q, v in zip(qids, qvecs)]
+
+    def evaluate(fn):
+        nd, h1 = [], []
+        for q, f in zip(qids, feats):
+            ranked = doc_ranking(retriever, f[0], fn(f))
+            nd.append(ndcg_at_k(ranked, ds.qrels[q], 10))
+            h1.append(hit_at_k(ranked, ds.qrels[q], 1))
+        return float(np.mean(nd)), float(np.mean(h1))
+
+    def rrf(f):
+        cands, _, _, _, dense_ids, bm_ids = f
+        pos = {c: i for i, c in enumerate(cands)}
+        s = np.zeros(len(cands))
+        for ranked in (dense_ids, bm_ids):
+            for r, c in enumerate(ranked, 1):
+                s[pos[c]] += 1 / (60 + r)
+        return s
+
+    print(f"{ds.name} {args.split}: {len(qids)} queries, depth {args.depth}")
+    print("dense      nDCG@10 %.4f  Hit@1 %.4f" % evaluate(lambda f: f[1]))
+    print("bm25       nDCG@10 %.4f  Hit@1 %.4f" % evaluate(lambda f: f[2]))
+    print("sentence   nDCG@10 %.4f  Hit@1 %.4f" % evaluate(lambda f: f[3]))
+    print("rrf        nDCG@10 %.4f  Hit@1 %.4f" % evaluate(rrf))
+    results = []
+    for wb, ws in itertools.product([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0], [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0]):
+        nd, h1 = evaluate(lambda f: f[1] + wb * f[2] + ws * f[3])
+        results.append((nd, h1, wb, ws))
+    results.sort(reverse=True)
+    print("best weights (dense=1):  nDCG@10  Hit@1  w_bm25  w_sentence")
+    for nd, h1, wb, ws in results[:12]:
+        print(f"                         {nd:.4f}   {h1:.4f}  {wb:.2f}    {ws:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Evaluate retrieval and answers on a BEIR-layout data set, mode by mode.
+
+Indexes the corpus with the project's own pipeline into a cache folder keyed by
+the corpus hash and the index settings (reused when present), embeds every
+query once, then for each mode ranks documents (a document scores as its best
+passage) and reports nDCG@10, Recall@10, Recall@100, MRR@10, Hit@1/Hit@5, and
+latency percentiles of the user path (embed, retrieve top_k, compose answer).
+With ``answers.jsonl`` it also reports answer containment and answer length.
+Does not evaluate generation (answers are extractive) or multi-turn chat.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from . import metrics
+from .answer import compose
+from .build import build_index
+from .config import PROJECT_ROOT, Config
+from .datasets import load_beir
+from .errors import RagError
+from .retrieve import MODES, Retriever
+from .store import FORMAT_VERSION, load
+
+DEPTH = 100   # documents ranked per query for the metrics
+
+
+@dataclass
+class ModeResult:
+    mode: str
+    metrics: dict[str, float]
+    latency_ms: dict[str, float]
+
+
+@dataclass
+class EvalReport:
+    dataset: str
+    split: str
+    queries: int
+    documents: int
+    chunks: int
+    build_seconds: float
+    index_dir: str
+    embed_ms: dict[str, float]
+    modes: list[ModeResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _cache_dir(folder: Path, config: Config) -> Path:
+    h = hashlib.sha256()
+    with open(folder / "corpus.jsonl", "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    h.update(json.dumps([config.index_settings(), FORMAT_VERSION], sort_keys=True).encode())
+    return PROJECT_ROOT / "index" / "eval" / f"{folder.name}-{h.hexdigest()[:12]}"
+
+
+def _progress(done: int, total: int, t0: float, label: str) -> None:
+    if done % 200 == 0 or done == total:
+        print(f"  {label}: {done}/{total} queries, {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
+
+
+def evaluate(folder, *, split: str = "test", modes=None, config: Config | None = None,
+             embedder=None, limit: int | None = None, index_dir=None) -> EvalReport:
+    """Run the evaluation; see the module docstring. modes defaults to all of MODES."""
+    from .embed import Embedder
+
+    folder, config = Path(folder), config or Config()
+    modes = list(modes or MODES)
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        raise RagError(f"unknown mode {unknown[0]!r}: choose from {', '.join(MODES)}")
+    ds = load_beir(folder, split)
+    config = replace(config, index_dir=Path(index_dir) if index_dir else _cache_dir(folder, config))
+    embedder = embedder or Embedder(config.model, batch_size=config.batch_size)
+    print(f"{ds.name}: {len(ds.documents)} documents, {len(ds.queries)} queries ({split}); "
+          f"index {config.index_dir}", file=sys.stderr, flush=True)
+    t0 = time.perf_counter()
+    report = build_index(config, embedder=embedder, documents=ds.documents)
+    build_seconds = report.seconds if report.changed else float(
+        json.loads((config.index_dir / "manifest.json").read_text())["build_seconds"])
+    retriever = Retriever(load(config.index_dir, config.index_settings()))
+    print(f"  index ready in {time.perf_counter() - t0:.0f}s (build {build_seconds:.0f}s)", file=sys.stderr)
+
+    qids = list(ds.queries)[:limit] if limit else list(ds.queries)
+    embedder.encode(["warm up"], progress=False)
+    qvecs, embed_ms, t0 = {}, [], time.perf_counter()
+    for n, q in enumerate(qids, 1):
+        t = time.perf_counter()
+        qvecs[q] = embedder.encode([ds.queries[q]], progress=False)[0]
+        embed_ms.append((time.perf_counter() - t) * 1000)
+        _progress(n, len(qids), t0, "embedding")
+    out = EvalReport(ds.name, split, len(qids), report.documents, report.chunks, round(build_seconds, 1),
+                     str(config.index_dir), _pcts(embed_ms))
+    for mode in modes:
+        per_query, search_ms, answer_ms, t0 = [], [], [], time.perf_counter()
+        for n, q in enumerate(qids, 1):
+            question, qvec, rel = ds.queries[q], qvecs[q], ds.qrels[q]
+            passages = retriever.search(question, qvec, DEPTH * 2, mode=mode, depth=DEPTH * 2)
+            ranked = metrics.documents_from_passages((p.doc_id, p.score) for p in passages)[:DEPTH]
+            row = {"ndcg@10": metrics.ndcg_at_k(ranked, rel, 10), "recall@10": metrics.recall_at_k(ranked, rel, 10),
+                   "recall@100": metrics.recall_at_k(ranked, rel, 100), "mrr@10": metrics.mrr_at_k(ranked, rel, 10),
+                   "hit@1": metrics.hit_at_k(ranked, rel, 1), "hit@5": metrics.hit_at_k(ranked, rel, 5)}
+            t = time.perf_counter()
+            top = retriever.search(question, qvec, config.top_k, mode=mode)
+            t2 = time.perf_counter()
+            answer = compose(question, qvec, top, retriever, min_score=config.min_score)
+            t3 = time.perf_counter()
+            search_ms.append((t2 - t) * 1000)
+            answer_ms.append((t3 - t) * 1000)
+            if q in ds.answers:
+                row["answer_contains"] = float(metrics.contains_answer(answer.text, ds.answers[q]))
+                row["answer_words"] = float(len(answer.text.split())) if answer.found else 0.0
+                row["answered"] = float(answer.found)
+            per_query.append(row)
+            _progress(n, len(qids), t0, mode)
+        lat = {f"retrieval_{p}": v for p, v in _pcts([e + t for e, t in zip(embed_ms, search_ms)]).items()}
+        lat.update({f"retrieval+answer_{p}": v for p, v in _pcts([e + t for e, t in zip(embed_ms, answer_ms)]).items()})
+        out.modes.append(ModeResult(mode, {k: round(v, 4) for k, v in metrics.summarize(per_query).items()},
+                                    {k: round(v, 2) for k, v in lat.items()}))
+    return out
+
+
+def _pcts(values_ms: list[float]) -> dict[str, float]:
+    return {"p50": round(metrics.percentile(values_ms, 50), 2), "p95": round(metrics.percentile(values_ms, 95), 2)}
+
+
+def format_report(r: EvalReport) -> str:
+    keys = list(r.modes[0].metrics) if r.modes else []
+    lines = [f"{r.dataset} ({r.split}): {r.queries} queries, {r.documents} documents, {r.chunks} chunks; "
+             f"index build {r.build_seconds:.0f}s; question embedding p50 {r.embed_ms['p50']:.1f} ms, "
+             f"p95 {r.embed_ms['p95']:.1f} ms",
+             "| mode | " + " | ".join(keys) + " | retrieval p50/p95 ms | retrieval+answer p50/p95 ms |",
+             "|---" * (len(keys) + 3) + "|"]
+    for m in r.modes:
+        lat = m.latency_ms
+        lines.append(f"| {m.mode} | " + " | ".join(f"{m.metrics[k]:.3f}" for k in keys)
+                     + f" | {lat['retrieval_p50']:.1f} / {lat['retrieval_p95']:.1f}"
+                     + f" | {lat['retrieval+answer_p50']:.1f} / {lat['retrieval+answer_p95']:.1f} |")
+    return "\n".join(lines)

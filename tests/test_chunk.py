@@ -1,0 +1,288 @@
+"""Sentence splitting and token-bounded chunking, including the real model's own limit."""
+import random
+import re
+import string
+
+import pytest
+
+from rag.chunk import chunk_text, count_tokens, split_sentences
+from rag.config import Config
+
+from conftest import SEED_DOC, SEEDS, FakeEmbedder
+
+WORDS = ("river stone garden window table chair lamp harbor village engineer museum railway "
+         "contract budget committee mountain valley bridge market school").split()
+
+
+def prose(seed=1, paragraphs=40, headings=True):
+    """Paragraphs of short sentences, with headings that have no final punctuation."""
+    rng = random.Random(seed)
+    out = []
+    for p in range(paragraphs):
+        if headings and p % 5 == 0:
+            out.append(f"Section {p // 5 + 1} {rng.choice(WORDS)}")
+        sentences = []
+        for _ in range(rng.randint(2, 7)):
+            words = [rng.choice(WORDS) for _ in range(rng.randint(3, 14))]
+            sentences.append(words[0].capitalize() + " " + " ".join(words[1:]) + rng.choice(".!?"))
+        out.append(" ".join(sentences))
+    return "\n\n".join(out)
+
+
+def check_chunks(text, units, chunks, chunk_tokens, chunk_overlap, fits=None):
+    """Every invariant chunk_text promises, checked from its outputs alone."""
+    sentences = split_sentences(text)
+    # units: ordered, disjoint, stripped, inside one sentence each, covering all sentence text
+    assert units, "non-blank text gives at least one unit"
+    for (a, b), (c, _) in zip(units, units[1:]):
+        assert b <= c
+    for a, b in units:
+        piece = text[a:b]
+        assert piece and piece == piece.strip()
+        assert any(sa <= a and b <= sb for sa, sb in sentences)
+    covered = "".join(re.sub(r"\s", "", text[a:b]) for a, b in units)
+    assert covered == "".join(re.sub(r"\s", "", text[a:b]) for a, b in sentences)
+
+    sizes = [count_tokens(text[a:b]) for a, b in units]
+    assert all(s <= chunk_tokens for s in sizes)
+    assert chunks[0].sent_lo == 0 and chunks[-1].sent_hi == len(units)
+    seen = set()
+    for n, c in enumerate(chunks):
+        assert 0 <= c.sent_lo < c.sent_hi <= len(units)
+        # offsets round trip and the span is exactly its sentence range
+        assert c.start == units[c.sent_lo][0] and c.end == units[c.sent_hi - 1][1]
+        chunk = text[c.start:c.end]
+        assert chunk == chunk.strip()
+        seen.update(range(c.sent_lo, c.sent_hi))
+        # The guarantee is on the sum of the sentences' tokens; the text between
+        # sentences (e.g. a "\n\n" after a heading) may add at most one token per gap.
+        assert sum(sizes[c.sent_lo:c.sent_hi]) <= chunk_tokens
+        assert count_tokens(chunk) <= chunk_tokens + (c.sent_hi - c.sent_lo - 1)
+        if fits is not None:
+            assert fits(chunk)
+        else:
+            # greedy: the next sentence would not have fitted
+            assert c.sent_hi == len(units) or sum(sizes[c.sent_lo:c.sent_hi + 1]) > chunk_tokens
+        if n:
+            prev = chunks[n - 1]
+            assert prev.sent_lo < c.sent_lo <= prev.sent_hi
+            carried = sum(sizes[c.sent_lo:prev.sent_hi])
+            assert carried <= chunk_overlap
+            # as much overlap as allowed: one more sentence would exceed it (or restart prev)
+            assert c.sent_lo == prev.sent_lo + 1 or carried + sizes[c.sent_lo - 1] > chunk_overlap
+    assert seen == set(range(len(units))), "every sentence is in some chunk"
+
+
+# ---------------------------------------------------------------- sentences
+
+def test_split_sentences_by_hand():
+    text = "  First one. Second one!  Third one?\n\nFourth \"quoted.\" Fifth (aside.) Sixth\n   \nlast line  "
+    spans = split_sentences(text)
+    assert [text[a:b] for a, b in spans] == [
+        "First one.", "Second one!", "Third one?", "Fourth \"quoted.\"", "Fifth (aside.)", "Sixth",
+        "last line"]
+    for a, b in spans:
+        assert text[a:b] == text[a:b].strip()
+
+
+def test_abbreviations_and_initials_do_not_split():
+    text = ("Gen. Valery Gerasimov met Dr. Smith and Mr. Jones at 5 p.m. in the U.S. embassy. "
+            "They spoke with J. R. Tolkien. Prices rose 3.5 percent. Then it ended.")
+    assert [text[a:b] for a, b in split_sentences(text)] == [
+        "Gen. Valery Gerasimov met Dr. Smith and Mr. Jones at 5 p.m. in the U.S. embassy.",
+        "They spoke with J. R. Tolkien.",
+        "Prices rose 3.5 percent.",
+        "Then it ended."]
+
+
+def test_seed_sentences_round_trip():
+    text = (SEEDS / SEED_DOC).read_text(encoding="utf-8")
+    spans = split_sentences(text)
+    assert len(spans) > 10
+    for (a, b), (c, d) in zip(spans, spans[1:]):
+        assert a < b <= c < d
+        assert text[b:c].strip() == ""          # nothing but whitespace between sentences
+    assert text[:spans[0][0]].strip() == "" and text[spans[-1][1]:].strip() == ""
+    joined = [text[a:b] for a, b in spans]
+    assert any("Gen. Valery" in s for s in joined)        # the seed's own abbreviation
+    assert not any(s.endswith("Gen.") for s in joined)
+
+
+def test_blank_text_has_no_chunks():
+    assert chunk_text("", chunk_tokens=64, chunk_overlap=8) == ([], [])
+    assert chunk_text(" \n\n\t ", chunk_tokens=64, chunk_overlap=8) == ([], [])
+
+
+# ---------------------------------------------------------------- chunks
+
+@pytest.mark.parametrize("chunk_tokens,chunk_overlap", [(180, 40), (64, 16), (32, 10), (16, 0)])
+def test_chunk_invariants(chunk_tokens, chunk_overlap):
+    text = prose(seed=chunk_tokens)
+    units, chunks = chunk_text(text, chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap)
+    assert len(chunks) > 3
+    check_chunks(text, units, chunks, chunk_tokens, chunk_overlap)
+
+
+def test_consecutive_chunks_overlap_when_sentences_are_short():
+    rng = random.Random(5)
+    text = " ".join(f"{rng.choice(WORDS).capitalize()} {rng.choice(WORDS)} {rng.choice(WORDS)}."
+                    for _ in range(300))
+    units, chunks = chunk_text(text, chunk_tokens=64, chunk_overlap=16)
+    sizes = [count_tokens(text[a:b]) for a, b in units]
+    assert max(sizes) <= 16 and len(chunks) > 10
+    for prev, nxt in zip(chunks, chunks[1:]):
+        assert nxt.sent_lo < prev.sent_hi
+        assert nxt.start < prev.end                       # character spans overlap too
+        assert text[nxt.start:prev.end] == text[units[nxt.sent_lo][0]:units[prev.sent_hi - 1][1]]
+    check_chunks(text, units, chunks, 64, 16)
+
+
+def test_no_overlap_when_overlap_is_zero():
+    text = prose(seed=9, headings=False)
+    units, chunks = chunk_text(text, chunk_tokens=48, chunk_overlap=0)
+    for prev, nxt in zip(chunks, chunks[1:]):
+        assert nxt.sent_lo == prev.sent_hi
+    check_chunks(text, units, chunks, 48, 0)
+
+
+def test_long_sentence_without_punctuation_is_cut_at_words():
+    rng = random.Random(2)
+    words = [rng.choice(WORDS) for _ in range(3000)]
+    text = "A short start. " + " ".join(words) + " and no full stop at all"
+    units, chunks = chunk_text(text, chunk_tokens=180, chunk_overlap=40)
+    assert len(units) >= 1 + 3000 // 180
+    for a, b in units:
+        assert count_tokens(text[a:b]) <= 180
+        assert a == 0 or text[a - 1].isspace()               # cut between words
+        assert b == len(text) or text[b].isspace()
+    assert " ".join(text[a:b] for a, b in units).split() == text.split()
+    check_chunks(text, units, chunks, 180, 40)
+
+
+def test_single_huge_word_is_cut_into_pieces_that_fit():
+    rng = random.Random(3)
+    word = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(5000))
+    assert count_tokens(word) > 1000
+    text = "Before the word. " + word + " After the word."
+    units, chunks = chunk_text(text, chunk_tokens=64, chunk_overlap=16)
+    start = text.index(word)
+    pieces = [(a, b) for a, b in units if start <= a and b <= start + len(word)]
+    assert len(pieces) > 1
+    assert pieces[0][0] == start and pieces[-1][1] == start + len(word)
+    for (a, b), (c, _) in zip(pieces, pieces[1:]):
+        assert b == c                                         # contiguous, nothing lost
+    assert all(count_tokens(text[a:b]) <= 64 for a, b in pieces)
+    check_chunks(text, units, chunks, 64, 16)
+
+
+def test_fits_callback_bounds_every_chunk_and_unit():
+    text = prose(seed=4)
+    fits = lambda t: len(t) <= 300   # noqa: E731  a stricter "model" than the token budget
+    units, chunks = chunk_text(text, chunk_tokens=180, chunk_overlap=40, fits=fits)
+    assert all(fits(text[a:b]) for a, b in units)
+    check_chunks(text, units, chunks, 180, 40, fits=fits)
+    _, unbounded = chunk_text(text, chunk_tokens=180, chunk_overlap=40)
+    assert any(not fits(text[c.start:c.end]) for c in unbounded), "the callback must matter here"
+
+
+# ---------------------------------------------------------------- the real model's limit
+
+CYRILLIC = "Комитет рассмотрел годовой бюджет и утвердил несколько новых проектов в регионе".split()
+GREEK = "Η επιτροπή εξέτασε τον ετήσιο προϋπολογισμό και ενέκρινε νέα έργα".split()
+
+
+def hard_text(seed=7, paragraphs=60):
+    """Thousands of words that cost the model many more word pieces than cl100k tokens."""
+    rng = random.Random(seed)
+    kinds = ["prose", "number", "url", "cyrillic", "greek", "cjk", "emoji"]
+    out = []
+    for _ in range(paragraphs):
+        sentences = []
+        for _ in range(rng.randint(4, 8)):
+            kind = rng.choices(kinds, weights=[1, 2, 2, 4, 1, 1, 1])[0]
+            if kind == "prose":
+                sentences.append("The " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 20))) + ".")
+            elif kind == "number":
+                sentences.append("Record " + " ".join(str(rng.randrange(10**11, 10**12))
+                                                      for _ in range(rng.randint(4, 10))) + " was filed.")
+            elif kind == "url":
+                sentences.append(f"See https://www.example-{rng.randrange(1000)}.org/path/{rng.randrange(10**6)}"
+                                 f"/item?id={rng.randrange(10**8)}&ref=x{rng.randrange(10**5)} for details.")
+            elif kind == "cyrillic":
+                sentences.append("Отчёт " + " ".join(rng.choice(CYRILLIC) for _ in range(rng.randint(8, 16))) + ".")
+            elif kind == "greek":
+                sentences.append("Η " + " ".join(rng.choice(GREEK) for _ in range(rng.randint(8, 16))) + ".")
+            elif kind == "cjk":
+                sentences.append("委员会审查了年度预算并批准了来年的几个新项目。")
+            else:
+                sentences.append("Launch day 🚀🔥🎉 went well 👍🏽 for the team 😀.")
+        out.append(" ".join(sentences))
+    # and one long run-on paragraph of Cyrillic with no sentence end at all
+    out.append(" ".join(rng.choice(CYRILLIC) for _ in range(600)))
+    return "\n\n".join(out)
+
+
+def model_chunks(text, embedder, config, *, with_fits=True):
+    """Exactly what rag/build.py does for one document."""
+    fits = lambda t: embedder.count_tokens(t) <= config.max_model_tokens  # noqa: E731
+    return chunk_text(text, chunk_tokens=config.chunk_tokens, chunk_overlap=config.chunk_overlap,
+                      fits=fits if with_fits else None)
+
+
+def test_seed_chunks_fit_the_model(real_embedder):
+    config = Config()
+    text = (SEEDS / SEED_DOC).read_text(encoding="utf-8")
+    units, chunks = model_chunks(text, real_embedder, config)
+    assert real_embedder.max_tokens == 256 and config.max_model_tokens <= real_embedder.max_tokens
+    assert chunks
+    for c in chunks:
+        assert real_embedder.count_tokens(text[c.start:c.end]) <= real_embedder.max_tokens
+    for a, b in units:
+        assert real_embedder.count_tokens(text[a:b]) <= real_embedder.max_tokens
+    check_chunks(text, units, chunks, config.chunk_tokens, config.chunk_overlap,
+                 fits=lambda t: real_embedder.count_tokens(t) <= config.max_model_tokens)
+
+
+def test_hard_text_chunks_fit_the_model_only_thanks_to_the_check(real_embedder):
+    config = Config()
+    text = hard_text()
+    assert len(text.split()) > 3000
+    for needle in ("123", "https://", "Комитет", "επιτροπή", "委员会", "🚀"):
+        assert needle in text
+
+    # without the model check, some chunk would be truncated by the model
+    _, unchecked = model_chunks(text, real_embedder, config, with_fits=False)
+    assert max(real_embedder.count_tokens(text[c.start:c.end]) for c in unchecked) > real_embedder.max_tokens
+
+    units, chunks = model_chunks(text, real_embedder, config)
+    worst = max(real_embedder.count_tokens(text[c.start:c.end]) for c in chunks)
+    assert worst <= real_embedder.max_tokens
+    assert max(real_embedder.count_tokens(text[a:b]) for a, b in units) <= real_embedder.max_tokens
+    check_chunks(text, units, chunks, config.chunk_tokens, config.chunk_overlap,
+                 fits=lambda t: real_embedder.count_tokens(t) <= config.max_model_tokens)
+
+
+class ModelTokenFake(FakeEmbedder):
+    """Fake vectors, but the real model's tokenizer: build_index's own check must use it."""
+
+    def __init__(self, real):
+        super().__init__()
+        self.count_tokens = real.count_tokens
+
+
+def test_build_index_stores_only_texts_the_model_reads_whole(real_embedder, tmp_path):
+    from rag import store
+    from rag.build import build_index
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "hard.txt").write_text(hard_text(seed=11), encoding="utf-8")
+    (corpus / SEED_DOC).write_text((SEEDS / SEED_DOC).read_text(encoding="utf-8"), encoding="utf-8")
+    embedder = ModelTokenFake(real_embedder)
+    config = Config(corpus_dir=corpus, index_dir=tmp_path / "index", model=embedder.name)
+    build_index(config, embedder=embedder)
+    # everything that was embedded (chunks and sentences) fits the model
+    assert embedder.encoded
+    assert max(real_embedder.count_tokens(t) for t in embedder.encoded) <= real_embedder.max_tokens
+    data = store.load(config.index_dir, config.index_settings())
+    assert max(real_embedder.count_tokens(c["text"]) for c in data.chunks) <= real_embedder.max_tokens

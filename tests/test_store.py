@@ -1,0 +1,455 @@
+"""Index folders: layout, round trip, refusal of mismatches, refresh and crash safety."""
+import dataclasses
+import datetime
+import hashlib
+import json
+import logging
+import shutil
+
+import faiss
+import numpy as np
+import pytest
+
+import rag
+from rag import Rag, store
+from rag.answer import Answer
+from rag.build import build_index
+from rag.chunk import chunk_text
+from rag.config import Config
+from rag.errors import CorpusError, IndexCorruptError, IndexMismatchError, IndexMissingError
+
+from conftest import FakeEmbedder
+
+FILES = {
+    "alpha.txt": "Alpha apples grow in the orchard. The orchard is north of the river. "
+                 "Farmers pick them in autumn.\n\nThe harvest festival is in October. Everyone brings a pie.\n",
+    "beta.md": "# Beta Notes\n\nThe bridge was built in 1901. It has three arches. "
+               "Trains crossed it until 1970.\n",
+    "sub/gamma.txt": "Gamma rays are energetic. Lead blocks them well. Doctors use them carefully.\n",
+}
+LAYOUT = {"manifest.json", "chunks.jsonl", "chunks.faiss", "sentences.npy", "sentence_vecs.npy"}
+
+
+def write_corpus(root, files):
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    return write_corpus(tmp_path / "corpus", FILES)
+
+
+@pytest.fixture
+def config(tmp_path, corpus):
+    # The manifest's "settings" hold config.index_settings(), whose "model" is config.model:
+    # name the fake embedder there so the index can be opened again with the same Config.
+    return Config(corpus_dir=corpus, index_dir=tmp_path / "out" / "index", model=FakeEmbedder.name,
+                  chunk_tokens=24, chunk_overlap=6)
+
+
+def expected_doc(config, doc_id, text):
+    """(chunk records, sentence spans) for one document, computed as build.py documents it.
+
+    The documents here are far below the model limit, so the model check (fits) cannot bind.
+    """
+    assert len(text.split()) < 100
+    units, spans = chunk_text(text, chunk_tokens=config.chunk_tokens, chunk_overlap=config.chunk_overlap)
+    chunks = [{"doc": doc_id, "ordinal": n, "start": c.start, "end": c.end, "sent_lo": c.sent_lo,
+               "sent_hi": c.sent_hi, "text": text[c.start:c.end]} for n, c in enumerate(spans)]
+    return chunks, units
+
+
+def embedded(chunks, title, config):
+    """What is embedded for each chunk: its text, after the document title when the chunk
+    does not start the document and config.title_in_chunks is on (see rag/build.py)."""
+    with_title = getattr(config, "title_in_chunks", False)
+    return [f"{title}\n{c['text']}" if with_title and c["start"] > 0 and title else c["text"]
+            for c in chunks]
+
+
+def load(config):
+    return store.load(config.index_dir, config.index_settings())
+
+
+def chunks_of(data, doc_id):
+    return [c for c in data.chunks if c["doc"] == doc_id]
+
+
+def hidden_siblings(index_dir):
+    return sorted(p.name for p in index_dir.parent.iterdir() if p.name.startswith("."))
+
+
+def snapshot(index_dir):
+    """Every file in the index folder (recursively) with its bytes."""
+    return {p.relative_to(index_dir).as_posix(): p.read_bytes() for p in index_dir.rglob("*") if p.is_file()}
+
+
+def edit_manifest(index_dir, change):
+    path = index_dir / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    change(manifest)
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+
+
+# ---------------------------------------------------------------- round trip and layout
+
+def test_build_then_load_round_trip(config, fake_embedder):
+    report = build_index(config, embedder=fake_embedder)
+    assert report.changed and sorted(report.added) == sorted(FILES)
+    data = load(config)
+    m = data.manifest
+    assert m["format"] == "rag-index" and m["format_version"] == store.FORMAT_VERSION
+    assert m["package_version"] == rag.__version__
+    assert m["model"] == "fake-hash-64" and m["dimension"] == 64
+    assert m["settings"] == config.index_settings()
+    assert {k: m["settings"][k] for k in ("model", "chunk_tokens", "chunk_overlap", "max_model_tokens")} == \
+        {"model": "fake-hash-64", "chunk_tokens": 24, "chunk_overlap": 6, "max_model_tokens": 256}
+    built = datetime.datetime.fromisoformat(m["built_at"])
+    assert built.tzinfo is not None
+    assert abs((datetime.datetime.now(datetime.timezone.utc) - built).total_seconds()) < 600
+
+    ids = sorted(FILES)
+    assert [d["id"] for d in m["documents"]] == ids
+    expected_chunks, expected_sents, expected_embedded = [], [], []
+    for doc_no, meta in enumerate(m["documents"]):
+        raw = (config.corpus_dir / meta["id"]).read_bytes()
+        assert meta["sha256"] == hashlib.sha256(raw).hexdigest()
+        chunks, units = expected_doc(config, meta["id"], FILES[meta["id"]])
+        assert meta["chunks"] == len(chunks) and meta["sentences"] == len(units)
+        expected_chunks += chunks
+        expected_embedded += embedded(chunks, meta["title"], config)
+        expected_sents += [(doc_no, a, b) for a, b in units]
+    assert {d["id"]: d["title"] for d in m["documents"]}["beta.md"] == "Beta Notes"
+    assert data.chunks == expected_chunks
+    assert len({c["doc"] for c in data.chunks}) == 3 and len(data.chunks) > 3
+    assert data.sentences.tolist() == [list(s) for s in expected_sents]
+    assert m["counts"] == {"documents": 3, "chunks": len(expected_chunks), "sentences": len(expected_sents)}
+    assert (report.documents, report.chunks, report.sentences) == (3, len(expected_chunks), len(expected_sents))
+
+    # vectors are the embedder's, in the same order as the records
+    ref = FakeEmbedder()
+    np.testing.assert_allclose(store.chunk_vectors(data), ref.encode(expected_embedded), atol=1e-6)
+    sent_texts = [FILES[ids[d]][a:b] for d, a, b in expected_sents]
+    np.testing.assert_allclose(np.asarray(data.sentence_vecs), ref.encode(sent_texts), atol=1e-6)
+
+
+def test_save_load_preserves_index_data_exactly(tmp_path):
+    rng = np.random.default_rng(0)
+    chunk_vecs = rng.standard_normal((4, 8)).astype(np.float32)
+    sentence_vecs = rng.standard_normal((6, 8)).astype(np.float32)
+    sentences = np.array([[0, 0, 5], [0, 6, 9], [0, 10, 20], [1, 0, 3], [1, 4, 8], [1, 9, 12]], dtype=np.int64)
+    chunks = [{"doc": "a", "ordinal": i, "start": 0, "end": 5, "sent_lo": 0, "sent_hi": 1,
+               "text": f"ünïcødé chunk {i} \"quoted\"\nline"} for i in range(4)]
+    manifest = {"format": store.FORMAT, "format_version": store.FORMAT_VERSION, "dimension": 8, "model": "m",
+                "settings": {"model": "m"}, "counts": {"documents": 2, "chunks": 4, "sentences": 6},
+                "documents": [{"id": "a"}, {"id": "b"}], "note": "ключ"}
+    store.save(tmp_path / "idx", store.IndexData(manifest, chunks, chunk_vecs, sentences, sentence_vecs))
+    data = store.load(tmp_path / "idx", {"model": "m"})
+    assert data.manifest == manifest and data.chunks == chunks
+    assert data.sentences.dtype == np.int64 and np.array_equal(data.sentences, sentences)
+    assert np.array_equal(np.asarray(data.sentence_vecs), sentence_vecs)
+    assert np.array_equal(store.chunk_vectors(data), chunk_vecs)
+
+
+def test_index_folder_layout_is_plain_files(config, fake_embedder):
+    build_index(config, embedder=fake_embedder)
+    manifest = json.loads((config.index_dir / "manifest.json").read_text(encoding="utf-8"))
+    # the documented files, plus the BM25 folder when the manifest records one
+    assert {p.name for p in config.index_dir.iterdir()} == LAYOUT | ({"bm25"} if "bm25" in manifest else set())
+    # never pickles: every array in the folder loads without pickle support
+    arrays = list(config.index_dir.rglob("*.npy"))
+    assert len(arrays) >= 2
+    for path in arrays:
+        np.load(path, allow_pickle=False)
+    assert not [p for p in config.index_dir.rglob("*") if p.suffix in (".pkl", ".pickle")]
+    lines = (config.index_dir / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    assert len(records) == manifest["counts"]["chunks"]
+    assert set(records[0]) == {"doc", "ordinal", "start", "end", "sent_lo", "sent_hi", "text"}
+    sentences = np.load(config.index_dir / "sentences.npy", allow_pickle=False)
+    vecs = np.load(config.index_dir / "sentence_vecs.npy", allow_pickle=False)
+    assert sentences.dtype == np.int64 and sentences.shape == (manifest["counts"]["sentences"], 3)
+    assert vecs.dtype == np.float32 and vecs.shape == (manifest["counts"]["sentences"], 64)
+    flat = faiss.read_index(str(config.index_dir / "chunks.faiss"))
+    assert flat.ntotal == len(records) and flat.d == 64
+    assert hidden_siblings(config.index_dir) == []
+
+
+def test_load_missing_index(tmp_path):
+    with pytest.raises(IndexMissingError):
+        store.load(tmp_path / "nothing-here")
+
+
+# ---------------------------------------------------------------- refusals
+
+@pytest.mark.parametrize("change", [dict(chunk_tokens=100), dict(chunk_overlap=2), dict(max_model_tokens=128),
+                                    dict(model="all-MiniLM-L6-v2")])
+def test_settings_mismatch_is_refused(config, fake_embedder, change):
+    build_index(config, embedder=fake_embedder)
+    other = dataclasses.replace(config, **change)
+    with pytest.raises(IndexMismatchError) as err:
+        load(other)
+    assert "rag index --rebuild" in str(err.value)
+    assert next(iter(change)) in str(err.value)
+    with pytest.raises(IndexMismatchError):
+        Rag(other, embedder=fake_embedder)
+    load(config)   # the matching configuration still loads
+
+
+@pytest.mark.parametrize("key", ["chunks", "sentences", "documents"])
+def test_tampered_count_is_corrupt(config, fake_embedder, key):
+    build_index(config, embedder=fake_embedder)
+    edit_manifest(config.index_dir, lambda m: m["counts"].__setitem__(key, m["counts"][key] + 1))
+    with pytest.raises(IndexCorruptError) as err:
+        load(config)
+    assert "rag index --rebuild" in str(err.value)
+
+
+def test_tampered_dimension_or_records_are_corrupt(config, fake_embedder):
+    build_index(config, embedder=fake_embedder)
+    edit_manifest(config.index_dir, lambda m: m.__setitem__("dimension", 32))
+    with pytest.raises(IndexCorruptError):
+        load(config)
+    build_index(config, embedder=fake_embedder, rebuild=True)
+    path = config.index_dir / "chunks.jsonl"
+    path.write_text("".join(path.read_text(encoding="utf-8").splitlines(keepends=True)[:-1]), encoding="utf-8")
+    with pytest.raises(IndexCorruptError):
+        load(config)
+    (config.index_dir / "manifest.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(IndexCorruptError):
+        load(config)
+
+
+@pytest.mark.parametrize("field,value", [("format_version", store.FORMAT_VERSION + 1), ("format", "other")])
+def test_other_format_is_refused(config, fake_embedder, field, value):
+    build_index(config, embedder=fake_embedder)
+    edit_manifest(config.index_dir, lambda m: m.__setitem__(field, value))
+    with pytest.raises(IndexMismatchError) as err:
+        load(config)
+    assert "rag index --rebuild" in str(err.value)
+
+
+def test_manifest_model_agrees_with_its_settings(tmp_path, corpus, fake_embedder):
+    # An index whose vectors come from one model must not claim another in the settings
+    # that loads are checked against (else a later load/refresh mixes models).
+    config = Config(corpus_dir=corpus, index_dir=tmp_path / "idx")   # default model name
+    try:
+        build_index(config, embedder=fake_embedder)
+    except (rag.RagError, ValueError):
+        return   # refusing to build is also fine
+    manifest = store.read_manifest(config.index_dir)
+    assert manifest["settings"]["model"] == manifest["model"]
+
+
+# ---------------------------------------------------------------- refresh
+
+def test_refresh_without_changes_does_nothing(config, fake_embedder):
+    build_index(config, embedder=fake_embedder)
+    manifest_path = config.index_dir / "manifest.json"
+    before, mtime, inode = snapshot(config.index_dir), manifest_path.stat().st_mtime_ns, manifest_path.stat().st_ino
+    n_encoded = len(fake_embedder.encoded)
+    report = build_index(config, embedder=fake_embedder)
+    assert report.changed is False
+    assert (report.added, report.updated, report.removed) == ([], [], [])
+    assert report.documents == 3 and report.chunks == len(load(config).chunks)
+    assert len(fake_embedder.encoded) == n_encoded
+    assert manifest_path.stat().st_mtime_ns == mtime and manifest_path.stat().st_ino == inode
+    assert snapshot(config.index_dir) == before
+    assert hidden_siblings(config.index_dir) == []
+
+
+def test_refresh_reembeds_only_the_edited_file(config, fake_embedder):
+    build_index(config, embedder=fake_embedder)
+    old = load(config)
+    old_vecs = store.chunk_vectors(old)
+    new_text = "Beta was rebuilt in 2001. It now has four arches. Cyclists use it daily.\n"
+    (config.corpus_dir / "beta.md").write_text(new_text, encoding="utf-8")
+    embedder = FakeEmbedder()
+    report = build_index(config, embedder=embedder)
+    assert report.changed and report.updated == ["beta.md"]
+    assert (report.added, report.removed, report.kept_stale) == ([], [], [])
+    chunks, units = expected_doc(config, "beta.md", new_text)
+    title = "Beta was rebuilt in 2001. It now has four arches. Cyclists use it daily."   # its first line
+    assert embedder.encoded == embedded(chunks, title, config) + [new_text[a:b] for a, b in units]
+
+    new = load(config)
+    assert chunks_of(new, "beta.md") == chunks
+    new_vecs = store.chunk_vectors(new)
+    for doc_id in ("alpha.txt", "sub/gamma.txt"):
+        assert chunks_of(new, doc_id) == chunks_of(old, doc_id)
+        rows_old = [i for i, c in enumerate(old.chunks) if c["doc"] == doc_id]
+        rows_new = [i for i, c in enumerate(new.chunks) if c["doc"] == doc_id]
+        assert np.array_equal(new_vecs[rows_new], old_vecs[rows_old])
+    meta = {d["id"]: d for d in new.manifest["documents"]}
+    assert meta["beta.md"]["sha256"] == hashlib.sha256(new_text.encode()).hexdigest()
+    assert meta["beta.md"]["title"] == title
+    assert new.manifest["counts"]["sentences"] == len(new.sentences)
+    # sentence rows still line up with their documents' text
+    for doc_no, a, b in new.sentences.tolist():
+        doc_id = new.manifest["documents"][doc_no]["id"]
+        text = new_text if doc_id == "beta.md" else FILES[doc_id]
+        assert text[a:b] and text[a:b] == text[a:b].strip()
+
+
+def test_refresh_adds_and_removes_files(config, fake_embedder):
+    build_index(config, embedder=fake_embedder)
+    added = "Delta is a new file. It talks about deltas.\n"
+    (config.corpus_dir / "delta.txt").write_text(added, encoding="utf-8")
+    embedder = FakeEmbedder()
+    report = build_index(config, embedder=embedder)
+    assert report.added == ["delta.txt"] and report.updated == [] and report.removed == []
+    chunks, units = expected_doc(config, "delta.txt", added)
+    title = "Delta is a new file. It talks about deltas."
+    assert embedder.encoded == embedded(chunks, title, config) + [added[a:b] for a, b in units]
+    data = load(config)
+    assert chunks_of(data, "delta.txt") == chunks
+    assert [d["id"] for d in data.manifest["documents"]] == sorted([*FILES, "delta.txt"])
+
+    (config.corpus_dir / "sub" / "gamma.txt").unlink()
+    embedder = FakeEmbedder()
+    report = build_index(config, embedder=embedder)
+    assert report.removed == ["sub/gamma.txt"] and report.added == [] and report.updated == []
+    assert embedder.encoded == []
+    after = load(config)
+    assert chunks_of(after, "sub/gamma.txt") == []
+    assert "sub/gamma.txt" not in [d["id"] for d in after.manifest["documents"]]
+    assert after.manifest["counts"]["documents"] == 3
+    gamma_sentences = sum(1 for d, _, _ in data.sentences.tolist()
+                          if data.manifest["documents"][d]["id"] == "sub/gamma.txt")
+    assert len(after.sentences) == len(data.sentences) - gamma_sentences
+    assert len(after.chunks) == len(data.chunks) - len(chunks_of(data, "sub/gamma.txt"))
+    assert store.chunk_vectors(after).shape == (len(after.chunks), 64)
+
+
+def test_previously_indexed_file_that_turns_bad_keeps_its_chunks(config, fake_embedder, caplog):
+    build_index(config, embedder=fake_embedder)
+    old = load(config)
+    (config.corpus_dir / "beta.md").write_bytes(b"\x00\x01binary now\x00")
+    with caplog.at_level(logging.WARNING, logger="rag"):
+        report = build_index(config, embedder=FakeEmbedder())
+    assert report.kept_stale == ["beta.md"] and [s.path for s in report.skipped] == ["beta.md"]
+    assert report.removed == [] and report.changed is False
+    assert any("beta.md" in r.getMessage() and "previously indexed" in r.getMessage() for r in caplog.records)
+    assert chunks_of(load(config), "beta.md") == chunks_of(old, "beta.md")
+
+    # unreadable (broken symlink) while another file changes: the index is rewritten, beta kept
+    (config.corpus_dir / "beta.md").unlink()
+    (config.corpus_dir / "beta.md").symlink_to(config.corpus_dir / "gone.md")
+    (config.corpus_dir / "alpha.txt").write_text("Alpha changed. Completely new text.\n", encoding="utf-8")
+    caplog.clear()
+    embedder = FakeEmbedder()
+    with caplog.at_level(logging.WARNING, logger="rag"):
+        report = build_index(config, embedder=embedder)
+    assert report.changed and report.updated == ["alpha.txt"] and report.kept_stale == ["beta.md"]
+    new_alpha = "Alpha changed. Completely new text.\n"
+    chunks, units = expected_doc(config, "alpha.txt", new_alpha)
+    assert embedder.encoded == embedded(chunks, new_alpha.strip(), config) + [new_alpha[a:b] for a, b in units]
+    assert any("beta.md" in r.getMessage() and "unreadable" in r.getMessage() for r in caplog.records)
+    new = load(config)
+    assert chunks_of(new, "beta.md") == chunks_of(old, "beta.md")
+    assert {d["id"]: d["sha256"] for d in new.manifest["documents"]}["beta.md"] == \
+        {d["id"]: d["sha256"] for d in old.manifest["documents"]}["beta.md"]
+
+
+def test_empty_corpus_raises_and_keeps_the_index(tmp_path, config, fake_embedder):
+    build_index(config, embedder=fake_embedder)
+    before = snapshot(config.index_dir)
+    shutil.rmtree(config.corpus_dir)
+    config.corpus_dir.mkdir()
+    (config.corpus_dir / "empty.txt").write_text("   \n")
+    with pytest.raises(CorpusError):
+        build_index(config, embedder=fake_embedder)
+    assert snapshot(config.index_dir) == before
+    assert len(load(config).chunks) > 0
+
+    fresh = dataclasses.replace(config, index_dir=tmp_path / "never-built")
+    with pytest.raises(CorpusError):
+        build_index(fresh, embedder=fake_embedder)
+    assert not fresh.index_dir.exists()
+
+
+# ---------------------------------------------------------------- crash safety
+
+def edit_for_rebuild(config):
+    (config.corpus_dir / "alpha.txt").write_text("Completely different alpha text. Nothing old.\n",
+                                                 encoding="utf-8")
+
+
+def test_crash_while_writing_faiss_keeps_the_old_index(config, fake_embedder, monkeypatch):
+    build_index(config, embedder=fake_embedder)
+    old = load(config)
+    before = snapshot(config.index_dir)
+    edit_for_rebuild(config)
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(faiss, "write_index", boom)
+    with pytest.raises(OSError, match="simulated"):
+        build_index(config, embedder=fake_embedder, rebuild=True)
+    monkeypatch.undo()
+    assert snapshot(config.index_dir) == before
+    assert load(config).chunks == old.chunks
+    assert hidden_siblings(config.index_dir) == []
+
+
+def test_crash_midway_through_numpy_saves_keeps_the_old_index(config, fake_embedder, monkeypatch):
+    build_index(config, embedder=fake_embedder)
+    old = load(config)
+    before = snapshot(config.index_dir)
+    edit_for_rebuild(config)
+    real_save, calls = np.save, []
+
+    def second_save_fails(path, *args, **kwargs):
+        calls.append(str(path))
+        if len(calls) == 2:
+            raise KeyboardInterrupt   # not even an Exception: an interrupted process
+        return real_save(path, *args, **kwargs)
+
+    monkeypatch.setattr(store.np, "save", second_save_fails)
+    with pytest.raises(KeyboardInterrupt):
+        build_index(config, embedder=fake_embedder)
+    monkeypatch.undo()
+    assert len(calls) == 2
+    assert snapshot(config.index_dir) == before
+    assert load(config).chunks == old.chunks
+    assert hidden_siblings(config.index_dir) == []
+
+
+def test_crash_between_the_two_renames_is_recovered_on_load(config, fake_embedder):
+    build_index(config, embedder=fake_embedder)
+    before = snapshot(config.index_dir)
+    old_chunks = load(config).chunks
+    # save() renamed the index aside, then died before moving the new one in
+    config.index_dir.rename(config.index_dir.with_name(f".{config.index_dir.name}.old-123"))
+    assert not config.index_dir.exists()
+    data = load(config)
+    assert data.chunks == old_chunks
+    assert snapshot(config.index_dir) == before
+    assert hidden_siblings(config.index_dir) == []
+    # and a refresh after such a crash sees nothing to do
+    config.index_dir.rename(config.index_dir.with_name(f".{config.index_dir.name}.old-456"))
+    n = len(fake_embedder.encoded)
+    report = build_index(config, embedder=fake_embedder)
+    assert report.changed is False and len(fake_embedder.encoded) == n
+    assert snapshot(config.index_dir) == before
+
+
+# ---------------------------------------------------------------- the Python API on a fake index
+
+def test_rag_open_answers_from_a_fake_index(config, fake_embedder):
+    build_index(config, embedder=fake_embedder)
+    r = Rag.open(config.index_dir, embedder=fake_embedder, model="fake-hash-64",
+                 chunk_tokens=config.chunk_tokens, chunk_overlap=config.chunk_overlap)
+    assert r.status["documents"] == 3 and r.status["model"] == "fake-hash-64"
+    answer = r.query("When is the harvest festival?")
+    assert isinstance(answer, Answer)
+    assert answer.passages and answer.passages[0].doc_id in FILES
+    for p in answer.passages:
+        assert FILES[p.doc_id][p.start:p.end] == p.text
+    with pytest.raises(IndexMismatchError):
+        Rag.open(config.index_dir, embedder=fake_embedder)   # default model name: refused
