@@ -4,7 +4,8 @@ The answer is the one or two sentences of the retrieved passages that best
 match the question, each followed by the marker of the passage it comes from.
 A sentence scores by its cosine similarity to the question (sentence vectors
 are computed at index time, so this adds no model call), the share of the
-question's content words it contains, and the score of its passage. When the
+question's (stemmed) terms it contains, its passage's rank, and, for questions
+asking for a number or date, whether it has a digit. When the
 best passage scores under ``min_score`` the answer says the documents do not
 contain it. Does not generate or paraphrase text: every answer word is quoted.
 """
@@ -16,14 +17,17 @@ from typing import Optional
 
 import numpy as np
 
+from .lexical import tokenize
 from .retrieve import Passage, Retriever
 
 NOT_FOUND = "The documents do not contain an answer to this question."
-STOPWORDS = set("""a an and are as at be been being by can could did do does for from had has have how i in
-into is it its me my of on or our so than that the their them then there these they this to was we were
-what when where which who whom whose why will with would you your about after all also any many much""".split())
 NUMERIC_QUESTION = re.compile(r"\b(how (many|much|long|old|far|big|large)|what (year|date|percentage)|when)\b", re.I)
-LEXICAL_WEIGHT, PASSAGE_WEIGHT, NUMBER_BONUS = 0.3, 0.3, 0.1
+# Words that shape a question but are not evidence in a sentence (after stemming).
+QUESTION_WORDS = set("""how mani much what which who whom whose when where whi did doe do were
+been has have had can could would should""".split())
+# weights of (sentence cosine, question-term share, 1/passage rank, number match);
+# tuned on SQuAD dev with bench/tune_answer.py
+SENTENCE_WEIGHTS = (1.0, 1.5, 0.3, 0.2)
 SECOND_SENTENCE_MARGIN = 0.05
 
 
@@ -56,24 +60,14 @@ class Answer:
                 "passages": [p.to_dict() for p in self.passages]}
 
 
-def _terms(text: str) -> set[str]:
-    out = set()
-    for w in re.findall(r"\w+", text.lower()):
-        if w in STOPWORDS or len(w) < 2 and not w.isdigit():
-            continue
-        for suffix in ("ing", "ed", "es", "s"):
-            if len(w) > len(suffix) + 3 and w.endswith(suffix):
-                w = w[: -len(suffix)]
-                break
-        out.add(w)
-    return out
-
-
-def compose(question: str, qvec: np.ndarray, passages: list[Passage], retriever: Retriever,
-            *, min_score: float, notice: str | None = None) -> Answer:
-    if not passages or max(p.similarity for p in passages) < min_score:
-        return Answer(question, NOT_FOUND, False, (), tuple(passages), notice)
-    q_terms = _terms(question)
+def sentence_features(question: str, qvec: np.ndarray, passages: list[Passage], retriever: Retriever,
+                      *, min_score: float) -> tuple[list, np.ndarray]:
+    """Candidate (passage, sentence) pairs from passages at or above min_score, and their
+    features: sentence cosine, idf-weighted share of question terms present, 1/passage rank, and
+    whether a number-seeking question meets a sentence with a digit."""
+    q_terms = set(tokenize(question)) - QUESTION_WORDS
+    idf = retriever.bm25.idf(q_terms) if retriever.bm25 is not None else dict.fromkeys(q_terms, 1.0)
+    total = sum(idf.values())
     numeric = bool(NUMERIC_QUESTION.search(question))
     cands, seen = [], set()
     for p in passages:
@@ -83,13 +77,22 @@ def compose(question: str, qvec: np.ndarray, passages: list[Passage], retriever:
             if s.row not in seen:
                 seen.add(s.row)
                 cands.append((p, s))
-    vecs = retriever.sentence_vectors([s.row for _, s in cands])
-    scores = vecs @ np.asarray(qvec, np.float32).reshape(-1)
+    feats = np.zeros((len(cands), 4), dtype=np.float32)
+    if cands:
+        feats[:, 0] = retriever.sentence_vectors([s.row for _, s in cands]) @ np.asarray(qvec, np.float32)
     for i, (p, s) in enumerate(cands):
-        lex = len(q_terms & _terms(s.text)) / len(q_terms) if q_terms else 0.0
-        scores[i] += LEXICAL_WEIGHT * lex + PASSAGE_WEIGHT * p.similarity
-        if numeric and re.search(r"\d", s.text):
-            scores[i] += NUMBER_BONUS
+        feats[i, 1] = sum(idf[t] for t in q_terms & set(tokenize(s.text))) / total if total else 0.0
+        feats[i, 2] = 1.0 / p.rank
+        feats[i, 3] = float(numeric and bool(re.search(r"\d", s.text)))
+    return cands, feats
+
+
+def compose(question: str, qvec: np.ndarray, passages: list[Passage], retriever: Retriever,
+            *, min_score: float, notice: str | None = None) -> Answer:
+    if not passages or max(p.similarity for p in passages) < min_score:
+        return Answer(question, NOT_FOUND, False, (), tuple(passages), notice)
+    cands, feats = sentence_features(question, qvec, passages, retriever, min_score=min_score)
+    scores = feats @ np.asarray(SENTENCE_WEIGHTS, dtype=np.float32)
     order = np.argsort(-scores, kind="stable")
     picked = [order[0]]
     if len(order) > 1 and scores[order[1]] >= scores[order[0]] - SECOND_SENTENCE_MARGIN:

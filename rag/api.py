@@ -17,7 +17,7 @@ from .build import BuildReport, build_index
 from .config import Config
 from .embed import Embedder
 from .errors import IndexMissingError, QuestionError
-from .retrieve import Retriever
+from .retrieve import MODES, Retriever
 
 _CACHE: dict[Config, "Rag"] = {}
 _CACHE_LOCK = threading.Lock()
@@ -55,14 +55,20 @@ class Rag:
                 "model": self.retriever.manifest["model"], "index": str(self.config.index_dir),
                 "built_at": self.retriever.manifest.get("built_at")}
 
-    def query(self, question: str, *, k: int | None = None) -> Answer:
-        """Answer one question with cited passages; see rag.answer for how."""
+    def query(self, question: str, *, k: int | None = None, mode: str | None = None) -> Answer:
+        """Answer one question with cited passages; see rag.answer for how.
+
+        k: passages to retrieve (default config.top_k); mode: dense, bm25, rrf or
+        hybrid (default config.mode)."""
         question, notice = clean_question(question, self.config.max_question_chars)
         k = self.config.top_k if k is None else k
         if k < 1:
             raise QuestionError(f"k must be at least 1, got {k}")
         qvec = self.embedder.encode([question], progress=False)[0]
-        passages = self.retriever.search(question, qvec, k, mode=self.config.mode)
+        mode = mode or self.config.mode
+        if mode not in MODES:
+            raise QuestionError(f"unknown retrieval mode {mode!r}: choose from {', '.join(MODES)}")
+        passages = self.retriever.search(question, qvec, k, mode=mode)
         return compose(question, qvec, passages, self.retriever,
                        min_score=self.config.min_score, notice=notice)
 
@@ -83,9 +89,10 @@ def open_default(config: Config | None = None, *, embedder=None) -> Rag:
         return _CACHE[config]
 
 
-def query(question: str, *, k: int | None = None, config: Config | None = None) -> Answer:
+def query(question: str, *, k: int | None = None, mode: str | None = None,
+          config: Config | None = None) -> Answer:
     """Answer question from the default index (or the one config names)."""
-    return open_default(config).query(question, k=k)
+    return open_default(config).query(question, k=k, mode=mode)
 
 
 def index(corpus_dir=None, index_dir=None, *, rebuild: bool = False, embedder=None,

@@ -49,6 +49,17 @@ def indexed_text(chunk: dict, title: str, config: Config) -> str:
     return chunk["text"]
 
 
+def document_text(chunks: list[dict]) -> str:
+    """A document's text rebuilt from its chunks (overlaps removed; whitespace
+    between sentences may differ), so unchanged documents need not be re-read."""
+    parts, pos = [], 0
+    for c in sorted(chunks, key=lambda c: c["start"]):
+        if c["end"] > pos:
+            parts.append(c["text"][max(0, pos - c["start"]):])
+            pos = c["end"]
+    return " ".join(parts)
+
+
 def _previous(config: Config, rebuild: bool):
     if rebuild:
         return None
@@ -149,8 +160,13 @@ def build_index(config: Config, *, embedder, rebuild: bool = False,
         sv.append(svec)
     titles = {m["id"]: m["title"] for m in metas}
     bm25 = BM25.build([indexed_text(c, titles[c["doc"]], config) for c in all_chunks])
+    by_doc: dict[str, list[dict]] = {}
+    for c in all_chunks:
+        by_doc.setdefault(c["doc"], []).append(c)
+    doc_bm25 = BM25.build([document_text(by_doc.get(m["id"], [])) for m in metas])
     data = store.IndexData(manifest={}, chunks=all_chunks, chunk_vecs=np.concatenate(cv),
-                           sentences=np.concatenate(sp), sentence_vecs=np.concatenate(sv), bm25=bm25)
+                           sentences=np.concatenate(sp), sentence_vecs=np.concatenate(sv),
+                           bm25=bm25, doc_bm25=doc_bm25)
     seconds = time.perf_counter() - t0
     data.manifest = {
         "format": store.FORMAT, "format_version": store.FORMAT_VERSION,
@@ -158,7 +174,8 @@ def build_index(config: Config, *, embedder, rebuild: bool = False,
         "dimension": int(data.chunk_vecs.shape[1]), "settings": config.index_settings(),
         "counts": {"documents": len(metas), "chunks": len(all_chunks), "sentences": len(data.sentences)},
         "built_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "bm25": dict(PARAMS, rows=bm25.size, vocabulary=bm25.vocab_size),
+        "bm25": dict(PARAMS, rows=bm25.size, vocabulary=bm25.vocab_size,
+                     documents={"rows": doc_bm25.size, "vocabulary": doc_bm25.vocab_size}),
         "build_seconds": round(seconds, 3), "corpus": str(config.corpus_dir), "documents": metas,
     }
     store.save(config.index_dir, data)

@@ -55,7 +55,7 @@ def cmd_ask(args) -> int:
     config = _config(args)
     clean_question(args.question, config.max_question_chars)   # fail fast, before loading anything
     rag = open_default(config)
-    answer = rag.query(args.question, k=args.k)
+    answer = rag.query(args.question, k=args.k, mode=args.mode)
     if args.json:
         print(json.dumps(dict(answer.to_dict(), seconds=round(time.perf_counter() - t0, 3)),
                          indent=2, ensure_ascii=False))
@@ -107,6 +107,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("-k", type=int, default=None, help="passages to retrieve (default 5)")
     p.add_argument("--json", action="store_true", help="print the full answer as JSON")
+    p.add_argument("--mode", choices=["dense", "bm25", "rrf", "hybrid"], help="retrieval mode (default hybrid)")
     p.add_argument("--index", metavar="DIR", help="index folder (default: index/default)")
     p.add_argument("--model", help="model the index was built with, if not the default")
     p.set_defaults(func=cmd_ask)

@@ -38,10 +38,10 @@ class Config:
     # Retrieval and answering.
     top_k: int = 5
     # dense | bm25 | rrf | hybrid (see rag/retrieve.py); hybrid weights are
-    # (dense cosine, BM25 / best BM25, best sentence cosine), tuned on the
-    # SciFact train and SQuAD dev splits (README, "Retrieval results").
+    # (chunk cosine, chunk BM25 / best, best sentence cosine, document BM25 / best),
+    # tuned on the SciFact train and SQuAD dev splits (README, "Retrieval results").
     mode: str = "hybrid"
-    fusion_weights: tuple = (1.0, 0.3, 0.5)
+    fusion_weights: tuple = (1.0, 0.3, 1.0, 0.4)
     depth: int = 100   # candidates taken from each of dense and BM25 before fusion
     # Best passage cosine similarity under which the answer is "not in the
     # documents". Calibrated on SQuAD dev (see README, "Not-found threshold").
@@ -59,6 +59,8 @@ class Config:
         if self.mode not in ("dense", "bm25", "rrf", "hybrid"):
             raise ValueError(f"mode must be dense, bm25, rrf or hybrid, got {self.mode!r}")
         object.__setattr__(self, "fusion_weights", tuple(float(w) for w in self.fusion_weights))
+        if len(self.fusion_weights) != 4:
+            raise ValueError(f"fusion_weights needs 4 numbers, got {self.fusion_weights}")
         if self.top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {self.top_k}")
 

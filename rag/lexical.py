@@ -85,6 +85,16 @@ class BM25:
                 f"{expect_docs} and {expect_vocab}; rebuild it with: rag index --rebuild")
         return bm25
 
+    def idf(self, terms) -> dict[str, float]:
+        """BM25's idf of each (already tokenized) term; unknown terms get the largest idf."""
+        indptr, n = self.model.scores["indptr"], self.size
+        out = {}
+        for t in terms:
+            tid = self.model.vocab_dict.get(t)
+            df = int(indptr[tid + 1] - indptr[tid]) if tid is not None and tid + 1 < len(indptr) else 0
+            out[t] = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+        return out
+
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for query (zeros when no query term is known)."""
         ids = self.model.get_tokens_ids(tokenize(query))

@@ -5,7 +5,8 @@ and, when the index has one, of BM25, then scores them:
   dense   cosine similarity of the question and chunk vectors
   bm25    BM25 score of the chunk text
   rrf     reciprocal rank fusion of the dense and BM25 rankings (k=60)
-  hybrid  w_dense*cosine + w_bm25*BM25/max(BM25) + w_sentence*best sentence cosine
+  hybrid  w_dense * cosine + w_bm25 * BM25 / max BM25 + w_sentence * best sentence
+          cosine + w_document * document BM25 / max document BM25
 Each passage also carries its cosine ``similarity``, which the not-found
 threshold uses whatever the mode. Does not filter by document or rerank with
 a cross-encoder.
@@ -49,13 +50,13 @@ class Sentence:
 class Retriever:
     """Holds a loaded index; safe to share between threads for reading."""
 
-    def __init__(self, data: IndexData, *, weights=(1.0, 0.3, 0.5), depth: int = 100):
+    def __init__(self, data: IndexData, *, weights=(1.0, 0.3, 1.0, 0.4), depth: int = 100):
         import faiss
 
         faiss.omp_set_num_threads(1)   # fastest for single queries on small machines
         self.data, self.weights, self.depth = data, tuple(weights), depth
         self.docs = data.manifest["documents"]
-        self.bm25 = data.bm25
+        self.bm25, self.doc_bm25 = data.bm25, data.doc_bm25
         self._vecs = chunk_vectors(data)
         self._sent_vecs = np.ascontiguousarray(data.sentence_vecs, dtype=np.float32)
         doc_no = {d["id"]: i for i, d in enumerate(self.docs)}
@@ -114,11 +115,15 @@ class Retriever:
                     for r, c in enumerate(ranked, 1):
                         scores[pos[c]] += 1.0 / (RRF_K + r)
             else:
-                wd, wb, ws = self.weights
+                wd, wb, ws, wdoc = self.weights
                 bmax = float(bm.max())
                 scores = wd * sims + (wb * bm[cands] / bmax if bmax > 0 else 0.0)
                 if ws:
                     scores = scores + ws * self.best_sentence(cands, qvec)
+                if wdoc and self.doc_bm25 is not None:
+                    dbm = self.doc_bm25.scores(question)
+                    if dbm.max() > 0:
+                        scores = scores + wdoc * dbm[self._chunk_doc[cands]] / float(dbm.max())
         order = np.argsort(-scores, kind="stable")[:k]
         picked = cands[order]
         sims = self._vecs[picked] @ qvec

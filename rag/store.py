@@ -9,6 +9,7 @@ Layout of an index folder (all readable without this package):
   sentences.npy     int64 [S, 3]: document number, start, end of each sentence
   sentence_vecs.npy float32 [S, dim]: the sentence vectors
   bm25/             BM25 over the chunks (bm25s's .npy arrays and JSON files)
+  bm25_docs/        BM25 over whole documents, rows in manifest document order
 A save writes a sibling temporary folder and renames it into place, so a crash
 leaves the previous index whole. Does not handle concurrent writers.
 """
@@ -40,6 +41,7 @@ class IndexData:
     sentence_vecs: np.ndarray  # float32 [S, dim]
     faiss_index: object = None
     bm25: object = None            # rag.lexical.BM25, rows aligned with chunks
+    doc_bm25: object = None        # rag.lexical.BM25, rows aligned with manifest documents
 
 
 def package_version() -> str:
@@ -68,6 +70,8 @@ def save(index_dir: Path, data: IndexData) -> None:
                 allow_pickle=False)
         if data.bm25 is not None:
             data.bm25.save(tmp / "bm25")
+        if data.doc_bm25 is not None:
+            data.doc_bm25.save(tmp / "bm25_docs")
         (tmp / "manifest.json").write_text(json.dumps(data.manifest, indent=2, ensure_ascii=False) + "\n",
                                            encoding="utf-8")
         old = index_dir.with_name(f".{index_dir.name}.old-{int(time.time() * 1000)}")
@@ -146,16 +150,19 @@ def load(index_dir: Path, settings: dict | None = None) -> IndexData:
     if len(sentences) != counts.get("sentences") or len(sentence_vecs) != len(sentences):
         problems.append(f"{len(sentences)} sentences and {len(sentence_vecs)} sentence vectors, "
                         f"manifest says {counts.get('sentences')}")
-    bm25 = None
+    bm25 = doc_bm25 = None
     if "bm25" in manifest:
         from .lexical import BM25
 
-        bm25 = BM25.load(index_dir / "bm25", expect_docs=len(chunks),
-                         expect_vocab=manifest["bm25"].get("vocabulary"))
+        info = manifest["bm25"]
+        bm25 = BM25.load(index_dir / "bm25", expect_docs=len(chunks), expect_vocab=info.get("vocabulary"))
+        if "documents" in info:
+            doc_bm25 = BM25.load(index_dir / "bm25_docs", expect_docs=len(manifest.get("documents", [])),
+                                 expect_vocab=info["documents"].get("vocabulary"))
     if problems:
         raise IndexCorruptError(f"index at {index_dir} disagrees with its manifest "
                                 f"({'; '.join(problems)}); {REBUILD_HINT}")
-    return IndexData(manifest, chunks, None, sentences, sentence_vecs, flat, bm25)
+    return IndexData(manifest, chunks, None, sentences, sentence_vecs, flat, bm25, doc_bm25)
 
 
 def chunk_vectors(data: IndexData) -> np.ndarray:

@@ -25,7 +25,7 @@ def retriever(tmp_path, fake_embedder):
     docs = [Document(k, k, v, sha256_bytes(v.encode())) for k, v in TEXTS.items()]
     config = Config(index_dir=tmp_path / "idx", model=fake_embedder.name)
     build_index(config, embedder=fake_embedder, documents=docs)
-    return Retriever(load(config.index_dir, config.index_settings()), weights=(1.0, 0.4, 0.6))
+    return Retriever(load(config.index_dir, config.index_settings()), weights=(1.0, 0.4, 0.6, 0.5))
 
 
 def test_tokenize_stems_and_drops_stopwords():
@@ -109,7 +109,8 @@ def test_rrf_mode_sums_reciprocal_ranks(retriever, fake_embedder):
 def test_hybrid_mode_combines_normalized_scores(retriever, fake_embedder):
     question = "salmon swim in rivers"
     q, cos, bm, best = _independent(retriever, fake_embedder, question)
-    expected = 1.0 * cos + 0.4 * bm / bm.max() + 0.6 * best
+    docs = BM25.build([TEXTS[k] for k in sorted(TEXTS)]).scores(question)   # one chunk per toy document
+    expected = 1.0 * cos + 0.4 * bm / bm.max() + 0.6 * best + 0.5 * docs / docs.max()
     got = retriever.search(question, q, 4, mode="hybrid")
     assert [p.chunk for p in got] == list(np.argsort(-expected, kind="stable")[:4])
     assert [p.score for p in got] == pytest.approx(sorted(expected, reverse=True)[:4], abs=1e-5)
@@ -121,3 +122,14 @@ def test_unknown_mode_is_refused(retriever, fake_embedder):
         retriever.search("x", fake_embedder.encode(["x"])[0], 2, mode="magic")
     with pytest.raises(ValueError, match="mode must be"):
         Config(mode="magic")
+
+
+def test_document_text_is_rebuilt_from_overlapping_chunks():
+    from rag.build import document_text
+    from rag.chunk import chunk_text
+
+    text = " ".join(f"Sentence number {i} talks about topic {i % 7}." for i in range(60))
+    _, spans = chunk_text(text, chunk_tokens=40, chunk_overlap=12)
+    assert len(spans) > 3 and spans[1].start < spans[0].end   # overlapping
+    chunks = [{"start": c.start, "end": c.end, "text": text[c.start:c.end]} for c in spans]
+    assert document_text(list(reversed(chunks))).split() == text.split()

@@ -159,7 +159,7 @@ def test_index_folder_layout_is_plain_files(config, fake_embedder):
     build_index(config, embedder=fake_embedder)
     manifest = json.loads((config.index_dir / "manifest.json").read_text(encoding="utf-8"))
     # the documented files, plus the BM25 folder when the manifest records one
-    assert {p.name for p in config.index_dir.iterdir()} == LAYOUT | ({"bm25"} if "bm25" in manifest else set())
+    assert {p.name for p in config.index_dir.iterdir()} == LAYOUT | ({"bm25", "bm25_docs"} if "bm25" in manifest else set())
     # never pickles: every array in the folder loads without pickle support
     arrays = list(config.index_dir.rglob("*.npy"))
     assert len(arrays) >= 2

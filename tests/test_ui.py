@@ -68,3 +68,11 @@ def test_browser_chat_cites_and_stays_local(server):
             browser.close()
     outside = [u for u in requests if u.startswith("http") and not u.startswith(server)]
     assert outside == [], f"the page contacted outside hosts: {outside[:5]}"
+
+
+def test_handler_mode_is_selectable(seed_rag):
+    for mode in ("dense", "bm25", "rrf", "hybrid"):
+        history, sources, _ = respond(seed_rag, QUESTION, [], mode)
+        assert "12,000" in history[-1]["content"], mode
+    history, _, _ = respond(seed_rag, QUESTION, [], "magic")
+    assert "unknown retrieval mode" in history[-1]["content"]

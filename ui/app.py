@@ -13,6 +13,7 @@ from rag.answer import Answer
 from rag.api import Rag, open_default
 from rag.config import Config
 from rag.errors import RagError
+from rag.retrieve import MODES
 
 TITLE = "Ask your documents"
 EXAMPLES = [
@@ -63,11 +64,11 @@ def sources_html(answer: Answer) -> str:
     return "".join(blocks)
 
 
-def respond(rag: Rag, message: str, history: list | None) -> tuple[list, str, str]:
+def respond(rag: Rag, message: str, history: list | None, mode: str | None = None) -> tuple[list, str, str]:
     """Handle one chat turn: returns (chat history, sources HTML, cleared input box)."""
     history = list(history or [])
     try:
-        answer = rag.query(message)
+        answer = rag.query(message, mode=mode)
     except RagError as exc:
         history += [{"role": "user", "content": message or ""},
                     {"role": "assistant", "content": f"⚠️ {exc}"}]
@@ -90,11 +91,12 @@ def build_app(rag: Rag):
                 box = gr.Textbox(placeholder="Ask a question about the documents…", show_label=False,
                                  elem_id="question", submit_btn=True)
                 gr.Examples(EXAMPLES, inputs=box, label="Example questions")
+                mode = gr.Radio(list(MODES), value=rag.config.mode, label="Retrieval", elem_id="mode")
             with gr.Column(scale=2):
                 gr.Markdown("### Sources")
                 sources = gr.HTML("<p>Ask a question to see the passages it is answered from.</p>",
                                   elem_id="sources")
-        box.submit(lambda m, h: respond(rag, m, h), [box, chat], [chat, sources, box])
+        box.submit(lambda m, h, md: respond(rag, m, h, md), [box, chat, mode], [chat, sources, box])
     return app
 
 
