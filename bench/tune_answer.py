@@ -36,7 +36,7 @@ def main(folder: str, split: str = "test") -> None:
     rows = []
     for q, v in zip(qids, qvecs):
         passages = retriever.search(ds.queries[q], v, config.top_k, mode=config.mode)
-        cands, feats = sentence_features(ds.queries[q], v, passages, retriever, min_score=-1.0)
+        cands, feats = sentence_features(ds.queries[q], v, passages, retriever)
         hit = np.array([contains_answer(s.text, ds.answers[q]) for _, s in cands])
         words = np.array([len(s.text.split()) for _, s in cands])
         rows.append((feats, hit, words))

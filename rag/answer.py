@@ -4,10 +4,10 @@ The answer is the one or two sentences of the retrieved passages that best
 match the question, each followed by the marker of the passage it comes from.
 A sentence scores by its cosine similarity to the question (sentence vectors
 are computed at index time, so this adds no model call), the share of the
-question's (stemmed) terms it contains, its passage's rank, and, for questions
-asking for a number or date, whether it has a digit. When the
-best passage scores under ``min_score`` the answer says the documents do not
-contain it. Does not generate or paraphrase text: every answer word is quoted.
+question's (stemmed, idf-weighted) terms it contains, its passage's rank, and,
+for questions asking for a number or date, whether it has a digit. When the
+best sentence scores under ``min_score`` the answer says the documents do not
+contain it (and the passages are still listed). Does not generate or paraphrase text: every answer word is quoted.
 """
 from __future__ import annotations
 
@@ -60,10 +60,9 @@ class Answer:
                 "passages": [p.to_dict() for p in self.passages]}
 
 
-def sentence_features(question: str, qvec: np.ndarray, passages: list[Passage], retriever: Retriever,
-                      *, min_score: float) -> tuple[list, np.ndarray]:
-    """Candidate (passage, sentence) pairs from passages at or above min_score, and their
-    features: sentence cosine, idf-weighted share of question terms present, 1/passage rank, and
+def sentence_features(question: str, qvec: np.ndarray, passages: list[Passage],
+                      retriever: Retriever) -> tuple[list, np.ndarray]:
+    """Candidate (passage, sentence) pairs from the passages, and their features: sentence cosine, idf-weighted share of question terms present, 1/passage rank, and
     whether a number-seeking question meets a sentence with a digit."""
     q_terms = set(tokenize(question)) - QUESTION_WORDS
     idf = retriever.bm25.idf(q_terms) if retriever.bm25 is not None else dict.fromkeys(q_terms, 1.0)
@@ -71,8 +70,6 @@ def sentence_features(question: str, qvec: np.ndarray, passages: list[Passage], 
     numeric = bool(NUMERIC_QUESTION.search(question))
     cands, seen = [], set()
     for p in passages:
-        if p.similarity < min_score:
-            continue
         for s in retriever.sentences(p):
             if s.row not in seen:
                 seen.add(s.row)
@@ -89,10 +86,10 @@ def sentence_features(question: str, qvec: np.ndarray, passages: list[Passage], 
 
 def compose(question: str, qvec: np.ndarray, passages: list[Passage], retriever: Retriever,
             *, min_score: float, notice: str | None = None) -> Answer:
-    if not passages or max(p.similarity for p in passages) < min_score:
-        return Answer(question, NOT_FOUND, False, (), tuple(passages), notice)
-    cands, feats = sentence_features(question, qvec, passages, retriever, min_score=min_score)
+    cands, feats = sentence_features(question, qvec, passages, retriever)
     scores = feats @ np.asarray(SENTENCE_WEIGHTS, dtype=np.float32)
+    if not cands or scores.max() < min_score:
+        return Answer(question, NOT_FOUND, False, (), tuple(passages), notice)
     order = np.argsort(-scores, kind="stable")
     picked = [order[0]]
     if len(order) > 1 and scores[order[1]] >= scores[order[0]] - SECOND_SENTENCE_MARGIN:

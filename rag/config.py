@@ -43,9 +43,10 @@ class Config:
     mode: str = "hybrid"
     fusion_weights: tuple = (1.0, 0.3, 1.0, 0.4)
     depth: int = 100   # candidates taken from each of dense and BM25 before fusion
-    # Best passage cosine similarity under which the answer is "not in the
-    # documents". Calibrated on SQuAD dev (see README, "Not-found threshold").
-    min_score: float = 0.45
+    # Best answer-sentence score (rag.answer: cosine + weighted evidence) under
+    # which the answer is "not in the documents". Calibrated on SQuAD dev with
+    # bench/calibrate_threshold.py (README, "Not-found threshold").
+    min_score: float = 1.4
     max_question_chars: int = 1000
 
     def __post_init__(self):

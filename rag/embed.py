@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +93,19 @@ class Embedder:
     def encode(self, texts: list[str], *, progress: bool | None = None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        show = (len(texts) > PROGRESS_AFTER and sys.stderr.isatty()) if progress is None else progress
+        show = len(texts) > PROGRESS_AFTER if progress is None else progress
+        if show and not sys.stderr.isatty():
+            return self._encode_logged(list(texts))
         vecs = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
                                  convert_to_numpy=True, show_progress_bar=show)
         return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    def _encode_logged(self, texts: list[str]) -> np.ndarray:
+        """Encode in slices, printing a progress line per slice (for logs, where bars garble)."""
+        step = max(self.batch_size, len(texts) // 10)
+        parts, t0 = [], time.perf_counter()
+        for i in range(0, len(texts), step):
+            parts.append(self.encode(texts[i:i + step], progress=False))
+            print(f"  embedded {min(i + step, len(texts))}/{len(texts)} texts, "
+                  f"{time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
+        return np.concatenate(parts)

@@ -156,9 +156,8 @@ def load(index_dir: Path, settings: dict | None = None) -> IndexData:
 
         info = manifest["bm25"]
         bm25 = BM25.load(index_dir / "bm25", expect_docs=len(chunks), expect_vocab=info.get("vocabulary"))
-        if "documents" in info:
-            doc_bm25 = BM25.load(index_dir / "bm25_docs", expect_docs=len(manifest.get("documents", [])),
-                                 expect_vocab=info["documents"].get("vocabulary"))
+        doc_bm25 = BM25.load(index_dir / "bm25_docs", expect_docs=len(manifest.get("documents", [])),
+                             expect_vocab=info.get("documents", {}).get("vocabulary"))
     if problems:
         raise IndexCorruptError(f"index at {index_dir} disagrees with its manifest "
                                 f"({'; '.join(problems)}); {REBUILD_HINT}")

@@ -19,7 +19,7 @@ TITLE = "Ask your documents"
 EXAMPLES = [
     "How many North Korean soldiers were sent to Russia last fall?",
     "Where were most of the North Korean troops deployed?",
-    "What did Putin say about the North Korean troops?",
+    "Who praised the North Korean fighters for helping defeat Ukrainian forces?",
     "What share of the North Korean troops were killed or wounded?",
 ]
 CSS = """
