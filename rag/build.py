@@ -89,6 +89,33 @@ def _old_records(old: store.IndexData) -> dict[str, tuple]:
     return out
 
 
+def _chunk(docs: list[Document], config: Config, embedder) -> dict[str, tuple]:
+    """doc id -> (chunk records, sentence spans, sentence texts) for documents to embed."""
+    fresh = {}
+    for d in docs:
+        prefix = f"{d.title}\n" if config.title_in_chunks else ""   # see indexed_text
+
+        def fits(text, prefix=prefix):
+            return embedder.count_tokens(prefix + text) <= config.max_model_tokens
+
+        units, spans = chunk_text(d.text, chunk_tokens=config.chunk_tokens,
+                                  chunk_overlap=config.chunk_overlap, fits=fits)
+        chunks = [{"doc": d.id, "ordinal": n, "start": c.start, "end": c.end, "sent_lo": c.sent_lo,
+                   "sent_hi": c.sent_hi, "text": d.text[c.start:c.end]} for n, c in enumerate(spans)]
+        fresh[d.id] = (chunks, units, [d.text[a:b] for a, b in units])
+    return fresh
+
+
+def _lexical(chunks: list[dict], metas: list[dict], config: Config) -> tuple[BM25, BM25]:
+    """BM25 over the chunks (as embedded) and over whole documents (rebuilt from chunks)."""
+    titles = {m["id"]: m["title"] for m in metas}
+    by_doc: dict[str, list[dict]] = {}
+    for c in chunks:
+        by_doc.setdefault(c["doc"], []).append(c)
+    return (BM25.build([indexed_text(c, titles[c["doc"]], config) for c in chunks]),
+            BM25.build([document_text(by_doc.get(m["id"], [])) for m in metas]))
+
+
 def build_index(config: Config, *, embedder, rebuild: bool = False,
                 documents: list[Document] | None = None) -> BuildReport:
     """Index config.corpus_dir (or the given documents) into config.index_dir.
@@ -118,20 +145,8 @@ def build_index(config: Config, *, embedder, rebuild: bool = False,
                            skipped=skipped, seconds=time.perf_counter() - t0, changed=False)
 
     by_id = {d.id: d for d in docs}
-    fresh = {}   # doc id -> (chunk dicts, sentence spans); text still to embed
-    for d in docs:
-        if d.id in old and old[d.id][0]["sha256"] == d.sha256:
-            continue
-        prefix = f"{d.title}\n" if config.title_in_chunks else ""   # see indexed_text
-
-        def fits(text, prefix=prefix):
-            return embedder.count_tokens(prefix + text) <= config.max_model_tokens
-
-        units, spans = chunk_text(d.text, chunk_tokens=config.chunk_tokens,
-                                  chunk_overlap=config.chunk_overlap, fits=fits)
-        chunks = [{"doc": d.id, "ordinal": n, "start": c.start, "end": c.end, "sent_lo": c.sent_lo,
-                   "sent_hi": c.sent_hi, "text": d.text[c.start:c.end]} for n, c in enumerate(spans)]
-        fresh[d.id] = (chunks, units, [d.text[a:b] for a, b in units])
+    fresh = _chunk([d for d in docs if not (d.id in old and old[d.id][0]["sha256"] == d.sha256)],
+                   config, embedder)
     order = sorted(fresh)   # the order documents are stored in, so vectors line up with records
     chunk_texts = [indexed_text(c, by_id[i].title, config) for i in order for c in fresh[i][0]]
     sent_texts = [t for i in order for t in fresh[i][2]]
@@ -158,12 +173,7 @@ def build_index(config: Config, *, embedder, rebuild: bool = False,
         cv.append(vecs)
         sp.append(np.column_stack([np.full(len(units), len(metas) - 1, dtype=np.int64), units]))
         sv.append(svec)
-    titles = {m["id"]: m["title"] for m in metas}
-    bm25 = BM25.build([indexed_text(c, titles[c["doc"]], config) for c in all_chunks])
-    by_doc: dict[str, list[dict]] = {}
-    for c in all_chunks:
-        by_doc.setdefault(c["doc"], []).append(c)
-    doc_bm25 = BM25.build([document_text(by_doc.get(m["id"], [])) for m in metas])
+    bm25, doc_bm25 = _lexical(all_chunks, metas, config)
     data = store.IndexData(manifest={}, chunks=all_chunks, chunk_vecs=np.concatenate(cv),
                            sentences=np.concatenate(sp), sentence_vecs=np.concatenate(sv),
                            bm25=bm25, doc_bm25=doc_bm25)

@@ -122,7 +122,10 @@ def evaluate(folder, *, split: str = "test", modes=None, config: Config | None =
             _progress(n, len(qids), t0, mode)
         lat = {f"retrieval_{p}": v for p, v in _pcts([e + t for e, t in zip(embed_ms, search_ms)]).items()}
         lat.update({f"retrieval+answer_{p}": v for p, v in _pcts([e + t for e, t in zip(embed_ms, answer_ms)]).items()})
-        out.modes.append(ModeResult(mode, {k: round(v, 4) for k, v in metrics.summarize(per_query).items()},
+        summary = metrics.summarize(per_query)
+        if summary.get("answered"):   # mean length of the answers given, not counting refusals
+            summary["answer_words"] /= summary["answered"]
+        out.modes.append(ModeResult(mode, {k: round(v, 4) for k, v in summary.items()},
                                     {k: round(v, 2) for k, v in lat.items()}))
     return out
 

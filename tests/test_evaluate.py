@@ -73,3 +73,15 @@ def test_cli_eval_missing_folder_is_one_line(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 1 and r.stderr.strip().startswith("error: not a BEIR folder")
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_answer_figures_follow_the_not_found_rule(beir, tmp_path, fake_embedder):
+    never = Config(model=fake_embedder.name, min_score=100.0)   # no sentence can score this high
+    r = evaluate(beir, config=never, embedder=fake_embedder, index_dir=tmp_path / "idx", modes=["hybrid"])
+    m = r.modes[0].metrics
+    assert m["answered"] == 0.0 and m["answer_contains"] == 0.0 and m["answer_words"] == 0.0
+    always = Config(model=fake_embedder.name, min_score=-100.0)
+    m = evaluate(beir, config=always, embedder=fake_embedder, index_dir=tmp_path / "idx",
+                 modes=["hybrid"]).modes[0].metrics
+    # every question answered; words are averaged over answers given: each is 1-2 sentences + markers
+    assert m["answered"] == 1.0 and 5 <= m["answer_words"] <= 30
