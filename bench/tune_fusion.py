@@ -1,8 +1,9 @@
 """Grid-search the hybrid fusion weights on a data set's split (tuning splits only).
 
 Needs the evaluation index first (run ``rag eval DATASET --split SPLIT`` once).
-Computes each query's candidate features once (dense cosine, BM25 / best BM25,
-best sentence cosine over the union of the dense and BM25 top ``--depth``),
+Computes each query's candidate features once (dense cosine, chunk BM25 / best,
+best sentence cosine, document BM25 / best, over the union of the dense and BM25
+top ``--depth``),
 then scores every weight combination by mean nDCG@10 and Hit@1 (documents
 ranked by their best passage). Usage:
 
@@ -27,8 +28,10 @@ def features(retriever: Retriever, question: str, qvec: np.ndarray, depth: int):
     dense_ids, bm_ids, bm = retriever._candidates(question, qvec, depth, "hybrid")
     cands = np.unique(np.concatenate([dense_ids, bm_ids]))
     bmax = float(bm.max()) or 1.0
+    dbm = retriever.doc_bm25.scores(question)
+    doc = dbm[retriever._chunk_doc[cands]] / (float(dbm.max()) or 1.0)
     return (cands, retriever._vecs[cands] @ qvec, bm[cands] / bmax,
-            retriever.best_sentence(cands, qvec), dense_ids, bm_ids)
+            retriever.best_sentence(cands, qvec), dense_ids, bm_ids, doc)
 
 
 def doc_ranking(retriever, cands, scores):
@@ -66,7 +69,7 @@ def main():
         return float(np.mean(nd)), float(np.mean(h1))
 
     def rrf(f):
-        cands, _, _, _, dense_ids, bm_ids = f
+        cands, _, _, _, dense_ids, bm_ids, _ = f
         pos = {c: i for i, c in enumerate(cands)}
         s = np.zeros(len(cands))
         for ranked in (dense_ids, bm_ids):
@@ -74,19 +77,33 @@ def main():
                 s[pos[c]] += 1 / (60 + r)
         return s
 
+    def rrf_document(f):
+        """Plain RRF of the dense and document-BM25 rankings of the candidates."""
+        s = np.zeros(len(f[0]))
+        for x in (f[1], f[6] + 1e-6 * f[2]):
+            ranks = np.empty(len(x))
+            ranks[np.argsort(-x, kind="stable")] = np.arange(1, len(x) + 1)
+            s += 1 / (60 + ranks)
+        return s
+
     print(f"{ds.name} {args.split}: {len(qids)} queries, depth {args.depth}")
     print("dense      nDCG@10 %.4f  Hit@1 %.4f" % evaluate(lambda f: f[1]))
     print("bm25       nDCG@10 %.4f  Hit@1 %.4f" % evaluate(lambda f: f[2]))
     print("sentence   nDCG@10 %.4f  Hit@1 %.4f" % evaluate(lambda f: f[3]))
     print("rrf        nDCG@10 %.4f  Hit@1 %.4f" % evaluate(rrf))
+    print("document   nDCG@10 %.4f  Hit@1 %.4f" % evaluate(lambda f: f[6] + 1e-6 * f[2]))
+    print("rrf (dense + document BM25) nDCG@10 %.4f  Hit@1 %.4f" % evaluate(rrf_document))
     results = []
-    for wb, ws in itertools.product([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0], [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0]):
-        nd, h1 = evaluate(lambda f: f[1] + wb * f[2] + ws * f[3])
-        results.append((nd, h1, wb, ws))
+    for wb, ws, wdoc in itertools.product([0.0, 0.3, 0.5, 0.7], [0.0, 0.5, 0.75, 1.0], [0.0, 0.2, 0.4, 0.7]):
+        nd, h1 = evaluate(lambda f: f[1] + wb * f[2] + ws * f[3] + wdoc * f[6])
+        results.append((nd, h1, wb, ws, wdoc))
     results.sort(reverse=True)
-    print("best weights (dense=1):  nDCG@10  Hit@1  w_bm25  w_sentence")
-    for nd, h1, wb, ws in results[:12]:
-        print(f"                         {nd:.4f}   {h1:.4f}  {wb:.2f}    {ws:.2f}")
+    print("best weights (dense=1):  nDCG@10  Hit@1  w_bm25  w_sentence  w_document")
+    for nd, h1, wb, ws, wdoc in results[:12]:
+        print(f"                         {nd:.4f}   {h1:.4f}  {wb:.2f}    {ws:.2f}        {wdoc:.2f}")
+    default = Config().fusion_weights
+    print("default %s: nDCG@10 %.4f  Hit@1 %.4f" % ((default,) + evaluate(
+        lambda f: default[0] * f[1] + default[1] * f[2] + default[2] * f[3] + default[3] * f[6])))
 
 
 if __name__ == "__main__":
