@@ -31,3 +31,7 @@ class ModelError(RagError):
 
 class QuestionError(RagError):
     """The question cannot be answered as asked (for example, it is empty)."""
+
+
+class DependencyError(RagError):
+    """An optional package is missing; the message names the install command."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import IndexCorruptError
+from .errors import DependencyError, IndexCorruptError
 
 PARAMS = {"k1": 1.2, "b": 0.75, "method": "lucene", "stemmer": "english", "stopwords": "en"}
 _WORD = re.compile(r"\w+")
@@ -28,7 +28,7 @@ def _require():
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)   # it logs progress at DEBUG
     except ImportError:
-        raise IndexCorruptError("BM25 needs bm25s and PyStemmer: pip install bm25s PyStemmer") from None
+        raise DependencyError("BM25 needs bm25s and PyStemmer: pip install bm25s PyStemmer") from None
     return bm25s, Stemmer
 
 
