@@ -55,7 +55,8 @@ def main():
     args = ap.parse_args()
     folder, config = Path(args.dataset), Config()
     ds = load_beir(folder, args.split)
-    retriever = Retriever(load(_cache_dir(folder, config), config.index_settings()))
+    retriever = Retriever(load(_cache_dir(folder, config), config.index_settings()),
+                          weights=config.fusion_weights, depth=args.depth)
     qids = list(ds.queries)
     qvecs = Embedder().encode([ds.queries[q] for q in qids])
     feats = [features(retriever, ds.queries[q], v, args.depth) for q, v in zip(qids, qvecs)]

@@ -7,7 +7,8 @@ are computed at index time, so this adds no model call), the share of the
 question's (stemmed, idf-weighted) terms it contains, its passage's rank, and,
 for questions asking for a number or date, whether it has a digit. When the
 best sentence scores under ``min_score`` the answer says the documents do not
-contain it (and the passages are still listed). Does not generate or paraphrase text: every answer word is quoted.
+contain it (and the passages are still listed). Does not generate or
+paraphrase text: every answer word is quoted.
 """
 from __future__ import annotations
 

@@ -85,7 +85,8 @@ def evaluate(folder, *, split: str = "test", modes=None, config: Config | None =
     report = build_index(config, embedder=embedder, documents=ds.documents)
     build_seconds = report.seconds if report.changed else float(
         json.loads((config.index_dir / "manifest.json").read_text())["build_seconds"])
-    retriever = Retriever(load(config.index_dir, config.index_settings()))
+    retriever = Retriever(load(config.index_dir, config.index_settings()),
+                          weights=config.fusion_weights, depth=config.depth)
     print(f"  index ready in {time.perf_counter() - t0:.0f}s (build {build_seconds:.0f}s)", file=sys.stderr)
 
     qids = list(ds.queries)[:limit] if limit else list(ds.queries)

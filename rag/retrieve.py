@@ -50,7 +50,7 @@ class Sentence:
 class Retriever:
     """Holds a loaded index; safe to share between threads for reading."""
 
-    def __init__(self, data: IndexData, *, weights=(1.0, 0.3, 1.0, 0.4), depth: int = 100):
+    def __init__(self, data: IndexData, *, weights: tuple, depth: int):
         import faiss
 
         faiss.omp_set_num_threads(1)   # fastest for single queries on small machines

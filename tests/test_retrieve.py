@@ -25,7 +25,7 @@ def retriever(tmp_path, fake_embedder):
     docs = [Document(k, k, v, sha256_bytes(v.encode())) for k, v in TEXTS.items()]
     config = Config(index_dir=tmp_path / "idx", model=fake_embedder.name)
     build_index(config, embedder=fake_embedder, documents=docs)
-    return Retriever(load(config.index_dir, config.index_settings()), weights=(1.0, 0.4, 0.6, 0.5))
+    return Retriever(load(config.index_dir, config.index_settings()), weights=(1.0, 0.4, 0.6, 0.5), depth=100)
 
 
 def test_tokenize_stems_and_drops_stopwords():
