@@ -14,10 +14,10 @@ from dataclasses import replace
 from . import store
 from .answer import Answer, compose
 from .build import BuildReport, build_index
-from .config import Config
+from .config import MODES, Config
 from .embed import Embedder
 from .errors import IndexMissingError, QuestionError
-from .retrieve import MODES, Retriever
+from .retrieve import Retriever
 
 _CACHE: dict[Config, "Rag"] = {}
 _CACHE_LOCK = threading.Lock()

@@ -15,7 +15,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from .config import Config
+from .config import MODES, Config
 from .errors import RagError
 
 
@@ -107,14 +107,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("-k", type=int, default=None, help="passages to retrieve (default 5)")
     p.add_argument("--json", action="store_true", help="print the full answer as JSON")
-    p.add_argument("--mode", choices=["dense", "bm25", "rrf", "hybrid"], help="retrieval mode (default hybrid)")
+    p.add_argument("--mode", choices=MODES, help="retrieval mode (default hybrid)")
     p.add_argument("--index", metavar="DIR", help="index folder (default: index/default)")
     p.add_argument("--model", help="model the index was built with, if not the default")
     p.set_defaults(func=cmd_ask)
     p = sub.add_parser("eval", help="measure retrieval and answers on a BEIR-layout data set")
     p.add_argument("dataset", help="folder with corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv")
     p.add_argument("--split", default="test", help="qrels split (default: test)")
-    p.add_argument("--mode", action="append", choices=["dense", "bm25", "rrf", "hybrid"],
+    p.add_argument("--mode", action="append", choices=MODES,
                    help="mode to evaluate; repeat for several (default: all four)")
     p.add_argument("--limit", type=int, help="evaluate only the first N queries")
     p.add_argument("--json", action="store_true", help="print the report as JSON")

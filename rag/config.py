@@ -13,6 +13,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+MODES = ("dense", "bm25", "rrf", "hybrid")   # retrieval modes, see rag/retrieve.py
 
 # Settings that change what is stored in an index. A loaded index must agree
 # with the configuration on all of them, or it is refused.
@@ -57,8 +58,8 @@ class Config:
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:
             raise ValueError(
                 f"chunk_overlap must be in [0, chunk_tokens/2), got {self.chunk_overlap}")
-        if self.mode not in ("dense", "bm25", "rrf", "hybrid"):
-            raise ValueError(f"mode must be dense, bm25, rrf or hybrid, got {self.mode!r}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         object.__setattr__(self, "fusion_weights", tuple(float(w) for w in self.fusion_weights))
         if len(self.fusion_weights) != 4:
             raise ValueError(f"fusion_weights needs 4 numbers, got {self.fusion_weights}")

@@ -20,10 +20,10 @@ from pathlib import Path
 from . import metrics
 from .answer import compose
 from .build import build_index
-from .config import PROJECT_ROOT, Config
+from .config import MODES, PROJECT_ROOT, Config
 from .datasets import load_beir
 from .errors import RagError
-from .retrieve import MODES, Retriever
+from .retrieve import Retriever
 from .store import FORMAT_VERSION, load
 
 DEPTH = 100   # documents ranked per query for the metrics

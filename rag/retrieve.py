@@ -7,9 +7,8 @@ and, when the index has one, of BM25, then scores them:
   rrf     reciprocal rank fusion of the dense and BM25 rankings (k=60)
   hybrid  w_dense * cosine + w_bm25 * BM25 / max BM25 + w_sentence * best sentence
           cosine + w_document * document BM25 / max document BM25
-Each passage also carries its cosine ``similarity``, which the not-found
-threshold uses whatever the mode. Does not filter by document or rerank with
-a cross-encoder.
+Each passage also carries its cosine ``similarity`` to the question, whatever
+the mode. Does not filter by document or rerank with a cross-encoder.
 """
 from __future__ import annotations
 
@@ -17,9 +16,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .config import MODES
 from .store import IndexData, chunk_vectors
 
-MODES = ("dense", "bm25", "rrf", "hybrid")
 RRF_K = 60
 
 

@@ -1,6 +1,5 @@
 """The rag command as a user runs it: real subprocesses, the real bundled model."""
 import json
-import os
 import subprocess
 import sys
 import urllib.request

@@ -11,9 +11,8 @@ import html
 
 from rag.answer import Answer
 from rag.api import Rag, open_default
-from rag.config import Config
+from rag.config import MODES, Config
 from rag.errors import RagError
-from rag.retrieve import MODES
 
 TITLE = "Ask your documents"
 EXAMPLES = [
