@@ -14,24 +14,14 @@ from dataclasses import replace
 from . import store
 from .answer import Answer, compose
 from .build import BuildReport, build_index
-from .config import MODES, Config
+from .config import Config
 from .embed import Embedder
-from .errors import IndexMissingError, QuestionError
+from .errors import IndexMissingError
+from .question import check, clean_question  # noqa: F401  (clean_question: re-exported)
 from .retrieve import Retriever
 
 _CACHE: dict[Config, "Rag"] = {}
 _CACHE_LOCK = threading.Lock()
-
-
-def clean_question(question: str, limit: int) -> tuple[str, str | None]:
-    """(question with whitespace collapsed and cut to limit characters, notice if cut)."""
-    if not isinstance(question, str) or not question.strip():
-        raise QuestionError("the question is empty: ask something about the documents")
-    question = " ".join(question.split())
-    if len(question) <= limit:
-        return question, None
-    question = question[:limit].rsplit(" ", 1)[0] or question[:limit]
-    return question, f"The question was cut to its first {len(question)} characters (limit {limit})."
 
 
 class Rag:
@@ -40,7 +30,8 @@ class Rag:
     def __init__(self, config: Config | None = None, *, embedder=None):
         self.config = config or Config()
         self.embedder = embedder or Embedder(self.config.model, batch_size=self.config.batch_size)
-        self.retriever = Retriever(store.load(self.config.index_dir, self.config.index_settings()),
+        self.retriever = Retriever(store.load(self.config.index_dir, self.config.index_settings(),
+                                              corpus=self.config.corpus_dir),
                                    weights=self.config.fusion_weights, depth=self.config.depth)
 
     @classmethod
@@ -58,19 +49,14 @@ class Rag:
     def query(self, question: str, *, k: int | None = None, mode: str | None = None) -> Answer:
         """Answer one question with cited passages; see rag.answer for how.
 
-        k: passages to retrieve (default config.top_k); mode: dense, bm25, rrf or
-        hybrid (default config.mode)."""
-        question, notice = clean_question(question, self.config.max_question_chars)
-        k = self.config.top_k if k is None else k
-        if k < 1:
-            raise QuestionError(f"k must be at least 1, got {k}")
-        qvec = self.embedder.encode([question], progress=False)[0]
-        mode = mode or self.config.mode
-        if mode not in MODES:
-            raise QuestionError(f"unknown retrieval mode {mode!r}: choose from {', '.join(MODES)}")
-        passages = self.retriever.search(question, qvec, k, mode=mode)
-        return compose(question, qvec, passages, self.retriever,
-                       min_score=self.config.min_score, notice=notice)
+        k: passages to retrieve, 1 to 100 (default config.top_k); mode: dense, bm25,
+        rrf or hybrid (default config.mode). Raises QuestionError (one line) for a
+        question, k or mode of the wrong type or value; see rag.question."""
+        q = check(question, k, mode, config=self.config)   # QuestionError for any bad input (rag.question)
+        qvec = self.embedder.encode([q.text], progress=False)[0]
+        passages = self.retriever.search(q.text, qvec, q.k, mode=q.mode)
+        return compose(q.text, qvec, passages, self.retriever,
+                       min_score=self.config.min_score, notice=q.notice)
 
 
 def open_default(config: Config | None = None, *, embedder=None) -> Rag:
@@ -92,6 +78,7 @@ def open_default(config: Config | None = None, *, embedder=None) -> Rag:
 def query(question: str, *, k: int | None = None, mode: str | None = None,
           config: Config | None = None) -> Answer:
     """Answer question from the default index (or the one config names)."""
+    check(question, k, mode, config=config or Config())   # fail fast, before loading anything
     return open_default(config).query(question, k=k, mode=mode)
 
 

@@ -19,9 +19,12 @@ import numpy as np
 from . import store
 from .chunk import chunk_text
 from .config import Config
-from .errors import CorpusError, IndexMismatchError, RagError
+from .errors import CorpusError, IndexCorruptError, IndexMismatchError, RagError
 from .ingest import Document, Skipped, load_corpus
 from .lexical import PARAMS, BM25
+from .lock import IndexLock
+from .walk import safe_text
+from .watch import slow
 
 log = logging.getLogger("rag")
 
@@ -67,6 +70,8 @@ def _previous(config: Config, rebuild: bool):
         return store.load(config.index_dir, config.index_settings())
     except IndexMismatchError as exc:
         log.warning("rebuilding everything: %s", str(exc).split(";")[0])
+    except IndexCorruptError as exc:
+        log.warning("the index is damaged, rebuilding everything: %s", str(exc).split("; rebuild")[0])
     except RagError:
         pass
     return None
@@ -98,8 +103,9 @@ def _chunk(docs: list[Document], config: Config, embedder) -> dict[str, tuple]:
         def fits(text, prefix=prefix):
             return embedder.count_tokens(prefix + text) <= config.max_model_tokens
 
-        units, spans = chunk_text(d.text, chunk_tokens=config.chunk_tokens,
-                                  chunk_overlap=config.chunk_overlap, fits=fits)
+        with slow("chunking", d.id):
+            units, spans = chunk_text(d.text, chunk_tokens=config.chunk_tokens,
+                                      chunk_overlap=config.chunk_overlap, fits=fits)
         chunks = [{"doc": d.id, "ordinal": n, "start": c.start, "end": c.end, "sent_lo": c.sent_lo,
                    "sent_hi": c.sent_hi, "text": d.text[c.start:c.end]} for n, c in enumerate(spans)]
         fresh[d.id] = (chunks, units, [d.text[a:b] for a, b in units])
@@ -120,12 +126,22 @@ def build_index(config: Config, *, embedder, rebuild: bool = False,
                 documents: list[Document] | None = None) -> BuildReport:
     """Index config.corpus_dir (or the given documents) into config.index_dir.
 
-    See the module docstring for what a refresh keeps.
+    Holds the index's writer lock from reading the old index to the final swap, so a
+    second writer is refused at once (IndexLockedError). See the module docstring for
+    what a refresh keeps.
     """
+    with IndexLock(config.index_dir):
+        store.cleanup(config.index_dir)   # what killed writers left behind
+        return _build_index(config, embedder=embedder, rebuild=rebuild, documents=documents)
+
+
+def _build_index(config: Config, *, embedder, rebuild: bool = False,
+                 documents: list[Document] | None = None) -> BuildReport:
     if embedder.name != config.model:
         raise ValueError(f"embedder {embedder.name!r} is not the configured model {config.model!r}")
     t0 = time.perf_counter()
-    docs, skipped = (documents, []) if documents is not None else load_corpus(config.corpus_dir)
+    docs, skipped = (documents, []) if documents is not None else load_corpus(
+        config.corpus_dir, max_bytes=int(config.max_file_mb * 1_000_000))
     old = _old_records(_previous(config, rebuild))
     skipped_ids = {s.path for s in skipped}
     kept_stale = sorted(i for i in old if i in skipped_ids)
@@ -186,7 +202,7 @@ def build_index(config: Config, *, embedder, rebuild: bool = False,
         "built_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "bm25": dict(PARAMS, rows=bm25.size, vocabulary=bm25.vocab_size,
                      documents={"rows": doc_bm25.size, "vocabulary": doc_bm25.vocab_size}),
-        "build_seconds": round(seconds, 3), "corpus": str(config.corpus_dir), "documents": metas,
+        "build_seconds": round(seconds, 3), "corpus": safe_text(str(config.corpus_dir)), "documents": metas,
     }
     store.save(config.index_dir, data)
     return BuildReport(config.index_dir, len(metas), len(all_chunks), len(data.sentences),

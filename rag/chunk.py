@@ -8,10 +8,16 @@ embedding model's own tokenizer) re-checks every chunk, so no chunk is silently
 truncated by the model. Offsets are character offsets into the document text:
 ``text[start:end]`` is the chunk. Does not handle languages without spaces or
 sentence punctuation well (they fall back to word/character cuts).
+
+Cost is near-linear in the text length: a span that does not fit is cut by
+galloping then bisecting over at most ``chunk_tokens + 1`` words (a word is at
+least one token), so each check tokenizes at most about two chunks' worth of
+text, however long the line or sentence.
 """
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -26,6 +32,8 @@ ABBREVIATIONS = {
 }
 _END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])")
 _WORD_BEFORE = re.compile(r"([\w.]+)$")
+_WORD = re.compile(r"\S+")
+LOOKBACK = 40   # characters searched for the word before a sentence end (abbreviation check)
 
 
 @dataclass(frozen=True)
@@ -53,7 +61,8 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     for line in re.finditer(r"[^\n]+", text):
         base, s, pos = line.start(), line.group(), 0
         for m in _END.finditer(s):
-            word = _WORD_BEFORE.search(s, 0, m.start())
+            # search a bounded window: from 0 it would rescan the whole line at every full stop
+            word = _WORD_BEFORE.search(s, max(pos, m.start() - LOOKBACK), m.start())
             w = word.group(1).lower().rstrip(".") if word else ""
             if w in ABBREVIATIONS or (len(w) == 1 and w.isalpha()):
                 continue
@@ -70,25 +79,59 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return out
 
 
+def _largest(ok, n: int) -> int:
+    """Largest k in [0, n] with ok(k), assuming ok is monotone (true up to some k):
+    galloping from 1 then bisecting, so O(log k) calls."""
+    good, step = 0, 1
+    while good + step <= n and ok(good + step):
+        good += step
+        step *= 2
+    bad = min(good + step, n + 1)
+    while bad - good > 1:
+        mid = (good + bad) // 2
+        if ok(mid):
+            good = mid
+        else:
+            bad = mid
+    return good
+
+
 def _cut(text: str, a: int, b: int, limit: int, fits: Fits) -> list[tuple[int, int]]:
     """Split span [a, b) into pieces that each fit: words first, then characters."""
     def ok(x, y):
         return count_tokens(text[x:y]) <= limit and (fits is None or fits(text[x:y]))
 
-    if ok(a, b):
+    # more than limit words cannot fit (each word is at least one token): skip tokenizing it whole
+    many = sum(1 for _ in itertools.islice(_WORD.finditer(text, a, b), limit + 1)) > limit
+    if not many and ok(a, b):
         return [(a, b)]
-    words = [(a + m.start(), a + m.end()) for m in re.finditer(r"\S+", text[a:b])]
-    if len(words) == 1:
-        mid = (a + b) // 2
-        return _cut(text, a, mid, limit, fits) + _cut(text, mid, b, limit, fits)
-    pieces, lo = [], 0
-    while lo < len(words):
-        hi = lo + 1
-        while hi < len(words) and ok(words[lo][0], words[hi][1]):
-            hi += 1
-        pieces.extend(_cut(text, words[lo][0], words[hi - 1][1], limit, fits))
-        lo = hi
-    return pieces
+    pieces, pos = [], a
+    while True:
+        ends = [m.span() for m in itertools.islice(_WORD.finditer(text, pos, b), limit + 1)]
+        if not ends:
+            return pieces
+        if len(ends) == 1 and not many and pos == a:
+            return _cut_word(text, *ends[0], limit, ok)
+        start = ends[0][0]
+        n = _largest(lambda k: ok(start, ends[k - 1][1]), len(ends))
+        if n == 0:   # the first word alone does not fit: cut it at characters
+            pieces.extend(_cut_word(text, *ends[0], limit, ok))
+            pos = ends[0][1]
+        else:
+            pieces.append((start, ends[n - 1][1]))
+            pos = ends[n - 1][1]
+
+
+def _cut_word(text: str, a: int, b: int, limit: int, ok) -> list[tuple[int, int]]:
+    """Split one word [a, b) at character boundaries into pieces that each fit:
+    windows of 8 * limit characters first (never tokenizing a huge word whole), then halves."""
+    window = 8 * limit
+    if b - a > 2 * window:
+        return [p for x in range(a, b, window) for p in _cut_word(text, x, min(x + window, b), limit, ok)]
+    if ok(a, b) or b - a <= 1:
+        return [(a, b)]
+    mid = (a + b) // 2
+    return _cut_word(text, a, mid, limit, ok) + _cut_word(text, mid, b, limit, ok)
 
 
 def chunk_text(text: str, *, chunk_tokens: int, chunk_overlap: int,

@@ -27,6 +27,8 @@ def _config(args) -> Config:
         config = replace(config, corpus_dir=Path(args.corpus))
     if getattr(args, "model", None):
         config = replace(config, model=args.model)
+    if getattr(args, "max_file_mb", None) is not None:
+        config = replace(config, max_file_mb=args.max_file_mb)
     return config
 
 
@@ -34,7 +36,8 @@ def cmd_index(args) -> int:
     from .api import index
 
     config = _config(args)
-    r = index(config.corpus_dir, config.index_dir, rebuild=args.rebuild, model=config.model)
+    r = index(config.corpus_dir, config.index_dir, rebuild=args.rebuild, model=config.model,
+              max_file_mb=config.max_file_mb)
     if not r.changed:
         print(f"nothing to do: {r.documents} documents unchanged ({r.chunks} chunks) in {r.index_dir}")
     else:
@@ -49,11 +52,12 @@ def cmd_index(args) -> int:
 
 
 def cmd_ask(args) -> int:
-    from .api import clean_question, open_default
+    from .api import open_default
+    from .question import check
 
     t0 = time.perf_counter()
     config = _config(args)
-    clean_question(args.question, config.max_question_chars)   # fail fast, before loading anything
+    check(args.question, args.k, args.mode, config=config)   # fail fast, before loading anything
     rag = open_default(config)
     answer = rag.query(args.question, k=args.k, mode=args.mode)
     if args.json:
@@ -90,7 +94,7 @@ def cmd_eval(args) -> int:
 def cmd_serve(args) -> int:
     from ui.app import launch
 
-    launch(_config(args), host=args.host, port=args.port)
+    launch(_config(args), host=args.host, port=args.port, auth=args.auth)
     return 0
 
 
@@ -101,6 +105,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("corpus", nargs="?", help="folder of documents (default: seeds/ or $RAG_CORPUS)")
     p.add_argument("--index", metavar="DIR", help="index folder (default: index/default or $RAG_INDEX)")
     p.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    p.add_argument("--max-file-mb", type=float, metavar="N",
+                   help="skip files larger than N MB, checked before reading (default 20)")
     p.add_argument("--model", help="sentence-transformers model name or local path")
     p.set_defaults(func=cmd_index)
     p = sub.add_parser("ask", help="answer a question with cited passages")
@@ -121,7 +127,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="sentence-transformers model name or local path")
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser("serve", help="start the chat web UI")
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1); any non-loopback address needs --auth")
+    p.add_argument("--auth", metavar="USER:PASSWORD",
+                   help="require this login (default: $RAG_AUTH; prefer the variable, argv is visible to ps)")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--index", metavar="DIR", help="index folder (default: index/default)")
     p.add_argument("--corpus", metavar="DIR", help="corpus to build the default index from if it is missing")

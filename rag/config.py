@@ -29,6 +29,8 @@ class Config:
     # Embedding model: the bundled name, any sentence-transformers model name, or a path.
     model: str = DEFAULT_MODEL
     batch_size: int = 32
+    # Files larger than this (in MB of 1,000,000 bytes) are skipped before reading.
+    max_file_mb: float = 20.0
     # Chunking, in cl100k_base tokens. Chunks are also re-checked against the
     # embedding model's own tokenizer so none exceeds max_model_tokens word pieces.
     chunk_tokens: int = 180
@@ -63,6 +65,8 @@ class Config:
         object.__setattr__(self, "fusion_weights", tuple(float(w) for w in self.fusion_weights))
         if len(self.fusion_weights) != 4:
             raise ValueError(f"fusion_weights needs 4 numbers, got {self.fusion_weights}")
+        if not self.max_file_mb > 0:
+            raise ValueError(f"max_file_mb must be positive, got {self.max_file_mb}")
         if self.top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {self.top_k}")
 

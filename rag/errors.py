@@ -35,3 +35,7 @@ class QuestionError(RagError):
 
 class DependencyError(RagError):
     """An optional package is missing; the message names the install command."""
+
+
+class IndexLockedError(RagError):
+    """Another process is writing the index; the message names it and says to retry."""

@@ -24,7 +24,7 @@ from .config import MODES, PROJECT_ROOT, Config
 from .datasets import load_beir
 from .errors import RagError
 from .retrieve import Retriever
-from .store import FORMAT_VERSION, load
+from .store import FORMAT_VERSION, load, read_manifest
 
 DEPTH = 100   # documents ranked per query for the metrics
 
@@ -84,7 +84,7 @@ def evaluate(folder, *, split: str = "test", modes=None, config: Config | None =
     t0 = time.perf_counter()
     report = build_index(config, embedder=embedder, documents=ds.documents)
     build_seconds = report.seconds if report.changed else float(
-        json.loads((config.index_dir / "manifest.json").read_text())["build_seconds"])
+        read_manifest(config.index_dir).get("build_seconds", 0.0))
     retriever = Retriever(load(config.index_dir, config.index_settings()),
                           weights=config.fusion_weights, depth=config.depth)
     print(f"  index ready in {time.perf_counter() - t0:.0f}s (build {build_seconds:.0f}s)", file=sys.stderr)

@@ -76,13 +76,13 @@ class BM25:
         try:
             model = bm25s.BM25.load(str(folder), allow_pickle=False, mmap=False, show_progress=False)
         except Exception as exc:
-            raise IndexCorruptError(f"BM25 index in {folder} is damaged ({type(exc).__name__}: {exc}); "
-                                    "rebuild it with: rag index --rebuild") from None
+            raise IndexCorruptError(f"BM25 index in {folder} is damaged ({type(exc).__name__}: {exc})"
+                                    ) from None   # rag.store adds the rebuild command
         bm25 = cls(model)
         if bm25.size != expect_docs or (expect_vocab is not None and bm25.vocab_size != expect_vocab):
             raise IndexCorruptError(
                 f"BM25 index in {folder} has {bm25.size} rows and {bm25.vocab_size} terms, manifest says "
-                f"{expect_docs} and {expect_vocab}; rebuild it with: rag index --rebuild")
+                f"{expect_docs} and {expect_vocab}")
         return bm25
 
     def idf(self, terms) -> dict[str, float]:

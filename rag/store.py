@@ -1,17 +1,30 @@
-"""Save and load an index folder; never pickles.
+"""Save and load an index folder as immutable versions behind a pointer; never pickles.
 
-Layout of an index folder (all readable without this package):
-  manifest.json     format, versions, model, dimension, chunker settings,
-                    documents (id, title, sha256, counts), totals, build time
-  chunks.jsonl      one chunk a line: doc, ordinal, start, end, text, and its
-                    sentences as a range within its document (sent_lo, sent_hi)
-  chunks.faiss      FAISS IndexFlatIP over the chunk vectors (FAISS's own format)
-  sentences.npy     int64 [S, 3]: document number, start, end of each sentence
-  sentence_vecs.npy float32 [S, dim]: the sentence vectors
-  bm25/             BM25 over the chunks (bm25s's .npy arrays and JSON files)
-  bm25_docs/        BM25 over whole documents, rows in manifest document order
-A save writes a sibling temporary folder and renames it into place, so a crash
-leaves the previous index whole. Does not handle concurrent writers.
+Layout of an index folder INDEX (all readable without this package):
+  CURRENT           {"version": "v-000042", "manifest_sha256": "..."}: the live version
+  .lock             the writers' lock file (rag.lock); meaningless unless flock'ed
+  v-000042/         one complete index, never modified once written:
+    manifest.json     format, versions, model, dimension, chunker settings, corpus,
+                      documents (id, title, sha256, counts), totals, build time, and
+                      "files": the sha256 of every other file in the version folder
+    chunks.jsonl      one chunk a line: doc, ordinal, start, end, text, and its
+                      sentences as a range within its document (sent_lo, sent_hi)
+    chunks.faiss      FAISS IndexFlatIP over the chunk vectors (FAISS's own format)
+    sentences.npy     int64 [S, 3]: document number, start, end of each sentence
+    sentence_vecs.npy float32 [S, dim]: the sentence vectors
+    bm25/             BM25 over the chunks (bm25s's .npy arrays and JSON files)
+    bm25_docs/        BM25 over whole documents, rows in manifest document order
+  v-000041/         the previous version, kept for readers still loading it
+
+A save (under the writer lock, see rag.lock) writes ``.tmp-*/``, fsyncs it,
+renames it to the next ``v-N/`` and then atomically replaces CURRENT, so a crash
+at any moment leaves CURRENT naming a whole version. It then removes leftover
+temporary folders and versions other than the new one and its predecessor.
+A reader reads CURRENT once, verifies the manifest against it and every file
+against the manifest, and retries when a writer removed that version mid-load.
+Readers never take the lock and never write. Does not handle network file
+systems without flock or atomic rename, nor a forger who rewrites files,
+manifest and CURRENT consistently.
 """
 from __future__ import annotations
 
@@ -19,29 +32,18 @@ import json
 import os
 import shutil
 import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from . import integrity
+from .errors import RagError
+from .lock import IndexLock, held
+from .store_read import (FORMAT, FORMAT_VERSION, POINTER, TMP_PREFIX, VERSION_RE, IndexData,  # noqa: F401
+                         check_settings, load, read_manifest, read_pointer)
 
-FORMAT = "rag-index"
-FORMAT_VERSION = 2
-REBUILD_HINT = "rebuild it with: rag index --rebuild"
-
-
-@dataclass
-class IndexData:
-    manifest: dict
-    chunks: list[dict]
-    chunk_vecs: np.ndarray | None  # float32 [C, dim]; None after load (see chunk_vectors)
-    sentences: np.ndarray      # int64 [S, 3]
-    sentence_vecs: np.ndarray  # float32 [S, dim]
-    faiss_index: object = None
-    bm25: object = None            # rag.lexical.BM25, rows aligned with chunks
-    doc_bm25: object = None        # rag.lexical.BM25, rows aligned with manifest documents
+_OLD_LAYOUT = ("manifest.json", "chunks.jsonl", "chunks.faiss", "sentences.npy", "sentence_vecs.npy",
+               "bm25", "bm25_docs")   # format v2 kept these directly in INDEX
 
 
 def package_version() -> str:
@@ -49,13 +51,24 @@ def package_version() -> str:
     return __version__
 
 
-def save(index_dir: Path, data: IndexData) -> None:
-    """Write data into index_dir crash-safely (temporary folder, then rename)."""
+# ---------------------------------------------------------------- writing
+
+def save(index_dir: Path, data: IndexData) -> str:
+    """Write data as a new version of index_dir and make it current; returns the version.
+
+    Takes the writer lock unless this process already holds it (build_index does)."""
+    index_dir = Path(index_dir)
+    if held(index_dir):
+        return _save(index_dir, data)
+    with IndexLock(index_dir):
+        return _save(index_dir, data)
+
+
+def _save(index_dir: Path, data: IndexData) -> str:
     import faiss
 
-    index_dir = Path(index_dir)
-    index_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.tmp-", dir=index_dir.parent))
+    previous = _current_version(index_dir)
+    tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=index_dir))
     try:
         os.chmod(tmp, 0o755)   # mkdtemp makes it private; an index is readable like its files
         flat = faiss.IndexFlatIP(int(data.manifest["dimension"]))
@@ -72,96 +85,86 @@ def save(index_dir: Path, data: IndexData) -> None:
             data.bm25.save(tmp / "bm25")
         if data.doc_bm25 is not None:
             data.doc_bm25.save(tmp / "bm25_docs")
-        (tmp / "manifest.json").write_text(json.dumps(data.manifest, indent=2, ensure_ascii=False) + "\n",
-                                           encoding="utf-8")
-        old = index_dir.with_name(f".{index_dir.name}.old-{int(time.time() * 1000)}")
-        if index_dir.exists():
-            index_dir.rename(old)
-        tmp.rename(index_dir)
-        shutil.rmtree(old, ignore_errors=True)
+        files = {p.relative_to(tmp).as_posix(): integrity.sha256_file(p)
+                 for p in sorted(tmp.rglob("*")) if p.is_file()}
+        raw = (json.dumps(dict(data.manifest, files=files), indent=2, ensure_ascii=False) + "\n").encode()
+        (tmp / "manifest.json").write_bytes(raw)
+        _fsync_tree(tmp)
+        version = f"v-{_last_number(index_dir) + 1:06d}"
+        os.rename(tmp, index_dir / version)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _fsync(index_dir)
+    _write_pointer(index_dir, version, integrity.sha256_bytes(raw))
+    cleanup(index_dir, keep={version, previous}, old_layout=True)
+    return version
 
 
-def _recover(index_dir: Path) -> None:
-    """If a crash fell between the two renames of save(), put the old index back."""
-    if index_dir.exists():
-        return
-    olds = sorted(index_dir.parent.glob(f".{index_dir.name}.old-*")) if index_dir.parent.exists() else []
-    if olds:
-        olds[-1].rename(index_dir)
+def _write_pointer(index_dir: Path, version: str, manifest_sha: str) -> None:
+    tmp = index_dir / f"{TMP_PREFIX}{POINTER}-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(json.dumps({"version": version, "manifest_sha256": manifest_sha}) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, index_dir / POINTER)
+    _fsync(index_dir)
 
 
-def read_manifest(index_dir: Path) -> dict:
+def cleanup(index_dir: Path, keep: set | None = None, *, old_layout: bool = False) -> list[str]:
+    """Remove what killed or finished writers left: temporary folders and versions other
+    than those in keep (default: the current one and the newest older one), plus, when
+    old_layout, the files of a format-2 index and its .NAME.tmp-*/.NAME.old-* siblings.
+    Call only under the writer lock. Returns the names removed."""
     index_dir = Path(index_dir)
-    _recover(index_dir)
-    path = index_dir / "manifest.json"
-    if not path.exists():
-        raise IndexMissingError(f"no index at {index_dir}: build one with: rag index CORPUS --index {index_dir}")
+    if not index_dir.is_dir():
+        return []
+    if keep is None:
+        current = _current_version(index_dir)
+        older = [v for v in _versions(index_dir) if current and v < current]
+        keep = {current, max(older) if older else None}
+    doomed = [p for p in index_dir.iterdir()
+              if p.name.startswith(TMP_PREFIX) or (VERSION_RE.fullmatch(p.name) and p.name not in keep)
+              or (old_layout and p.name in _OLD_LAYOUT)]
+    if old_layout and index_dir.parent.is_dir():
+        doomed += [p for p in index_dir.parent.iterdir()
+                   if p.name.startswith((f".{index_dir.name}.tmp-", f".{index_dir.name}.old-"))]
+    for p in doomed:
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+    return sorted(p.name for p in doomed)
+
+
+def _versions(index_dir: Path) -> list[str]:
+    return sorted(p.name for p in index_dir.iterdir() if VERSION_RE.fullmatch(p.name))
+
+
+def _last_number(index_dir: Path) -> int:
+    names = _versions(index_dir) + [_current_version(index_dir) or "v-000000"]
+    return max(int(VERSION_RE.fullmatch(n).group(1)) for n in names)
+
+
+def _current_version(index_dir: Path) -> str | None:
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise IndexCorruptError(f"{path}: unreadable manifest ({exc}); {REBUILD_HINT}") from None
-    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexMismatchError(
-            f"{index_dir} has index format {manifest.get('format')!r} v{manifest.get('format_version')}, "
-            f"this version reads {FORMAT!r} v{FORMAT_VERSION}; {REBUILD_HINT}")
-    return manifest
+        return read_pointer(index_dir)[0]
+    except RagError:
+        return None
 
 
-def check_settings(manifest: dict, settings: dict, index_dir: Path) -> None:
-    """Refuse an index built with other settings than the configured ones."""
-    built = manifest.get("settings", {})
-    diffs = [f"{k}: index has {built.get(k)!r}, config has {v!r}" for k, v in settings.items()
-             if built.get(k) != v]
-    if diffs:
-        raise IndexMismatchError(f"index at {index_dir} does not match the configuration "
-                                 f"({'; '.join(diffs)}); {REBUILD_HINT}")
-
-
-def load(index_dir: Path, settings: dict | None = None) -> IndexData:
-    """Load and verify an index folder; settings (if given) must match its manifest."""
-    import faiss
-
-    index_dir = Path(index_dir)
-    manifest = read_manifest(index_dir)
-    if settings is not None:
-        check_settings(manifest, settings, index_dir)
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
-        flat = faiss.read_index(str(index_dir / "chunks.faiss"))
-        with open(index_dir / "chunks.jsonl", encoding="utf-8") as f:
-            chunks = [json.loads(line) for line in f if line.strip()]
-        sentences = np.load(index_dir / "sentences.npy", allow_pickle=False)
-        sentence_vecs = np.load(index_dir / "sentence_vecs.npy", allow_pickle=False, mmap_mode="r")
-    except Exception as exc:
-        raise IndexCorruptError(f"index at {index_dir} is damaged ({type(exc).__name__}: {exc}); "
-                                f"{REBUILD_HINT}") from None
-    counts, dim = manifest.get("counts", {}), manifest.get("dimension")
-    problems = []
-    if len(manifest.get("documents", [])) != counts.get("documents"):
-        problems.append(f"{len(manifest.get('documents', []))} documents listed, counts say {counts.get('documents')}")
-    if manifest.get("model") != manifest.get("settings", {}).get("model"):
-        problems.append(f"model {manifest.get('model')!r} but settings model {manifest.get('settings', {}).get('model')!r}")
-    if flat.ntotal != counts.get("chunks") or len(chunks) != counts.get("chunks"):
-        problems.append(f"{flat.ntotal} vectors and {len(chunks)} chunk records, manifest says {counts.get('chunks')}")
-    if flat.d != dim or (len(sentence_vecs) and sentence_vecs.shape[1] != dim):
-        problems.append(f"vector dimension {flat.d}, manifest says {dim}")
-    if len(sentences) != counts.get("sentences") or len(sentence_vecs) != len(sentences):
-        problems.append(f"{len(sentences)} sentences and {len(sentence_vecs)} sentence vectors, "
-                        f"manifest says {counts.get('sentences')}")
-    bm25 = doc_bm25 = None
-    if "bm25" in manifest:
-        from .lexical import BM25
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
-        info = manifest["bm25"]
-        bm25 = BM25.load(index_dir / "bm25", expect_docs=len(chunks), expect_vocab=info.get("vocabulary"))
-        doc_bm25 = BM25.load(index_dir / "bm25_docs", expect_docs=len(manifest.get("documents", [])),
-                             expect_vocab=info.get("documents", {}).get("vocabulary"))
-    if problems:
-        raise IndexCorruptError(f"index at {index_dir} disagrees with its manifest "
-                                f"({'; '.join(problems)}); {REBUILD_HINT}")
-    return IndexData(manifest, chunks, None, sentences, sentence_vecs, flat, bm25, doc_bm25)
+
+def _fsync_tree(root: Path) -> None:
+    for p in sorted(root.rglob("*"), reverse=True):   # files before their folders
+        _fsync(p)
+    _fsync(root)
 
 
 def chunk_vectors(data: IndexData) -> np.ndarray:

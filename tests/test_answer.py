@@ -88,7 +88,7 @@ def test_default_query_builds_the_missing_index(monkeypatch, tmp_path, seed_corp
     monkeypatch.setattr(api, "_CACHE", {})
     assert not (tmp_path / "idx").exists()
     rag_ = api.open_default(Config(), embedder=real_embedder)
-    assert (tmp_path / "idx" / "manifest.json").exists()
+    assert (tmp_path / "idx" / "CURRENT").exists()
     assert "12,000" in rag_.query("How many North Korean soldiers were sent to Russia last fall?").text
     assert api.open_default(Config()) is rag_   # loaded once, reused
 

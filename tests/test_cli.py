@@ -1,5 +1,6 @@
 """The rag command as a user runs it: real subprocesses, the real bundled model."""
 import json
+import shlex
 import subprocess
 import sys
 import urllib.request
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SEED_DOC
+from indexutil import edit_manifest
 
 QUESTION = "How many North Korean soldiers were sent to Russia last fall?"
 
@@ -59,12 +61,11 @@ def test_errors_are_one_line(cli_env, args, message):
 
 def test_mismatched_index_names_the_rebuild_command(cli_env):
     assert run("index", env=cli_env).returncode == 0
-    manifest = Path(cli_env["RAG_INDEX"]) / "manifest.json"
-    m = json.loads(manifest.read_text())
-    m["settings"]["chunk_tokens"] += 1
-    manifest.write_text(json.dumps(m))
+    index = Path(cli_env["RAG_INDEX"])
+    edit_manifest(index, lambda m: m["settings"].__setitem__("chunk_tokens", m["settings"]["chunk_tokens"] + 1))
     r = run("ask", QUESTION, env=cli_env)
-    assert r.returncode == 1 and "rag index --rebuild" in r.stderr
+    command = shlex.join(["rag", "index", cli_env["RAG_CORPUS"], "--index", str(index), "--rebuild"])
+    assert r.returncode == 1 and r.stderr.strip().endswith(command), r.stderr
 
 
 def test_serve_answers_over_http(server):

@@ -1,5 +1,4 @@
 """Fusion modes and the BM25 index, checked against scores computed independently."""
-import json
 
 import numpy as np
 import pytest
@@ -11,6 +10,8 @@ from rag.ingest import Document, sha256_bytes
 from rag.lexical import BM25, tokenize
 from rag.retrieve import RRF_K, Retriever
 from rag.store import load
+
+from indexutil import edit_manifest
 
 TEXTS = {
     "bees.txt": "Bees make honey in hives. Honey bees pollinate flowers in spring.",
@@ -52,7 +53,7 @@ def test_bm25_save_load_without_pickle(tmp_path):
         np.load(f, allow_pickle=False)
     again = BM25.load(tmp_path / "bm25", expect_docs=3, expect_vocab=bm.vocab_size)
     assert np.array_equal(again.scores("plum pear"), bm.scores("plum pear"))
-    with pytest.raises(IndexCorruptError, match="rebuild"):
+    with pytest.raises(IndexCorruptError, match="3 rows .* manifest says 4"):   # rag.store adds the rebuild command
         BM25.load(tmp_path / "bm25", expect_docs=4)
     (tmp_path / "bm25" / "vocab.index.json").write_text("{broken")
     with pytest.raises(IndexCorruptError, match="damaged"):
@@ -62,11 +63,9 @@ def test_bm25_save_load_without_pickle(tmp_path):
 def test_index_manifest_covers_bm25(tmp_path, retriever):
     m = retriever.manifest
     assert m["bm25"]["rows"] == m["counts"]["chunks"] and m["bm25"]["k1"] == 1.2
-    path = tmp_path / "idx" / "manifest.json"
-    bad = json.loads(path.read_text())
-    bad["bm25"]["vocabulary"] += 1
-    path.write_text(json.dumps(bad))
-    with pytest.raises(IndexCorruptError):
+    # resealed (see tests/indexutil.py), so the BM25 vocabulary check itself must catch it
+    edit_manifest(tmp_path / "idx", lambda bad: bad["bm25"].__setitem__("vocabulary", bad["bm25"]["vocabulary"] + 1))
+    with pytest.raises(IndexCorruptError, match="BM25 index .* terms"):
         load(tmp_path / "idx")
 
 

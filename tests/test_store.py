@@ -4,6 +4,7 @@ import datetime
 import hashlib
 import json
 import logging
+import shlex
 import shutil
 
 import faiss
@@ -19,6 +20,7 @@ from rag.config import Config
 from rag.errors import CorpusError, IndexCorruptError, IndexMismatchError, IndexMissingError
 
 from conftest import FakeEmbedder
+from indexutil import edit_manifest, leftovers, snapshot, version_dir
 
 FILES = {
     "alpha.txt": "Alpha apples grow in the orchard. The orchard is north of the river. "
@@ -80,19 +82,13 @@ def chunks_of(data, doc_id):
 
 
 def hidden_siblings(index_dir):
-    return sorted(p.name for p in index_dir.parent.iterdir() if p.name.startswith("."))
+    """Hidden entries beside the index folder and leftovers inside it (none after a clean save)."""
+    return sorted(p.name for p in index_dir.parent.iterdir() if p.name.startswith(".")) + leftovers(index_dir)
 
 
-def snapshot(index_dir):
-    """Every file in the index folder (recursively) with its bytes."""
-    return {p.relative_to(index_dir).as_posix(): p.read_bytes() for p in index_dir.rglob("*") if p.is_file()}
-
-
-def edit_manifest(index_dir, change):
-    path = index_dir / "manifest.json"
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    change(manifest)
-    path.write_text(json.dumps(manifest), encoding="utf-8")
+def rebuild_command(config):
+    return shlex.join(["rag", "index", str(config.corpus_dir), "--index", str(config.index_dir),
+                       "--model", config.model, "--rebuild"])
 
 
 # ---------------------------------------------------------------- round trip and layout
@@ -146,9 +142,13 @@ def test_save_load_preserves_index_data_exactly(tmp_path):
                "text": f"ünïcødé chunk {i} \"quoted\"\nline"} for i in range(4)]
     manifest = {"format": store.FORMAT, "format_version": store.FORMAT_VERSION, "dimension": 8, "model": "m",
                 "settings": {"model": "m"}, "counts": {"documents": 2, "chunks": 4, "sentences": 6},
-                "documents": [{"id": "a"}, {"id": "b"}], "note": "ключ"}
+                "documents": [{"id": "a", "title": "A", "sha256": "0" * 64, "chunks": 4, "sentences": 3},
+                              {"id": "b", "title": "B", "sha256": "1" * 64, "chunks": 0, "sentences": 3}],
+                "note": "ключ"}
     store.save(tmp_path / "idx", store.IndexData(manifest, chunks, chunk_vecs, sentences, sentence_vecs))
     data = store.load(tmp_path / "idx", {"model": "m"})
+    files = data.manifest.pop("files")
+    assert set(files) == {"chunks.faiss", "chunks.jsonl", "sentences.npy", "sentence_vecs.npy"}
     assert data.manifest == manifest and data.chunks == chunks
     assert data.sentences.dtype == np.int64 and np.array_equal(data.sentences, sentences)
     assert np.array_equal(np.asarray(data.sentence_vecs), sentence_vecs)
@@ -157,24 +157,34 @@ def test_save_load_preserves_index_data_exactly(tmp_path):
 
 def test_index_folder_layout_is_plain_files(config, fake_embedder):
     build_index(config, embedder=fake_embedder)
-    manifest = json.loads((config.index_dir / "manifest.json").read_text(encoding="utf-8"))
+    # INDEX holds the pointer, the lock file and one immutable version folder
+    assert {p.name for p in config.index_dir.iterdir()} == {"CURRENT", ".lock", "v-000001"}
+    pointer = json.loads((config.index_dir / "CURRENT").read_text())
+    folder = version_dir(config.index_dir)
+    raw = (folder / "manifest.json").read_bytes()
+    assert pointer == {"version": "v-000001", "manifest_sha256": hashlib.sha256(raw).hexdigest()}
+    manifest = json.loads(raw)
     # the documented files, plus the BM25 folder when the manifest records one
-    assert {p.name for p in config.index_dir.iterdir()} == LAYOUT | ({"bm25", "bm25_docs"} if "bm25" in manifest else set())
+    assert {p.name for p in folder.iterdir()} == LAYOUT | ({"bm25", "bm25_docs"} if "bm25" in manifest else set())
+    # every other file is listed in the manifest with its sha256
+    files = {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+             for p in folder.rglob("*") if p.is_file() and p.name != "manifest.json"}
+    assert manifest["files"] == files and any(f.startswith("bm25/") for f in files)
     # never pickles: every array in the folder loads without pickle support
-    arrays = list(config.index_dir.rglob("*.npy"))
+    arrays = list(folder.rglob("*.npy"))
     assert len(arrays) >= 2
     for path in arrays:
         np.load(path, allow_pickle=False)
     assert not [p for p in config.index_dir.rglob("*") if p.suffix in (".pkl", ".pickle")]
-    lines = (config.index_dir / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
+    lines = (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
     records = [json.loads(line) for line in lines]
     assert len(records) == manifest["counts"]["chunks"]
     assert set(records[0]) == {"doc", "ordinal", "start", "end", "sent_lo", "sent_hi", "text"}
-    sentences = np.load(config.index_dir / "sentences.npy", allow_pickle=False)
-    vecs = np.load(config.index_dir / "sentence_vecs.npy", allow_pickle=False)
+    sentences = np.load(folder / "sentences.npy", allow_pickle=False)
+    vecs = np.load(folder / "sentence_vecs.npy", allow_pickle=False)
     assert sentences.dtype == np.int64 and sentences.shape == (manifest["counts"]["sentences"], 3)
     assert vecs.dtype == np.float32 and vecs.shape == (manifest["counts"]["sentences"], 64)
-    flat = faiss.read_index(str(config.index_dir / "chunks.faiss"))
+    flat = faiss.read_index(str(folder / "chunks.faiss"))
     assert flat.ntotal == len(records) and flat.d == 64
     assert hidden_siblings(config.index_dir) == []
 
@@ -193,7 +203,11 @@ def test_settings_mismatch_is_refused(config, fake_embedder, change):
     other = dataclasses.replace(config, **change)
     with pytest.raises(IndexMismatchError) as err:
         load(other)
-    assert "rag index --rebuild" in str(err.value)
+    # the exact command: this corpus (from the manifest), this index, the configured model
+    expected = shlex.join(["rag", "index", str(config.corpus_dir), "--index", str(config.index_dir)]
+                          + (["--model", other.model] if other.model != "all-MiniLM-L6-v2" else [])
+                          + ["--rebuild"])
+    assert str(err.value).endswith("rebuild it with: " + expected)
     assert next(iter(change)) in str(err.value)
     with pytest.raises(IndexMismatchError):
         Rag(other, embedder=fake_embedder)
@@ -206,7 +220,8 @@ def test_tampered_count_is_corrupt(config, fake_embedder, key):
     edit_manifest(config.index_dir, lambda m: m["counts"].__setitem__(key, m["counts"][key] + 1))
     with pytest.raises(IndexCorruptError) as err:
         load(config)
-    assert "rag index --rebuild" in str(err.value)
+    assert "counts say" in str(err.value)   # resealed: the count check itself caught it
+    assert str(err.value).endswith(rebuild_command(config))
 
 
 def test_tampered_dimension_or_records_are_corrupt(config, fake_embedder):
@@ -215,11 +230,11 @@ def test_tampered_dimension_or_records_are_corrupt(config, fake_embedder):
     with pytest.raises(IndexCorruptError):
         load(config)
     build_index(config, embedder=fake_embedder, rebuild=True)
-    path = config.index_dir / "chunks.jsonl"
+    path = version_dir(config.index_dir) / "chunks.jsonl"
     path.write_text("".join(path.read_text(encoding="utf-8").splitlines(keepends=True)[:-1]), encoding="utf-8")
     with pytest.raises(IndexCorruptError):
         load(config)
-    (config.index_dir / "manifest.json").write_text("{not json", encoding="utf-8")
+    (version_dir(config.index_dir) / "manifest.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(IndexCorruptError):
         load(config)
 
@@ -230,7 +245,7 @@ def test_other_format_is_refused(config, fake_embedder, field, value):
     edit_manifest(config.index_dir, lambda m: m.__setitem__(field, value))
     with pytest.raises(IndexMismatchError) as err:
         load(config)
-    assert "rag index --rebuild" in str(err.value)
+    assert str(err.value).endswith(rebuild_command(config))
 
 
 def test_manifest_model_agrees_with_its_settings(tmp_path, corpus, fake_embedder):
@@ -249,7 +264,7 @@ def test_manifest_model_agrees_with_its_settings(tmp_path, corpus, fake_embedder
 
 def test_refresh_without_changes_does_nothing(config, fake_embedder):
     build_index(config, embedder=fake_embedder)
-    manifest_path = config.index_dir / "manifest.json"
+    manifest_path = version_dir(config.index_dir) / "manifest.json"
     before, mtime, inode = snapshot(config.index_dir), manifest_path.stat().st_mtime_ns, manifest_path.stat().st_ino
     n_encoded = len(fake_embedder.encoded)
     report = build_index(config, embedder=fake_embedder)
@@ -420,23 +435,59 @@ def test_crash_midway_through_numpy_saves_keeps_the_old_index(config, fake_embed
     assert hidden_siblings(config.index_dir) == []
 
 
-def test_crash_between_the_two_renames_is_recovered_on_load(config, fake_embedder):
+def test_crash_before_the_pointer_swap_keeps_the_old_index(config, fake_embedder, monkeypatch):
     build_index(config, embedder=fake_embedder)
     before = snapshot(config.index_dir)
     old_chunks = load(config).chunks
-    # save() renamed the index aside, then died before moving the new one in
-    config.index_dir.rename(config.index_dir.with_name(f".{config.index_dir.name}.old-123"))
-    assert not config.index_dir.exists()
-    data = load(config)
-    assert data.chunks == old_chunks
-    assert snapshot(config.index_dir) == before
-    assert hidden_siblings(config.index_dir) == []
-    # and a refresh after such a crash sees nothing to do
-    config.index_dir.rename(config.index_dir.with_name(f".{config.index_dir.name}.old-456"))
-    n = len(fake_embedder.encoded)
+    edit_for_rebuild(config)
+
+    def die(*args, **kwargs):
+        raise KeyboardInterrupt   # the new version folder is in place, CURRENT not yet replaced
+
+    monkeypatch.setattr(store, "_write_pointer", die)
+    with pytest.raises(KeyboardInterrupt):
+        build_index(config, embedder=fake_embedder)
+    monkeypatch.undo()
+    assert (config.index_dir / "v-000002" / "manifest.json").exists()   # the orphan
+    assert load(config).chunks == old_chunks
+    assert {k: v for k, v in snapshot(config.index_dir).items() if not k.startswith("v-000002/")} == before
+    (config.index_dir / "v-000002" / "marker").write_text("orphan")
+    # the next writer removes the orphan (its number is free again) and is not blocked
     report = build_index(config, embedder=fake_embedder)
-    assert report.changed is False and len(fake_embedder.encoded) == n
-    assert snapshot(config.index_dir) == before
+    assert report.changed and report.updated == ["alpha.txt"]
+    assert sorted(p.name for p in config.index_dir.glob("v-*")) == ["v-000001", "v-000002"]
+    assert not (config.index_dir / "v-000002" / "marker").exists()
+    assert leftovers(config.index_dir) == [] and hidden_siblings(config.index_dir) == []
+    assert load(config).chunks != old_chunks
+
+
+def test_crash_after_the_pointer_swap_serves_the_new_index(config, fake_embedder, monkeypatch):
+    build_index(config, embedder=fake_embedder)
+    for n in range(2):   # three versions, so the cleanup has something to remove
+        (config.corpus_dir / "beta.md").write_text(f"# Beta {n}\n\nVersion {n} of beta.\n", encoding="utf-8")
+        build_index(config, embedder=fake_embedder)
+    edit_for_rebuild(config)
+    real_cleanup = store.cleanup
+
+    def die_after_swap(*args, **kwargs):
+        if kwargs.get("old_layout"):   # the cleanup save() runs after replacing CURRENT
+            (config.index_dir / ".tmp-killed").mkdir()   # as if another killed writer left it
+            raise KeyboardInterrupt
+        return real_cleanup(*args, **kwargs)
+
+    monkeypatch.setattr(store, "cleanup", die_after_swap)
+    with pytest.raises(KeyboardInterrupt):
+        build_index(config, embedder=fake_embedder, rebuild=True)
+    monkeypatch.undo()
+    new = load(config)
+    assert version_dir(config.index_dir).name == "v-000004"
+    assert any("Completely different alpha" in c["text"] for c in new.chunks)
+    assert leftovers(config.index_dir) == [".tmp-killed", "v-000002"]
+    before = snapshot(config.index_dir / "v-000004")
+    report = build_index(config, embedder=fake_embedder)   # a refresh: nothing to do, but it cleans
+    assert report.changed is False
+    assert leftovers(config.index_dir) == [] and snapshot(config.index_dir / "v-000004") == before
+    assert sorted(p.name for p in config.index_dir.glob("v-*")) == ["v-000003", "v-000004"]
 
 
 # ---------------------------------------------------------------- the Python API on a fake index

@@ -2,17 +2,26 @@
 
 The left column is the chat (answers carry [n] markers); the right column
 shows the sources of the latest answer, each passage with its cited sentence
-highlighted. The page uses system fonts and makes no request to outside hosts.
-Does not upload documents or edit the corpus: use ``rag index`` for that.
+highlighted. Document text is shown as text, never rendered as Markdown or HTML
+(chat messages are escaped and Markdown rendering is off), and the page makes no
+request to outside hosts (ui/security.py adds a Content-Security-Policy that
+enforces it). Nothing sent to the browser names an absolute path: documents are
+named relative to the corpus, the index by its folder name. Does not upload
+documents or edit the corpus: use ``rag index`` for that.
 """
 from __future__ import annotations
 
 import html
+import logging
+import os
+import re
+from pathlib import Path
 
 from rag.answer import Answer
 from rag.api import Rag, open_default
 from rag.config import MODES, Config
 from rag.errors import RagError
+from ui.security import MAX_BODY, Guard, serve_auth
 
 TITLE = "Ask your documents"
 EXAMPLES = [
@@ -29,9 +38,26 @@ CSS = """
 """
 
 
+_ABS_PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[\\/](?:[^\s'\"\\/:]+[\\/])*([^\s'\"\\/:]*)")
+log = logging.getLogger(__name__)
+
+
 def status_line(rag: Rag) -> str:
+    """Counts, model and index folder, by name only (a local model path shows as its last part)."""
     s = rag.status
-    return f"{s['documents']} documents · {s['chunks']} chunks · model {s['model']} · index {s['index']}"
+    model = Path(s["model"]).name if os.sep in s["model"] or "/" in s["model"] else s["model"]
+    return (f"{s['documents']} documents · {s['chunks']} chunks · model {model} · "
+            f"index {Path(s['index']).name}")
+
+
+def public_message(text: str) -> str:
+    """One line, with every absolute path shortened to its last part (for messages sent to the browser)."""
+    return " ".join(_ABS_PATH.sub(lambda m: m.group(1) or "…", str(text)).split())
+
+
+def as_text(text: str) -> str:
+    """Chat content shown as literal text: HTML-escaped, lines kept (the Chatbot does not render Markdown)."""
+    return html.escape(text.encode("utf-8", "replace").decode("utf-8")).replace("\n", "<br>")
 
 
 def sources_html(answer: Answer) -> str:
@@ -63,18 +89,27 @@ def sources_html(answer: Answer) -> str:
     return "".join(blocks)
 
 
-def respond(rag: Rag, message: str, history: list | None, mode: str | None = None) -> tuple[list, str, str]:
-    """Handle one chat turn: returns (chat history, sources HTML, cleared input box)."""
+def respond(rag: Rag, message, history: list | None, mode=None) -> tuple[list, str, str]:
+    """Handle one chat turn: returns (chat history, sources HTML, cleared input box).
+
+    Every message in the history is escaped text (see as_text); a bad question,
+    k or mode shows as a one-line error in the chat (rag.question)."""
     history = list(history or [])
     try:
         answer = rag.query(message, mode=mode)
-    except RagError as exc:
-        history += [{"role": "user", "content": message or ""},
-                    {"role": "assistant", "content": f"⚠️ {exc}"}]
+    except Exception as exc:   # noqa: BLE001 - the chat shows one line; the log keeps the rest
+        if isinstance(exc, RagError):
+            error = public_message(str(exc))
+        else:
+            log.exception("unexpected error answering a question")
+            error = f"unexpected {type(exc).__name__}: see the server log"
+        shown = message[:2000] if isinstance(message, str) else f"({type(message).__name__})"
+        history += [{"role": "user", "content": as_text(shown)},
+                    {"role": "assistant", "content": as_text(f"⚠️ {error}")}]
         return history, "", ""
-    reply = answer.text + (f"\n\n*{answer.notice}*" if answer.notice else "")
-    history += [{"role": "user", "content": answer.question},
-                {"role": "assistant", "content": reply}]
+    reply = answer.text + (f"\n\n(Note: {answer.notice})" if answer.notice else "")
+    history += [{"role": "user", "content": as_text(answer.question)},
+                {"role": "assistant", "content": as_text(reply)}]
     return history, sources_html(answer), ""
 
 
@@ -83,10 +118,13 @@ def build_app(rag: Rag):
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
         gr.Markdown(f"## {TITLE}")
-        gr.Markdown(status_line(rag), elem_id="status")
+        gr.HTML(f"<p>{html.escape(status_line(rag))}</p>", elem_id="status")
         with gr.Row():
             with gr.Column(scale=3):
-                chat = gr.Chatbot(label="Chat", height=460, elem_id="chat", buttons=["copy"])
+                # Messages are escaped text (as_text): no Markdown, no LaTeX, no HTML from documents.
+                chat = gr.Chatbot(label="Chat", height=460, elem_id="chat", buttons=["copy"],
+                                  render_markdown=False, sanitize_html=True, latex_delimiters=[],
+                                  allow_tags=False)
                 box = gr.Textbox(placeholder="Ask a question about the documents…", show_label=False,
                                  elem_id="question", submit_btn=True)
                 gr.Examples(EXAMPLES, inputs=box, label="Example questions")
@@ -95,7 +133,8 @@ def build_app(rag: Rag):
                 gr.Markdown("### Sources")
                 sources = gr.HTML("<p>Ask a question to see the passages it is answered from.</p>",
                                   elem_id="sources")
-        box.submit(lambda m, h, md: respond(rag, m, h, md), [box, chat, mode], [chat, sources, box])
+        box.submit(lambda m, h, md: respond(rag, m, h, md), [box, chat, mode], [chat, sources, box],
+                   api_name="ask")
     return app
 
 
@@ -106,13 +145,24 @@ def theme():
     return gr.themes.Base(font=system, font_mono=["ui-monospace", "monospace"])
 
 
-def launch(config: Config | None = None, *, host: str = "127.0.0.1", port: int = 7860):
-    """Load (or build) the index, then serve the UI until interrupted."""
+def launch(config: Config | None = None, *, host: str = "127.0.0.1", port: int = 7860,
+           auth: str | None = None, max_body: int = MAX_BODY):
+    """Load (or build) the index, then serve the UI until interrupted.
+
+    auth: 'USER:PASSWORD' (default $RAG_AUTH); required unless host is loopback,
+    else ServeError before anything loads. Request bodies over max_body bytes are
+    refused (413) on every route, Gradio's upload route included."""
+    from starlette.middleware import Middleware
+
     from rag.embed import offline_env
 
+    login = serve_auth(host, auth if auth is not None else os.environ.get("RAG_AUTH"))
     offline_env()
     rag = open_default(config)
     rag.query("warm up")   # load the model now, not on the first question
-    print(f"serving on http://{host}:{port}  ({status_line(rag)})", flush=True)
-    build_app(rag).launch(server_name=host, server_port=port, share=False,
+    print(f"serving on http://{host}:{port}  ({status_line(rag)}; index at {rag.config.index_dir}; "
+          f"{'login required' if login else 'no login: loopback only'})", flush=True)
+    build_app(rag).launch(server_name=host, server_port=port, share=False, auth=login,
+                          max_file_size=max_body, ssr_mode=False, mcp_server=False, show_error=False,
+                          app_kwargs={"middleware": [Middleware(Guard, max_body=max_body)]},
                           theme=theme(), css=CSS, footer_links=[])

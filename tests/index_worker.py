@@ -1,0 +1,105 @@
+"""Subprocess side of the concurrency tests (tests/test_store_concurrency.py).
+
+    python tests/index_worker.py alternate INDEX N      # N builds alternating contents A and B (0: forever)
+    python tests/index_worker.py slow INDEX CORPUS S    # one build of CORPUS, each encode call sleeping S s
+    python tests/index_worker.py read INDEX SECONDS [STOP]  # load in a loop (until the file STOP
+                                                        # exists), print a JSON summary
+
+Uses the fake embedder of tests/conftest.py, so no model is loaded. Prints "ready"
+once imported and "saved N" after each build (alternate), "encoding" when the slow
+build starts embedding.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from conftest import FakeEmbedder  # noqa: E402
+
+from rag import Config  # noqa: E402
+from rag.build import build_index  # noqa: E402
+from rag.ingest import Document, sha256_bytes  # noqa: E402
+
+TOPICS = ["apples", "bridges", "comets", "deserts", "engines", "forests", "glaciers", "harbours"]
+
+
+def contents(tag: str) -> dict[str, str]:
+    """doc id -> text; A and B share ids and differ in every text."""
+    out = {}
+    for n, topic in enumerate(TOPICS):
+        out[f"{topic}.txt"] = " ".join(
+            f"{tag}{n}{k}: The {topic} of version {tag} number {k} are described here in detail."
+            for k in range(12))
+    return out
+
+
+def documents(tag: str) -> list[Document]:
+    return [Document(i, i, t, sha256_bytes(t.encode())) for i, t in contents(tag).items()]
+
+
+def config(index_dir, corpus_dir=None) -> Config:
+    extra = {"corpus_dir": corpus_dir} if corpus_dir else {}
+    return Config(index_dir=index_dir, model=FakeEmbedder.name, chunk_tokens=48, chunk_overlap=8, **extra)
+
+
+def check(data, texts_by_sha: dict) -> str:
+    """The tag (A or B) of a loaded index whose every chunk agrees with its own manifest."""
+    tags = set()
+    ids = [d["id"] for d in data.manifest["documents"]]
+    for d in data.manifest["documents"]:
+        tag, text = texts_by_sha[d["sha256"]]
+        tags.add(tag)
+    text_of = {d["id"]: texts_by_sha[d["sha256"]][1] for d in data.manifest["documents"]}
+    for c in data.chunks:
+        assert text_of[c["doc"]][c["start"]:c["end"]] == c["text"], c
+    for d, a, b in data.sentences.tolist():
+        assert text_of[ids[d]][a:b].strip(), (d, a, b)
+    assert len(tags) == 1, f"mixed contents {tags}"
+    return tags.pop()
+
+
+def main(argv):
+    mode, index_dir = argv[0], Path(argv[1])
+    import faiss  # noqa: F401  - imported up front, so that kills after "ready" land in builds
+
+    from rag.lexical import tokenize
+    tokenize("warm up")
+    print("ready", flush=True)
+    if mode == "alternate":
+        n, cfg, i = int(argv[2]), config(index_dir), 0
+        while n == 0 or i < n:
+            build_index(cfg, embedder=FakeEmbedder(), documents=documents("AB"[i % 2]), rebuild=True)
+            i += 1
+            print(f"saved {i}", flush=True)
+    elif mode == "slow":
+        pause = float(argv[3])
+
+        class Slow(FakeEmbedder):
+            def encode(self, texts, *, progress=None):
+                print("encoding", flush=True)
+                time.sleep(pause)
+                return super().encode(texts, progress=progress)
+
+        build_index(config(index_dir, Path(argv[2])), embedder=Slow())
+        print("done", flush=True)
+    elif mode == "read":
+        from rag import store
+
+        texts = {sha256_bytes(t.encode()): (tag, t) for tag in "AB" for t in contents(tag).values()}
+        summary = {"loads": 0, "A": 0, "B": 0, "errors": []}
+        deadline, stop = time.time() + float(argv[2]), Path(argv[3]) if len(argv) > 3 else None
+        while time.time() < deadline and not (stop and stop.exists()):
+            try:
+                summary[check(store.load(index_dir), texts)] += 1
+            except Exception as exc:   # noqa: BLE001 - every failure is a finding here
+                summary["errors"].append(f"{type(exc).__name__}: {exc}"[:300])
+            summary["loads"] += 1
+        print(json.dumps(summary), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
