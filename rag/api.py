@@ -1,7 +1,11 @@
 """The Python entry points: ``query`` for the default index, ``Rag`` for an explicit one.
 
-``Rag`` loads an index folder once (checking its manifest against the
-configuration) and answers many questions; ``query`` keeps one ``Rag`` per
+``Rag`` is the one place that wires the pipeline: it loads an index folder once
+(checking its manifest against the configuration) into a retriever, holds the
+embedding model and the answer step (an ``rag.answer.Answerer``; the
+extractive one by default), and offers ``search`` (ranked passages, used by
+evaluation and benchmarks), ``query`` (one question) and ``chat`` (a
+conversation whose last message is the new question). ``query`` keeps one ``Rag`` per
 configuration and, for the default configuration only, builds the index from
 the corpus folder when it is missing. Does not reload an index rebuilt by
 another process while a ``Rag`` holds it: open a new one.
@@ -12,12 +16,13 @@ import threading
 from dataclasses import replace
 
 from . import store
-from .answer import Answer, compose
+from .answer import Answer, Answerer
 from .build import BuildReport, build_index
 from .config import MODES, Config
 from .embed import Embedder
 from .errors import IndexMissingError, QuestionError
-from .retrieve import Retriever
+from .extractive import ExtractiveAnswerer
+from .retrieve import Passage, Retriever
 
 _CACHE: dict[Config, "Rag"] = {}
 _CACHE_LOCK = threading.Lock()
@@ -37,16 +42,17 @@ def clean_question(question: str, limit: int) -> tuple[str, str | None]:
 class Rag:
     """A loaded index plus its embedding model, ready to answer questions."""
 
-    def __init__(self, config: Config | None = None, *, embedder=None):
+    def __init__(self, config: Config | None = None, *, embedder=None, answerer: Answerer | None = None):
         self.config = config or Config()
         self.embedder = embedder or Embedder(self.config.model, batch_size=self.config.batch_size)
         self.retriever = Retriever(store.load(self.config.index_dir, self.config.index_settings()),
                                    weights=self.config.fusion_weights, depth=self.config.depth)
+        self.answerer = answerer or ExtractiveAnswerer(self.config.min_score)
 
     @classmethod
-    def open(cls, index_dir, *, embedder=None, **settings) -> "Rag":
+    def open(cls, index_dir, *, embedder=None, answerer: Answerer | None = None, **settings) -> "Rag":
         """Load the index in index_dir; settings override Config fields (model, top_k...)."""
-        return cls(Config(index_dir=index_dir, **settings), embedder=embedder)
+        return cls(Config(index_dir=index_dir, **settings), embedder=embedder, answerer=answerer)
 
     @property
     def status(self) -> dict:
@@ -55,22 +61,35 @@ class Rag:
                 "model": self.retriever.manifest["model"], "index": str(self.config.index_dir),
                 "built_at": self.retriever.manifest.get("built_at")}
 
+    def embed(self, question: str):
+        """The question's vector (one model call)."""
+        return self.embedder.encode([question], progress=False)[0]
+
+    def search(self, question: str, *, k: int | None = None, mode: str | None = None, qvec=None,
+               depth: int | None = None) -> list[Passage]:
+        """The k best passages for question (qvec: its vector, if already computed)."""
+        k = self.config.top_k if k is None else k
+        if k < 1:
+            raise QuestionError(f"k must be at least 1, got {k}")
+        mode = mode or self.config.mode
+        if mode not in MODES:
+            raise QuestionError(f"unknown retrieval mode {mode!r}: choose from {', '.join(MODES)}")
+        qvec = self.embed(question) if qvec is None else qvec
+        return self.retriever.search(question, qvec, k, mode=mode, depth=depth)
+
+    def answer(self, question: str, passages, qvec, *, notice: str | None = None) -> Answer:
+        """Compose the answer to question from ranked passages with the configured answer step."""
+        return self.answerer.answer(question, qvec, passages, self.retriever, notice=notice)
+
     def query(self, question: str, *, k: int | None = None, mode: str | None = None) -> Answer:
-        """Answer one question with cited passages; see rag.answer for how.
+        """Answer one question with cited passages; see rag.extractive for how.
 
         k: passages to retrieve (default config.top_k); mode: dense, bm25, rrf or
         hybrid (default config.mode)."""
         question, notice = clean_question(question, self.config.max_question_chars)
-        k = self.config.top_k if k is None else k
-        if k < 1:
-            raise QuestionError(f"k must be at least 1, got {k}")
-        qvec = self.embedder.encode([question], progress=False)[0]
-        mode = mode or self.config.mode
-        if mode not in MODES:
-            raise QuestionError(f"unknown retrieval mode {mode!r}: choose from {', '.join(MODES)}")
-        passages = self.retriever.search(question, qvec, k, mode=mode)
-        return compose(question, qvec, passages, self.retriever,
-                       min_score=self.config.min_score, notice=notice)
+        qvec = self.embed(question)
+        passages = self.search(question, k=k, mode=mode, qvec=qvec)
+        return self.answer(question, passages, qvec, notice=notice)
 
 
 def open_default(config: Config | None = None, *, embedder=None) -> Rag:

@@ -18,13 +18,12 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from . import metrics
-from .answer import compose
+from .api import Rag
 from .build import build_index
 from .config import MODES, PROJECT_ROOT, Config
 from .datasets import load_beir
 from .errors import RagError
-from .retrieve import Retriever
-from .store import FORMAT_VERSION, load
+from .store import FORMAT_VERSION
 
 DEPTH = 100   # documents ranked per query for the metrics
 
@@ -85,8 +84,7 @@ def evaluate(folder, *, split: str = "test", modes=None, config: Config | None =
     report = build_index(config, embedder=embedder, documents=ds.documents)
     build_seconds = report.seconds if report.changed else float(
         json.loads((config.index_dir / "manifest.json").read_text())["build_seconds"])
-    retriever = Retriever(load(config.index_dir, config.index_settings()),
-                          weights=config.fusion_weights, depth=config.depth)
+    rag = Rag(config, embedder=embedder)
     print(f"  index ready in {time.perf_counter() - t0:.0f}s (build {build_seconds:.0f}s)", file=sys.stderr)
 
     qids = list(ds.queries)[:limit] if limit else list(ds.queries)
@@ -103,15 +101,15 @@ def evaluate(folder, *, split: str = "test", modes=None, config: Config | None =
         per_query, search_ms, answer_ms, t0 = [], [], [], time.perf_counter()
         for n, q in enumerate(qids, 1):
             question, qvec, rel = ds.queries[q], qvecs[q], ds.qrels[q]
-            passages = retriever.search(question, qvec, DEPTH * 2, mode=mode, depth=DEPTH * 2)
+            passages = rag.search(question, k=DEPTH * 2, mode=mode, qvec=qvec, depth=DEPTH * 2)
             ranked = metrics.documents_from_passages((p.doc_id, p.score) for p in passages)[:DEPTH]
             row = {"ndcg@10": metrics.ndcg_at_k(ranked, rel, 10), "recall@10": metrics.recall_at_k(ranked, rel, 10),
                    "recall@100": metrics.recall_at_k(ranked, rel, 100), "mrr@10": metrics.mrr_at_k(ranked, rel, 10),
                    "hit@1": metrics.hit_at_k(ranked, rel, 1), "hit@5": metrics.hit_at_k(ranked, rel, 5)}
             t = time.perf_counter()
-            top = retriever.search(question, qvec, config.top_k, mode=mode)
+            top = rag.search(question, mode=mode, qvec=qvec)
             t2 = time.perf_counter()
-            answer = compose(question, qvec, top, retriever, min_score=config.min_score)
+            answer = rag.answer(question, top, qvec)
             t3 = time.perf_counter()
             search_ms.append((t2 - t) * 1000)
             answer_ms.append((t3 - t) * 1000)

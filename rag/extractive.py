@@ -1,0 +1,101 @@
+"""The extractive answerer: quote the sentence(s) of the passages that answer the question.
+
+Candidates are the statements among the sentences of the retrieved passages
+(headings, title lines, captions and fragments are never quoted; see
+rag.evidence.sentence_kind). Each scores by
+  evidence = cosine(question, sentence) + w_terms * share of the question's
+             rarity-weighted terms in the sentence + w_context * that share in
+             its passage and title + w_type * (has an answer of the asked type)
+and is ranked by evidence + w_rank / passage rank. The best one (and a second
+within a small margin) is quoted with its [n] marker; when the question asks
+for a date, number, person or place found in the best sentence, that short
+answer leads the text and its span is returned. The answer is "not in the
+documents" when the best evidence is under ``min_score``: no term of the score
+depends on statistics of the indexed corpus, so the threshold means the same
+on one document or thousands. Does not paraphrase or generate text.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from . import short_answer
+from .answer import NOT_FOUND, Answer, SentenceSource, cite
+from .evidence import answer_type, line_of, question_terms, sentence_kind
+from .lexical import tokenize
+from .retrieve import Passage, Sentence
+
+# weights of (cosine, sentence term share, passage term share, type match) in the evidence
+# score, and of 1/passage rank in choosing the sentence; see bench/calibrate_threshold.py
+EVIDENCE_WEIGHTS = (1.0, 1.0, 0.5, 0.2)
+RANK_WEIGHT = 0.3
+SECOND_SENTENCE_MARGIN = 0.05
+
+
+@dataclass
+class Candidate:
+    passage: Passage
+    sentence: Sentence
+    short: short_answer.Span | None
+
+
+def candidates(question: str, passages: Sequence[Passage], source: SentenceSource):
+    """Statement sentences of the passages (each once) and their feature rows."""
+    terms, kind = question_terms(question), answer_type(question)
+    total = sum(terms.values())
+    cands, rows, seen = [], [], set()
+    for p in passages:
+        ctx = set(tokenize(p.title + " " + p.text))
+        ctx_share = sum(w for t, w in terms.items() if t in ctx) / total if total else 0.0
+        for s in source.sentences(p):
+            a = s.start - p.start
+            line = line_of(p.text, a, a + len(s.text))
+            if s.row in seen or sentence_kind(s.text, line, first_line=s.start == 0) != "statement":
+                continue
+            seen.add(s.row)
+            present = set(tokenize(s.text))
+            span = short_answer.find(question, s.text, kind)
+            cands.append(Candidate(p, s, span))
+            rows.append((0.0, sum(w for t, w in terms.items() if t in present) / total if total else 0.0,
+                         ctx_share, float(span is not None), 1.0 / p.rank))
+    feats = np.array(rows, dtype=np.float32).reshape(-1, 5)
+    return cands, feats
+
+
+class ExtractiveAnswerer:
+    """Answer by quoting sentences; see the module docstring."""
+
+    def __init__(self, min_score: float, *, weights=EVIDENCE_WEIGHTS, rank_weight: float = RANK_WEIGHT,
+                 margin: float = SECOND_SENTENCE_MARGIN):
+        self.min_score, self.weights = min_score, np.asarray(weights, np.float32)
+        self.rank_weight, self.margin = rank_weight, margin
+
+    def score(self, question: str, qvec: np.ndarray, passages: Sequence[Passage], source: SentenceSource):
+        """(candidates, evidence scores, selection scores)."""
+        cands, feats = candidates(question, passages, source)
+        if cands:
+            feats[:, 0] = source.sentence_vectors([c.sentence.row for c in cands]) @ np.asarray(qvec, np.float32)
+        evidence = feats[:, :4] @ self.weights
+        return cands, evidence, evidence + self.rank_weight * feats[:, 4]
+
+    def answer(self, question: str, qvec: np.ndarray, passages: Sequence[Passage],
+               source: SentenceSource, *, notice: str | None = None) -> Answer:
+        passages = tuple(passages)
+        cands, evidence, select = self.score(question, qvec, passages, source)
+        best = float(evidence.max()) if len(cands) else 0.0
+        if not cands or best < self.min_score:
+            return Answer(question, NOT_FOUND, False, (), passages, notice, score=best)
+        order = np.argsort(-select, kind="stable")
+        picked = [cands[order[0]]]
+        if len(order) > 1 and select[order[1]] >= select[order[0]] - self.margin:
+            picked.append(cands[order[1]])
+        text, citations = cite([(c.passage, c.sentence) for c in picked])
+        top = picked[0]
+        if top.short is None:
+            return Answer(question, text, True, citations, passages, notice, score=best)
+        a = top.sentence.start + top.short.start
+        return Answer(question, f"{top.short.text}\n\n{text}", True, citations, passages, notice,
+                      short=top.short.text, short_doc=top.passage.doc_id, short_start=a,
+                      short_end=a + len(top.short.text), score=best)
