@@ -23,6 +23,9 @@ _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][a-z]+)?")
 MIN_RARITY, MAX_RARITY = 0.5, 6.0
 
 _TYPES = [
+    ("AUTHOR", re.compile(r"\bwho\s+(?:wrote|authored|is the author of|reported)\b|\bwritten by whom\b|"
+                          r"\bauthor of (?:this|the)\b", re.I)),
+    (None, re.compile(r"^\s*(?i:and\s+)?(?i:who|what)\s+(?i:is|was|are|were)\s+(?:[A-Z][\w.]*\s*)+\W*$")),
     ("DATE", re.compile(r"^\s*(?:and\s+)?when\b|\b(?:what|which|in what|what)\s+(?:year|date|day|month|"
                         r"century|decade|era|time period)\b|\bhow long ago\b", re.I)),
     ("NUMBER", re.compile(r"\bhow (?:many|much|long|old|far|big|large|tall|high|often|fast|deep|wide)\b|"
@@ -59,6 +62,7 @@ def question_terms(question: str) -> dict[str, float]:
 
 
 def answer_type(question: str) -> str | None:
+    """DATE, NUMBER, PERSON, PLACE, AUTHOR (who wrote this), or None ("who is <Name>?" asks for a description)."""
     for name, pattern in _TYPES:
         if pattern.search(question):
             return name

@@ -58,8 +58,10 @@ def candidates(question: str, passages: Sequence[Passage], source: SentenceSourc
             present = set(tokenize(s.text))
             span = short_answer.find(question, s.text, kind)
             cands.append(Candidate(p, s, span))
-            rows.append((0.0, sum(w for t, w in terms.items() if t in present) / total if total else 0.0,
-                         ctx_share, float(span is not None), 1.0 / p.rank))
+            share = sum(w for t, w in terms.items() if t in present) / total if total else 0.0
+            if kind == "AUTHOR" and span is not None:   # a byline answers "who wrote this" in full
+                share = 1.0
+            rows.append((0.0, share, ctx_share, float(span is not None), 1.0 / p.rank))
     feats = np.array(rows, dtype=np.float32).reshape(-1, 5)
     return cands, feats
 
@@ -72,11 +74,17 @@ class ExtractiveAnswerer:
         self.min_score, self.weights = min_score, np.asarray(weights, np.float32)
         self.rank_weight, self.margin = rank_weight, margin
 
-    def score(self, question: str, qvec: np.ndarray, passages: Sequence[Passage], source: SentenceSource):
-        """(candidates, evidence scores, selection scores)."""
+    @staticmethod
+    def features(question: str, qvec: np.ndarray, passages: Sequence[Passage], source: SentenceSource):
+        """(candidates, features: cosine, sentence term share, passage term share, type match, 1/rank)."""
         cands, feats = candidates(question, passages, source)
         if cands:
             feats[:, 0] = source.sentence_vectors([c.sentence.row for c in cands]) @ np.asarray(qvec, np.float32)
+        return cands, feats
+
+    def score(self, question: str, qvec: np.ndarray, passages: Sequence[Passage], source: SentenceSource):
+        """(candidates, evidence scores, selection scores)."""
+        cands, feats = self.features(question, qvec, passages, source)
         evidence = feats[:, :4] @ self.weights
         return cands, evidence, evidence + self.rank_weight * feats[:, 4]
 

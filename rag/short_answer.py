@@ -27,8 +27,8 @@ DATE = re.compile(
     rf"\b(?:{MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}\s+{MONTH}\s+\d{{4}}|{MONTH}\s+\d{{4}}|"
     rf"{MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?|(?:early|mid|late)[- ]\d{{4}}s?|\d{{3,4}}s\b|"
     rf"(?:the\s+)?\d{{1,2}}(?:st|nd|rd|th)\s+century|\d{{4}}(?:\s*[-–]\s*\d{{2,4}})?|"
-    rf"(?:last|this|next)\s+(?:fall|autumn|spring|summer|winter|year|month|week)|{DAY}|"
-    rf"(?:in\s+)?{MONTH})\b")
+    rf"(?:last|this|next|early|late)\s+(?:fall|autumn|spring|summer|winter|year|month|week|{MONTH})|"
+    rf"{DAY}|{MONTH})\b")
 NUMBER = re.compile(
     rf"(?:[$£€]\s?)?(?:\d[\d,]*(?:\.\d+)?|\b{NUMBER_WORD}(?:[- ]{NUMBER_WORD})*\b)"
     rf"(?:\s?(?:%|percent|per cent|million|billion|thousand|trillion))?", re.I)
@@ -48,7 +48,14 @@ class Span:
     end: int
 
 
+BYLINE = re.compile(r"^\s*(?i:by|write to|written by|reporting by|author:|text by)\s+"
+                    r"([A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,3})")
+
+
 def _candidates(sentence: str, kind: str) -> list[Span]:
+    if kind == "AUTHOR":
+        m = BYLINE.match(sentence)
+        return [Span(m.group(1), m.start(1), m.end(1))] if m else []
     if kind == "DATE":
         found = [Span(m.group(), m.start(), m.end()) for m in DATE.finditer(sentence)]
         return [s for s in found if not re.fullmatch(r"\d{4}", s.text) or 1000 <= int(s.text) <= 2100]
@@ -81,8 +88,11 @@ def find(question: str, sentence: str, kind: str | None) -> Span | None:
     if kind is None:
         return None
     q_stems = set(tokenize(question))
-    spans = [s for s in _candidates(sentence, kind)
-             if not (set(tokenize(s.text)) and set(tokenize(s.text)) <= q_stems)]
+    spans = _candidates(sentence, kind)
+    if kind in ("PERSON", "PLACE", "AUTHOR"):   # a name the question already gives is not its answer
+        spans = [s for s in spans if not set(tokenize(s.text)) & q_stems]
+    else:
+        spans = [s for s in spans if not (set(tokenize(s.text)) and set(tokenize(s.text)) <= q_stems)]
     if not spans:
         return None
     anchors = [m.start() for m in re.finditer(r"\w+", sentence)
