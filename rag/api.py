@@ -22,6 +22,7 @@ from .config import MODES, Config
 from .embed import Embedder
 from .errors import IndexMissingError, QuestionError
 from .extractive import ExtractiveAnswerer
+from .followup import resolve_conversation
 from .retrieve import Passage, Retriever
 
 _CACHE: dict[Config, "Rag"] = {}
@@ -90,6 +91,25 @@ class Rag:
         qvec = self.embed(question)
         passages = self.search(question, k=k, mode=mode, qvec=qvec)
         return self.answer(question, passages, qvec, notice=notice)
+
+
+    def chat(self, messages: list[dict], *, k: int | None = None, mode: str | None = None) -> Answer:
+        """Answer the last message of a conversation [{"role": "user"|"assistant", "content": str}, ...].
+
+        A follow-up that leans on the previous turn ("and how many were killed?") is
+        resolved against it first (rag.followup); Answer.question is then the question
+        as read, and the notice says so. A self-contained question is asked as is."""
+        if not messages or not isinstance(messages, list) or messages[-1].get("role") != "user":
+            raise QuestionError("the conversation must end with the user's question")
+        cleaned = [dict(m, content=clean_question(m["content"], self.config.max_question_chars)[0])
+                   if m.get("role") == "user" else m for m in messages[:-1]]
+        last, notice = clean_question(messages[-1].get("content"), self.config.max_question_chars)
+        resolved = resolve_conversation(cleaned + [{"role": "user", "content": last}])
+        if not resolved.depends:
+            return self.query(last, k=k, mode=mode)
+        answer = self.query(resolved.question, k=k, mode=mode)
+        read_as = f"Read as: {resolved.question}"
+        return replace(answer, notice="; ".join(n for n in (notice, read_as, answer.notice) if n))
 
 
 def open_default(config: Config | None = None, *, embedder=None) -> Rag:

@@ -85,12 +85,13 @@ def sentence_kind(sentence: str, line: str, *, first_line: bool = False) -> str:
     if CAPTION.search(line) or CAPTION.match(s):
         return "caption"
     lower = [w for w in words if w[0].islower()]
+    line_words = _WORD.findall(line) or words
+    if not _TERMINAL.search(line) and not _BULLET.match(line) and line_words:
+        capitalised = sum(w[0].isupper() or w[0].isdigit() for w in line_words) / len(line_words)
+        if first_line and (len(line_words) <= 12 or capitalised >= 0.6):
+            return "title"
+        if len(line_words) <= 8 or capitalised >= 0.6:
+            return "heading"
     if len(words) < 4 or len(lower) < 2:
         return "fragment"
-    if not _TERMINAL.search(line) and not _BULLET.match(line):
-        if first_line:
-            return "title"
-        capitalised = sum(w[0].isupper() for w in words) / len(words)
-        if len(words) <= 8 or capitalised >= 0.6:
-            return "heading"
     return "statement"

@@ -101,6 +101,8 @@ def find(question: str, sentence: str, kind: str | None) -> Span | None:
     def rank(s: Span):
         near = min((min(abs(x - s.start), abs(x - s.end)) for x in anchors), default=0)
         prep = 0 if kind != "PLACE" or _PLACE_PREP.search(sentence[:s.start]) else 1
-        return (prep, near, s.start)
+        # a fuller date (month, day and year) beats a bare year or weekday
+        detail = -len(re.findall(r"\d+|" + MONTH, s.text)) if kind == "DATE" else 0
+        return (prep, detail, near, s.start)
 
     return min(spans, key=rank)

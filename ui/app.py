@@ -67,13 +67,16 @@ def respond(rag: Rag, message: str, history: list | None, mode: str | None = Non
     """Handle one chat turn: returns (chat history, sources HTML, cleared input box)."""
     history = list(history or [])
     try:
-        answer = rag.query(message, mode=mode)
+        turns = [{"role": m["role"], "content": m["content"]} for m in history
+                 if isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)]
+        answer = rag.chat(turns + [{"role": "user", "content": message}], mode=mode)
     except RagError as exc:
         history += [{"role": "user", "content": message or ""},
                     {"role": "assistant", "content": f"⚠️ {exc}"}]
         return history, "", ""
-    reply = answer.text + (f"\n\n*{answer.notice}*" if answer.notice else "")
-    history += [{"role": "user", "content": answer.question},
+    reply = (f"**{answer.short}**\n\n" + answer.text.split("\n\n", 1)[1] if answer.short else answer.text) \
+        + (f"\n\n*{answer.notice}*" if answer.notice else "")
+    history += [{"role": "user", "content": message},
                 {"role": "assistant", "content": reply}]
     return history, sources_html(answer), ""
 
