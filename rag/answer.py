@@ -65,6 +65,8 @@ class SentenceSource(Protocol):
 
     def sentence_vectors(self, rows: list[int]) -> np.ndarray: ...
 
+    def document_passages(self, doc_id: str) -> list[Passage]: ...
+
 
 class Answerer(Protocol):
     """The answer step: ranked passages in, an Answer out."""

@@ -43,6 +43,22 @@ _BULLET = re.compile(r"^\s*(?:[-*•–]|\d+[.)])\s+")
 _TERMINAL = re.compile(r"[.!?…:;]['\"”’)\]]*\s*$")
 
 
+# irregular verb forms -> base form (after stemming), so "won" meets "win" and "sent" meets "send"
+IRREGULAR = dict(pair.split(":") for pair in """won:win wrote:write written:write sent:send sold:sell bought:buy
+built:build began:begin begun:begin came:come went:go gone:go gave:give given:give took:take taken:take made:make
+said:say told:tell found:find held:hold led:lead left:leav kept:keep met:meet paid:pay ran:run saw:see seen:see
+spoke:speak spoken:speak stood:stand thought:think brought:bring caught:catch fought:fight taught:teach
+knew:know known:know grew:grow grown:grow drew:draw drawn:draw flew:fli flown:fli chose:choos chosen:choos
+rose:rise risen:rise fell:fall fallen:fall struck:strike lost:lose felt:feel becam:becom became:becom
+wore:wear worn:wear spent:spend lent:lend sought:seek shot:shoot hid:hide hidden:hide froze:freez
+broke:break broken:break ate:eat eaten:eat drove:drive driven:drive rode:ride ridden:ride""".split())
+
+
+def terms(text: str) -> set[str]:
+    """Stemmed content terms of a text, irregular verb forms mapped to their base."""
+    return {IRREGULAR.get(t, t) for t in tokenize(text)}
+
+
 @functools.lru_cache(maxsize=50_000)
 def rarity(word: str) -> float:
     """Weight of a word as evidence: 7 - its Zipf frequency in English, clipped to [0.5, 6]."""
@@ -55,7 +71,7 @@ def question_terms(question: str) -> dict[str, float]:
     """Stemmed content terms of the question -> rarity weight (the rarest surface form wins)."""
     out: dict[str, float] = {}
     for word in _WORD.findall(question):
-        for stem in tokenize(word):
+        for stem in terms(word):
             if stem not in QUESTION_WORDS:
                 out[stem] = max(out.get(stem, 0.0), rarity(word.lower()))
     return out

@@ -4,7 +4,8 @@ Candidates are the statements among the sentences of the retrieved passages
 (headings, title lines, captions and fragments are never quoted; see
 rag.evidence.sentence_kind). Each scores by
   evidence = cosine(question, sentence) + w_terms * share of the question's
-             rarity-weighted terms in the sentence + w_context * that share in
+             rarity-weighted terms in the sentence (or its document's title, the
+             subject it speaks of) + w_context * that share in
              its passage and title + w_type * (has an answer of the asked type)
 and is ranked by evidence + w_rank / passage rank. The best one (and a second
 within a small margin) is quoted with its [n] marker; when the question asks
@@ -12,7 +13,8 @@ for a date, number, person or place found in the best sentence, that short
 answer leads the text and its span is returned. The answer is "not in the
 documents" when the best evidence is under ``min_score``: no term of the score
 depends on statistics of the indexed corpus, so the threshold means the same
-on one document or thousands. Does not paraphrase or generate text.
+on one document or thousands. "Summarize X", comparisons and yes/no questions
+take their sentences from rag.multi. Does not paraphrase or generate text.
 """
 from __future__ import annotations
 
@@ -21,10 +23,10 @@ from typing import Sequence
 
 import numpy as np
 
-from . import short_answer
+from . import multi, short_answer
 from .answer import NOT_FOUND, Answer, SentenceSource, cite
 from .evidence import answer_type, line_of, question_terms, sentence_kind
-from .lexical import tokenize
+from .evidence import terms as terms_of
 from .retrieve import Passage, Sentence
 
 # weights of (cosine, sentence term share, passage term share, type match) in the evidence
@@ -47,7 +49,7 @@ def candidates(question: str, passages: Sequence[Passage], source: SentenceSourc
     total = sum(terms.values())
     cands, rows, seen = [], [], set()
     for p in passages:
-        ctx = set(tokenize(p.title + " " + p.text))
+        title, ctx = terms_of(p.title), terms_of(p.title + " " + p.text)
         ctx_share = sum(w for t, w in terms.items() if t in ctx) / total if total else 0.0
         for s in source.sentences(p):
             a = s.start - p.start
@@ -55,7 +57,7 @@ def candidates(question: str, passages: Sequence[Passage], source: SentenceSourc
             if s.row in seen or sentence_kind(s.text, line, first_line=s.start == 0) != "statement":
                 continue
             seen.add(s.row)
-            present = set(tokenize(s.text))
+            present = terms_of(s.text) | title   # a sentence speaks of its document's subject
             span = short_answer.find(question, s.text, kind)
             cands.append(Candidate(p, s, span))
             share = sum(w for t, w in terms.items() if t in present) / total if total else 0.0
@@ -91,15 +93,27 @@ class ExtractiveAnswerer:
     def answer(self, question: str, qvec: np.ndarray, passages: Sequence[Passage],
                source: SentenceSource, *, notice: str | None = None) -> Answer:
         passages = tuple(passages)
+        kind = multi.intent(question)
+        if kind == "summary" and passages and multi.summary_matches(question, passages[0]):
+            picked = multi.summary(passages[0].doc_id, source)
+            if picked:
+                text, citations = cite(picked)
+                return Answer(question, text, True, citations, passages, notice, score=1.0)
         cands, evidence, select = self.score(question, qvec, passages, source)
         best = float(evidence.max()) if len(cands) else 0.0
         if not cands or best < self.min_score:
             return Answer(question, NOT_FOUND, False, (), passages, notice, score=best)
+        if kind == "compare":
+            picked = multi.compare(question, passages, source)
+            if len(picked) == 2:
+                text, citations = cite(picked, reading_order=False)
+                return Answer(question, text, True, citations, passages, notice, score=best)
         order = np.argsort(-select, kind="stable")
         picked = [cands[order[0]]]
         if len(order) > 1 and select[order[1]] >= select[order[0]] - self.margin:
             picked.append(cands[order[1]])
-        text, citations = cite([(c.passage, c.sentence) for c in picked])
+        # a yes/no question leads with the sentence that decides it; others read in document order
+        text, citations = cite([(c.passage, c.sentence) for c in picked], reading_order=kind != "yes/no")
         top = picked[0]
         if top.short is None:
             return Answer(question, text, True, citations, passages, notice, score=best)

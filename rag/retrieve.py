@@ -148,6 +148,12 @@ class Retriever:
                 "document": dbm[self._chunk_doc[cands]] / (float(dbm.max()) or 1.0),
                 "dense_ids": dense_ids, "bm25_ids": bm_ids}
 
+    def document_passages(self, doc_id: str) -> list[Passage]:
+        """Every chunk of one document, in reading order, as unranked passages (rank 0, score 0)."""
+        rows = [i for i, c in enumerate(self.data.chunks) if c["doc"] == doc_id]
+        return [Passage(0, i, doc_id, self.docs[self._chunk_doc[i]]["title"], self.data.chunks[i]["text"],
+                        self.data.chunks[i]["start"], self.data.chunks[i]["end"], 0.0, 0.0) for i in rows]
+
     def sentences(self, passage: Passage) -> list[Sentence]:
         """The sentences of a passage, with their rows in the sentence arrays."""
         c = self.data.chunks[passage.chunk]

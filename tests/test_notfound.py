@@ -81,3 +81,27 @@ def test_caption_is_never_quoted(corpora):
 def test_person_question_gets_a_name(corpora):
     a = corpora["many"].query("Who coached the winning crew?")
     assert a.short == "Anna Berg" and "Anna Berg" in a.citations[0].quote
+
+
+def test_summary_gives_central_sentences_in_reading_order(corpora):
+    a = corpora["many"].query("Summarize the Harbour Cup")
+    assert a.found and 3 <= len(a.citations) <= 5
+    assert all(c.doc_id == "cup.md" for c in a.citations)
+    starts = [c.quote_start for c in a.citations]
+    assert starts == sorted(starts)
+    assert all(CUP[c.quote_start:c.quote_end] == c.quote and "Photo" not in c.quote for c in a.citations)
+    assert a.text.count("[") == len(a.citations)
+
+
+def test_summary_of_something_absent_is_refused(corpora):
+    assert not corpora["many"].query("Summarize the history of the moon landing").found
+
+
+def test_comparison_cites_both_documents(corpora):
+    a = corpora["many"].query("Compare the Alder bakery and the Coldwell museum")
+    assert a.found and {c.doc_id for c in a.citations} == {"Alder-0.txt", "Coldwell-5.txt"}
+
+
+def test_yes_no_question_leads_with_the_deciding_sentence(corpora):
+    a = corpora["one"].query("Did the Northern club win the 2016 Harbour Cup race?")
+    assert a.found and a.citations[0].quote.startswith("The Northern club won the race")
