@@ -4,7 +4,7 @@
 general English (the wordfreq package's Zipf frequency list), not by statistics
 of the indexed corpus, so the same question gets the same weights over one
 short document or thousands. ``answer_type`` says what kind of answer a
-question asks for (DATE, NUMBER, PERSON, PLACE or None) from its wording.
+question asks for (DATE, NUMBER, PERSON, ENTITY, PLACE, AUTHOR or None) from its wording.
 ``sentence_kind`` tells statements from headings, title lines, captions and
 fragments, from the sentence and the line it sits on. Does not parse syntax:
 these are tested rules, and English only.
@@ -33,6 +33,11 @@ _TYPES = [
                           r"population)\b", re.I)),
     ("PERSON", re.compile(r"^\s*(?:and\s+)?(?:who|whom|whose)\b|\b(?:by whom|who\s+(?:is|was|were|did|"
                           r"wrote|said|led))\b", re.I)),
+    ("ENTITY", re.compile(r"^\s*(?:and\s+)?(?:which|what)\s+(?:[a-z]+\s+){0,2}(?:team|company|group|"
+                          r"organi[sz]ation|university|college|school|party|band|club|agency|firm|network|"
+                          r"newspaper|magazine|ship|church|museum|league|station|channel|brand|book|film|"
+                          r"movie|novel|song|album|show|series|award|prize|treaty|act|law|dynasty|empire|"
+                          r"tribe|language|religion)s?\b|\bwhat (?:is|was) the name of\b", re.I)),
     ("PLACE", re.compile(r"^\s*(?:and\s+)?where\b|\b(?:what|which|in what|in which)\s+(?:country|city|"
                          r"state|region|place|town|continent|county|province|location|area|island)\b",
                          re.I)),
@@ -54,9 +59,10 @@ wore:wear worn:wear spent:spend lent:lend sought:seek shot:shoot hid:hide hidden
 broke:break broken:break ate:eat eaten:eat drove:drive driven:drive rode:ride ridden:ride""".split())
 
 
-def terms(text: str) -> set[str]:
+@functools.lru_cache(maxsize=100_000)
+def terms(text: str) -> frozenset[str]:
     """Stemmed content terms of a text, irregular verb forms mapped to their base."""
-    return {IRREGULAR.get(t, t) for t in tokenize(text)}
+    return frozenset(IRREGULAR.get(t, t) for t in tokenize(text))
 
 
 @functools.lru_cache(maxsize=50_000)
@@ -67,7 +73,16 @@ def rarity(word: str) -> float:
     return min(MAX_RARITY, max(MIN_RARITY, 7.0 - zipf_frequency(word, "en")))
 
 
+@functools.lru_cache(maxsize=1_000)
+def _question_terms(question: str) -> tuple:
+    return tuple(_weigh(question).items())
+
+
 def question_terms(question: str) -> dict[str, float]:
+    return dict(_question_terms(question))
+
+
+def _weigh(question: str) -> dict[str, float]:
     """Stemmed content terms of the question -> rarity weight (the rarest surface form wins)."""
     out: dict[str, float] = {}
     for word in _WORD.findall(question):
@@ -78,7 +93,8 @@ def question_terms(question: str) -> dict[str, float]:
 
 
 def answer_type(question: str) -> str | None:
-    """DATE, NUMBER, PERSON, PLACE, AUTHOR (who wrote this), or None ("who is <Name>?" asks for a description)."""
+    """DATE, NUMBER, PERSON, ENTITY (which team, what company...), PLACE, AUTHOR (who wrote this),
+    or None ("who is <Name>?" asks for a description)."""
     for name, pattern in _TYPES:
         if pattern.search(question):
             return name
@@ -92,6 +108,7 @@ def line_of(text: str, a: int, b: int) -> str:
     return text[lo:hi if hi >= 0 else len(text)]
 
 
+@functools.lru_cache(maxsize=100_000)
 def sentence_kind(sentence: str, line: str, *, first_line: bool = False) -> str:
     """'statement', or why not: 'heading', 'title', 'caption' or 'fragment'."""
     s = sentence.strip()

@@ -2,8 +2,8 @@
 
 For a DATE question the candidates are dates (``February 7, 2016``, ``March
 1997``, ``1870s``, ``last fall``, weekdays); for NUMBER, numbers with their unit
-or counted noun (``around 12,000 soldiers``, ``about a third``, ``$5 million``,
-``45%``); for PERSON and PLACE, runs of capitalised words (``Vladimir Putin``,
+(``12,000``, ``a third``, ``$5 million``, ``45%``); for PERSON, ENTITY ("which
+team...") and PLACE, runs of capitalised words (``Vladimir Putin``,
 ``Gen. Valery Gerasimov``, ``Kursk``), PLACE preferring those after in/at/from.
 Candidates made only of question words are dropped; the one nearest the
 question's words in the sentence wins. Returns None for other questions
@@ -12,6 +12,7 @@ is better than a wrong one. Rules, not a parser: English only.
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -52,7 +53,20 @@ BYLINE = re.compile(r"^\s*(?i:by|write to|written by|reporting by|author:|text b
                     r"([A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,3})")
 
 
-def _candidates(sentence: str, kind: str) -> list[Span]:
+@functools.lru_cache(maxsize=100_000)
+def _candidates(sentence: str, kind: str) -> tuple[Span, ...]:
+    return tuple(_find_candidates(sentence, kind))
+
+
+@functools.lru_cache(maxsize=100_000)
+def _word_stems(text: str) -> tuple[tuple[int, str], ...]:
+    """(offset, stem) of each word of text (stopwords left out)."""
+    words = [(m.start(), m.group()) for m in re.finditer(r"\w+", text)]
+    stems = [(a, tokenize(w)) for a, w in words]
+    return tuple((a, t[0]) for a, t in stems if t)
+
+
+def _find_candidates(sentence: str, kind: str) -> list[Span]:
     if kind == "AUTHOR":
         m = BYLINE.match(sentence)
         return [Span(m.group(1), m.start(1), m.end(1))] if m else []
@@ -87,16 +101,18 @@ def find(question: str, sentence: str, kind: str | None) -> Span | None:
     """The short answer of the given kind in sentence (offsets within it), or None."""
     if kind is None:
         return None
-    q_stems = set(tokenize(question))
-    spans = _candidates(sentence, kind)
-    if kind in ("PERSON", "PLACE", "AUTHOR"):   # a name the question already gives is not its answer
-        spans = [s for s in spans if not set(tokenize(s.text)) & q_stems]
-    else:
-        spans = [s for s in spans if not (set(tokenize(s.text)) and set(tokenize(s.text)) <= q_stems)]
+    q_stems = {t for _, t in _word_stems(question)}
+    # a name the question already gives is not its answer ("Putin" in the question, "Vladimir Putin" here)
+    q_names = {t for a, t in _word_stems(question) if a > 0 and question[a].isupper()}
+    spans = []
+    for s in _candidates(sentence, kind):
+        stems = {t for _, t in _word_stems(s.text)}
+        if (stems and stems <= q_stems) or (kind in ("PERSON", "PLACE", "AUTHOR", "ENTITY") and stems & q_names):
+            continue
+        spans.append(s)
     if not spans:
         return None
-    anchors = [m.start() for m in re.finditer(r"\w+", sentence)
-               if (t := tokenize(m.group())) and t[0] in q_stems]
+    anchors = [a for a, t in _word_stems(sentence) if t in q_stems]
 
     def rank(s: Span):
         near = min((min(abs(x - s.start), abs(x - s.end)) for x in anchors), default=0)

@@ -79,3 +79,10 @@ def test_term_weights_come_from_general_english_not_the_corpus():
     w = question_terms("How many soldiers did Pyongyang send to the front?")
     assert "the" not in w and "mani" not in w
     assert w["pyongyang"] > w["soldier"] > w["send"]   # rarer words weigh more, with no index involved
+
+
+def test_which_team_question_gets_a_name():
+    q = "Which club won the 2016 race?"
+    assert answer_type(q) == "ENTITY"
+    span = find(q, "In 2016 the race was won by the Northern Rowing Club of Tamsin.", "ENTITY")
+    assert span is not None and span.text.startswith("Northern Rowing Club")
