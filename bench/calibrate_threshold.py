@@ -8,16 +8,20 @@ match, 1/rank) in three settings:
   single-doc  each article indexed alone, its own questions (answerable) and as
               many from other articles (not)                 [rag.abstention]
   squad2      SQuAD 2.0 dev questions, answerable vs written-to-look-answerable
-then, for a grid of evidence weights, prints answer containment (article
-present) and for each threshold the balanced accuracy in both abstention
-settings; the chosen threshold maximises the worse of the two. Also prints the
-SQuAD 2.0 AUROC of each weight setting. Caches question vectors and indexes
+then grids the evidence weights (for each, the threshold that maximises the
+worse balanced accuracy of the two abstention settings, and the SQuAD 2.0
+AUROC; the chosen weighting has the best AUROC among those with both balanced
+accuracies >= 0.92) and the sentence-selection weights (answer containment,
+short-answer F1, answer words). All in-sample. Caches question vectors and indexes
 under bench/.cache. Usage (from the repository root):
 
     PYTHONPATH=. .venv/bin/python bench/calibrate_threshold.py ../shared/data/squad-dev ../shared/data/squad2-dev
+
+(``--reuse`` re-grids the features saved by the previous run.)
 """
 import hashlib
 import itertools
+import pickle
 import random
 import sys
 from dataclasses import replace
@@ -26,14 +30,14 @@ from pathlib import Path
 import numpy as np
 
 from rag import Config
-from rag.abstention import article_documents, load_questions
+from rag.abstention import article_documents, load_questions, single_doc_config
 from rag.api import Rag
 from rag.build import build_index
 from rag.datasets import load_beir
 from rag.embed import Embedder
 from rag.evaluate import _cache_dir
 from rag.extractive import ExtractiveAnswerer
-from rag.metrics import contains_answer, squad_em_f1
+from rag.metrics import auroc, contains_answer, squad_em_f1
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 
@@ -53,7 +57,7 @@ def rows(rag, question, qvec, passages, gold=()):
     cands, feats = ExtractiveAnswerer.features(question, qvec, passages, rag.retriever)
     hits = np.array([contains_answer(c.sentence.text, gold) for c in cands], bool)
     shorts = [c.short.text if c.short else None for c in cands]
-    return feats, hits, shorts
+    return feats, hits, shorts, np.array([len(c.sentence.text.split()) for c in cands])
 
 
 def collect(squad: Path, squad2: Path | None):
@@ -75,7 +79,7 @@ def collect(squad: Path, squad2: Path | None):
         by_article.setdefault(article[next(iter(ds.qrels[q]))], []).append(q)
     rng = random.Random(0)
     for title, doc in sorted(article_documents(ds).items()):
-        one = replace(config, index_dir=CACHE / f"single-{doc.sha256[:16]}")
+        one = single_doc_config(config, doc, _cache_dir(squad, config).parent / "single")
         build_index(one, embedder=embedder, documents=[doc])
         r1 = Rag(one, embedder=embedder)
         own = by_article.get(title, [])
@@ -102,52 +106,75 @@ def collect(squad: Path, squad2: Path | None):
 
 
 def best_evidence(data, w):
-    return np.array([float((f[:, :4] @ w).max()) if len(f) else 0.0 for f, *_ in data])
+    return np.array([float((f @ w).max()) if len(f) else 0.0 for f, *_ in data])
 
 
-def auroc(pos, neg):
-    from rag.metrics import auroc as a
-    return a(pos, neg)
-
-
-def main(squad: str, squad2: str | None = None) -> None:
-    present, absent, sp, sn, s2p, s2n = collect(Path(squad), Path(squad2) if squad2 else None)
-    print(f"removed: {len(present)} + {len(absent)}; single-doc: {len(sp)} + {len(sn)}; "
-          f"squad2: {len(s2p)} answerable + {len(s2n)} unanswerable")
+def evidence_grid(present, absent, sp, sn, s2p, s2n):
+    """Per evidence weighting: the threshold maximising the worse balanced accuracy of the two
+    abstention settings, both accuracies there, and the SQuAD 2.0 AUROC."""
     results = []
-    for wt, wc, wy in itertools.product([0.5, 1.0, 1.5], [0.0, 0.5, 1.0], [0.0, 0.2, 0.4]):
-        w = np.array([1.0, wt, wc, wy], np.float32)
+    for wt, wc, wy, wn in itertools.product([0.1, 0.25, 0.5, 1.0], [0.0, 0.1, 0.25, 0.5], [0.0, 0.1],
+                                            [0.0, -0.3, -0.5]):
+        w = np.array([1.0, wt, wc, wy, 0.0, wn], np.float32)
         pa, na, p1, n1 = (best_evidence(d, w) for d in (present, absent, sp, sn))
         best = (-1, 0, 0, 0)
-        for t in np.arange(0.6, 2.6, 0.02):
+        for t in np.arange(0.4, 2.6, 0.02):
             ba = ((pa >= t).mean() + (na < t).mean()) / 2
             b1 = ((p1 >= t).mean() + (n1 < t).mean()) / 2
             best = max(best, (min(ba, b1), ba, b1, round(float(t), 2)))
         s2 = auroc(best_evidence(s2p, w), best_evidence(s2n, w)) if s2p else float("nan")
-        results.append((best[0], wt, wc, wy, best[1], best[2], best[3], s2))
-    results.sort(reverse=True)
-    print("min-balanced  w_terms w_context w_type  removed single  threshold  squad2-AUROC")
-    for r in results[:12]:
-        print(f"  {r[0]:.4f}      {r[1]:.1f}     {r[2]:.1f}       {r[3]:.1f}    {r[4]:.4f}  {r[5]:.4f}   {r[6]:.2f}"
-              f"      {r[7]:.4f}")
-    w = np.array([1.0, *results[0][1:4]], np.float32)
-    for rw, margin in itertools.product([0.0, 0.15, 0.3, 0.5], [None, 0.05, 0.1]):
-        got, em, f1, words = [], [], [], []
-        for f, hits, shorts, gold in present:
-            if not len(f):
-                got.append(False); em.append(0); f1.append(0)
-                continue
-            sel = f[:, :4] @ w + rw * f[:, 4]
-            order = np.argsort(-sel, kind="stable")
-            pick = [order[0]] + ([order[1]] if margin is not None and len(order) > 1
-                                 and sel[order[1]] >= sel[order[0]] - margin else [])
-            short = shorts[order[0]]
-            got.append(bool(hits[pick].any()) or (short is not None and contains_answer(short, gold)))
-            e, f_ = squad_em_f1(short, gold)
-            em.append(e); f1.append(f_)
-        print(f"rank weight {rw:.2f} margin {margin!s:5}: containment {np.mean(got):.4f}  "
-              f"short EM {np.mean(em):.4f} F1 {np.mean(f1):.4f} (ignoring the threshold)")
+        results.append((wt, wc, wy, wn, *best, s2))
+    print("evidence weights (cosine = 1)        worse-balanced removed single threshold squad2-AUROC")
+    for r in sorted(results, key=lambda r: -r[4])[:6] + sorted(results, key=lambda r: -r[8])[:10]:
+        print(f"  terms {r[0]:.2f} context {r[1]:.2f} type {r[2]:.1f} negation {r[3]:+.1f}:  {r[4]:.4f}  "
+              f"{r[5]:.4f}  {r[6]:.4f}  {r[7]:.2f}  {r[8]:.4f}")
+    ok = [r for r in results if r[4] >= 0.92]
+    pick = max(ok or results, key=lambda r: r[8])
+    print(f"chosen (best SQuAD 2.0 AUROC with both balanced accuracies >= 0.92): {pick}")
+
+
+def select_grid(present):
+    """Per selection weighting and second-sentence margin: containment (sentences or short
+    answer), short-answer EM/F1 and answer words, article present, ignoring the threshold."""
+    results = []
+    for wt, wc, wy, wr, wn in itertools.product([0.5, 1.0, 1.5], [0.0, 0.5], [0.0, 0.2, 0.4],
+                                                [0.0, 0.15, 0.3], [0.0, -0.3]):
+        w = np.array([1.0, wt, wc, wy, wr, wn], np.float32)
+        for margin in (None, 0.05, 0.1):
+            got, f1, words = [], [], []
+            for f, hits, shorts, nwords, gold in present:
+                if not len(f):
+                    got.append(False); f1.append(0.0); words.append(0)
+                    continue
+                sel = f @ w
+                order = np.argsort(-sel, kind="stable")
+                pick = [order[0]] + ([order[1]] if margin is not None and len(order) > 1
+                                     and sel[order[1]] >= sel[order[0]] - margin else [])
+                short = shorts[order[0]]
+                got.append(bool(hits[pick].any()) or (short is not None and contains_answer(short, gold)))
+                f1.append(squad_em_f1(short, gold)[1])
+                words.append(int(nwords[pick].sum()) + (len(short.split()) if short else 0))
+            results.append((float(np.mean(got)), float(np.mean(f1)), float(np.mean(words)), wt, wc, wy, wr, wn,
+                            margin))
+    print("containment  short-F1  words   terms context type rank negation margin")
+    for r in sorted(results, reverse=True)[:12]:
+        print(f"  {r[0]:.4f}     {r[1]:.4f}   {r[2]:.1f}   {r[3]:.2f}  {r[4]:.2f}  {r[5]:.1f}  {r[6]:.2f}  "
+              f"{r[7]:+.1f}  {r[8]}")
+
+
+def main(squad: str, squad2: str | None = None) -> None:
+    path = CACHE / "calibration-rows.pkl"
+    if path.exists() and "--reuse" in sys.argv:
+        data = pickle.loads(path.read_bytes())
+    else:
+        data = collect(Path(squad), Path(squad2) if squad2 else None)
+        path.write_bytes(pickle.dumps(data))
+    present, absent, sp, sn, s2p, s2n = data
+    print(f"removed: {len(present)} + {len(absent)}; single-doc: {len(sp)} + {len(sn)}; "
+          f"squad2: {len(s2p)} answerable + {len(s2n)} unanswerable")
+    evidence_grid(present, absent, sp, sn, s2p, s2n)
+    select_grid(present)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    main(*[a for a in sys.argv[1:] if not a.startswith("--")])

@@ -64,6 +64,12 @@ def article_documents(ds) -> dict[str, Document]:
     return out
 
 
+def single_doc_config(config, doc: Document, cache: Path):
+    """The configuration of doc's one-document index, cached under cache/ by content and settings."""
+    key = hashlib.sha256(json.dumps([doc.sha256, config.index_settings()], sort_keys=True).encode())
+    return replace(config, index_dir=Path(cache) / f"single-{key.hexdigest()[:16]}")
+
+
 def single_doc_scores(config, ds, qids, qvecs, cache: Path, embedder, *, answerer=None, seed: int = 0):
     """Each article's one-document index is built (or reused) under cache/."""
     from .api import Rag
@@ -75,8 +81,7 @@ def single_doc_scores(config, ds, qids, qvecs, cache: Path, embedder, *, answere
     docs, rng, pos, neg = article_documents(ds), random.Random(seed), [], []
     for title, own in sorted(by_article.items()):
         doc = docs[title]
-        key = hashlib.sha256(json.dumps([doc.sha256, config.index_settings()], sort_keys=True).encode())
-        one = replace(config, index_dir=Path(cache) / f"single-{key.hexdigest()[:16]}")
+        one = single_doc_config(config, doc, cache)
         build_index(one, embedder=embedder, documents=[doc])
         rag = Rag(one, embedder=embedder, answerer=answerer)
         others = rng.sample([q for q in qids if article[next(iter(ds.qrels[q]))] != title], len(own))

@@ -2,12 +2,12 @@
 
 Candidates are the statements among the sentences of the retrieved passages
 (headings, title lines, captions and fragments are never quoted; see
-rag.evidence.sentence_kind). Each scores by
-  evidence = cosine(question, sentence) + w_terms * share of the question's
-             rarity-weighted terms in the sentence (or its document's title, the
-             subject it speaks of) + w_context * that share in
-             its passage and title + w_type * (has an answer of the asked type)
-and is ranked by evidence + w_rank / passage rank. The best one (and a second
+rag.evidence.sentence_kind). Each has six features: cosine(question,
+sentence); the share of the question's rarity-weighted terms in the sentence
+(or its document's title, the subject it speaks of); that share in its passage
+and title; whether it holds an answer of the asked type; 1 / passage rank; and
+a negation mismatch (the question says "not"/"never", the sentence does not).
+One weighting of them is the evidence score, another picks the sentence. The best one (and a second
 within a small margin) is quoted with its [n] marker; when the question asks
 for a date, number, person or place found in the best sentence, that short
 answer leads the text and its span is returned. The answer is "not in the
@@ -18,6 +18,7 @@ take their sentences from rag.multi. Does not paraphrase or generate text.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -29,11 +30,14 @@ from .evidence import answer_type, line_of, question_terms, sentence_kind
 from .evidence import terms as terms_of
 from .retrieve import Passage, Sentence
 
-# weights of (cosine, sentence term share, passage term share, type match) in the evidence
-# score, and of 1/passage rank in choosing the sentence; see bench/calibrate_threshold.py
-EVIDENCE_WEIGHTS = (1.0, 1.0, 0.5, 0.2)
-RANK_WEIGHT = 0.3
+# Feature columns: cosine, sentence term share, passage term share, type match, 1/passage rank,
+# negation mismatch (the question says not/never/no, the sentence does not). Weights of the
+# evidence score (the not-found rule) and of the score that picks the sentence; tuned in-sample
+# on SQuAD dev / SQuAD 2.0 dev with bench/calibrate_threshold.py.
+EVIDENCE_WEIGHTS = (1.0, 0.5, 0.5, 0.0, 0.0, -0.3)
+SELECT_WEIGHTS = (1.0, 1.0, 0.5, 0.2, 0.3, -0.3)
 SECOND_SENTENCE_MARGIN = 0.05
+NEGATION = re.compile(r"\b(?:not|never|no|none|nothing|nobody|neither|nor|without|cannot)\b|n't\b", re.I)
 
 
 @dataclass
@@ -46,6 +50,7 @@ class Candidate:
 def candidates(question: str, passages: Sequence[Passage], source: SentenceSource):
     """Statement sentences of the passages (each once) and their feature rows."""
     terms, kind = question_terms(question), answer_type(question)
+    negated = bool(NEGATION.search(question))
     total = sum(terms.values())
     cands, rows, seen = [], [], set()
     for p in passages:
@@ -63,22 +68,25 @@ def candidates(question: str, passages: Sequence[Passage], source: SentenceSourc
             share = sum(w for t, w in terms.items() if t in present) / total if total else 0.0
             if kind == "AUTHOR" and span is not None:   # a byline answers "who wrote this" in full
                 share = 1.0
-            rows.append((0.0, share, ctx_share, float(span is not None), 1.0 / p.rank))
-    feats = np.array(rows, dtype=np.float32).reshape(-1, 5)
+            rows.append((0.0, share, ctx_share, float(span is not None), 1.0 / p.rank,
+                         float(negated and not NEGATION.search(s.text))))
+    feats = np.array(rows, dtype=np.float32).reshape(-1, 6)
     return cands, feats
 
 
 class ExtractiveAnswerer:
     """Answer by quoting sentences; see the module docstring."""
 
-    def __init__(self, min_score: float, *, weights=EVIDENCE_WEIGHTS, rank_weight: float = RANK_WEIGHT,
+    def __init__(self, min_score: float, *, evidence_weights=EVIDENCE_WEIGHTS, select_weights=SELECT_WEIGHTS,
                  margin: float = SECOND_SENTENCE_MARGIN):
-        self.min_score, self.weights = min_score, np.asarray(weights, np.float32)
-        self.rank_weight, self.margin = rank_weight, margin
+        self.min_score, self.margin = min_score, margin
+        self.evidence_weights = np.asarray(evidence_weights, np.float32)
+        self.select_weights = np.asarray(select_weights, np.float32)
 
     @staticmethod
     def features(question: str, qvec: np.ndarray, passages: Sequence[Passage], source: SentenceSource):
-        """(candidates, features: cosine, sentence term share, passage term share, type match, 1/rank)."""
+        """(candidates, features: cosine, sentence term share, passage term share, type match, 1/rank,
+        negation mismatch)."""
         cands, feats = candidates(question, passages, source)
         if cands:
             feats[:, 0] = source.sentence_vectors([c.sentence.row for c in cands]) @ np.asarray(qvec, np.float32)
@@ -87,8 +95,7 @@ class ExtractiveAnswerer:
     def score(self, question: str, qvec: np.ndarray, passages: Sequence[Passage], source: SentenceSource):
         """(candidates, evidence scores, selection scores)."""
         cands, feats = self.features(question, qvec, passages, source)
-        evidence = feats[:, :4] @ self.weights
-        return cands, evidence, evidence + self.rank_weight * feats[:, 4]
+        return cands, feats @ self.evidence_weights, feats @ self.select_weights
 
     def answer(self, question: str, qvec: np.ndarray, passages: Sequence[Passage],
                source: SentenceSource, *, notice: str | None = None) -> Answer:
