@@ -40,6 +40,7 @@ from rag.extractive import ExtractiveAnswerer
 from rag.metrics import auroc, contains_answer, squad_em_f1
 
 CACHE = Path(__file__).resolve().parent / ".cache"
+FULL = 0.5   # evidence weight of full coverage (all question words in one sentence): kept fixed
 
 
 def qvecs_for(embedder, texts: dict) -> dict:
@@ -115,7 +116,7 @@ def evidence_grid(present, absent, sp, sn, s2p, s2n):
     results = []
     for wt, wc, wy, wn in itertools.product([0.1, 0.25, 0.5, 1.0], [0.0, 0.1, 0.25, 0.5], [0.0, 0.1],
                                             [0.0, -0.3, -0.5]):
-        w = np.array([1.0, wt, wc, wy, 0.0, wn], np.float32)
+        w = np.array([1.0, wt, wc, wy, 0.0, wn, FULL], np.float32)
         pa, na, p1, n1 = (best_evidence(d, w) for d in (present, absent, sp, sn))
         best = (-1, 0, 0, 0)
         for t in np.arange(0.4, 2.6, 0.02):
@@ -139,7 +140,7 @@ def select_grid(present):
     results = []
     for wt, wc, wy, wr, wn in itertools.product([0.5, 1.0, 1.5], [0.0, 0.5], [0.0, 0.2, 0.4],
                                                 [0.0, 0.15, 0.3], [0.0, -0.3]):
-        w = np.array([1.0, wt, wc, wy, wr, wn], np.float32)
+        w = np.array([1.0, wt, wc, wy, wr, wn, 0.0], np.float32)
         for margin in (None, 0.05, 0.1):
             got, f1, words = [], [], []
             for f, hits, shorts, nwords, gold in present:

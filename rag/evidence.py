@@ -18,7 +18,8 @@ from .lexical import tokenize
 
 # Words that shape a question but are not evidence in a sentence (after stemming).
 QUESTION_WORDS = set("""how mani much what which who whom whose when where whi did doe do were
-been has have had can could would should name call type kind year date""".split())
+been has have had can could would should name call type kind year date
+he she it they him her his hers its their them we our us you your i my me""".split())
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][a-z]+)?")
 MIN_RARITY, MAX_RARITY = 0.5, 6.0
 

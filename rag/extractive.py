@@ -6,8 +6,10 @@ rag.evidence.sentence_kind). Each has six features: cosine(question,
 sentence); the share of the question's rarity-weighted terms in the sentence
 (or its document's title, the subject it speaks of); that share in its passage
 and title; whether it holds an answer of the asked type; 1 / passage rank; and
-a negation mismatch (the question says "not"/"never", the sentence does not).
-One weighting of them is the evidence score, another picks the sentence. The best one (and a second
+a negation mismatch (the question says "not"/"never", the sentence does not);
+full coverage (all of the question's content words, at least two, are in it or
+its title). One weighting of them is the evidence score, another picks the
+sentence. The best one (and a second
 within a small margin) is quoted with its [n] marker; when the question asks
 for a date, number, person or place found in the best sentence, that short
 answer leads the text and its span is returned. The answer is "not in the
@@ -31,12 +33,13 @@ from .evidence import terms as terms_of
 from .retrieve import Passage, Sentence
 
 # Feature columns: cosine, sentence term share, passage term share, type match, 1/passage rank,
-# negation mismatch (the question says not/never/no, the sentence does not). Weights of the
+# negation mismatch (the question says not/never/no, the sentence does not), full coverage (every
+# content word of the question, at least two, is in the sentence or its title). Weights of the
 # evidence score (the not-found rule) and of the score that picks the sentence; tuned in-sample
 # on SQuAD dev / SQuAD 2.0 dev with bench/calibrate_threshold.py.
-EVIDENCE_WEIGHTS = (1.0, 0.5, 0.5, 0.0, 0.0, -0.3)
-SELECT_WEIGHTS = (1.0, 1.0, 0.5, 0.2, 0.3, -0.3)
-SECOND_SENTENCE_MARGIN = 0.05
+EVIDENCE_WEIGHTS = (1.0, 0.1, 0.0, 0.0, 0.0, -0.5, 0.5)
+SELECT_WEIGHTS = (1.0, 0.5, 0.5, 0.2, 0.0, 0.0, 0.0)
+SECOND_SENTENCE_MARGIN = 0.1
 NEGATION = re.compile(r"\b(?:not|never|no|none|nothing|nobody|neither|nor|without|cannot)\b|n't\b", re.I)
 
 
@@ -68,9 +71,10 @@ def candidates(question: str, passages: Sequence[Passage], source: SentenceSourc
             share = sum(w for t, w in terms.items() if t in present) / total if total else 0.0
             if kind == "AUTHOR" and span is not None:   # a byline answers "who wrote this" in full
                 share = 1.0
-            rows.append((0.0, share, ctx_share, float(span is not None), 1.0 / p.rank,
-                         float(negated and not NEGATION.search(s.text))))
-    feats = np.array(rows, dtype=np.float32).reshape(-1, 6)
+            mismatch = negated and not NEGATION.search(s.text)
+            rows.append((0.0, share, ctx_share, float(span is not None), 1.0 / p.rank, float(mismatch),
+                         float(share >= 0.999 and len(terms) >= 2 and not mismatch)))
+    feats = np.array(rows, dtype=np.float32).reshape(-1, 7)
     return cands, feats
 
 
@@ -86,7 +90,7 @@ class ExtractiveAnswerer:
     @staticmethod
     def features(question: str, qvec: np.ndarray, passages: Sequence[Passage], source: SentenceSource):
         """(candidates, features: cosine, sentence term share, passage term share, type match, 1/rank,
-        negation mismatch)."""
+        negation mismatch, full coverage)."""
         cands, feats = candidates(question, passages, source)
         if cands:
             feats[:, 0] = source.sentence_vectors([c.sentence.row for c in cands]) @ np.asarray(qvec, np.float32)
