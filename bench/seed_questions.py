@@ -1,11 +1,12 @@
-"""Score the 20 hand-written seed-article questions (bench/seed_questions.jsonl).
+"""Score the 20 hand-written seed-article questions (bench/seed_questions.jsonl) and the
+10 seed-article conversations of bench/conversations.jsonl.
 
 An answerable question is answered correctly when the answer is given and its
 text contains one of the accepted strings (case-insensitive); an unanswerable
 one when the answer is "not in the documents". Builds the seed index under
 bench/.cache on first use. Usage:
 
-    .venv/bin/python bench/seed_questions.py [-v]
+    PYTHONPATH=. .venv/bin/python bench/seed_questions.py [-v]
 """
 import json
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from rag import Config
 from rag.api import Rag
+from rag import conversations
 from rag.build import build_index
 from rag.embed import Embedder
 
@@ -35,6 +37,8 @@ def main(verbose: bool = False) -> None:
             print(f"{'OK ' if ok else 'BAD'} {r['id']} {r['question']}\n    short={a.short!r} score={a.score:.2f}\n"
                   f"    {a.text[:300]!r}")
     print(f"{right}/{len(rows)} seed questions answered correctly")
+    convs = conversations.load(HERE / "conversations.jsonl", "seeds", {}, {})
+    print(f"seed conversations: {conversations.evaluate(rag, convs)}")
 
 
 if __name__ == "__main__":

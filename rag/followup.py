@@ -6,9 +6,10 @@ A question depends on the conversation when it opens with "and", "but", "also",
 article/document" means the document and does not count). Such a question is
 rewritten before retrieval: a personal pronoun becomes the previous short
 answer when that was a person (a place for "there", a date for "then"), else
-the first name in the previous question ("his" -> "Shi Tianze's"); when nothing
-was replaced, the names of the previous question (or its content words) are
-added after the question. A question that names nothing but says "the X"
+the first name in the previous question ("his" -> "Shi Tianze's", "its" ->
+"Scottish Parliament's"); "it", "they" and "them" stay, and the previous
+question's content words are added after the question; when nothing was
+replaced, the names of the previous question (or its content words) are. A question that names nothing but says "the X"
 ("What was the paper about?") is taken to depend on the conversation too. A question that does not depend on the conversation
 is returned unchanged. Works on the text of the messages only (no model, no
 coreference parser): English, and only the last turn is looked back to (the
@@ -82,8 +83,10 @@ def resolve(question: str, previous_question: str | None, previous_answer: str |
     def sub(m):
         w = m.group()
         low = w.lower()
-        target = {**{k: person for k in PERSONAL}, **{k: thing for k in NEUTER}, "there": place,
-                  "then": when}.get(low)
+        # "it", "they", "them" are left in place (the context is added after the question below):
+        # the thing they stand for is rarely a name of the previous question
+        target = {**{k: person for k in PERSONAL}, **{k: thing for k in NEUTER if k.endswith("s")},
+                  "there": place, "then": when}.get(low)
         if not target:
             return w
         replaced.append(target)
@@ -91,15 +94,16 @@ def resolve(question: str, previous_question: str | None, previous_answer: str |
 
     q = re.sub(r"\b(?:he|she|him|his|her|hers|it|its|they|them|their|theirs|there|then)\b", sub, q,
                flags=re.I)
-    if replaced:
+    if replaced and not re.search(r"\b(?:it|they|them)\b", q, re.I):
         return Resolved(q, True, replaced[0])
     extra = [n for n in found if n.lower() not in q.lower()]
-    if not extra:
+    if not extra or re.search(r"\b(?:it|they|them)\b", q, re.I):
         extra = [w for w in re.findall(r"[A-Za-z][\w-]+", previous_question)
                  if w.lower() not in q.lower() and w.lower() not in QUESTION_WORDS
                  and w.lower() not in {"the", "was", "is", "are", "did", "does", "of", "in", "to", "a", "an",
                                        "and", "for", "on", "by", "with", "at", "from", "that", "this"}]
-    return Resolved(f"{q} ({' '.join(extra)})" if extra else q, True, extra[0] if extra else None)
+    return Resolved(f"{q} ({' '.join(extra)})" if extra else q, True,
+                    replaced[0] if replaced else extra[0] if extra else None)
 
 
 def resolve_conversation(messages: list[dict]) -> Resolved:

@@ -39,7 +39,15 @@ _NOT_NAMES = {"The", "A", "An", "In", "On", "At", "It", "He", "She", "They", "Th
               "Those", "But", "And", "However", "Meanwhile", "According", "Until", "Despite", "For",
               "After", "Before", "During", "When", "While", "If", "As", "Several", "Some", "About",
               "I", "We", "You", "His", "Her", "Their", "Its", "Our", "Until", "Although", "Since", "By"}
+DEMONYM = re.compile(r"(?:ian|ean|ese|ish|ans|ians|eans)$|^(?:American|German|French|Dutch|Russian|Korean|Thai)$")
 _PLACE_PREP = re.compile(r"\b(?:in|at|from|to|near|into|across|outside|inside)\s+(?:the\s+)?$", re.I)
+
+
+def common_word(word: str) -> bool:
+    """A frequent English word (Zipf >= 4), capitalised only because it opens the sentence."""
+    from .evidence import rarity
+
+    return rarity(word) <= 3.0
 
 
 @dataclass(frozen=True)
@@ -108,6 +116,10 @@ def find(question: str, sentence: str, kind: str | None) -> Span | None:
     for s in _candidates(sentence, kind):
         stems = {t for _, t in _word_stems(s.text)}
         if (stems and stems <= q_stems) or (kind in ("PERSON", "PLACE", "AUTHOR", "ENTITY") and stems & q_names):
+            continue
+        if kind == "PERSON" and (DEMONYM.search(s.text) or s.text.isupper()):   # "North Korean", "SEOUL"
+            continue
+        if s.start == 0 and " " not in s.text and common_word(s.text.lower()):   # "Cooperation between..."
             continue
         spans.append(s)
     if not spans:

@@ -86,3 +86,14 @@ def test_which_team_question_gets_a_name():
     assert answer_type(q) == "ENTITY"
     span = find(q, "In 2016 the race was won by the Northern Rowing Club of Tamsin.", "ENTITY")
     assert span is not None and span.text.startswith("Northern Rowing Club")
+
+
+def test_nationality_is_not_a_person():
+    q = "Who said the alliance guards against weakening?"
+    span = find(q, "The North Korean alliance guards against any weakening, said Hong Min, a fellow.", "PERSON")
+    assert span is not None and span.text == "Hong Min"
+
+
+def test_sentence_opening_word_is_not_a_name():
+    q = "Who signed the pact for the north?"
+    assert find(q, "Cooperation grew after the pact was signed by the north.", "PERSON") is None
