@@ -92,7 +92,6 @@ class Rag:
         passages = self.search(question, k=k, mode=mode, qvec=qvec)
         return self.answer(question, passages, qvec, notice=notice)
 
-
     def chat(self, messages: list[dict], *, k: int | None = None, mode: str | None = None) -> Answer:
         """Answer the last message of a conversation [{"role": "user"|"assistant", "content": str}, ...].
 
@@ -101,8 +100,8 @@ class Rag:
         as read, and the notice says so. A self-contained question is asked as is."""
         if not messages or not isinstance(messages, list) or messages[-1].get("role") != "user":
             raise QuestionError("the conversation must end with the user's question")
-        cleaned = [dict(m, content=clean_question(m["content"], self.config.max_question_chars)[0])
-                   if m.get("role") == "user" else m for m in messages[:-1]]
+        cleaned = [m for m in messages[:-1] if isinstance(m, dict) and isinstance(m.get("content"), str)
+                   and m["content"].strip() and m.get("role") in ("user", "assistant")]
         last, notice = clean_question(messages[-1].get("content"), self.config.max_question_chars)
         resolved = resolve_conversation(cleaned + [{"role": "user", "content": last}])
         if not resolved.depends:
