@@ -11,34 +11,30 @@ ranked by their best passage). Usage:
 """
 import argparse
 import itertools
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from rag import Config
+from rag.api import Rag
 from rag.datasets import load_beir
-from rag.embed import Embedder
 from rag.evaluate import _cache_dir
 from rag.metrics import hit_at_k, ndcg_at_k
-from rag.retrieve import Retriever
-from rag.store import load
 
 
-def features(retriever: Retriever, question: str, qvec: np.ndarray, depth: int):
-    dense_ids, bm_ids, bm = retriever._candidates(question, qvec, depth, "hybrid")
-    cands = np.unique(np.concatenate([dense_ids, bm_ids]))
-    bmax = float(bm.max()) or 1.0
-    dbm = retriever.doc_bm25.scores(question)
-    doc = dbm[retriever._chunk_doc[cands]] / (float(dbm.max()) or 1.0)
-    return (cands, retriever._vecs[cands] @ qvec, bm[cands] / bmax,
-            retriever.best_sentence(cands, qvec), dense_ids, bm_ids, doc)
+def features(rag: Rag, question: str, qvec: np.ndarray, depth: int):
+    f = rag.retriever.fusion_features(question, qvec, depth)
+    return (np.arange(len(f["chunks"])), f["dense"], f["bm25"], f["sentence"],
+            [list(f["chunks"]).index(c) for c in f["dense_ids"]],
+            [list(f["chunks"]).index(c) for c in f["bm25_ids"]], f["document"], f["docs"])
 
 
-def doc_ranking(retriever, cands, scores):
+def doc_ranking(f, scores):
     order = np.argsort(-scores, kind="stable")
     seen, out = set(), []
-    for c in cands[order]:
-        d = retriever.data.chunks[c]["doc"]
+    for c in order:
+        d = f[7][c]
         if d not in seen:
             seen.add(d)
             out.append(d)
@@ -55,16 +51,15 @@ def main():
     args = ap.parse_args()
     folder, config = Path(args.dataset), Config()
     ds = load_beir(folder, args.split)
-    retriever = Retriever(load(_cache_dir(folder, config), config.index_settings()),
-                          weights=config.fusion_weights, depth=args.depth)
+    rag = Rag(replace(config, index_dir=_cache_dir(folder, config), depth=args.depth))
     qids = list(ds.queries)
-    qvecs = Embedder().encode([ds.queries[q] for q in qids])
-    feats = [features(retriever, ds.queries[q], v, args.depth) for q, v in zip(qids, qvecs)]
+    qvecs = rag.embedder.encode([ds.queries[q] for q in qids])
+    feats = [features(rag, ds.queries[q], v, args.depth) for q, v in zip(qids, qvecs)]
 
     def evaluate(fn):
         nd, h1 = [], []
         for q, f in zip(qids, feats):
-            ranked = doc_ranking(retriever, f[0], fn(f))
+            ranked = doc_ranking(f, fn(f))
             nd.append(ndcg_at_k(ranked, ds.qrels[q], 10))
             h1.append(hit_at_k(ranked, ds.qrels[q], 1))
         return float(np.mean(nd)), float(np.mean(h1))

@@ -10,12 +10,12 @@ Importing this package does no work: models and indexes load on first use.
 """
 __version__ = "0.1.0"
 
-from .answer import Answer, Citation
+from .answer import Answer, Answerer, Citation
 from .api import Rag, index, query
 from .build import BuildReport
 from .config import Config
 from .errors import RagError
 from .retrieve import Passage
 
-__all__ = ["query", "index", "Rag", "Config", "Answer", "Citation", "Passage", "BuildReport",
+__all__ = ["query", "index", "Rag", "Config", "Answer", "Answerer", "Citation", "Passage", "BuildReport",
            "RagError"]

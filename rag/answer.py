@@ -1,35 +1,24 @@
-"""Compose an extractive, cited answer from ranked passages.
+"""What an answer is, and the small interface every answer step implements.
 
-The answer is the one or two sentences of the retrieved passages that best
-match the question, each followed by the marker of the passage it comes from.
-A sentence scores by its cosine similarity to the question (sentence vectors
-are computed at index time, so this adds no model call), the share of the
-question's (stemmed, idf-weighted) terms it contains, its passage's rank, and,
-for questions asking for a number or date, whether it has a digit. When the
-best sentence scores under ``min_score`` the answer says the documents do not
-contain it (and the passages are still listed). Does not generate or
-paraphrase text: every answer word is quoted.
+``Answer`` and ``Citation`` are the results the API, CLI and UI show.
+``Answerer`` is the answer step: given the question, its vector, the ranked
+passages and a ``SentenceSource`` (the retriever's public view of the indexed
+sentences), it returns an ``Answer``. The extractive answerer
+(``rag.extractive``) is the one used today; an LLM answerer can plug in later
+through the same interface (``Rag(config, answerer=...)``). ``cite`` turns
+chosen sentences into the answer text with ``[n]`` markers and its citations.
+Does not retrieve or embed anything itself.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
-from typing import Optional
+from typing import Optional, Protocol, Sequence
 
 import numpy as np
 
-from .lexical import tokenize
-from .retrieve import Passage, Retriever
+from .retrieve import Passage, Sentence
 
 NOT_FOUND = "The documents do not contain an answer to this question."
-NUMERIC_QUESTION = re.compile(r"\b(how (many|much|long|old|far|big|large)|what (year|date|percentage)|when)\b", re.I)
-# Words that shape a question but are not evidence in a sentence (after stemming).
-QUESTION_WORDS = set("""how mani much what which who whom whose when where whi did doe do were
-been has have had can could would should""".split())
-# weights of (sentence cosine, question-term share, 1/passage rank, number match);
-# tuned on SQuAD dev with bench/tune_answer.py
-SENTENCE_WEIGHTS = (1.0, 1.5, 0.3, 0.2)
-SECOND_SENTENCE_MARGIN = 0.05
 
 
 @dataclass(frozen=True)
@@ -54,55 +43,46 @@ class Answer:
     citations: tuple[Citation, ...]
     passages: tuple[Passage, ...]
     notice: Optional[str] = None
+    short: Optional[str] = None        # the short answer ("February 7, 2016"), None when not confident
+    short_doc: Optional[str] = None    # the document it is in
+    short_start: Optional[int] = None  # its character span in that document
+    short_end: Optional[int] = None
+    score: float = 0.0                 # the evidence score the not-found rule compared with its threshold
 
     def to_dict(self) -> dict:
         return {"question": self.question, "answer": self.text, "found": self.found,
-                "notice": self.notice, "citations": [asdict(c) for c in self.citations],
+                "short_answer": self.short, "short_doc": self.short_doc,
+                "short_start": self.short_start, "short_end": self.short_end,
+                "score": round(float(self.score), 4), "notice": self.notice,
+                "citations": [asdict(c) for c in self.citations],
                 "passages": [p.to_dict() for p in self.passages]}
 
 
-def sentence_features(question: str, qvec: np.ndarray, passages: list[Passage],
-                      retriever: Retriever) -> tuple[list, np.ndarray]:
-    """Candidate (passage, sentence) pairs from the passages, and their features: sentence cosine, idf-weighted share of question terms present, 1/passage rank, and
-    whether a number-seeking question meets a sentence with a digit."""
-    q_terms = set(tokenize(question)) - QUESTION_WORDS
-    idf = retriever.bm25.idf(q_terms) if retriever.bm25 is not None else dict.fromkeys(q_terms, 1.0)
-    total = sum(idf.values())
-    numeric = bool(NUMERIC_QUESTION.search(question))
-    cands, seen = [], set()
-    for p in passages:
-        for s in retriever.sentences(p):
-            if s.row not in seen:
-                seen.add(s.row)
-                cands.append((p, s))
-    feats = np.zeros((len(cands), 4), dtype=np.float32)
-    if cands:
-        feats[:, 0] = retriever.sentence_vectors([s.row for _, s in cands]) @ np.asarray(qvec, np.float32)
-    for i, (p, s) in enumerate(cands):
-        feats[i, 1] = sum(idf[t] for t in q_terms & set(tokenize(s.text))) / total if total else 0.0
-        feats[i, 2] = 1.0 / p.rank
-        feats[i, 3] = float(numeric and bool(re.search(r"\d", s.text)))
-    return cands, feats
+class SentenceSource(Protocol):
+    """The retriever's public view of indexed sentences (rag.retrieve.Retriever implements it)."""
+
+    def sentences(self, passage: Passage) -> list[Sentence]: ...
+
+    def sentence_vectors(self, rows: list[int]) -> np.ndarray: ...
+
+    def document_passages(self, doc_id: str) -> list[Passage]: ...
 
 
-def compose(question: str, qvec: np.ndarray, passages: list[Passage], retriever: Retriever,
-            *, min_score: float, notice: str | None = None) -> Answer:
-    cands, feats = sentence_features(question, qvec, passages, retriever)
-    scores = feats @ np.asarray(SENTENCE_WEIGHTS, dtype=np.float32)
-    if not cands or scores.max() < min_score:
-        return Answer(question, NOT_FOUND, False, (), tuple(passages), notice)
-    order = np.argsort(-scores, kind="stable")
-    picked = [order[0]]
-    if len(order) > 1 and scores[order[1]] >= scores[order[0]] - SECOND_SENTENCE_MARGIN:
-        picked.append(order[1])
-    picked.sort(key=lambda i: (cands[i][0].doc_id, cands[i][1].start))   # reading order
+class Answerer(Protocol):
+    """The answer step: ranked passages in, an Answer out."""
+
+    def answer(self, question: str, qvec: np.ndarray, passages: Sequence[Passage],
+               source: SentenceSource, *, notice: str | None = None) -> Answer: ...
+
+
+def cite(picked: Sequence[tuple[Passage, Sentence]], *, reading_order: bool = True) -> tuple[str, tuple]:
+    """(answer text with [n] after each sentence, citations) for the chosen (passage, sentence) pairs."""
+    if reading_order:
+        picked = sorted(picked, key=lambda ps: (ps[0].doc_id, ps[1].start))
     citations, markers, parts = [], {}, []
-    for i in picked:
-        p, s = cands[i]
-        if p.chunk not in markers:
-            markers[p.chunk] = len(markers) + 1
-        marker = markers[p.chunk]
+    for p, s in picked:
+        marker = markers.setdefault(p.chunk, len(markers) + 1)
         citations.append(Citation(marker, p.doc_id, p.title, p.text, p.start, p.end, p.score,
                                   s.text, s.start, s.end))
         parts.append(f"{s.text} [{marker}]")
-    return Answer(question, " ".join(parts), True, tuple(citations), tuple(passages), notice)
+    return " ".join(parts), tuple(citations)

@@ -1,7 +1,11 @@
 """The Python entry points: ``query`` for the default index, ``Rag`` for an explicit one.
 
-``Rag`` loads an index folder once (checking its manifest against the
-configuration) and answers many questions; ``query`` keeps one ``Rag`` per
+``Rag`` is the one place that wires the pipeline: it loads an index folder once
+(checking its manifest against the configuration) into a retriever, holds the
+embedding model and the answer step (an ``rag.answer.Answerer``; the
+extractive one by default), and offers ``search`` (ranked passages, used by
+evaluation and benchmarks), ``query`` (one question) and ``chat`` (a
+conversation whose last message is the new question). ``query`` keeps one ``Rag`` per
 configuration and, for the default configuration only, builds the index from
 the corpus folder when it is missing. Does not reload an index rebuilt by
 another process while a ``Rag`` holds it: open a new one.
@@ -12,13 +16,15 @@ import threading
 from dataclasses import replace
 
 from . import store
-from .answer import Answer, compose
+from .answer import Answer, Answerer
 from .build import BuildReport, build_index
 from .config import Config
 from .embed import Embedder
-from .errors import IndexMissingError
-from .question import check, clean_question  # noqa: F401  (clean_question: re-exported)
-from .retrieve import Retriever
+from .errors import IndexMissingError, QuestionError
+from .extractive import ExtractiveAnswerer
+from .followup import resolve_conversation
+from .question import check, check_k, check_mode, clean_question
+from .retrieve import Passage, Retriever
 
 _CACHE: dict[Config, "Rag"] = {}
 _CACHE_LOCK = threading.Lock()
@@ -27,17 +33,18 @@ _CACHE_LOCK = threading.Lock()
 class Rag:
     """A loaded index plus its embedding model, ready to answer questions."""
 
-    def __init__(self, config: Config | None = None, *, embedder=None):
+    def __init__(self, config: Config | None = None, *, embedder=None, answerer: Answerer | None = None):
         self.config = config or Config()
         self.embedder = embedder or Embedder(self.config.model, batch_size=self.config.batch_size)
         self.retriever = Retriever(store.load(self.config.index_dir, self.config.index_settings(),
                                               corpus=self.config.corpus_dir),
                                    weights=self.config.fusion_weights, depth=self.config.depth)
+        self.answerer = answerer or ExtractiveAnswerer(self.config.min_score)
 
     @classmethod
-    def open(cls, index_dir, *, embedder=None, **settings) -> "Rag":
+    def open(cls, index_dir, *, embedder=None, answerer: Answerer | None = None, **settings) -> "Rag":
         """Load the index in index_dir; settings override Config fields (model, top_k...)."""
-        return cls(Config(index_dir=index_dir, **settings), embedder=embedder)
+        return cls(Config(index_dir=index_dir, **settings), embedder=embedder, answerer=answerer)
 
     @property
     def status(self) -> dict:
@@ -46,17 +53,51 @@ class Rag:
                 "model": self.retriever.manifest["model"], "index": str(self.config.index_dir),
                 "built_at": self.retriever.manifest.get("built_at")}
 
+    def embed(self, question: str):
+        """The question's vector (one model call)."""
+        return self.embedder.encode([question], progress=False)[0]
+
+    def search(self, question: str, *, k: int | None = None, mode: str | None = None, qvec=None,
+               depth: int | None = None) -> list[Passage]:
+        """The k best passages for question (qvec: its vector, if already computed); k has
+        no upper bound here, so evaluation can rank deeply."""
+        k, mode = check_k(k, self.config.top_k, most=None), check_mode(mode, self.config.mode)
+        qvec = self.embed(question) if qvec is None else qvec
+        return self.retriever.search(question, qvec, k, mode=mode, depth=depth)
+
+    def answer(self, question: str, passages, qvec, *, notice: str | None = None) -> Answer:
+        """Compose the answer to question from ranked passages with the configured answer step."""
+        return self.answerer.answer(question, qvec, passages, self.retriever, notice=notice)
+
     def query(self, question: str, *, k: int | None = None, mode: str | None = None) -> Answer:
-        """Answer one question with cited passages; see rag.answer for how.
+        """Answer one question with cited passages; see rag.extractive for how.
 
         k: passages to retrieve, 1 to 100 (default config.top_k); mode: dense, bm25,
         rrf or hybrid (default config.mode). Raises QuestionError (one line) for a
         question, k or mode of the wrong type or value; see rag.question."""
-        q = check(question, k, mode, config=self.config)   # QuestionError for any bad input (rag.question)
-        qvec = self.embedder.encode([q.text], progress=False)[0]
-        passages = self.retriever.search(q.text, qvec, q.k, mode=q.mode)
-        return compose(q.text, qvec, passages, self.retriever,
-                       min_score=self.config.min_score, notice=q.notice)
+        q = check(question, k, mode, config=self.config)
+        qvec = self.embed(q.text)
+        passages = self.search(q.text, k=q.k, mode=q.mode, qvec=qvec)
+        return self.answer(q.text, passages, qvec, notice=q.notice)
+
+    def chat(self, messages: list[dict], *, k: int | None = None, mode: str | None = None) -> Answer:
+        """Answer the last message of a conversation [{"role": "user"|"assistant", "content": str}, ...].
+
+        A follow-up that leans on the previous turn ("and how many were killed?") is
+        resolved against it first (rag.followup); Answer.question is then the question
+        as read, and the notice says so. A self-contained question is asked as is."""
+        if (not isinstance(messages, list) or not messages or not isinstance(messages[-1], dict)
+                or messages[-1].get("role") != "user"):
+            raise QuestionError("the conversation must end with the user's question")
+        cleaned = [m for m in messages[:-1] if isinstance(m, dict) and isinstance(m.get("content"), str)
+                   and m["content"].strip() and m.get("role") in ("user", "assistant")]
+        last, notice = clean_question(messages[-1].get("content"), self.config.max_question_chars)
+        resolved = resolve_conversation(cleaned + [{"role": "user", "content": last}])
+        if not resolved.depends:
+            return self.query(last, k=k, mode=mode)
+        answer = self.query(resolved.question, k=k, mode=mode)
+        read_as = f"Read as: {resolved.question}"
+        return replace(answer, notice="; ".join(n for n in (notice, read_as, answer.notice) if n))
 
 
 def open_default(config: Config | None = None, *, embedder=None) -> Rag:

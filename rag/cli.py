@@ -1,4 +1,4 @@
-"""The ``rag`` command: ``index``, ``ask`` and ``serve`` over the library.
+"""The ``rag`` command: ``index``, ``ask``, ``chat``, ``eval`` and ``serve`` over the library.
 
 Library errors print as one line (``error: ...``) with exit status 1; warnings
 about skipped files print as ``warning: FILE: reason``. Set RAG_DEBUG=1 to see
@@ -64,6 +64,11 @@ def cmd_ask(args) -> int:
         print(json.dumps(dict(answer.to_dict(), seconds=round(time.perf_counter() - t0, 3)),
                          indent=2, ensure_ascii=False))
         return 0
+    print_answer(answer)
+    return 0
+
+
+def print_answer(answer) -> None:
     if answer.notice:
         print(f"note: {answer.notice}")
     print(answer.text)
@@ -79,14 +84,38 @@ def cmd_ask(args) -> int:
         for p in answer.passages[:3]:
             snippet = " ".join(p.text.split())[:160]
             print(f"  {p.rank}. {p.title} ({p.doc_id}, score {p.score:.2f}): {snippet}...")
-    return 0
+
+
+def cmd_chat(args) -> int:
+    """A terminal conversation: follow-up questions are read against the previous turn."""
+    from .api import open_default
+
+    rag = open_default(_config(args))
+    history: list[dict] = []
+    print("Ask about the documents; an empty line or Ctrl-D ends the chat.")
+    while True:
+        try:
+            line = input("> ").strip()
+        except EOFError:
+            print()
+            return 0
+        if not line:
+            return 0
+        try:
+            answer = rag.chat(history + [{"role": "user", "content": line}], k=args.k, mode=args.mode)
+        except RagError as exc:
+            print(f"error: {exc}")
+            continue
+        print_answer(answer)
+        history += [{"role": "user", "content": line}, {"role": "assistant", "content": answer.text}]
 
 
 def cmd_eval(args) -> int:
     from .evaluate import evaluate, format_report
 
     config = _config(args)
-    report = evaluate(args.dataset, split=args.split, modes=args.mode, config=config, limit=args.limit)
+    report = evaluate(args.dataset, split=args.split, modes=args.mode, config=config, limit=args.limit,
+                      conversations=args.conversations, abstention=not args.no_abstention)
     print(json.dumps(report.to_dict(), indent=2) if args.json else format_report(report))
     return 0
 
@@ -117,12 +146,22 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--index", metavar="DIR", help="index folder (default: index/default)")
     p.add_argument("--model", help="model the index was built with, if not the default")
     p.set_defaults(func=cmd_ask)
+    p = sub.add_parser("chat", help="a conversation in the terminal (follow-up questions use the previous turn)")
+    p.add_argument("-k", type=int, default=None, help="passages to retrieve (default 5)")
+    p.add_argument("--mode", choices=MODES, help="retrieval mode (default hybrid)")
+    p.add_argument("--index", metavar="DIR", help="index folder (default: index/default)")
+    p.add_argument("--model", help="model the index was built with, if not the default")
+    p.set_defaults(func=cmd_chat)
     p = sub.add_parser("eval", help="measure retrieval and answers on a BEIR-layout data set")
     p.add_argument("dataset", help="folder with corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv")
     p.add_argument("--split", default="test", help="qrels split (default: test)")
     p.add_argument("--mode", action="append", choices=MODES,
                    help="mode to evaluate; repeat for several (default: all four)")
     p.add_argument("--limit", type=int, help="evaluate only the first N queries")
+    p.add_argument("--conversations", metavar="FILE",
+                   help="two-turn conversations to measure follow-up accuracy (e.g. bench/conversations.jsonl)")
+    p.add_argument("--no-abstention", action="store_true",
+                   help="skip the not-found measurements (article removed, one-document corpora, SQuAD 2.0)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--model", help="sentence-transformers model name or local path")
     p.set_defaults(func=cmd_eval)

@@ -49,7 +49,7 @@ class Config:
     # Best answer-sentence score (rag.answer: cosine + weighted evidence) under
     # which the answer is "not in the documents". Calibrated on SQuAD dev with
     # bench/calibrate_threshold.py (README, "Not-found threshold").
-    min_score: float = 1.4
+    min_score: float = 0.58
     max_question_chars: int = 1000
 
     def __post_init__(self):

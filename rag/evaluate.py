@@ -5,8 +5,12 @@ the corpus hash and the index settings (reused when present), embeds every
 query once, then for each mode ranks documents (a document scores as its best
 passage) and reports nDCG@10, Recall@10, Recall@100, MRR@10, Hit@1/Hit@5, and
 latency percentiles of the user path (embed, retrieve top_k, compose answer).
-With ``answers.jsonl`` it also reports answer containment and answer length.
-Does not evaluate generation (answers are extractive) or multi-turn chat.
+With ``answers.jsonl`` it also reports answer containment, answer length and
+the short answer's SQuAD exact match and F1 (a missing short answer scores 0),
+and, for the default mode, the not-found rule in the article-removed and
+one-document settings (rag.abstention); with ``questions.jsonl`` (SQuAD 2.0)
+its AUROC on questions written to look answerable; with a conversations file,
+follow-up accuracy (rag.conversations). Does not evaluate generation.
 """
 from __future__ import annotations
 
@@ -17,14 +21,15 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from . import abstention as abst
+from . import conversations as convs
 from . import metrics
-from .answer import compose
+from .api import Rag
 from .build import build_index
 from .config import MODES, PROJECT_ROOT, Config
 from .datasets import load_beir
 from .errors import RagError
-from .retrieve import Retriever
-from .store import FORMAT_VERSION, load, read_manifest
+from .store import FORMAT_VERSION, read_manifest
 
 DEPTH = 100   # documents ranked per query for the metrics
 
@@ -47,6 +52,8 @@ class EvalReport:
     index_dir: str
     embed_ms: dict[str, float]
     modes: list[ModeResult] = field(default_factory=list)
+    abstention: dict = field(default_factory=dict)
+    followup: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -67,7 +74,8 @@ def _progress(done: int, total: int, t0: float, label: str) -> None:
 
 
 def evaluate(folder, *, split: str = "test", modes=None, config: Config | None = None,
-             embedder=None, limit: int | None = None, index_dir=None) -> EvalReport:
+             embedder=None, limit: int | None = None, index_dir=None, conversations=None,
+             abstention: bool = True) -> EvalReport:
     """Run the evaluation; see the module docstring. modes defaults to all of MODES."""
     from .embed import Embedder
 
@@ -85,8 +93,7 @@ def evaluate(folder, *, split: str = "test", modes=None, config: Config | None =
     report = build_index(config, embedder=embedder, documents=ds.documents)
     build_seconds = report.seconds if report.changed else float(
         read_manifest(config.index_dir).get("build_seconds", 0.0))
-    retriever = Retriever(load(config.index_dir, config.index_settings()),
-                          weights=config.fusion_weights, depth=config.depth)
+    rag = Rag(config, embedder=embedder)
     print(f"  index ready in {time.perf_counter() - t0:.0f}s (build {build_seconds:.0f}s)", file=sys.stderr)
 
     qids = list(ds.queries)[:limit] if limit else list(ds.queries)
@@ -103,15 +110,15 @@ def evaluate(folder, *, split: str = "test", modes=None, config: Config | None =
         per_query, search_ms, answer_ms, t0 = [], [], [], time.perf_counter()
         for n, q in enumerate(qids, 1):
             question, qvec, rel = ds.queries[q], qvecs[q], ds.qrels[q]
-            passages = retriever.search(question, qvec, DEPTH * 2, mode=mode, depth=DEPTH * 2)
+            passages = rag.search(question, k=DEPTH * 2, mode=mode, qvec=qvec, depth=DEPTH * 2)
             ranked = metrics.documents_from_passages((p.doc_id, p.score) for p in passages)[:DEPTH]
             row = {"ndcg@10": metrics.ndcg_at_k(ranked, rel, 10), "recall@10": metrics.recall_at_k(ranked, rel, 10),
                    "recall@100": metrics.recall_at_k(ranked, rel, 100), "mrr@10": metrics.mrr_at_k(ranked, rel, 10),
                    "hit@1": metrics.hit_at_k(ranked, rel, 1), "hit@5": metrics.hit_at_k(ranked, rel, 5)}
             t = time.perf_counter()
-            top = retriever.search(question, qvec, config.top_k, mode=mode)
+            top = rag.search(question, mode=mode, qvec=qvec)
             t2 = time.perf_counter()
-            answer = compose(question, qvec, top, retriever, min_score=config.min_score)
+            answer = rag.answer(question, top, qvec)
             t3 = time.perf_counter()
             search_ms.append((t2 - t) * 1000)
             answer_ms.append((t3 - t) * 1000)
@@ -119,6 +126,8 @@ def evaluate(folder, *, split: str = "test", modes=None, config: Config | None =
                 row["answer_contains"] = float(metrics.contains_answer(answer.text, ds.answers[q]))
                 row["answer_words"] = float(len(answer.text.split())) if answer.found else 0.0
                 row["answered"] = float(answer.found)
+                row["short_em"], row["short_f1"] = metrics.squad_em_f1(answer.short, ds.answers[q])
+                row["short_given"] = float(answer.short is not None)
             per_query.append(row)
             _progress(n, len(qids), t0, mode)
         lat = {f"retrieval_{p}": v for p, v in _pcts([e + t for e, t in zip(embed_ms, search_ms)]).items()}
@@ -128,7 +137,34 @@ def evaluate(folder, *, split: str = "test", modes=None, config: Config | None =
             summary["answer_words"] /= summary["answered"]
         out.modes.append(ModeResult(mode, {k: round(v, 4) for k, v in summary.items()},
                                     {k: round(v, 2) for k, v in lat.items()}))
+    if abstention and config.mode in modes:
+        out.abstention = _abstention(folder, ds, qids, qvecs, rag, config, embedder)
+    if conversations:
+        out.followup = convs.evaluate(rag, convs.load(conversations, ds.name, ds.queries, ds.answers))
     return out
+
+
+def _abstention(folder: Path, ds, qids, qvecs, rag, config: Config, embedder) -> dict:
+    out = {}
+    titles = [d.title for d in ds.documents]
+    if ds.answers and len(set(titles)) < len(titles):   # documents grouped in articles (SQuAD)
+        print("  abstention: article removed, one-document corpora", file=sys.stderr, flush=True)
+        out["removed"] = abst.summary(*abst.removed_scores(rag, ds, qids, qvecs), config.min_score)
+        out["single_doc"] = abst.summary(*abst.single_doc_scores(
+            config, ds, qids, qvecs, config.index_dir.parent / "single", embedder,
+            answerer=rag.answerer), config.min_score)
+    rows = abst.load_questions(folder)
+    if rows:
+        print("  abstention: unanswerable questions", file=sys.stderr, flush=True)
+        texts = {str(r["_id"]): r["text"] for r in _read_jsonl(folder / "queries.jsonl")}
+        missing = [r["query-id"] for r in rows if r["query-id"] not in qvecs]
+        qvecs = dict(qvecs, **dict(zip(missing, embedder.encode([texts[q] for q in missing], progress=False))))
+        out["unanswerable"] = abst.summary(*abst.unanswerable_scores(rag, rows, qvecs, texts), config.min_score)
+    return out
+
+
+def _read_jsonl(path: Path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _pcts(values_ms: list[float]) -> dict[str, float]:
@@ -147,4 +183,13 @@ def format_report(r: EvalReport) -> str:
         lines.append(f"| {m.mode} | " + " | ".join(f"{m.metrics[k]:.3f}" for k in keys)
                      + f" | {lat['retrieval_p50']:.1f} / {lat['retrieval_p95']:.1f}"
                      + f" | {lat['retrieval+answer_p50']:.1f} / {lat['retrieval+answer_p95']:.1f} |")
+    for name, a in r.abstention.items():
+        lines.append(f"not-found rule, {name}: answered {a['answered']:.3f} of {a['answerable']} answerable, "
+                     f"refused {a['refused']:.3f} of {a['unanswerable']} unanswerable, balanced accuracy "
+                     f"{a['balanced_accuracy']:.3f}, AUROC {a['auroc']:.3f}")
+    if r.followup:
+        f = r.followup
+        lines.append(f"follow-ups ({f['conversations']} conversations): answer containment {f['followup']:.3f}, "
+                     f"same questions with context written out {f['context_written_out']:.3f}, "
+                     f"resolved or left alone rightly {f['resolution_right']:.3f}")
     return "\n".join(lines)

@@ -146,3 +146,46 @@ def summarize(per_query: list[dict[str, float]]) -> dict[str, float]:
         if set(row) != set(keys):
             raise ValueError(f"query {i} has keys {sorted(row)}, expected {sorted(keys)}")
     return {key: mean(row[key] for row in per_query) for key in keys}
+
+
+def auroc(positive: Sequence[float], negative: Sequence[float]) -> float:
+    """Probability that a random positive scores above a random negative (ties count half)."""
+    pos, neg = np.asarray(positive, float), np.asarray(negative, float)
+    if not len(pos) or not len(neg):
+        return float("nan")
+    allv = np.concatenate([pos, neg])
+    order = allv.argsort(kind="stable")
+    ranks = np.empty(len(allv))
+    sorted_v = allv[order]
+    # average ranks over ties
+    _, first, counts = np.unique(sorted_v, return_index=True, return_counts=True)
+    avg = first + (counts - 1) / 2.0 + 1
+    ranks[order] = np.repeat(avg, counts)
+    return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def squad_normalize(text: str) -> str:
+    """SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces."""
+    import re
+    import string
+
+    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+
+
+def squad_em_f1(prediction: str | None, gold: Sequence[str]) -> tuple[float, float]:
+    """SQuAD exact match and token F1 of prediction against the best gold answer (0, 0 for None)."""
+    from collections import Counter
+
+    if prediction is None or not gold:
+        return 0.0, 0.0
+    pred = squad_normalize(prediction).split()
+    em = f1 = 0.0
+    for g in gold:
+        gt = squad_normalize(g).split()
+        em = max(em, float(pred == gt))
+        common = sum((Counter(pred) & Counter(gt)).values())
+        if common:
+            p, r = common / len(pred), common / len(gt)
+            f1 = max(f1, 2 * p * r / (p + r))
+    return em, f1

@@ -67,7 +67,8 @@ def clean_question(question, limit: int) -> tuple[str, str | None]:
     return question, f"The question was cut to its first {len(question)} characters (limit {limit})."
 
 
-def check_k(k, default: int) -> int:
+def check_k(k, default: int, *, most: int | None = MAX_K) -> int:
+    """k as an int from 1 to most (None: no upper bound, for evaluation's deep rankings)."""
     if k is None:
         return default
     if isinstance(k, bool) or not isinstance(k, numbers.Integral):
@@ -75,8 +76,8 @@ def check_k(k, default: int) -> int:
     k = int(k)
     if k < 1:
         raise QuestionError(f"k must be at least 1, got {k}")
-    if k > MAX_K:
-        raise QuestionError(f"k must be at most {MAX_K}, got {k}")
+    if most is not None and k > most:
+        raise QuestionError(f"k must be at most {most}, got {k}")
     return k
 
 

@@ -134,6 +134,26 @@ class Retriever:
                                float(s), float(sim)))
         return out
 
+    def fusion_features(self, question: str, qvec: np.ndarray, depth: int) -> dict:
+        """The hybrid score's inputs for the candidates (for tuning its weights): candidate chunk rows,
+        their doc ids, chunk cosine, chunk BM25 / best, best sentence cosine, document BM25 / best,
+        and the dense and BM25 rankings."""
+        qvec = np.asarray(qvec, np.float32).reshape(-1)
+        dense_ids, bm_ids, bm = self._candidates(question, qvec, depth, "hybrid")
+        cands = np.unique(np.concatenate([dense_ids, bm_ids]))
+        dbm = self.doc_bm25.scores(question)
+        return {"chunks": cands, "docs": [self.data.chunks[c]["doc"] for c in cands],
+                "dense": self._vecs[cands] @ qvec, "bm25": bm[cands] / (float(bm.max()) or 1.0),
+                "sentence": self.best_sentence(cands, qvec),
+                "document": dbm[self._chunk_doc[cands]] / (float(dbm.max()) or 1.0),
+                "dense_ids": dense_ids, "bm25_ids": bm_ids}
+
+    def document_passages(self, doc_id: str) -> list[Passage]:
+        """Every chunk of one document, in reading order, as unranked passages (rank 0, score 0)."""
+        rows = [i for i, c in enumerate(self.data.chunks) if c["doc"] == doc_id]
+        return [Passage(0, i, doc_id, self.docs[self._chunk_doc[i]]["title"], self.data.chunks[i]["text"],
+                        self.data.chunks[i]["start"], self.data.chunks[i]["end"], 0.0, 0.0) for i in rows]
+
     def sentences(self, passage: Passage) -> list[Sentence]:
         """The sentences of a passage, with their rows in the sentence arrays."""
         c = self.data.chunks[passage.chunk]

@@ -72,3 +72,12 @@ def test_serve_answers_over_http(server):
     with urllib.request.urlopen(server, timeout=5) as resp:
         page = resp.read().decode()
     assert "Ask your documents" in page
+
+
+def test_chat_repl_uses_the_previous_turn(cli_env):
+    r = subprocess.run([sys.executable, "-m", "rag.cli", "chat"], input=f"{QUESTION}\nand how many were killed?\n\n",
+                       capture_output=True, text=True, env=cli_env, timeout=180)
+    assert r.returncode == 0, r.stderr
+    first, second = r.stdout.split("> ")[1:3]
+    assert first.startswith("12,000") and "[1]" in first
+    assert "Read as" in second and "a third" in second

@@ -85,3 +85,44 @@ def test_answer_figures_follow_the_not_found_rule(beir, tmp_path, fake_embedder)
                  modes=["hybrid"]).modes[0].metrics
     # every question answered; words are averaged over answers given: each is 1-2 sentences + markers
     assert m["answered"] == 1.0 and 5 <= m["answer_words"] <= 30
+
+
+def test_abstention_settings_short_answers_and_follow_ups(tmp_path, fake_embedder):
+    """Articles of two paragraphs each, SQuAD 2.0-style questions.jsonl and a conversations file."""
+    folder = tmp_path / "arts"
+    (folder / "qrels").mkdir(parents=True)
+    docs = [("Bees_0", "Bees", "Bees make honey from nectar in 1900 hives."),
+            ("Bees_1", "Bees", "The queen bee lays eggs in spring."),
+            ("Rivers_0", "Rivers", "Salmon swim up rivers to spawn in autumn."),
+            ("Rivers_1", "Rivers", "The Amber river flows to the sea past Tamsin.")]
+    qs = [("q1", "what do bees make from nectar", "Bees_0", ["honey"]),
+          ("q2", "when does the queen bee lay eggs", "Bees_1", ["spring"]),
+          ("q3", "where do salmon swim to spawn", "Rivers_0", ["rivers"]),
+          ("q4", "where does the Amber river flow", "Rivers_1", ["to the sea"])]
+    (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": i, "title": t, "text": x}) + "\n"
+                                                 for i, t, x in docs))
+    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t, _, _ in qs)
+                                          + json.dumps({"_id": "q5", "text": "how many wings does a bee have"}) + "\n")
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n"
+                                               + "".join(f"{q}\t{d}\t1\n" for q, _, d, _ in qs))
+    (folder / "answers.jsonl").write_text("".join(json.dumps({"query-id": q, "answers": a}) + "\n"
+                                                  for q, _, _, a in qs))
+    (folder / "questions.jsonl").write_text(
+        "".join(json.dumps({"query-id": q, "paragraph-id": d, "is_impossible": False, "answers": a}) + "\n"
+                for q, _, d, a in qs)
+        + json.dumps({"query-id": "q5", "paragraph-id": "Bees_0", "is_impossible": True, "answers": []}) + "\n")
+    convs = tmp_path / "convs.jsonl"
+    convs.write_text(json.dumps({"id": "c1", "corpus": "arts", "turn1_qid": "q1", "followup": "and when does "
+                                 "the queen lay eggs?", "context_qid": "q2", "depends": True}) + "\n")
+    config = Config(model=fake_embedder.name)
+    r = evaluate(folder, config=config, embedder=fake_embedder, index_dir=tmp_path / "idx", modes=["hybrid"],
+                 conversations=convs)
+    assert set(r.abstention) == {"removed", "single_doc", "unanswerable"}
+    assert r.abstention["single_doc"]["answerable"] == 4 and r.abstention["single_doc"]["unanswerable"] == 4
+    assert r.abstention["unanswerable"]["answerable"] == 4 and r.abstention["unanswerable"]["unanswerable"] == 1
+    for a in r.abstention.values():
+        assert 0 <= a["answered"] <= 1 and 0 <= a["refused"] <= 1 and 0 <= a["auroc"] <= 1
+    m = r.modes[0].metrics
+    assert {"short_em", "short_f1", "short_given"} <= set(m)
+    assert r.followup["conversations"] == 1 and r.followup["resolution_right"] == 1.0
+    assert "not-found rule, single_doc" in format_report(r) and "follow-ups (1 conversations)" in format_report(r)

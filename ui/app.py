@@ -60,6 +60,13 @@ def as_text(text: str) -> str:
     return html.escape(text.encode("utf-8", "replace").decode("utf-8")).replace("\n", "<br>")
 
 
+def conversation(history: list) -> list[dict]:
+    """The chat history as plain-text messages for Rag.chat (the shown content is escaped HTML)."""
+    return [{"role": m["role"], "content": html.unescape(m["content"].replace("<br>", "\n"))}
+            for m in history if isinstance(m, dict) and m.get("role") in ("user", "assistant")
+            and isinstance(m.get("content"), str)]
+
+
 def sources_html(answer: Answer) -> str:
     """The sources panel: cited passages with the quoted sentence marked, else the nearest ones."""
     blocks = []
@@ -96,7 +103,7 @@ def respond(rag: Rag, message, history: list | None, mode=None) -> tuple[list, s
     k or mode shows as a one-line error in the chat (rag.question)."""
     history = list(history or [])
     try:
-        answer = rag.query(message, mode=mode)
+        answer = rag.chat(conversation(history) + [{"role": "user", "content": message}], mode=mode)
     except Exception as exc:   # noqa: BLE001 - the chat shows one line; the log keeps the rest
         if isinstance(exc, RagError):
             error = public_message(str(exc))
@@ -108,7 +115,7 @@ def respond(rag: Rag, message, history: list | None, mode=None) -> tuple[list, s
                     {"role": "assistant", "content": as_text(f"⚠️ {error}")}]
         return history, "", ""
     reply = answer.text + (f"\n\n(Note: {answer.notice})" if answer.notice else "")
-    history += [{"role": "user", "content": as_text(answer.question)},
+    history += [{"role": "user", "content": as_text(message if isinstance(message, str) else answer.question)},
                 {"role": "assistant", "content": as_text(reply)}]
     return history, sources_html(answer), ""
 

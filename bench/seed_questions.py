@@ -1,0 +1,45 @@
+"""Score the 20 hand-written seed-article questions (bench/seed_questions.jsonl) and the
+10 seed-article conversations of bench/conversations.jsonl.
+
+An answerable question is answered correctly when the answer is given and its
+text contains one of the accepted strings (case-insensitive); an unanswerable
+one when the answer is "not in the documents". Builds the seed index under
+bench/.cache on first use. Usage:
+
+    PYTHONPATH=. .venv/bin/python bench/seed_questions.py [-v]
+"""
+import json
+import sys
+from pathlib import Path
+
+from rag import Config
+from rag.api import Rag
+from rag import conversations
+from rag.build import build_index
+from rag.embed import Embedder
+
+HERE = Path(__file__).resolve().parent
+
+
+def main(verbose: bool = False) -> None:
+    config = Config(corpus_dir=HERE.parent / "seeds", index_dir=HERE / ".cache" / "seed-index")
+    embedder = Embedder()
+    build_index(config, embedder=embedder)
+    rag = Rag(config, embedder=embedder)
+    rows = [json.loads(line) for line in (HERE / "seed_questions.jsonl").read_text().splitlines()]
+    right = 0
+    for r in rows:
+        a = rag.query(r["question"])
+        ok = (a.found and any(s.lower() in a.text.lower() for s in r["answers"])) if r["answerable"] \
+            else not a.found
+        right += ok
+        if verbose:
+            print(f"{'OK ' if ok else 'BAD'} {r['id']} {r['question']}\n    short={a.short!r} score={a.score:.2f}\n"
+                  f"    {a.text[:300]!r}")
+    print(f"{right}/{len(rows)} seed questions answered correctly")
+    convs = conversations.load(HERE / "conversations.jsonl", "seeds", {}, {})
+    print(f"seed conversations: {conversations.evaluate(rag, convs)}")
+
+
+if __name__ == "__main__":
+    main("-v" in sys.argv)
