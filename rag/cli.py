@@ -15,8 +15,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from .config import MODES, Config
+from .config import BACKENDS, MODES, Config
 from .errors import RagError
+
+SKIPPED_LISTED = 10   # skipped files listed one by one; above this, counts by reason and the first few
 
 
 def _config(args) -> Config:
@@ -29,7 +31,32 @@ def _config(args) -> Config:
         config = replace(config, model=args.model)
     if getattr(args, "max_file_mb", None) is not None:
         config = replace(config, max_file_mb=args.max_file_mb)
+    if getattr(args, "backend", None):
+        config = replace(config, backend=args.backend)
     return config
+
+
+def _embedder(config: Config):
+    from .embed import Embedder
+
+    return Embedder(config.model, batch_size=config.batch_size, backend=config.backend)
+
+
+def skipped_summary(skipped, limit: int = SKIPPED_LISTED) -> list[str]:
+    """Lines about skipped files: all of them when few, else counts by reason and the first few."""
+    if not skipped:
+        return []
+    if len(skipped) <= limit:
+        return [f"skipped {len(skipped)} files:"] + [f"  {s.path}: {s.reason}" for s in skipped]
+    reasons: dict[str, int] = {}
+    for s in skipped:
+        key = s.reason.split(" (")[0].split(":")[0]   # "too large (25.1 MB > 20 MB)" -> "too large"
+        reasons[key] = reasons.get(key, 0) + 1
+    lines = [f"skipped {len(skipped)} files:"]
+    lines += [f"  {n} {reason}" for reason, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))]
+    lines.append(f"first {min(5, len(skipped))}:")
+    lines += [f"  {s.path}: {s.reason}" for s in skipped[:5]]
+    return lines
 
 
 def cmd_index(args) -> int:
@@ -37,17 +64,15 @@ def cmd_index(args) -> int:
 
     config = _config(args)
     r = index(config.corpus_dir, config.index_dir, rebuild=args.rebuild, model=config.model,
-              max_file_mb=config.max_file_mb)
+              max_file_mb=config.max_file_mb, backend=config.backend, embedder=_embedder(config))
     if not r.changed:
         print(f"nothing to do: {r.documents} documents unchanged ({r.chunks} chunks) in {r.index_dir}")
     else:
         print(f"indexed {r.documents} documents, {r.chunks} chunks, {r.sentences} sentences "
               f"into {r.index_dir} in {r.seconds:.1f}s "
               f"(added {len(r.added)}, updated {len(r.updated)}, removed {len(r.removed)})")
-    if r.skipped:
-        print(f"skipped {len(r.skipped)} files:")
-        for s in r.skipped:
-            print(f"  {s.path}: {s.reason}")
+    for line in skipped_summary(r.skipped):
+        print(line)
     return 0
 
 
@@ -58,7 +83,7 @@ def cmd_ask(args) -> int:
     t0 = time.perf_counter()
     config = _config(args)
     check(args.question, args.k, args.mode, config=config)   # fail fast, before loading anything
-    rag = open_default(config)
+    rag = open_default(config, embedder=_embedder(config))
     answer = rag.query(args.question, k=args.k, mode=args.mode)
     if args.json:
         print(json.dumps(dict(answer.to_dict(), seconds=round(time.perf_counter() - t0, 3)),
@@ -86,7 +111,8 @@ def cmd_eval(args) -> int:
     from .evaluate import evaluate, format_report
 
     config = _config(args)
-    report = evaluate(args.dataset, split=args.split, modes=args.mode, config=config, limit=args.limit)
+    report = evaluate(args.dataset, split=args.split, modes=args.mode, config=config, limit=args.limit,
+                      embedder=_embedder(config))
     print(json.dumps(report.to_dict(), indent=2) if args.json else format_report(report))
     return 0
 
@@ -108,6 +134,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-file-mb", type=float, metavar="N",
                    help="skip files larger than N MB, checked before reading (default 20)")
     p.add_argument("--model", help="sentence-transformers model name or local path")
+    p.add_argument("--backend", choices=BACKENDS, help="how the model runs (default torch or $RAG_BACKEND)")
     p.set_defaults(func=cmd_index)
     p = sub.add_parser("ask", help="answer a question with cited passages")
     p.add_argument("question")
@@ -116,6 +143,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=MODES, help="retrieval mode (default hybrid)")
     p.add_argument("--index", metavar="DIR", help="index folder (default: index/default)")
     p.add_argument("--model", help="model the index was built with, if not the default")
+    p.add_argument("--backend", choices=BACKENDS, help="backend the index was built with (default torch)")
     p.set_defaults(func=cmd_ask)
     p = sub.add_parser("eval", help="measure retrieval and answers on a BEIR-layout data set")
     p.add_argument("dataset", help="folder with corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv")
@@ -125,6 +153,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="evaluate only the first N queries")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--model", help="sentence-transformers model name or local path")
+    p.add_argument("--backend", choices=BACKENDS, help="how the model runs (default torch)")
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser("serve", help="start the chat web UI")
     p.add_argument("--host", default="127.0.0.1",
@@ -134,6 +163,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--index", metavar="DIR", help="index folder (default: index/default)")
     p.add_argument("--corpus", metavar="DIR", help="corpus to build the default index from if it is missing")
+    p.add_argument("--backend", choices=BACKENDS, help="backend the index was built with (default torch)")
     p.set_defaults(func=cmd_serve)
     return ap
 
@@ -143,7 +173,9 @@ def main(argv: list[str] | None = None) -> int:
 
     offline_env()
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
+    from .progress import LogHandler
+
+    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", handlers=[LogHandler(sys.stderr)])
     try:
         return args.func(args)
     except RagError as exc:

@@ -14,10 +14,18 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 MODES = ("dense", "bm25", "rrf", "hybrid")   # retrieval modes, see rag/retrieve.py
+BACKENDS = ("torch", "onnx", "onnx-int8")    # how the model runs, see rag/embed.py
+SENTENCE_VECTORS = ("pooled", "encoded")     # see rag/pooling.py
 
 # Settings that change what is stored in an index. A loaded index must agree
 # with the configuration on all of them, or it is refused.
-INDEX_KEYS = ("model", "chunk_tokens", "chunk_overlap", "max_model_tokens", "title_in_chunks")
+INDEX_KEYS = ("model", "chunk_tokens", "chunk_overlap", "max_model_tokens", "title_in_chunks", "backend",
+              "sentence_vectors")
+# What an index built before a key existed has: compared in its place when the manifest lacks it.
+LEGACY_SETTINGS = {"backend": "torch", "sentence_vectors": "encoded"}
+# Keys that change how an index is built but not how it is queried: a query does not refuse
+# an index over them (a refresh rebuilds everything instead).
+BUILD_ONLY_KEYS = ("sentence_vectors",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +37,12 @@ class Config:
     # Embedding model: the bundled name, any sentence-transformers model name, or a path.
     model: str = DEFAULT_MODEL
     batch_size: int = 32
+    # How the model runs (torch | onnx | onnx-int8; default $RAG_BACKEND or torch). A query must
+    # embed with the backend its index was built with: a mismatch is refused.
+    backend: str = dataclasses.field(default_factory=lambda: os.environ.get("RAG_BACKEND") or "torch")
+    # Sentence vectors: "pooled" from the chunk pass's token embeddings (one encoder pass), or
+    # "encoded" one by one in a second pass (also used for models that do not mean-pool).
+    sentence_vectors: str = "pooled"
     # Files larger than this (in MB of 1,000,000 bytes) are skipped before reading.
     max_file_mb: float = 20.0
     # Chunking, in cl100k_base tokens. Chunks are also re-checked against the
@@ -60,6 +74,11 @@ class Config:
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:
             raise ValueError(
                 f"chunk_overlap must be in [0, chunk_tokens/2), got {self.chunk_overlap}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.sentence_vectors not in SENTENCE_VECTORS:
+            raise ValueError(f"sentence_vectors must be one of {', '.join(SENTENCE_VECTORS)}, "
+                             f"got {self.sentence_vectors!r}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         object.__setattr__(self, "fusion_weights", tuple(float(w) for w in self.fusion_weights))

@@ -133,10 +133,13 @@ def read_manifest(index_dir: Path, *, corpus=None) -> dict:
 
 
 def check_settings(manifest: dict, settings: dict, index_dir: Path) -> None:
-    """Refuse an index built with other settings than the configured ones (no hint added)."""
-    built = manifest["settings"]
+    """Refuse an index built with other settings than the configured ones (no hint added),
+    except build-only ones (config.BUILD_ONLY_KEYS: rag.build rebuilds over those)."""
+    from .config import BUILD_ONLY_KEYS, LEGACY_SETTINGS
+
+    built = {**LEGACY_SETTINGS, **manifest["settings"]}   # keys older indexes lack have their old value
     diffs = [f"{k}: index has {built.get(k)!r}, config has {v!r}" for k, v in settings.items()
-             if built.get(k) != v]
+             if built.get(k) != v and k not in BUILD_ONLY_KEYS]
     if diffs:
         raise IndexMismatchError(f"index at {index_dir} does not match the configuration "
                                  f"({'; '.join(diffs)})")
