@@ -1,8 +1,9 @@
 """Build or refresh an index from a corpus folder: ingest, chunk, embed, store.
 
 A refresh re-embeds only documents whose sha256 changed; unchanged documents
-keep their chunks and vectors, deleted files drop out, and nothing is written
-when nothing changed. A previously indexed file that now fails to read keeps
+keep their chunks and vectors (and stay in their segments on disk: rag.store
+writes only the changed ones, plus the manifest and BM25), deleted files drop
+out, and nothing is written when nothing changed. A previously indexed file that now fails to read keeps
 its indexed version (with a warning). A change of model or chunker settings
 rebuilds everything. Does not watch the folder; run it again after edits.
 """
@@ -95,9 +96,10 @@ def _old_records(old: store.IndexData) -> dict[str, tuple]:
     for i, c in enumerate(old.chunks):
         by_doc.setdefault(c["doc"], []).append(i)
     out = {}
+    bounds = np.searchsorted(old.sentences[:, 0], np.arange(len(old.manifest["documents"]) + 1))
     for d, meta in enumerate(old.manifest["documents"]):
         rows = by_doc.get(meta["id"], [])
-        srows = np.flatnonzero(old.sentences[:, 0] == d)
+        srows = np.arange(bounds[d], bounds[d + 1])   # sentences are in document order
         out[meta["id"]] = (meta, [old.chunks[i] for i in rows], vecs[rows],
                            old.sentences[srows, 1:], np.asarray(old.sentence_vecs[srows]))
     return out
@@ -208,7 +210,8 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
     t0 = time.perf_counter()
     docs, skipped = (documents, []) if documents is not None else load_corpus(
         config.corpus_dir, max_bytes=int(config.max_file_mb * 1_000_000), progress=progress)
-    old = _old_records(_previous(config, rebuild))
+    base = _previous(config, rebuild)
+    old = _old_records(base)
     skipped_ids = {s.path for s in skipped}
     kept_stale = sorted(i for i in old if i in skipped_ids)
     for doc_id in kept_stale:
@@ -260,7 +263,7 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
     data.manifest = {
         "format": store.FORMAT, "format_version": store.FORMAT_VERSION,
         "package_version": store.package_version(), "model": embedder.name, "backend": backend,
-        "sentence_vectors": how,
+        "sentence_vectors": how, "retrieval": {"fusion_weights": list(config.fusion_weights)},
         "dimension": int(data.chunk_vecs.shape[1]), "settings": config.index_settings(),
         "counts": {"documents": len(metas), "chunks": len(all_chunks), "sentences": len(data.sentences)},
         "built_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -268,6 +271,6 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
                      documents={"rows": doc_bm25.size, "vocabulary": doc_bm25.vocab_size}),
         "build_seconds": round(seconds, 3), "corpus": safe_text(str(config.corpus_dir)), "documents": metas,
     }
-    store.save(config.index_dir, data)
+    store.save(config.index_dir, data, base=base)   # writes only what base lacks
     return BuildReport(config.index_dir, len(metas), len(all_chunks), len(data.sentences),
                        kept_stale=kept_stale, skipped=skipped, seconds=time.perf_counter() - t0, **report)
