@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # the checkout's rag, not an installed one
 
 from conftest import FakeEmbedder  # noqa: E402
 
