@@ -3,20 +3,21 @@
 ``Rag`` loads an index folder once (checking its manifest against the
 configuration) and answers many questions; ``query`` keeps one ``Rag`` per
 configuration and, for the default configuration only, builds the index from
-the corpus folder when it is missing. Does not reload an index rebuilt by
-another process while a ``Rag`` holds it: open a new one.
+the corpus folder when it is missing. A ``Rag`` notices a completed update of
+its index (by any process) on its next question and switches to it (rag.live).
 """
 from __future__ import annotations
 
 import threading
 from dataclasses import replace
 
-from . import store
 from .answer import Answer, compose
 from .build import BuildReport, build_index
 from .config import Config
 from .embed import Embedder
-from .errors import IndexMissingError
+from .errors import IndexMissingError, RagError
+from .index_config import for_index
+from .live import LiveIndex
 from .question import check, clean_question  # noqa: F401  (clean_question: re-exported)
 from .retrieve import Retriever
 
@@ -29,22 +30,30 @@ class Rag:
 
     def __init__(self, config: Config | None = None, *, embedder=None):
         self.config = config or Config()
-        self.embedder = embedder or Embedder(self.config.model, batch_size=self.config.batch_size)
-        self.retriever = Retriever(store.load(self.config.index_dir, self.config.index_settings(),
-                                              corpus=self.config.corpus_dir),
-                                   weights=self.config.fusion_weights, depth=self.config.depth)
+        self.embedder = embedder or Embedder(self.config.model, batch_size=self.config.batch_size,
+                                             backend=self.config.backend)
+        self.live = LiveIndex(self.config.index_dir, lambda data: Retriever(
+            data, weights=self.config.fusion_weights, depth=self.config.depth),
+            settings=self.config.index_settings(), corpus=self.config.corpus_dir)
+
+    @property
+    def retriever(self) -> Retriever:
+        """The current version's retriever (reloaded when an update completed: rag.live);
+        take it once per question."""
+        return self.live.get()
 
     @classmethod
     def open(cls, index_dir, *, embedder=None, **settings) -> "Rag":
-        """Load the index in index_dir; settings override Config fields (model, top_k...)."""
-        return cls(Config(index_dir=index_dir, **settings), embedder=embedder)
+        """Load the index in index_dir with the settings it was built with (model, backend,
+        chunker, fusion weights: rag.index_config); settings set other Config fields (top_k...)
+        and may repeat stored ones, but one that conflicts is refused with the rebuild command."""
+        return cls(for_index(index_dir, settings), embedder=embedder)
 
     @property
     def status(self) -> dict:
-        counts = self.retriever.manifest["counts"]
-        return {"documents": counts["documents"], "chunks": counts["chunks"],
-                "model": self.retriever.manifest["model"], "index": str(self.config.index_dir),
-                "built_at": self.retriever.manifest.get("built_at")}
+        m = self.retriever.manifest
+        return {"documents": m["counts"]["documents"], "chunks": m["counts"]["chunks"],
+                "model": m["model"], "index": str(self.config.index_dir), "built_at": m.get("built_at")}
 
     def query(self, question: str, *, k: int | None = None, mode: str | None = None) -> Answer:
         """Answer one question with cited passages; see rag.answer for how.
@@ -53,15 +62,20 @@ class Rag:
         rrf or hybrid (default config.mode). Raises QuestionError (one line) for a
         question, k or mode of the wrong type or value; see rag.question."""
         q = check(question, k, mode, config=self.config)   # QuestionError for any bad input (rag.question)
+        retriever = self.retriever   # one version for the whole question
         qvec = self.embedder.encode([q.text], progress=False)[0]
-        passages = self.retriever.search(q.text, qvec, q.k, mode=q.mode)
-        return compose(q.text, qvec, passages, self.retriever,
+        passages = retriever.search(q.text, qvec, q.k, mode=q.mode)
+        return compose(q.text, qvec, passages, retriever,
                        min_score=self.config.min_score, notice=q.notice)
 
 
 def open_default(config: Config | None = None, *, embedder=None) -> Rag:
     """The cached Rag for config; builds the default index from its corpus if it is missing."""
-    config = config or Config()
+    if config is None:   # the default index, with the settings it was built with
+        try:
+            config = for_index(Config().index_dir)
+        except RagError:
+            config = Config()   # missing (built below) or unusable (Rag says how to rebuild it)
     with _CACHE_LOCK:
         if config not in _CACHE:
             try:
@@ -88,6 +102,10 @@ def index(corpus_dir=None, index_dir=None, *, rebuild: bool = False, embedder=No
     config = Config(**settings)
     config = replace(config, corpus_dir=corpus_dir or config.corpus_dir,
                      index_dir=index_dir or config.index_dir)
+    try:   # settings not given are the existing index's (given ones win: the build rebuilds over them)
+        config = for_index(config.index_dir, settings, config, refuse=False)
+    except RagError:
+        pass   # no usable index: build with the given settings
     embedder = embedder or Embedder(config.model, batch_size=config.batch_size)
     report = build_index(config, embedder=embedder, rebuild=rebuild)
     with _CACHE_LOCK:

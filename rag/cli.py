@@ -36,6 +36,24 @@ def _config(args) -> Config:
     return config
 
 
+def _explicit(args) -> dict:
+    """The index settings given as flags (the others come from the index: rag.index_config)."""
+    return {k: getattr(args, k) for k in ("model", "backend") if getattr(args, k, None)}
+
+
+def _index_config(args, *, refuse: bool = True) -> Config:
+    """_config(args) with the settings of the existing index (flags must agree unless not refuse)."""
+    from .index_config import for_index
+
+    config = _config(args)
+    try:
+        return for_index(config.index_dir, _explicit(args), config, refuse=refuse)
+    except RagError:
+        if refuse and (config.index_dir / "CURRENT").exists():
+            raise
+        return config   # no usable index: built from the flags, or refused with the command
+
+
 def _embedder(config: Config):
     from .embed import Embedder
 
@@ -62,9 +80,9 @@ def skipped_summary(skipped, limit: int = SKIPPED_LISTED) -> list[str]:
 def cmd_index(args) -> int:
     from .api import index
 
-    config = _config(args)
-    r = index(config.corpus_dir, config.index_dir, rebuild=args.rebuild, model=config.model,
-              max_file_mb=config.max_file_mb, backend=config.backend, embedder=_embedder(config))
+    config = _index_config(args, refuse=False)
+    r = index(config.corpus_dir, config.index_dir, rebuild=args.rebuild, max_file_mb=config.max_file_mb,
+              embedder=_embedder(config), **_explicit(args))
     if not r.changed:
         print(f"nothing to do: {r.documents} documents unchanged ({r.chunks} chunks) in {r.index_dir}")
     else:
@@ -83,6 +101,7 @@ def cmd_ask(args) -> int:
     t0 = time.perf_counter()
     config = _config(args)
     check(args.question, args.k, args.mode, config=config)   # fail fast, before loading anything
+    config = _index_config(args)
     rag = open_default(config, embedder=_embedder(config))
     answer = rag.query(args.question, k=args.k, mode=args.mode)
     if args.json:
@@ -120,7 +139,7 @@ def cmd_eval(args) -> int:
 def cmd_serve(args) -> int:
     from ui.app import launch
 
-    launch(_config(args), host=args.host, port=args.port, auth=args.auth)
+    launch(_index_config(args), host=args.host, port=args.port, auth=args.auth)
     return 0
 
 
@@ -142,8 +161,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the full answer as JSON")
     p.add_argument("--mode", choices=MODES, help="retrieval mode (default hybrid)")
     p.add_argument("--index", metavar="DIR", help="index folder (default: index/default)")
-    p.add_argument("--model", help="model the index was built with, if not the default")
-    p.add_argument("--backend", choices=BACKENDS, help="backend the index was built with (default torch)")
+    p.add_argument("--model", help="model the index was built with (default: read from the index)")
+    p.add_argument("--backend", choices=BACKENDS, help="backend the index was built with (default: read from the index)")
     p.set_defaults(func=cmd_ask)
     p = sub.add_parser("eval", help="measure retrieval and answers on a BEIR-layout data set")
     p.add_argument("dataset", help="folder with corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv")
@@ -163,7 +182,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--index", metavar="DIR", help="index folder (default: index/default)")
     p.add_argument("--corpus", metavar="DIR", help="corpus to build the default index from if it is missing")
-    p.add_argument("--backend", choices=BACKENDS, help="backend the index was built with (default torch)")
+    p.add_argument("--model", help="model the index was built with (default: read from the index)")
+    p.add_argument("--backend", choices=BACKENDS, help="backend the index was built with (default: read from the index)")
     p.set_defaults(func=cmd_serve)
     return ap
 

@@ -65,6 +65,10 @@ def check_manifest(m: dict) -> None:
             _need(m, key, str, w)
     if "build_seconds" in m:
         _need(m, "build_seconds", float, w)
+    if "retrieval" in m:
+        weights = _need(_need(m, "retrieval", dict, w), "fusion_weights", list, "manifest retrieval")
+        if len(weights) != 4 or not all(_is(x, float) for x in weights):
+            raise IndexCorruptError(f"manifest retrieval: fusion_weights should be 4 numbers, found {weights!r}")
     counts = _need(m, "counts", dict, w)
     for key in ("documents", "chunks", "sentences"):
         _need(counts, key, int, "manifest counts", minimum=0)

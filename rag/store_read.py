@@ -42,6 +42,7 @@ class IndexData:
     faiss_index: object = None
     bm25: object = None            # rag.lexical.BM25, rows aligned with chunks
     doc_bm25: object = None        # rag.lexical.BM25, rows aligned with manifest documents
+    pointer: tuple | None = None   # (version, manifest sha256) of CURRENT when loaded
 
 
 def read_pointer(index_dir: Path) -> tuple[str, str]:
@@ -158,7 +159,9 @@ def load(index_dir: Path, settings: dict | None = None, *, corpus=None, cache: d
         manifest = _read_version_manifest(index_dir, version, sha, seen)
         if settings is not None:
             check_settings(manifest, settings, index_dir)
-        return _load_version(index_dir, version, manifest, cache)
+        data = _load_version(index_dir, version, manifest, cache)
+        data.pointer = (version, sha)
+        return data
     return _attempts(index_dir, work, corpus, settings)
 
 

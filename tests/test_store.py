@@ -514,5 +514,11 @@ def test_rag_open_answers_from_a_fake_index(config, fake_embedder):
     assert answer.passages and answer.passages[0].doc_id in FILES
     for p in answer.passages:
         assert FILES[p.doc_id][p.start:p.end] == p.text
-    with pytest.raises(IndexMismatchError):
-        Rag.open(config.index_dir, embedder=fake_embedder)   # default model name: refused
+    # the index's settings are read from its manifest: the index folder alone opens it
+    alone = Rag.open(config.index_dir, embedder=fake_embedder)
+    assert alone.config.model == "fake-hash-64" and alone.config.chunk_tokens == config.chunk_tokens
+    assert alone.query("When is the harvest festival?").passages == answer.passages
+    with pytest.raises(IndexMismatchError) as err:   # an explicit conflicting model: refused
+        Rag.open(config.index_dir, embedder=fake_embedder, model="all-MiniLM-L6-v2")
+    assert str(err.value).endswith(shlex.join(["rag", "index", str(config.corpus_dir), "--index",
+                                               str(config.index_dir), "--rebuild"]))
