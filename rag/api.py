@@ -8,12 +8,13 @@ its index (by any process) on its next question and switches to it (rag.live).
 """
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import replace
 
 from .answer import Answer, compose
 from .build import BuildReport, build_index
-from .config import Config
+from .config import CHECKOUT, Config
 from .embed import Embedder
 from .errors import IndexMissingError, RagError
 from .index_config import for_index
@@ -80,8 +81,8 @@ def open_default(config: Config | None = None, *, embedder=None) -> Rag:
         if config not in _CACHE:
             try:
                 _CACHE[config] = Rag(config, embedder=embedder)
-            except IndexMissingError:
-                if config.index_dir != Config().index_dir:
+            except IndexMissingError:   # built only for a checkout's seeds/ or a configured $RAG_CORPUS
+                if config.index_dir != Config().index_dir or not (CHECKOUT or os.environ.get("RAG_CORPUS")):
                     raise
                 embedder = embedder or Embedder(config.model, batch_size=config.batch_size)
                 build_index(config, embedder=embedder)

@@ -147,8 +147,8 @@ def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="rag", description="Ask questions of a folder of documents, offline.")
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("index", help="build or refresh the index of a corpus folder")
-    p.add_argument("corpus", nargs="?", help="folder of documents (default: seeds/ or $RAG_CORPUS)")
-    p.add_argument("--index", metavar="DIR", help="index folder (default: index/default or $RAG_INDEX)")
+    p.add_argument("corpus", nargs="?", help="folder of documents (default: $RAG_CORPUS, else seeds/ in a checkout, else the current folder)")
+    p.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX, else index/default in the checkout or user data folder)")
     p.add_argument("--rebuild", action="store_true", help="re-embed everything")
     p.add_argument("--max-file-mb", type=float, metavar="N",
                    help="skip files larger than N MB, checked before reading (default 20)")
@@ -160,7 +160,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=None, help="passages to retrieve (default 5)")
     p.add_argument("--json", action="store_true", help="print the full answer as JSON")
     p.add_argument("--mode", choices=MODES, help="retrieval mode (default hybrid)")
-    p.add_argument("--index", metavar="DIR", help="index folder (default: index/default)")
+    p.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX or index/default)")
     p.add_argument("--model", help="model the index was built with (default: read from the index)")
     p.add_argument("--backend", choices=BACKENDS, help="backend the index was built with (default: read from the index)")
     p.set_defaults(func=cmd_ask)
@@ -180,7 +180,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--auth", metavar="USER:PASSWORD",
                    help="require this login (default: $RAG_AUTH; prefer the variable, argv is visible to ps)")
     p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--index", metavar="DIR", help="index folder (default: index/default)")
+    p.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX or index/default)")
     p.add_argument("--corpus", metavar="DIR", help="corpus to build the default index from if it is missing")
     p.add_argument("--model", help="model the index was built with (default: read from the index)")
     p.add_argument("--backend", choices=BACKENDS, help="backend the index was built with (default: read from the index)")

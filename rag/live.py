@@ -50,7 +50,13 @@ class LiveIndex:
             return self.retriever
         if pointer == self.pointer:
             return self.retriever
-        with self._lock:
-            if pointer != self.pointer:   # else another thread loaded it while this one waited
+        with self._lock:   # another thread may have loaded it (or a newer one) meanwhile
+            if self._pointer_now(pointer) != self.pointer:
                 self._install(self._load())
             return self.retriever
+
+    def _pointer_now(self, fallback):
+        try:
+            return store.read_pointer(self.index_dir)
+        except RagError:
+            return fallback
