@@ -1,6 +1,6 @@
 """Cost of refreshing one changed document in a large index, next to a full rebuild.
 
-    python bench/refresh_cost.py ../shared/data/scifact [--dim 384] [--out /tmp/rc]
+    python bench/refresh_cost.py ../shared/data/scifact [--dim 384] [--out /tmp/rc] [--code DIR]
 
 Indexes the BEIR corpus (SciFact: 5,183 abstracts) with the fake hashing embedder of
 tests/conftest.py at the real model's dimension (so vector files have their real size;
@@ -9,8 +9,9 @@ work), then: a full rebuild (--rebuild), a refresh after changing one document, 
 after adding one, one after removing one, and, when rag.live exists, a reader's
 reload. For each: seconds, bytes of files created in the index folder (new or
 replaced files, by size), and bytes passed to write() (/proc/self/io wchar, which
-also counts temporary files). Prints one JSON line per step. Run it against another
-checkout (PYTHONPATH=OTHER) to compare layouts: it uses only build_index and store.load.
+also counts temporary files). Prints one JSON line per step. --code DIR imports rag
+from DIR instead of this checkout, to compare with another version's layout (only
+build_index and store.load are used).
 """
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(1, str(ROOT / "tests"))
+_code = sys.argv[sys.argv.index("--code") + 1] if "--code" in sys.argv else str(ROOT)
+sys.path[:0] = [_code, str(ROOT / "tests")]
 
 from conftest import FakeEmbedder  # noqa: E402
 
@@ -63,6 +65,7 @@ def main(argv=None) -> None:
     ap.add_argument("dataset")
     ap.add_argument("--dim", type=int, default=384)
     ap.add_argument("--out", default="/tmp/refresh-cost")
+    ap.add_argument("--code", help="folder holding the rag package to measure (default: this checkout)")
     args = ap.parse_args(argv)
 
     class Fake(FakeEmbedder):
@@ -95,7 +98,8 @@ def main(argv=None) -> None:
                                 sha256_bytes(b"new"))]
     step("refresh: 1 document added", lambda: {"added": build(added).added}, config.index_dir)
     step("refresh: 1 document removed", lambda: {"removed": build(changed).removed}, config.index_dir)
-    print(json.dumps({"documents": len(docs), "chunks": first["chunks"], "dim": args.dim}))
+    import rag
+    print(json.dumps({"documents": len(docs), "chunks": first["chunks"], "dim": args.dim, "rag": rag.__file__}))
 
 
 if __name__ == "__main__":
