@@ -48,6 +48,20 @@ def names(index_dir: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if SEGMENT_RE.fullmatch(p.name)) if folder.is_dir() else []
 
 
+def unused(index_dir: Path, versions) -> list[Path]:
+    """Segments that none of the given versions references; none when one of their
+    manifests is unreadable (better to keep a segment than lose one in use)."""
+    index_dir, used = Path(index_dir), set()
+    for version in filter(None, versions):
+        try:
+            used |= set(json.loads((index_dir / version / "manifest.json").read_bytes())["segments"])
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError, KeyError, TypeError):
+            return []
+    return [index_dir / FOLDER / n for n in names(index_dir) if n not in used]
+
+
 def write(index_dir: Path, docs: list[dict], chunks: list[dict], chunk_vecs, spans, sentence_vecs,
           tmp_prefix: str, fsync_tree) -> tuple[str, dict]:
     """Write one segment from rows ordered as docs ([{"id", "chunks", "sentences"}]);

@@ -14,20 +14,16 @@ Layout of an index folder INDEX (all readable without this package):
     bm25_docs/        BM25 over whole documents, rows in manifest document order
   v-000041/         the previous version, kept for readers still loading it
 
-A save (under the writer lock, see rag.lock) writes the documents that are new or
-changed since its base version as one new segment (rag.store_plan decides, and
-folds small or mostly-deleted segments in), then the version folder (manifest
-and BM25, rebuilt from the live chunk texts), each as ``.tmp-*/``, fsynced and
-renamed, and then atomically replaces CURRENT, so a crash at any moment leaves
-CURRENT naming a whole version whose segments all exist. It then removes
-leftover temporary folders, versions other than the new one and its predecessor,
-and segments neither of those references. Row numbers (chunk and sentence
-positions) exist only in memory: on disk a chunk is (document id, ordinal).
-A reader reads CURRENT once, verifies the manifest against it and every file
-against the manifest, and retries when a writer removed what it was reading.
-Readers never take the lock and never write. Does not handle network file
-systems without flock or atomic rename, nor a forger who rewrites files,
-manifest and CURRENT consistently.
+A save (under the writer lock, rag.lock) writes the documents new or changed since
+its base version as one segment (rag.store_plan decides, and folds small or
+mostly-deleted segments in), then the version folder (manifest, BM25 rebuilt
+from the live chunks), each as ``.tmp-*/``, fsynced and renamed, then atomically
+replaces CURRENT: a crash at any moment leaves CURRENT naming a whole version
+whose segments all exist. It then removes temporary folders, versions other than
+the new one and its predecessor, and segments neither references. Row numbers
+exist only in memory: on disk a chunk is (document id, ordinal). Readers: see
+rag.store_read and rag.live. Does not handle network file systems without flock
+or atomic rename, nor a forger who rewrites files, manifest and CURRENT alike.
 """
 from __future__ import annotations
 
@@ -150,26 +146,13 @@ def cleanup(index_dir: Path, keep: set | None = None, *, old_layout: bool = Fals
     if old_layout and index_dir.parent.is_dir():
         doomed += [p for p in index_dir.parent.iterdir()
                    if p.name.startswith((f".{index_dir.name}.tmp-", f".{index_dir.name}.old-"))]
-    doomed += _unused_segments(index_dir, keep)
+    doomed += segments.unused(index_dir, keep)
     for p in doomed:
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p, ignore_errors=True)
         else:
             p.unlink(missing_ok=True)
     return sorted(p.name for p in doomed)
-
-
-def _unused_segments(index_dir: Path, keep: set) -> list[Path]:
-    """Segments that no kept version references; none when a kept manifest is unreadable."""
-    used = set()
-    for version in filter(None, keep):
-        try:
-            used |= set(json.loads((index_dir / version / "manifest.json").read_bytes())["segments"])
-        except FileNotFoundError:
-            continue
-        except (OSError, ValueError, KeyError, TypeError):
-            return []
-    return [index_dir / segments.FOLDER / n for n in segments.names(index_dir) if n not in used]
 
 
 def _versions(index_dir: Path) -> list[str]:
