@@ -3,8 +3,8 @@
 A refresh re-embeds only documents whose sha256 changed; unchanged documents
 keep their chunks and vectors (and stay in their segments on disk: rag.store
 writes only the changed ones, plus the manifest and BM25), deleted files drop
-out, and nothing is written when nothing changed. A previously indexed file that now fails to read keeps
-its indexed version (with a warning). A change of model or chunker settings
+out, and nothing is written when nothing changed. A previously indexed file
+that now fails to read keeps its indexed version (with a warning). A change of model or chunker settings
 rebuilds everything. Does not watch the folder; run it again after edits.
 """
 from __future__ import annotations
