@@ -105,7 +105,7 @@ def read(folder: Path, info: dict, dim: int) -> Segment:
         docs = json.loads((folder / "documents.json").read_text(encoding="utf-8"))
         with open(folder / "chunks.jsonl", encoding="utf-8") as f:
             chunks = [json.loads(line) for line in f if line.strip()]
-        cvecs = np.load(folder / "chunk_vecs.npy", allow_pickle=False)
+        cvecs = np.load(folder / "chunk_vecs.npy", allow_pickle=False, mmap_mode="r")
         spans = np.load(folder / "sentences.npy", allow_pickle=False)
         svecs = np.load(folder / "sentence_vecs.npy", allow_pickle=False, mmap_mode="r")
     except FileNotFoundError:
