@@ -7,22 +7,24 @@ extractive one by default), and offers ``search`` (ranked passages, used by
 evaluation and benchmarks), ``query`` (one question) and ``chat`` (a
 conversation whose last message is the new question). ``query`` keeps one ``Rag`` per
 configuration and, for the default configuration only, builds the index from
-the corpus folder when it is missing. Does not reload an index rebuilt by
-another process while a ``Rag`` holds it: open a new one.
+the corpus folder when it is missing. A ``Rag`` notices a completed update of
+its index (by any process) on its next question and switches to it (rag.live).
 """
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import replace
 
-from . import store
 from .answer import Answer, Answerer
 from .build import BuildReport, build_index
-from .config import Config
+from .config import CHECKOUT, Config
 from .embed import Embedder
-from .errors import IndexMissingError, QuestionError
+from .errors import IndexMissingError, QuestionError, RagError
 from .extractive import ExtractiveAnswerer
 from .followup import resolve_conversation
+from .index_config import for_index
+from .live import LiveIndex
 from .question import check, check_k, check_mode, clean_question
 from .retrieve import Passage, Retriever
 
@@ -35,23 +37,31 @@ class Rag:
 
     def __init__(self, config: Config | None = None, *, embedder=None, answerer: Answerer | None = None):
         self.config = config or Config()
-        self.embedder = embedder or Embedder(self.config.model, batch_size=self.config.batch_size)
-        self.retriever = Retriever(store.load(self.config.index_dir, self.config.index_settings(),
-                                              corpus=self.config.corpus_dir),
-                                   weights=self.config.fusion_weights, depth=self.config.depth)
+        self.embedder = embedder or Embedder(self.config.model, batch_size=self.config.batch_size,
+                                             backend=self.config.backend)
+        self.live = LiveIndex(self.config.index_dir, lambda data: Retriever(
+            data, weights=self.config.fusion_weights, depth=self.config.depth),
+            settings=self.config.index_settings(), corpus=self.config.corpus_dir)
         self.answerer = answerer or ExtractiveAnswerer(self.config.min_score)
+
+    @property
+    def retriever(self) -> Retriever:
+        """The current version's retriever (reloaded when an update completed: rag.live);
+        take it once per question."""
+        return self.live.get()
 
     @classmethod
     def open(cls, index_dir, *, embedder=None, answerer: Answerer | None = None, **settings) -> "Rag":
-        """Load the index in index_dir; settings override Config fields (model, top_k...)."""
-        return cls(Config(index_dir=index_dir, **settings), embedder=embedder, answerer=answerer)
+        """Load the index in index_dir with the settings it was built with (model, backend,
+        chunker, fusion weights: rag.index_config); settings set other Config fields (top_k...)
+        and may repeat stored ones, but one that conflicts is refused with the rebuild command."""
+        return cls(for_index(index_dir, settings), embedder=embedder, answerer=answerer)
 
     @property
     def status(self) -> dict:
-        counts = self.retriever.manifest["counts"]
-        return {"documents": counts["documents"], "chunks": counts["chunks"],
-                "model": self.retriever.manifest["model"], "index": str(self.config.index_dir),
-                "built_at": self.retriever.manifest.get("built_at")}
+        m = self.retriever.manifest
+        return {"documents": m["counts"]["documents"], "chunks": m["counts"]["chunks"],
+                "model": m["model"], "index": str(self.config.index_dir), "built_at": m.get("built_at")}
 
     def embed(self, question: str):
         """The question's vector (one model call)."""
@@ -65,9 +75,11 @@ class Rag:
         qvec = self.embed(question) if qvec is None else qvec
         return self.retriever.search(question, qvec, k, mode=mode, depth=depth)
 
-    def answer(self, question: str, passages, qvec, *, notice: str | None = None) -> Answer:
-        """Compose the answer to question from ranked passages with the configured answer step."""
-        return self.answerer.answer(question, qvec, passages, self.retriever, notice=notice)
+    def answer(self, question: str, passages, qvec, *, notice: str | None = None,
+               retriever: Retriever | None = None) -> Answer:
+        """Compose the answer to question from ranked passages with the configured answer step
+        (retriever: the version the passages came from; default the current one)."""
+        return self.answerer.answer(question, qvec, passages, retriever or self.retriever, notice=notice)
 
     def query(self, question: str, *, k: int | None = None, mode: str | None = None) -> Answer:
         """Answer one question with cited passages; see rag.extractive for how.
@@ -76,9 +88,10 @@ class Rag:
         rrf or hybrid (default config.mode). Raises QuestionError (one line) for a
         question, k or mode of the wrong type or value; see rag.question."""
         q = check(question, k, mode, config=self.config)
+        retriever = self.retriever   # one index version for the whole question
         qvec = self.embed(q.text)
-        passages = self.search(q.text, k=q.k, mode=q.mode, qvec=qvec)
-        return self.answer(q.text, passages, qvec, notice=q.notice)
+        passages = retriever.search(q.text, qvec, q.k, mode=q.mode)
+        return self.answer(q.text, passages, qvec, notice=q.notice, retriever=retriever)
 
     def chat(self, messages: list[dict], *, k: int | None = None, mode: str | None = None) -> Answer:
         """Answer the last message of a conversation [{"role": "user"|"assistant", "content": str}, ...].
@@ -102,13 +115,17 @@ class Rag:
 
 def open_default(config: Config | None = None, *, embedder=None) -> Rag:
     """The cached Rag for config; builds the default index from its corpus if it is missing."""
-    config = config or Config()
+    if config is None:   # the default index, with the settings it was built with
+        try:
+            config = for_index(Config().index_dir)
+        except RagError:
+            config = Config()   # missing (built below) or unusable (Rag says how to rebuild it)
     with _CACHE_LOCK:
         if config not in _CACHE:
             try:
                 _CACHE[config] = Rag(config, embedder=embedder)
-            except IndexMissingError:
-                if config.index_dir != Config().index_dir:
+            except IndexMissingError:   # built only for a checkout's seeds/ or a configured $RAG_CORPUS
+                if config.index_dir != Config().index_dir or not (CHECKOUT or os.environ.get("RAG_CORPUS")):
                     raise
                 embedder = embedder or Embedder(config.model, batch_size=config.batch_size)
                 build_index(config, embedder=embedder)
@@ -129,6 +146,10 @@ def index(corpus_dir=None, index_dir=None, *, rebuild: bool = False, embedder=No
     config = Config(**settings)
     config = replace(config, corpus_dir=corpus_dir or config.corpus_dir,
                      index_dir=index_dir or config.index_dir)
+    try:   # settings not given are the existing index's (given ones win: the build rebuilds over them)
+        config = for_index(config.index_dir, settings, config, refuse=False)
+    except RagError:
+        pass   # no usable index: build with the given settings
     embedder = embedder or Embedder(config.model, batch_size=config.batch_size)
     report = build_index(config, embedder=embedder, rebuild=rebuild)
     with _CACHE_LOCK:

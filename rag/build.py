@@ -1,14 +1,16 @@
 """Build or refresh an index from a corpus folder: ingest, chunk, embed, store.
 
 A refresh re-embeds only documents whose sha256 changed; unchanged documents
-keep their chunks and vectors, deleted files drop out, and nothing is written
-when nothing changed. A previously indexed file that now fails to read keeps
-its indexed version (with a warning). A change of model or chunker settings
+keep their chunks and vectors (and stay in their segments on disk: rag.store
+writes only the changed ones, plus the manifest and BM25), deleted files drop
+out, and nothing is written when nothing changed. A previously indexed file
+that now fails to read keeps its indexed version (with a warning). A change of model or chunker settings
 rebuilds everything. Does not watch the folder; run it again after edits.
 """
 from __future__ import annotations
 
 import datetime
+import inspect
 import logging
 import time
 from dataclasses import dataclass, field
@@ -16,13 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import store
+from . import pooling, store
 from .chunk import chunk_text
-from .config import Config
+from .config import BUILD_ONLY_KEYS, LEGACY_SETTINGS, Config
 from .errors import CorpusError, IndexCorruptError, IndexMismatchError, RagError
 from .ingest import Document, Skipped, load_corpus
 from .lexical import PARAMS, BM25
 from .lock import IndexLock
+from .progress import Progress, Silent
 from .walk import safe_text
 from .watch import slow
 
@@ -67,7 +70,14 @@ def _previous(config: Config, rebuild: bool):
     if rebuild:
         return None
     try:
-        return store.load(config.index_dir, config.index_settings())
+        old = store.load(config.index_dir, config.index_settings())
+        built, wanted = old.manifest["settings"], config.index_settings()
+        changed = [k for k in BUILD_ONLY_KEYS if built.get(k, LEGACY_SETTINGS.get(k)) != wanted[k]]
+        if changed:   # queries accept such an index; a refresh must not mix both kinds of vectors
+            log.warning("rebuilding everything: the index has %s", ", ".join(
+                f"{k} {built.get(k, LEGACY_SETTINGS.get(k))!r}, the configuration {wanted[k]!r}" for k in changed))
+            return None
+        return old
     except IndexMismatchError as exc:
         log.warning("rebuilding everything: %s", str(exc).split(";")[0])
     except IndexCorruptError as exc:
@@ -86,18 +96,21 @@ def _old_records(old: store.IndexData) -> dict[str, tuple]:
     for i, c in enumerate(old.chunks):
         by_doc.setdefault(c["doc"], []).append(i)
     out = {}
+    bounds = np.searchsorted(old.sentences[:, 0], np.arange(len(old.manifest["documents"]) + 1))
     for d, meta in enumerate(old.manifest["documents"]):
         rows = by_doc.get(meta["id"], [])
-        srows = np.flatnonzero(old.sentences[:, 0] == d)
+        srows = np.arange(bounds[d], bounds[d + 1])   # sentences are in document order
         out[meta["id"]] = (meta, [old.chunks[i] for i in rows], vecs[rows],
                            old.sentences[srows, 1:], np.asarray(old.sentence_vecs[srows]))
     return out
 
 
-def _chunk(docs: list[Document], config: Config, embedder) -> dict[str, tuple]:
+def _chunk(docs: list[Document], config: Config, embedder, progress=None) -> dict[str, tuple]:
     """doc id -> (chunk records, sentence spans, sentence texts) for documents to embed."""
     fresh = {}
     for d in docs:
+        if progress is not None:
+            progress.advance()
         prefix = f"{d.title}\n" if config.title_in_chunks else ""   # see indexed_text
 
         def fits(text, prefix=prefix):
@@ -122,27 +135,83 @@ def _lexical(chunks: list[dict], metas: list[dict], config: Config) -> tuple[BM2
             BM25.build([document_text(by_doc.get(m["id"], [])) for m in metas]))
 
 
+def _encode(embedder, texts: list[str], progress) -> np.ndarray:
+    """embedder.encode, reporting each batch when the embedder can (else the whole call)."""
+    try:
+        batches = "on_batch" in inspect.signature(embedder.encode).parameters
+    except (TypeError, ValueError):
+        batches = False
+    if batches:
+        return embedder.encode(texts, on_batch=progress.advance)
+    vecs = embedder.encode(texts)
+    progress.advance(len(texts))
+    return vecs
+
+
+def one_pass(config: Config, embedder) -> bool:
+    """Whether sentence vectors are pooled from the chunk pass (rag.pooling) for this build:
+    configured so, and the embedder gives token outputs (mean-pooling models)."""
+    return (config.sentence_vectors == "pooled" and hasattr(embedder, "encode_spans")
+            and bool(getattr(embedder, "token_outputs", False)))
+
+
+def _embed(fresh: dict, order: list[str], titles: dict, config: Config, embedder,
+           progress) -> tuple[np.ndarray, np.ndarray, str]:
+    """(chunk vectors, sentence vectors, "pooled" or "encoded") for the fresh documents in order."""
+    pooled = one_pass(config, embedder)
+    chunk_texts, spans, where = [], [], []   # where: (chunk row, position in its spans) per sentence
+    for i in order:
+        chunks, units, _ = fresh[i]
+        base, texts = len(chunk_texts), [indexed_text(c, titles[i], config) for c in chunks]
+        chunk_texts += texts
+        if pooled:
+            spans += [[] for _ in chunks]
+            prefixes = [len(t) - (c["end"] - c["start"]) for t, c in zip(texts, chunks)]
+            for j, a, b in pooling.plan(chunks, units, prefixes):
+                where.append((base + j, len(spans[base + j])))
+                spans[base + j].append((a, b))
+    if pooled:
+        progress.phase("embedding", len(chunk_texts), "chunks")
+        cvecs, per_chunk = embedder.encode_spans(chunk_texts, spans, on_batch=progress.advance)
+        svecs = (np.stack([per_chunk[j][n] for j, n in where]) if where
+                 else np.zeros((0, cvecs.shape[1]), dtype=np.float32))
+        return cvecs, svecs, "pooled"
+    sent_texts = [t for i in order for t in fresh[i][2]]
+    progress.phase("embedding", len(chunk_texts) + len(sent_texts), "texts")
+    return _encode(embedder, chunk_texts, progress), _encode(embedder, sent_texts, progress), "encoded"
+
+
 def build_index(config: Config, *, embedder, rebuild: bool = False,
-                documents: list[Document] | None = None) -> BuildReport:
+                documents: list[Document] | None = None, progress: Progress | bool | None = None) -> BuildReport:
     """Index config.corpus_dir (or the given documents) into config.index_dir.
 
     Holds the index's writer lock from reading the old index to the final swap, so a
     second writer is refused at once (IndexLockedError). See the module docstring for
-    what a refresh keeps.
+    what a refresh keeps. progress: a rag.progress.Progress; None: one on stderr
+    (a bar in a terminal, plain lines in logs); False: silent.
     """
+    progress = Progress() if progress is None or progress is True else progress or Silent()
     with IndexLock(config.index_dir):
         store.cleanup(config.index_dir)   # what killed writers left behind
-        return _build_index(config, embedder=embedder, rebuild=rebuild, documents=documents)
+        try:
+            return _build_index(config, embedder=embedder, rebuild=rebuild, documents=documents,
+                                progress=progress)
+        finally:
+            progress.end()
 
 
-def _build_index(config: Config, *, embedder, rebuild: bool = False,
-                 documents: list[Document] | None = None) -> BuildReport:
+def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Document] | None,
+                 progress: Progress) -> BuildReport:
     if embedder.name != config.model:
         raise ValueError(f"embedder {embedder.name!r} is not the configured model {config.model!r}")
+    backend = getattr(embedder, "backend", "torch")
+    if backend != config.backend:
+        raise ValueError(f"embedder backend {backend!r} is not the configured backend {config.backend!r}")
     t0 = time.perf_counter()
     docs, skipped = (documents, []) if documents is not None else load_corpus(
-        config.corpus_dir, max_bytes=int(config.max_file_mb * 1_000_000))
-    old = _old_records(_previous(config, rebuild))
+        config.corpus_dir, max_bytes=int(config.max_file_mb * 1_000_000), progress=progress)
+    base = _previous(config, rebuild)
+    old = _old_records(base)
     skipped_ids = {s.path for s in skipped}
     kept_stale = sorted(i for i in old if i in skipped_ids)
     for doc_id in kept_stale:
@@ -161,15 +230,12 @@ def _build_index(config: Config, *, embedder, rebuild: bool = False,
                            skipped=skipped, seconds=time.perf_counter() - t0, changed=False)
 
     by_id = {d.id: d for d in docs}
-    fresh = _chunk([d for d in docs if not (d.id in old and old[d.id][0]["sha256"] == d.sha256)],
-                   config, embedder)
+    todo = [d for d in docs if not (d.id in old and old[d.id][0]["sha256"] == d.sha256)]
+    progress.phase("chunking", len(todo), "documents")
+    fresh = _chunk(todo, config, embedder, progress)
     order = sorted(fresh)   # the order documents are stored in, so vectors line up with records
-    chunk_texts = [indexed_text(c, by_id[i].title, config) for i in order for c in fresh[i][0]]
-    sent_texts = [t for i in order for t in fresh[i][2]]
-    if chunk_texts:
-        log.info("embedding %d chunks and %d sentences with %s", len(chunk_texts), len(sent_texts), embedder.name)
-    cvecs = embedder.encode(chunk_texts)
-    svecs = embedder.encode(sent_texts)
+    cvecs, svecs, how = _embed(fresh, order, {i: by_id[i].title for i in order}, config, embedder, progress)
+    progress.phase("writing")
 
     metas, all_chunks, cv, sp, sv = [], [], [], [], []
     ci = si = 0   # read positions in the fresh vectors
@@ -196,7 +262,8 @@ def _build_index(config: Config, *, embedder, rebuild: bool = False,
     seconds = time.perf_counter() - t0
     data.manifest = {
         "format": store.FORMAT, "format_version": store.FORMAT_VERSION,
-        "package_version": store.package_version(), "model": embedder.name,
+        "package_version": store.package_version(), "model": embedder.name, "backend": backend,
+        "sentence_vectors": how, "retrieval": {"fusion_weights": list(config.fusion_weights)},
         "dimension": int(data.chunk_vecs.shape[1]), "settings": config.index_settings(),
         "counts": {"documents": len(metas), "chunks": len(all_chunks), "sentences": len(data.sentences)},
         "built_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -204,6 +271,6 @@ def _build_index(config: Config, *, embedder, rebuild: bool = False,
                      documents={"rows": doc_bm25.size, "vocabulary": doc_bm25.vocab_size}),
         "build_seconds": round(seconds, 3), "corpus": safe_text(str(config.corpus_dir)), "documents": metas,
     }
-    store.save(config.index_dir, data)
+    store.save(config.index_dir, data, base=base)   # writes only what base lacks
     return BuildReport(config.index_dir, len(metas), len(all_chunks), len(data.sentences),
                        kept_stale=kept_stale, skipped=skipped, seconds=time.perf_counter() - t0, **report)

@@ -15,8 +15,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from .config import MODES, Config
+from .config import BACKENDS, MODES, Config
 from .errors import RagError
+
+SKIPPED_LISTED = 10   # skipped files listed one by one; above this, counts by reason and the first few
 
 
 def _config(args) -> Config:
@@ -29,25 +31,66 @@ def _config(args) -> Config:
         config = replace(config, model=args.model)
     if getattr(args, "max_file_mb", None) is not None:
         config = replace(config, max_file_mb=args.max_file_mb)
+    if getattr(args, "backend", None):
+        config = replace(config, backend=args.backend)
     return config
+
+
+def _explicit(args) -> dict:
+    """The index settings given as flags (the others come from the index: rag.index_config)."""
+    return {k: getattr(args, k) for k in ("model", "backend") if getattr(args, k, None)}
+
+
+def _index_config(args, *, refuse: bool = True) -> Config:
+    """_config(args) with the settings of the existing index (flags must agree unless not refuse)."""
+    from .index_config import for_index
+
+    config = _config(args)
+    try:
+        return for_index(config.index_dir, _explicit(args), config, refuse=refuse)
+    except RagError:
+        if refuse and (config.index_dir / "CURRENT").exists():
+            raise
+        return config   # no usable index: built from the flags, or refused with the command
+
+
+def _embedder(config: Config):
+    from .embed import Embedder
+
+    return Embedder(config.model, batch_size=config.batch_size, backend=config.backend)
+
+
+def skipped_summary(skipped, limit: int = SKIPPED_LISTED) -> list[str]:
+    """Lines about skipped files: all of them when few, else counts by reason and the first few."""
+    if not skipped:
+        return []
+    if len(skipped) <= limit:
+        return [f"skipped {len(skipped)} files:"] + [f"  {s.path}: {s.reason}" for s in skipped]
+    reasons: dict[str, int] = {}
+    for s in skipped:
+        key = s.reason.split(" (")[0].split(":")[0]   # "too large (25.1 MB > 20 MB)" -> "too large"
+        reasons[key] = reasons.get(key, 0) + 1
+    lines = [f"skipped {len(skipped)} files:"]
+    lines += [f"  {n} {reason}" for reason, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))]
+    lines.append(f"first {min(5, len(skipped))}:")
+    lines += [f"  {s.path}: {s.reason}" for s in skipped[:5]]
+    return lines
 
 
 def cmd_index(args) -> int:
     from .api import index
 
-    config = _config(args)
-    r = index(config.corpus_dir, config.index_dir, rebuild=args.rebuild, model=config.model,
-              max_file_mb=config.max_file_mb)
+    config = _index_config(args, refuse=False)
+    r = index(config.corpus_dir, config.index_dir, rebuild=args.rebuild, max_file_mb=config.max_file_mb,
+              embedder=_embedder(config), **_explicit(args))
     if not r.changed:
         print(f"nothing to do: {r.documents} documents unchanged ({r.chunks} chunks) in {r.index_dir}")
     else:
         print(f"indexed {r.documents} documents, {r.chunks} chunks, {r.sentences} sentences "
               f"into {r.index_dir} in {r.seconds:.1f}s "
               f"(added {len(r.added)}, updated {len(r.updated)}, removed {len(r.removed)})")
-    if r.skipped:
-        print(f"skipped {len(r.skipped)} files:")
-        for s in r.skipped:
-            print(f"  {s.path}: {s.reason}")
+    for line in skipped_summary(r.skipped):
+        print(line)
     return 0
 
 
@@ -58,7 +101,8 @@ def cmd_ask(args) -> int:
     t0 = time.perf_counter()
     config = _config(args)
     check(args.question, args.k, args.mode, config=config)   # fail fast, before loading anything
-    rag = open_default(config)
+    config = _index_config(args)
+    rag = open_default(config, embedder=_embedder(config))
     answer = rag.query(args.question, k=args.k, mode=args.mode)
     if args.json:
         print(json.dumps(dict(answer.to_dict(), seconds=round(time.perf_counter() - t0, 3)),
@@ -90,7 +134,8 @@ def cmd_chat(args) -> int:
     """A terminal conversation: follow-up questions are read against the previous turn."""
     from .api import open_default
 
-    rag = open_default(_config(args))
+    config = _index_config(args)
+    rag = open_default(config, embedder=_embedder(config))
     history: list[dict] = []
     print("Ask about the documents; an empty line or Ctrl-D ends the chat.")
     while True:
@@ -115,7 +160,8 @@ def cmd_eval(args) -> int:
 
     config = _config(args)
     report = evaluate(args.dataset, split=args.split, modes=args.mode, config=config, limit=args.limit,
-                      conversations=args.conversations, abstention=not args.no_abstention)
+                      conversations=args.conversations, abstention=not args.no_abstention,
+                      embedder=_embedder(config))
     print(json.dumps(report.to_dict(), indent=2) if args.json else format_report(report))
     return 0
 
@@ -123,7 +169,7 @@ def cmd_eval(args) -> int:
 def cmd_serve(args) -> int:
     from ui.app import launch
 
-    launch(_config(args), host=args.host, port=args.port, auth=args.auth)
+    launch(_index_config(args), host=args.host, port=args.port, auth=args.auth)
     return 0
 
 
@@ -131,26 +177,29 @@ def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="rag", description="Ask questions of a folder of documents, offline.")
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("index", help="build or refresh the index of a corpus folder")
-    p.add_argument("corpus", nargs="?", help="folder of documents (default: seeds/ or $RAG_CORPUS)")
-    p.add_argument("--index", metavar="DIR", help="index folder (default: index/default or $RAG_INDEX)")
+    p.add_argument("corpus", nargs="?", help="folder of documents (default: $RAG_CORPUS, else seeds/ in a checkout, else the current folder)")
+    p.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX, else index/default in the checkout or user data folder)")
     p.add_argument("--rebuild", action="store_true", help="re-embed everything")
     p.add_argument("--max-file-mb", type=float, metavar="N",
                    help="skip files larger than N MB, checked before reading (default 20)")
     p.add_argument("--model", help="sentence-transformers model name or local path")
+    p.add_argument("--backend", choices=BACKENDS, help="how the model runs (default torch or $RAG_BACKEND)")
     p.set_defaults(func=cmd_index)
     p = sub.add_parser("ask", help="answer a question with cited passages")
     p.add_argument("question")
     p.add_argument("-k", type=int, default=None, help="passages to retrieve (default 5)")
     p.add_argument("--json", action="store_true", help="print the full answer as JSON")
     p.add_argument("--mode", choices=MODES, help="retrieval mode (default hybrid)")
-    p.add_argument("--index", metavar="DIR", help="index folder (default: index/default)")
-    p.add_argument("--model", help="model the index was built with, if not the default")
+    p.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX or index/default)")
+    p.add_argument("--model", help="model the index was built with (default: read from the index)")
+    p.add_argument("--backend", choices=BACKENDS, help="backend the index was built with (default: read from the index)")
     p.set_defaults(func=cmd_ask)
     p = sub.add_parser("chat", help="a conversation in the terminal (follow-up questions use the previous turn)")
     p.add_argument("-k", type=int, default=None, help="passages to retrieve (default 5)")
     p.add_argument("--mode", choices=MODES, help="retrieval mode (default hybrid)")
-    p.add_argument("--index", metavar="DIR", help="index folder (default: index/default)")
-    p.add_argument("--model", help="model the index was built with, if not the default")
+    p.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX or index/default)")
+    p.add_argument("--model", help="model the index was built with (default: read from the index)")
+    p.add_argument("--backend", choices=BACKENDS, help="backend the index was built with (default: read from the index)")
     p.set_defaults(func=cmd_chat)
     p = sub.add_parser("eval", help="measure retrieval and answers on a BEIR-layout data set")
     p.add_argument("dataset", help="folder with corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv")
@@ -164,6 +213,7 @@ def parser() -> argparse.ArgumentParser:
                    help="skip the not-found measurements (article removed, one-document corpora, SQuAD 2.0)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--model", help="sentence-transformers model name or local path")
+    p.add_argument("--backend", choices=BACKENDS, help="how the model runs (default torch)")
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser("serve", help="start the chat web UI")
     p.add_argument("--host", default="127.0.0.1",
@@ -171,8 +221,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--auth", metavar="USER:PASSWORD",
                    help="require this login (default: $RAG_AUTH; prefer the variable, argv is visible to ps)")
     p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--index", metavar="DIR", help="index folder (default: index/default)")
+    p.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX or index/default)")
     p.add_argument("--corpus", metavar="DIR", help="corpus to build the default index from if it is missing")
+    p.add_argument("--model", help="model the index was built with (default: read from the index)")
+    p.add_argument("--backend", choices=BACKENDS, help="backend the index was built with (default: read from the index)")
     p.set_defaults(func=cmd_serve)
     return ap
 
@@ -182,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
 
     offline_env()
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
+    from .progress import LogHandler
+
+    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", handlers=[LogHandler(sys.stderr)])
     try:
         return args.func(args)
     except RagError as exc:

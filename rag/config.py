@@ -1,9 +1,13 @@
 """Settings, as one frozen dataclass passed explicitly to every stage.
 
-Nothing here reads files or loads models. Defaults point at the checkout this
-package lives in (``seeds/`` and ``index/default``); the environment variables
-``RAG_CORPUS`` and ``RAG_INDEX`` override them, and ``Config(...)`` or
-``dataclasses.replace`` override everything.
+Nothing here reads files or loads models. Default folders: run from a source
+checkout (a pyproject.toml and seeds/ beside the package), ``seeds/`` and
+``index/default`` in it; installed as a package, the current directory is the
+corpus and the index lives in the user data folder (``$RAG_DATA_DIR``, else
+``$XDG_DATA_HOME/rag-offline``, else ``~/.local/share/rag-offline``), never inside
+site-packages. ``RAG_CORPUS`` and ``RAG_INDEX`` override them, and ``Config(...)``
+or ``dataclasses.replace`` override everything. An existing index's own settings
+(model, chunker, fusion weights) are read from its manifest by rag.index_config.
 """
 from __future__ import annotations
 
@@ -11,24 +15,64 @@ import dataclasses
 import os
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 MODES = ("dense", "bm25", "rrf", "hybrid")   # retrieval modes, see rag/retrieve.py
+BACKENDS = ("torch", "onnx", "onnx-int8")    # how the model runs, see rag/embed.py
+SENTENCE_VECTORS = ("pooled", "encoded")     # see rag/pooling.py
 
 # Settings that change what is stored in an index. A loaded index must agree
 # with the configuration on all of them, or it is refused.
-INDEX_KEYS = ("model", "chunk_tokens", "chunk_overlap", "max_model_tokens", "title_in_chunks")
+INDEX_KEYS = ("model", "chunk_tokens", "chunk_overlap", "max_model_tokens", "title_in_chunks", "backend",
+              "sentence_vectors")
+# What an index built before a key existed has: compared in its place when the manifest lacks it.
+LEGACY_SETTINGS = {"backend": "torch", "sentence_vectors": "encoded"}
+# Keys that change how an index is built but not how it is queried: a query does not refuse
+# an index over them (a refresh rebuilds everything instead).
+BUILD_ONLY_KEYS = ("sentence_vectors",)
+
+
+def _checkout() -> Path | None:
+    """The source checkout this package runs from, or None when installed (e.g. from a wheel)."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() and (root / "seeds").is_dir() else None
+
+
+def data_home() -> Path:
+    """Where an installed package keeps its indexes (see the module docstring)."""
+    if os.environ.get("RAG_DATA_DIR"):
+        return Path(os.environ["RAG_DATA_DIR"])
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "rag-offline"
+
+
+CHECKOUT = _checkout()
+PROJECT_ROOT = CHECKOUT or data_home()   # the folder default indexes (index/...) live under
+
+
+def default_corpus() -> Path:
+    if os.environ.get("RAG_CORPUS"):
+        return Path(os.environ["RAG_CORPUS"])
+    return CHECKOUT / "seeds" if CHECKOUT else Path.cwd()
+
+
+def default_index() -> Path:
+    if os.environ.get("RAG_INDEX"):
+        return Path(os.environ["RAG_INDEX"])
+    return (CHECKOUT or data_home()) / "index" / "default"
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    corpus_dir: Path = dataclasses.field(
-        default_factory=lambda: Path(os.environ.get("RAG_CORPUS", PROJECT_ROOT / "seeds")))
-    index_dir: Path = dataclasses.field(
-        default_factory=lambda: Path(os.environ.get("RAG_INDEX", PROJECT_ROOT / "index" / "default")))
+    corpus_dir: Path = dataclasses.field(default_factory=default_corpus)
+    index_dir: Path = dataclasses.field(default_factory=default_index)
     # Embedding model: the bundled name, any sentence-transformers model name, or a path.
     model: str = DEFAULT_MODEL
     batch_size: int = 32
+    # How the model runs (torch | onnx | onnx-int8; default $RAG_BACKEND or torch). A query must
+    # embed with the backend its index was built with: a mismatch is refused.
+    backend: str = dataclasses.field(default_factory=lambda: os.environ.get("RAG_BACKEND") or "torch")
+    # Sentence vectors: "pooled" from the chunk pass's token embeddings (one encoder pass), or
+    # "encoded" one by one in a second pass (also used for models that do not mean-pool).
+    sentence_vectors: str = "pooled"
     # Files larger than this (in MB of 1,000,000 bytes) are skipped before reading.
     max_file_mb: float = 20.0
     # Chunking, in cl100k_base tokens. Chunks are also re-checked against the
@@ -60,6 +104,11 @@ class Config:
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:
             raise ValueError(
                 f"chunk_overlap must be in [0, chunk_tokens/2), got {self.chunk_overlap}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.sentence_vectors not in SENTENCE_VECTORS:
+            raise ValueError(f"sentence_vectors must be one of {', '.join(SENTENCE_VECTORS)}, "
+                             f"got {self.sentence_vectors!r}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         object.__setattr__(self, "fusion_weights", tuple(float(w) for w in self.fusion_weights))

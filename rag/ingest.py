@@ -157,18 +157,24 @@ def read_document(path: Path, doc_id: str, *, max_bytes: int = MAX_BYTES) -> Doc
                     sha256=sha256_bytes(data))
 
 
-def load_corpus(corpus_dir: Path, *, max_bytes: int = MAX_BYTES) -> tuple[list[Document], list[Skipped]]:
+def load_corpus(corpus_dir: Path, *, max_bytes: int = MAX_BYTES,
+                progress=None) -> tuple[list[Document], list[Skipped]]:
     """All usable documents under corpus_dir, and the files skipped with reasons.
 
     One bad file never stops the run: it is logged as a warning ("FILE: skipped:
     reason") and listed. A file that takes long to read is named by a watchdog.
+    progress (a rag.progress.Progress) shows the "reading" phase, counted in files.
     """
     entries, skipped_walk = walk(Path(corpus_dir))
     skipped = [Skipped(doc_id, reason) for doc_id, reason in skipped_walk]
     for s in skipped:
         log.warning("%s: skipped: %s", s.path, s.reason)
     docs = []
+    if progress is not None:
+        progress.phase("reading", len(entries), "files")
     for entry in entries:
+        if progress is not None:
+            progress.advance()
         try:
             with slow("reading", entry.doc_id):
                 docs.append(read_document(entry.path, entry.doc_id, max_bytes=max_bytes))

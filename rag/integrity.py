@@ -19,7 +19,6 @@ from pathlib import Path, PurePosixPath
 
 from .errors import IndexCorruptError
 
-REQUIRED_FILES = ("chunks.faiss", "chunks.jsonl", "sentences.npy", "sentence_vecs.npy")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _CHUNK_INTS = ("ordinal", "start", "end", "sent_lo", "sent_hi")
 
@@ -66,17 +65,26 @@ def check_manifest(m: dict) -> None:
             _need(m, key, str, w)
     if "build_seconds" in m:
         _need(m, "build_seconds", float, w)
+    if "retrieval" in m:
+        weights = _need(_need(m, "retrieval", dict, w), "fusion_weights", list, "manifest retrieval")
+        if len(weights) != 4 or not all(_is(x, float) for x in weights):
+            raise IndexCorruptError(f"manifest retrieval: fusion_weights should be 4 numbers, found {weights!r}")
     counts = _need(m, "counts", dict, w)
     for key in ("documents", "chunks", "sentences"):
         _need(counts, key, int, "manifest counts", minimum=0)
+    segs = _need(m, "segments", dict, w)
+    for name, info in segs.items():
+        _check_segment(name, info)
     docs = _need(m, "documents", list, w)
     ids = set()
     for n, d in enumerate(docs):
         where = f"manifest document {n}"
         if not isinstance(d, dict):
             raise IndexCorruptError(f"{where} should be an object, found {type(d).__name__}")
-        for key in ("id", "title", "sha256"):
+        for key in ("id", "title", "sha256", "segment"):
             _need(d, key, str, where)
+        if d["segment"] not in segs:
+            raise IndexCorruptError(f"{where}: segment {d['segment']!r} is not listed in manifest segments")
         for key in ("chunks", "sentences"):
             _need(d, key, int, where, minimum=0)
         if d["id"] in ids:
@@ -94,17 +102,36 @@ def check_manifest(m: dict) -> None:
         for key in ("rows", "vocabulary"):
             _need(doc_bm25, key, int, "manifest bm25 documents", minimum=0)
     files = _need(m, "files", dict, w)
+    _check_digests(files, "manifest files")
+    if "bm25" in m:
+        missing = [d + "/" for d in ("bm25", "bm25_docs") if not any(f.startswith(d + "/") for f in files)]
+        if missing:
+            raise IndexCorruptError(f"manifest files lists no {', '.join(missing)}")
+
+
+def _check_segment(name, info) -> None:
+    from .segments import FILES, SEGMENT_RE
+
+    where = f"manifest segment {name!r}"
+    if not SEGMENT_RE.fullmatch(name):
+        raise IndexCorruptError(f"{where} is not a segment name")
+    if not isinstance(info, dict):
+        raise IndexCorruptError(f"{where} should be an object, found {type(info).__name__}")
+    for key in ("documents", "chunks", "sentences"):
+        _need(info, key, int, where, minimum=0)
+    files = _need(info, "files", dict, where)
+    if sorted(files) != sorted(FILES):
+        raise IndexCorruptError(f"{where} lists files {sorted(files)}, expected {sorted(FILES)}")
+    _check_digests(files, where)
+
+
+def _check_digests(files: dict, where: str) -> None:
     for rel, digest in files.items():
         parts = PurePosixPath(rel).parts
         if not parts or rel.startswith("/") or ".." in parts or "\\" in rel:
-            raise IndexCorruptError(f"manifest files: {rel!r} is not a path inside the index")
+            raise IndexCorruptError(f"{where}: {rel!r} is not a path inside the index")
         if not (isinstance(digest, str) and _HEX64.fullmatch(digest)):
-            raise IndexCorruptError(f"manifest files: checksum of {rel!r} is not a sha256 hex digest")
-    missing = [f for f in REQUIRED_FILES if f not in files]
-    if "bm25" in m:
-        missing += [d + "/" for d in ("bm25", "bm25_docs") if not any(f.startswith(d + "/") for f in files)]
-    if missing:
-        raise IndexCorruptError(f"manifest files lists no {', '.join(missing)}")
+            raise IndexCorruptError(f"{where}: checksum of {rel!r} is not a sha256 hex digest")
 
 
 def check_files(folder: Path, files: dict) -> None:
@@ -145,12 +172,14 @@ def corpus_hint(manifest, index_dir: Path, corpus=None):
 
 
 def rebuild_hint(index_dir: Path, corpus=None, settings: dict | None = None, *, rebuild: bool = True) -> str:
-    """'rebuild it with: rag index CORPUS --index INDEX [--model M] --rebuild', shell-quoted."""
+    """'rebuild it with: rag index CORPUS --index INDEX [--model M] [--backend B] --rebuild', shell-quoted."""
     from .config import DEFAULT_MODEL
 
     args = ["rag", "index", str(corpus) if corpus else "CORPUS", "--index", str(index_dir)]
-    model = (settings or {}).get("model")
+    model, backend = (settings or {}).get("model"), (settings or {}).get("backend")
     if isinstance(model, str) and model != DEFAULT_MODEL:
         args += ["--model", model]
+    if isinstance(backend, str) and backend != "torch":
+        args += ["--backend", backend]
     command = shlex.join(args + (["--rebuild"] if rebuild else []))
     return f"rebuild it with: {command}" if rebuild else command

@@ -1,30 +1,29 @@
-"""Save and load an index folder as immutable versions behind a pointer; never pickles.
+"""Save an index folder as immutable segments and versions behind a pointer; never pickles.
 
 Layout of an index folder INDEX (all readable without this package):
   CURRENT           {"version": "v-000042", "manifest_sha256": "..."}: the live version
   .lock             the writers' lock file (rag.lock); meaningless unless flock'ed
-  v-000042/         one complete index, never modified once written:
-    manifest.json     format, versions, model, dimension, chunker settings, corpus,
-                      documents (id, title, sha256, counts), totals, build time, and
-                      "files": the sha256 of every other file in the version folder
-    chunks.jsonl      one chunk a line: doc, ordinal, start, end, text, and its
-                      sentences as a range within its document (sent_lo, sent_hi)
-    chunks.faiss      FAISS IndexFlatIP over the chunk vectors (FAISS's own format)
-    sentences.npy     int64 [S, 3]: document number, start, end of each sentence
-    sentence_vecs.npy float32 [S, dim]: the sentence vectors
-    bm25/             BM25 over the chunks (bm25s's .npy arrays and JSON files)
+  segments/s-000007/  immutable chunks, vectors and sentences of some documents (rag.segments)
+  v-000042/         one version, never modified once written:
+    manifest.json     format, versions, model, dimension, settings (chunker, backend,
+                      fusion weights), corpus, documents (id, title, sha256, counts and
+                      the segment holding each), totals, build time, "segments": the
+                      segments used, with the sha256 of each of their files, and "files":
+                      the sha256 of every other file in the version folder
+    bm25/             BM25 over the live chunks (bm25s's .npy arrays and JSON files)
     bm25_docs/        BM25 over whole documents, rows in manifest document order
   v-000041/         the previous version, kept for readers still loading it
 
-A save (under the writer lock, see rag.lock) writes ``.tmp-*/``, fsyncs it,
-renames it to the next ``v-N/`` and then atomically replaces CURRENT, so a crash
-at any moment leaves CURRENT naming a whole version. It then removes leftover
-temporary folders and versions other than the new one and its predecessor.
-A reader reads CURRENT once, verifies the manifest against it and every file
-against the manifest, and retries when a writer removed that version mid-load.
-Readers never take the lock and never write. Does not handle network file
-systems without flock or atomic rename, nor a forger who rewrites files,
-manifest and CURRENT consistently.
+A save (under the writer lock, rag.lock) writes the documents new or changed since
+its base version as one segment (rag.store_plan decides, and folds small or
+mostly-deleted segments in), then the version folder (manifest, BM25 rebuilt
+from the live chunks), each as ``.tmp-*/``, fsynced and renamed, then atomically
+replaces CURRENT: a crash at any moment leaves CURRENT naming a whole version
+whose segments all exist. It then removes temporary folders, versions other than
+the new one and its predecessor, and segments neither references. Row numbers
+exist only in memory: on disk a chunk is (document id, ordinal). Readers: see
+rag.store_read and rag.live. Does not handle network file systems without flock
+or atomic rename, nor a forger who rewrites files, manifest and CURRENT alike.
 """
 from __future__ import annotations
 
@@ -36,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import integrity
+from . import integrity, segments, store_plan
 from .errors import RagError
 from .lock import IndexLock, held
 from .store_read import (FORMAT, FORMAT_VERSION, POINTER, TMP_PREFIX, VERSION_RE, IndexData,  # noqa: F401
@@ -53,52 +52,69 @@ def package_version() -> str:
 
 # ---------------------------------------------------------------- writing
 
-def save(index_dir: Path, data: IndexData) -> str:
-    """Write data as a new version of index_dir and make it current; returns the version.
+def save(index_dir: Path, data: IndexData, *, base: IndexData | None = None) -> str:
+    """Write data (the whole logical index, documents in manifest order) as a new version of
+    index_dir and make it current; returns the version. base: the verified version data was
+    built from (its unchanged documents are referenced, not rewritten); None writes all.
 
     Takes the writer lock unless this process already holds it (build_index does)."""
     index_dir = Path(index_dir)
     if held(index_dir):
-        return _save(index_dir, data)
+        return _save(index_dir, data, base)
     with IndexLock(index_dir):
-        return _save(index_dir, data)
+        return _save(index_dir, data, base)
 
 
-def _save(index_dir: Path, data: IndexData) -> str:
-    import faiss
-
+def _save(index_dir: Path, data: IndexData, base: IndexData | None) -> str:
     previous = _current_version(index_dir)
-    tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=index_dir))
+    docs = [{k: v for k, v in d.items() if k != "segment"} for d in data.manifest["documents"]]
+    keep, todo = store_plan.plan(docs, base.manifest if base is not None else None)
+    segs = {s: base.manifest["segments"][s] for s in set(keep.values())}
+    written = tmp = None
     try:
+        if todo:
+            written, info = _write_segment(index_dir, data, docs, todo)
+            segs[written] = info
+            keep.update({docs[n]["id"]: written for n in todo})
+        manifest = dict(data.manifest, documents=[dict(d, segment=keep[d["id"]]) for d in docs],
+                        segments=dict(sorted(segs.items())))
+        tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=index_dir))
         os.chmod(tmp, 0o755)   # mkdtemp makes it private; an index is readable like its files
-        flat = faiss.IndexFlatIP(int(data.manifest["dimension"]))
-        if len(data.chunk_vecs):
-            flat.add(np.ascontiguousarray(data.chunk_vecs, dtype=np.float32))
-        faiss.write_index(flat, str(tmp / "chunks.faiss"))
-        with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as f:
-            for chunk in data.chunks:
-                f.write(json.dumps(chunk, ensure_ascii=False) + "\n")
-        np.save(tmp / "sentences.npy", np.asarray(data.sentences, dtype=np.int64), allow_pickle=False)
-        np.save(tmp / "sentence_vecs.npy", np.asarray(data.sentence_vecs, dtype=np.float32),
-                allow_pickle=False)
         if data.bm25 is not None:
             data.bm25.save(tmp / "bm25")
         if data.doc_bm25 is not None:
             data.doc_bm25.save(tmp / "bm25_docs")
         files = {p.relative_to(tmp).as_posix(): integrity.sha256_file(p)
                  for p in sorted(tmp.rglob("*")) if p.is_file()}
-        raw = (json.dumps(dict(data.manifest, files=files), indent=2, ensure_ascii=False) + "\n").encode()
+        raw = (json.dumps(dict(manifest, files=files), indent=1, ensure_ascii=False) + "\n").encode()
         (tmp / "manifest.json").write_bytes(raw)
         _fsync_tree(tmp)
         version = f"v-{_last_number(index_dir) + 1:06d}"
         os.rename(tmp, index_dir / version)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:   # leave the folder as it was (a kill -9 leaves this to the next writer)
+        for path in (tmp, written and index_dir / segments.FOLDER / written):
+            if path:
+                shutil.rmtree(path, ignore_errors=True)
         raise
     _fsync(index_dir)
     _write_pointer(index_dir, version, integrity.sha256_bytes(raw))
     cleanup(index_dir, keep={version, previous}, old_layout=True)
     return version
+
+
+def _write_segment(index_dir: Path, data: IndexData, docs: list[dict], rows: list[int]) -> tuple[str, dict]:
+    """The documents at positions rows of data, as one new segment."""
+    c_at = np.concatenate([[0], np.cumsum([d["chunks"] for d in docs])]).astype(int)
+    s_at = np.concatenate([[0], np.cumsum([d["sentences"] for d in docs])]).astype(int)
+    if c_at[-1] != len(data.chunks) or s_at[-1] != len(data.sentences):
+        raise ValueError("index data rows do not follow its manifest documents")
+    crow = np.concatenate([np.arange(c_at[n], c_at[n + 1]) for n in rows]).astype(int)
+    srow = np.concatenate([np.arange(s_at[n], s_at[n + 1]) for n in rows]).astype(int)
+    seg_docs = [{"id": docs[n]["id"], "chunks": docs[n]["chunks"], "sentences": docs[n]["sentences"]}
+                for n in rows]
+    return segments.write(index_dir, seg_docs, [data.chunks[i] for i in crow], chunk_vectors(data)[crow],
+                          np.asarray(data.sentences)[srow, 1:], np.asarray(data.sentence_vecs)[srow],
+                          TMP_PREFIX, _fsync_tree)
 
 
 def _write_pointer(index_dir: Path, version: str, manifest_sha: str) -> None:
@@ -112,8 +128,9 @@ def _write_pointer(index_dir: Path, version: str, manifest_sha: str) -> None:
 
 
 def cleanup(index_dir: Path, keep: set | None = None, *, old_layout: bool = False) -> list[str]:
-    """Remove what killed or finished writers left: temporary folders and versions other
-    than those in keep (default: the current one and the newest older one), plus, when
+    """Remove what killed or finished writers left: temporary folders, versions other than
+    those in keep (default: the current one and the newest older one) and segments that
+    no kept version references, plus, when
     old_layout, the files of a format-2 index and its .NAME.tmp-*/.NAME.old-* siblings.
     Call only under the writer lock. Returns the names removed."""
     index_dir = Path(index_dir)
@@ -129,6 +146,7 @@ def cleanup(index_dir: Path, keep: set | None = None, *, old_layout: bool = Fals
     if old_layout and index_dir.parent.is_dir():
         doomed += [p for p in index_dir.parent.iterdir()
                    if p.name.startswith((f".{index_dir.name}.tmp-", f".{index_dir.name}.old-"))]
+    doomed += segments.unused(index_dir, keep)
     for p in doomed:
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p, ignore_errors=True)
@@ -168,7 +186,7 @@ def _fsync_tree(root: Path) -> None:
 
 
 def chunk_vectors(data: IndexData) -> np.ndarray:
-    """The chunk vectors, read back from the FAISS index when they were not kept."""
+    """The chunk vectors (read back from the FAISS index when they were not kept)."""
     if data.chunk_vecs is None:
         n, dim = data.faiss_index.ntotal, data.faiss_index.d
         data.chunk_vecs = data.faiss_index.reconstruct_n(0, n) if n else np.zeros((0, dim), np.float32)

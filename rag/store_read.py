@@ -1,8 +1,10 @@
 """Read an index folder (layout: see rag.store): CURRENT, then one verified version.
 
 A reader reads CURRENT once, checks the manifest against CURRENT's sha256, its
-format and the shape of every field (rag.integrity), every file against the
-manifest's sha256, then arrays and records against the manifest's counts. When
+format and the shape of every field (rag.integrity), every file of the version
+and of its segments against the manifest's sha256, then arrays and records
+against the manifest's counts (rag.segments), and assembles the positional
+arrays and an in-memory FAISS index over the live documents, in manifest order. When
 a load fails and CURRENT changed meanwhile (a writer swapped versions and
 removed the one being read), it starts over, up to 5 times. Damage and mismatch
 errors end with the exact rebuild command (--index and the corpus). Never takes
@@ -18,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import integrity
+from . import integrity, segments
 from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError, RagError
 from .integrity import corpus_hint, rebuild_hint
 
 FORMAT = "rag-index"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 POINTER = "CURRENT"
 TMP_PREFIX = ".tmp-"
 VERSION_RE = re.compile(r"v-(\d{6,})")
@@ -34,12 +36,13 @@ _ATTEMPTS = 5   # loads restarted because a writer swapped versions meanwhile
 class IndexData:
     manifest: dict
     chunks: list[dict]
-    chunk_vecs: np.ndarray | None  # float32 [C, dim]; None after load (see chunk_vectors)
+    chunk_vecs: np.ndarray | None  # float32 [C, dim] (see chunk_vectors)
     sentences: np.ndarray      # int64 [S, 3]
     sentence_vecs: np.ndarray  # float32 [S, dim]
     faiss_index: object = None
     bm25: object = None            # rag.lexical.BM25, rows aligned with chunks
     doc_bm25: object = None        # rag.lexical.BM25, rows aligned with manifest documents
+    pointer: tuple | None = None   # (version, manifest sha256) of CURRENT when loaded
 
 
 def read_pointer(index_dir: Path) -> tuple[str, str]:
@@ -133,69 +136,61 @@ def read_manifest(index_dir: Path, *, corpus=None) -> dict:
 
 
 def check_settings(manifest: dict, settings: dict, index_dir: Path) -> None:
-    """Refuse an index built with other settings than the configured ones (no hint added)."""
-    built = manifest["settings"]
+    """Refuse an index built with other settings than the configured ones (no hint added),
+    except build-only ones (config.BUILD_ONLY_KEYS: rag.build rebuilds over those)."""
+    from .config import BUILD_ONLY_KEYS, LEGACY_SETTINGS
+
+    built = {**LEGACY_SETTINGS, **manifest["settings"]}   # keys older indexes lack have their old value
     diffs = [f"{k}: index has {built.get(k)!r}, config has {v!r}" for k, v in settings.items()
-             if built.get(k) != v]
+             if built.get(k) != v and k not in BUILD_ONLY_KEYS]
     if diffs:
         raise IndexMismatchError(f"index at {index_dir} does not match the configuration "
                                  f"({'; '.join(diffs)})")
 
 
-def load(index_dir: Path, settings: dict | None = None, *, corpus=None) -> IndexData:
+def load(index_dir: Path, settings: dict | None = None, *, corpus=None, cache: dict | None = None) -> IndexData:
     """Load and verify the current version of an index folder; settings (if given) must
     match its manifest. corpus (the configured one) names the rebuild command in errors
-    when the manifest does not."""
+    when the manifest does not. cache: a dict kept between loads by one reader, holding
+    verified segments (immutable) so a reload reads only the segments it has not seen."""
     index_dir = Path(index_dir)
 
     def work(version, sha, seen):
         manifest = _read_version_manifest(index_dir, version, sha, seen)
         if settings is not None:
             check_settings(manifest, settings, index_dir)
-        return _load_version(index_dir / version, manifest)
+        data = _load_version(index_dir, version, manifest, cache)
+        data.pointer = (version, sha)
+        return data
     return _attempts(index_dir, work, corpus, settings)
 
 
-def _load_version(folder: Path, manifest: dict) -> IndexData:
-    """Every file of one version folder, checked against the (checked) manifest."""
+def _load_version(index_dir: Path, version: str, manifest: dict, cache: dict | None) -> IndexData:
+    """The segments and BM25 files of one version, checked against the (checked) manifest."""
     import faiss
 
+    folder, dim = index_dir / version, manifest["dimension"]
     integrity.check_files(folder, manifest["files"])
-    try:
-        flat = faiss.read_index(str(folder / "chunks.faiss"))
-        with open(folder / "chunks.jsonl", encoding="utf-8") as f:
-            chunks = [json.loads(line) for line in f if line.strip()]
-        sentences = np.load(folder / "sentences.npy", allow_pickle=False)
-        sentence_vecs = np.load(folder / "sentence_vecs.npy", allow_pickle=False, mmap_mode="r")
-    except FileNotFoundError:
-        raise
-    except Exception as exc:
-        raise IndexCorruptError(f"index files in {folder} are damaged ({type(exc).__name__}: {exc})") from None
-    docs, counts, dim = manifest["documents"], manifest["counts"], manifest["dimension"]
-    integrity.check_chunks(chunks, {d["id"] for d in docs})
-    problems = []
-    if flat.ntotal != counts["chunks"] or len(chunks) != counts["chunks"]:
-        problems.append(f"{flat.ntotal} vectors and {len(chunks)} chunk records, manifest says {counts['chunks']}")
-    if flat.d != dim or sentence_vecs.ndim != 2 or (len(sentence_vecs) and sentence_vecs.shape[1] != dim):
-        problems.append(f"vector dimension {flat.d} and sentence vectors {sentence_vecs.shape}, "
-                        f"manifest says {dim}")
-    if sentences.dtype != np.int64 or sentences.ndim != 2 or sentences.shape[1:] != (3,):
-        problems.append(f"sentences.npy is {sentences.dtype} {sentences.shape}, expected int64 [S, 3]")
-    elif len(sentences) and not (0 <= sentences[:, 0].min() and sentences[:, 0].max() < len(docs)):
-        problems.append("sentences.npy names documents the manifest does not list")
-    if sentence_vecs.dtype != np.float32:
-        problems.append(f"sentence_vecs.npy is {sentence_vecs.dtype}, expected float32")
-    if len(sentences) != counts["sentences"] or len(sentence_vecs) != len(sentences):
-        problems.append(f"{len(sentences)} sentences and {len(sentence_vecs)} sentence vectors, "
-                        f"manifest says {counts['sentences']}")
-    if problems:
-        raise IndexCorruptError(f"index at {folder} disagrees with its manifest ({'; '.join(problems)})")
+    segs = {}
+    for name, info in manifest["segments"].items():
+        key = (name, json.dumps(info, sort_keys=True))
+        if cache is not None and key in cache:
+            segs[name] = cache[key]
+            continue
+        segs[name] = segments.read(index_dir / segments.FOLDER / name, info, dim)
+    if cache is not None:
+        cache.clear()
+        cache.update({(n, json.dumps(i, sort_keys=True)): segs[n] for n, i in manifest["segments"].items()})
+    chunks, chunk_vecs, sentences, sentence_vecs = segments.assemble(manifest, segs)
+    flat = faiss.IndexFlatIP(dim)
+    if len(chunk_vecs):
+        flat.add(np.ascontiguousarray(chunk_vecs))
     bm25 = doc_bm25 = None
     if "bm25" in manifest:
         from .lexical import BM25
 
-        info = manifest["bm25"]
+        info, docs = manifest["bm25"], manifest["documents"]
         bm25 = BM25.load(folder / "bm25", expect_docs=len(chunks), expect_vocab=info["vocabulary"])
         doc_bm25 = BM25.load(folder / "bm25_docs", expect_docs=len(docs),
                              expect_vocab=info["documents"]["vocabulary"])
-    return IndexData(manifest, chunks, None, sentences, sentence_vecs, flat, bm25, doc_bm25)
+    return IndexData(manifest, chunks, chunk_vecs, sentences, sentence_vecs, flat, bm25, doc_bm25)

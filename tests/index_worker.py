@@ -1,6 +1,8 @@
 """Subprocess side of the concurrency tests (tests/test_store_concurrency.py).
 
     python tests/index_worker.py alternate INDEX N      # N builds alternating contents A and B (0: forever)
+    python tests/index_worker.py toggle INDEX N         # N refreshes (not rebuilds) switching one document
+                                                        # between its A and B text (0: forever)
     python tests/index_worker.py slow INDEX CORPUS S    # one build of CORPUS, each encode call sleeping S s
     python tests/index_worker.py read INDEX SECONDS [STOP]  # load in a loop (until the file STOP
                                                         # exists), print a JSON summary
@@ -17,6 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # the checkout's rag, not an installed one
 
 from conftest import FakeEmbedder  # noqa: E402
 
@@ -62,6 +65,25 @@ def check(data, texts_by_sha: dict) -> str:
     return tags.pop()
 
 
+def toggled(i: int) -> list[Document]:
+    """Content A with its first document in version "AB"[i % 2]."""
+    first = TOPICS[0] + ".txt"
+    return [d if d.id != first else documents("AB"[i % 2])[0] for d in documents("A")]
+
+
+def check_documents(data, texts_by_sha: dict) -> dict:
+    """doc id -> tag of a loaded index whose every chunk and sentence agrees with its own
+    manifest (documents may differ in tag)."""
+    text_of = {d["id"]: texts_by_sha[d["sha256"]][1] for d in data.manifest["documents"]}
+    ids = [d["id"] for d in data.manifest["documents"]]
+    for c in data.chunks:
+        assert text_of[c["doc"]][c["start"]:c["end"]] == c["text"], c
+    for d, a, b in data.sentences.tolist():
+        assert text_of[ids[d]][a:b].strip(), (d, a, b)
+    assert sorted(text_of) == sorted(contents("A")) and len(data.chunks) == data.manifest["counts"]["chunks"]
+    return {d["id"]: texts_by_sha[d["sha256"]][0] for d in data.manifest["documents"]}
+
+
 def main(argv):
     mode, index_dir = argv[0], Path(argv[1])
     import faiss  # noqa: F401  - imported up front, so that kills after "ready" land in builds
@@ -73,6 +95,12 @@ def main(argv):
         n, cfg, i = int(argv[2]), config(index_dir), 0
         while n == 0 or i < n:
             build_index(cfg, embedder=FakeEmbedder(), documents=documents("AB"[i % 2]), rebuild=True)
+            i += 1
+            print(f"saved {i}", flush=True)
+    elif mode == "toggle":
+        n, cfg, i = int(argv[2]), config(index_dir), 0
+        while n == 0 or i < n:
+            build_index(cfg, embedder=FakeEmbedder(), documents=toggled(i + 1))
             i += 1
             print(f"saved {i}", flush=True)
     elif mode == "slow":

@@ -16,6 +16,16 @@ def version_dir(index_dir: Path) -> Path:
     return Path(index_dir) / json.loads((Path(index_dir) / "CURRENT").read_text())["version"]
 
 
+def segment_dir(index_dir: Path) -> Path:
+    """The folder holding the chunks and vectors: the current version's only segment (its
+    newest when several), or INDEX or the version folder in older layouts."""
+    folder = version_dir(index_dir)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    if "segments" not in manifest:
+        return folder
+    return Path(index_dir) / "segments" / max(manifest["segments"])
+
+
 def reseal(index_dir: Path) -> None:
     """Record the current manifest's sha256 in CURRENT again, as if the edit had been built,
     so a test reaches the checks behind the checksum."""
@@ -44,12 +54,18 @@ def snapshot(index_dir: Path) -> dict:
 
 
 def leftovers(index_dir: Path) -> list[str]:
-    """Entries of the index folder other than CURRENT, .lock and the current version and
-    the newest older one (which a writer keeps for readers still loading it)."""
+    """Entries of the index folder other than CURRENT, .lock, segments/, the current version
+    and the newest older one (which a writer keeps for readers still loading it), plus
+    "segments/NAME" for each segment neither of those versions references."""
     index_dir = Path(index_dir)
     if not (index_dir / "CURRENT").exists():   # format 2: leftovers were hidden siblings
         return sorted(p.name for p in index_dir.parent.glob(f".{index_dir.name}.*"))
     current = version_dir(index_dir).name
     older = sorted(p.name for p in index_dir.glob("v-*") if p.name < current)
-    keep = {"CURRENT", ".lock", current, *older[-1:]}
-    return sorted(p.name for p in index_dir.iterdir() if p.name not in keep)
+    keep = {"CURRENT", ".lock", "segments", current, *older[-1:]}
+    used = set()
+    for v in (current, *older[-1:]):
+        used |= set(json.loads((index_dir / v / "manifest.json").read_text()).get("segments", {}))
+    stored = sorted(p.name for p in (index_dir / "segments").iterdir()) if (index_dir / "segments").is_dir() else []
+    return sorted([p.name for p in index_dir.iterdir() if p.name not in keep]
+                  + [f"segments/{n}" for n in stored if n not in used])

@@ -62,10 +62,15 @@ def test_errors_are_one_line(cli_env, args, message):
 def test_mismatched_index_names_the_rebuild_command(cli_env):
     assert run("index", env=cli_env).returncode == 0
     index = Path(cli_env["RAG_INDEX"])
+    # settings belong to the index: its own (here edited) chunker settings are read, not refused
     edit_manifest(index, lambda m: m["settings"].__setitem__("chunk_tokens", m["settings"]["chunk_tokens"] + 1))
-    r = run("ask", QUESTION, env=cli_env)
-    command = shlex.join(["rag", "index", cli_env["RAG_CORPUS"], "--index", str(index), "--rebuild"])
+    assert run("ask", QUESTION, env=cli_env).returncode == 0
+    # a conflicting setting given explicitly is refused with the command that rebuilds for it
+    r = run("ask", QUESTION, "--backend", "onnx", env=cli_env)
+    command = shlex.join(["rag", "index", cli_env["RAG_CORPUS"], "--index", str(index), "--backend", "onnx",
+                          "--rebuild"])
     assert r.returncode == 1 and r.stderr.strip().endswith(command), r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
 
 
 def test_serve_answers_over_http(server):

@@ -7,7 +7,6 @@ import logging
 import shlex
 import shutil
 
-import faiss
 import numpy as np
 import pytest
 
@@ -17,10 +16,11 @@ from rag.answer import Answer
 from rag.build import build_index
 from rag.chunk import chunk_text
 from rag.config import Config
+from rag.lexical import BM25
 from rag.errors import CorpusError, IndexCorruptError, IndexMismatchError, IndexMissingError
 
 from conftest import FakeEmbedder
-from indexutil import edit_manifest, leftovers, snapshot, version_dir
+from indexutil import edit_manifest, leftovers, segment_dir, snapshot, version_dir
 
 FILES = {
     "alpha.txt": "Alpha apples grow in the orchard. The orchard is north of the river. "
@@ -29,7 +29,8 @@ FILES = {
                "Trains crossed it until 1970.\n",
     "sub/gamma.txt": "Gamma rays are energetic. Lead blocks them well. Doctors use them carefully.\n",
 }
-LAYOUT = {"manifest.json", "chunks.jsonl", "chunks.faiss", "sentences.npy", "sentence_vecs.npy"}
+LAYOUT = {"manifest.json"}   # plus bm25/ and bm25_docs/; chunks and vectors live in segments/
+SEGMENT_LAYOUT = {"documents.json", "chunks.jsonl", "chunk_vecs.npy", "sentences.npy", "sentence_vecs.npy"}
 
 
 def write_corpus(root, files):
@@ -147,8 +148,10 @@ def test_save_load_preserves_index_data_exactly(tmp_path):
                 "note": "ключ"}
     store.save(tmp_path / "idx", store.IndexData(manifest, chunks, chunk_vecs, sentences, sentence_vecs))
     data = store.load(tmp_path / "idx", {"model": "m"})
-    files = data.manifest.pop("files")
-    assert set(files) == {"chunks.faiss", "chunks.jsonl", "sentences.npy", "sentence_vecs.npy"}
+    assert data.manifest.pop("files") == {}   # no BM25 here
+    segs = data.manifest.pop("segments")
+    assert list(segs) == ["s-000001"] and set(segs["s-000001"]["files"]) == SEGMENT_LAYOUT
+    assert [d.pop("segment") for d in data.manifest["documents"]] == ["s-000001", "s-000001"]
     assert data.manifest == manifest and data.chunks == chunks
     assert data.sentences.dtype == np.int64 and np.array_equal(data.sentences, sentences)
     assert np.array_equal(np.asarray(data.sentence_vecs), sentence_vecs)
@@ -157,35 +160,40 @@ def test_save_load_preserves_index_data_exactly(tmp_path):
 
 def test_index_folder_layout_is_plain_files(config, fake_embedder):
     build_index(config, embedder=fake_embedder)
-    # INDEX holds the pointer, the lock file and one immutable version folder
-    assert {p.name for p in config.index_dir.iterdir()} == {"CURRENT", ".lock", "v-000001"}
+    # INDEX holds the pointer, the lock file, one immutable version folder and its segment
+    assert {p.name for p in config.index_dir.iterdir()} == {"CURRENT", ".lock", "v-000001", "segments"}
+    assert [p.name for p in (config.index_dir / "segments").iterdir()] == ["s-000001"]
     pointer = json.loads((config.index_dir / "CURRENT").read_text())
-    folder = version_dir(config.index_dir)
+    folder, seg = version_dir(config.index_dir), config.index_dir / "segments" / "s-000001"
     raw = (folder / "manifest.json").read_bytes()
     assert pointer == {"version": "v-000001", "manifest_sha256": hashlib.sha256(raw).hexdigest()}
     manifest = json.loads(raw)
     # the documented files, plus the BM25 folder when the manifest records one
     assert {p.name for p in folder.iterdir()} == LAYOUT | ({"bm25", "bm25_docs"} if "bm25" in manifest else set())
-    # every other file is listed in the manifest with its sha256
+    assert {p.name for p in seg.iterdir()} == SEGMENT_LAYOUT
+    # every other file is listed in the manifest with its sha256, segment files per segment
     files = {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
              for p in folder.rglob("*") if p.is_file() and p.name != "manifest.json"}
     assert manifest["files"] == files and any(f.startswith("bm25/") for f in files)
+    assert manifest["segments"]["s-000001"]["files"] == {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in seg.iterdir()}
+    assert {d["segment"] for d in manifest["documents"]} == {"s-000001"}
     # never pickles: every array in the folder loads without pickle support
-    arrays = list(folder.rglob("*.npy"))
-    assert len(arrays) >= 2
+    arrays = list(config.index_dir.rglob("*.npy"))
+    assert len(arrays) >= 3
     for path in arrays:
         np.load(path, allow_pickle=False)
     assert not [p for p in config.index_dir.rglob("*") if p.suffix in (".pkl", ".pickle")]
-    lines = (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
+    lines = (seg / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
     records = [json.loads(line) for line in lines]
     assert len(records) == manifest["counts"]["chunks"]
     assert set(records[0]) == {"doc", "ordinal", "start", "end", "sent_lo", "sent_hi", "text"}
-    sentences = np.load(folder / "sentences.npy", allow_pickle=False)
-    vecs = np.load(folder / "sentence_vecs.npy", allow_pickle=False)
-    assert sentences.dtype == np.int64 and sentences.shape == (manifest["counts"]["sentences"], 3)
+    sentences = np.load(seg / "sentences.npy", allow_pickle=False)
+    vecs = np.load(seg / "sentence_vecs.npy", allow_pickle=False)
+    assert sentences.dtype == np.int64 and sentences.shape == (manifest["counts"]["sentences"], 2)
     assert vecs.dtype == np.float32 and vecs.shape == (manifest["counts"]["sentences"], 64)
-    flat = faiss.read_index(str(folder / "chunks.faiss"))
-    assert flat.ntotal == len(records) and flat.d == 64
+    cvecs = np.load(seg / "chunk_vecs.npy", allow_pickle=False)
+    assert cvecs.dtype == np.float32 and cvecs.shape == (len(records), 64)
     assert hidden_siblings(config.index_dir) == []
 
 
@@ -230,7 +238,7 @@ def test_tampered_dimension_or_records_are_corrupt(config, fake_embedder):
     with pytest.raises(IndexCorruptError):
         load(config)
     build_index(config, embedder=fake_embedder, rebuild=True)
-    path = version_dir(config.index_dir) / "chunks.jsonl"
+    path = segment_dir(config.index_dir) / "chunks.jsonl"
     path.write_text("".join(path.read_text(encoding="utf-8").splitlines(keepends=True)[:-1]), encoding="utf-8")
     with pytest.raises(IndexCorruptError):
         load(config)
@@ -394,16 +402,18 @@ def edit_for_rebuild(config):
                                                  encoding="utf-8")
 
 
-def test_crash_while_writing_faiss_keeps_the_old_index(config, fake_embedder, monkeypatch):
+def test_crash_while_writing_bm25_keeps_the_old_index(config, fake_embedder, monkeypatch):
     build_index(config, embedder=fake_embedder)
     old = load(config)
     before = snapshot(config.index_dir)
     edit_for_rebuild(config)
 
-    def boom(*args, **kwargs):
+    def boom(self, folder):
+        folder.mkdir()
+        (folder / "part.npy").write_bytes(b"half")
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(faiss, "write_index", boom)
+    monkeypatch.setattr(BM25, "save", boom)   # after the new segment was written
     with pytest.raises(OSError, match="simulated"):
         build_index(config, embedder=fake_embedder, rebuild=True)
     monkeypatch.undo()
@@ -450,7 +460,8 @@ def test_crash_before_the_pointer_swap_keeps_the_old_index(config, fake_embedder
     monkeypatch.undo()
     assert (config.index_dir / "v-000002" / "manifest.json").exists()   # the orphan
     assert load(config).chunks == old_chunks
-    assert {k: v for k, v in snapshot(config.index_dir).items() if not k.startswith("v-000002/")} == before
+    assert {k: v for k, v in snapshot(config.index_dir).items()
+            if not k.startswith(("v-000002/", "segments/s-000002/"))} == before
     (config.index_dir / "v-000002" / "marker").write_text("orphan")
     # the next writer removes the orphan (its number is free again) and is not blocked
     report = build_index(config, embedder=fake_embedder)
@@ -482,7 +493,8 @@ def test_crash_after_the_pointer_swap_serves_the_new_index(config, fake_embedder
     new = load(config)
     assert version_dir(config.index_dir).name == "v-000004"
     assert any("Completely different alpha" in c["text"] for c in new.chunks)
-    assert leftovers(config.index_dir) == [".tmp-killed", "v-000002"]
+    # v-000002 and the segment only it used (beta's first edit) are left for the next writer
+    assert leftovers(config.index_dir) == [".tmp-killed", "segments/s-000002", "v-000002"]
     before = snapshot(config.index_dir / "v-000004")
     report = build_index(config, embedder=fake_embedder)   # a refresh: nothing to do, but it cleans
     assert report.changed is False
@@ -502,5 +514,11 @@ def test_rag_open_answers_from_a_fake_index(config, fake_embedder):
     assert answer.passages and answer.passages[0].doc_id in FILES
     for p in answer.passages:
         assert FILES[p.doc_id][p.start:p.end] == p.text
-    with pytest.raises(IndexMismatchError):
-        Rag.open(config.index_dir, embedder=fake_embedder)   # default model name: refused
+    # the index's settings are read from its manifest: the index folder alone opens it
+    alone = Rag.open(config.index_dir, embedder=fake_embedder)
+    assert alone.config.model == "fake-hash-64" and alone.config.chunk_tokens == config.chunk_tokens
+    assert alone.query("When is the harvest festival?").passages == answer.passages
+    with pytest.raises(IndexMismatchError) as err:   # an explicit conflicting model: refused
+        Rag.open(config.index_dir, embedder=fake_embedder, model="all-MiniLM-L6-v2")
+    assert str(err.value).endswith(shlex.join(["rag", "index", str(config.corpus_dir), "--index",
+                                               str(config.index_dir), "--rebuild"]))

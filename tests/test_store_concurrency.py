@@ -122,6 +122,32 @@ def test_kill_at_random_moments_leaves_old_or_new_index(tmp_path, seed):
     print(f"seed {seed}: {stats}")
 
 
+@pytest.mark.parametrize("seed", [4, 5])
+def test_kill_during_incremental_refreshes_leaves_old_or_new_index(tmp_path, seed):
+    """Refreshes that write one small segment (the other documents stay where they are)
+    and merge segments now and then: a kill at any moment leaves a whole version."""
+    rng = random.Random(seed)
+    index_dir = tmp_path / "idx"
+    cfg = worker.config(index_dir)
+    build_index(cfg, embedder=FakeEmbedder(), documents=worker.documents("A"))
+    first, saves, segment_counts = worker.TOPICS[0] + ".txt", 0, set()
+    for _ in range(6):
+        proc = spawn("toggle", index_dir, 0)
+        time.sleep(rng.uniform(0.2, 1.2))   # the first refresh of a process takes a few 100 ms
+        proc.send_signal(signal.SIGKILL)
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == -signal.SIGKILL
+        saves += out.count("saved")
+        tags = worker.check_documents(store.load(index_dir), TEXTS)   # whole, checksums and all
+        assert {t for i, t in tags.items() if i != first} == {"A"}
+        segment_counts.add(len(store.read_manifest(index_dir)["segments"]))
+    print(f"seed {seed}: {saves} refreshes, segments in use: {sorted(segment_counts)}")
+    assert saves > 0 and max(segment_counts) > 1   # really incremental: several segments in use
+    build_index(cfg, embedder=FakeEmbedder(), documents=worker.toggled(1))   # B for the first
+    assert worker.check_documents(store.load(index_dir), TEXTS)[first] == "B"
+    assert leftovers(index_dir) == []
+
+
 # ---------------------------------------------------------------- readers during swaps
 
 def test_readers_never_break_or_misread_during_swaps(tmp_path):

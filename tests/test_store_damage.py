@@ -14,7 +14,7 @@ from rag.config import Config
 from rag.errors import IndexCorruptError, IndexMismatchError
 
 from conftest import FakeEmbedder
-from indexutil import edit_manifest, leftovers, version_dir
+from indexutil import edit_manifest, leftovers, segment_dir, version_dir
 
 FILES = {"alpha.txt": "Alpha apples grow in the orchard. The orchard is north of the river.\n",
          "beta.md": "# Beta Notes\n\nThe bridge was built in 1901. It has three arches. Trains crossed it.\n"}
@@ -71,6 +71,10 @@ BAD_SHAPES = {
     "files is a list": set_(["files"], []),
     "files leaves the folder": lambda m: m["files"].__setitem__("../escape", "0" * 64),
     "format_version is a string": set_(["format_version"], "3"),
+    "segments is a list": set_(["segments"], ["s-000001"]),
+    "a document's segment is not listed": set_(["documents", 0, "segment"], "s-000009"),
+    "a segment lists no chunk vectors": lambda m: m["segments"]["s-000001"]["files"].pop("chunk_vecs.npy") and None,
+    "a segment name leaves the folder": lambda m: m["segments"].__setitem__("../s-000001", {}),
 }
 
 
@@ -105,7 +109,7 @@ def edit_chunk_text(folder):
 def swap_spans(folder):
     path = folder / "sentences.npy"
     spans = np.load(path)
-    spans[0, 1:] = spans[1, 1:]   # same shape and dtype, wrong span
+    spans[0] = spans[1]   # same shape and dtype, wrong span
     np.save(path, spans)
 
 
@@ -125,11 +129,20 @@ def manifest_sha(folder):
     path.write_text(json.dumps(m, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def in_segment(damage):
+    """Apply damage to the segment's folder instead of the version folder."""
+    def apply(folder):
+        damage(segment_dir(folder.parent))
+    return apply
+
+
 SAME_SHAPE_EDITS = {
-    "chunk text, same length": edit_chunk_text,
-    "faiss vector bytes": flip_last("chunks.faiss", back=5),
-    "sentence vector bytes": flip_last("sentence_vecs.npy", back=3),
-    "sentence spans": swap_spans,
+    "chunk text, same length": in_segment(edit_chunk_text),
+    "chunk vector bytes": in_segment(flip_last("chunk_vecs.npy", back=5)),
+    "sentence vector bytes": in_segment(flip_last("sentence_vecs.npy", back=3)),
+    "sentence spans": in_segment(swap_spans),
+    "segment document list": in_segment(lambda f: (f / "documents.json").write_text(
+        (f / "documents.json").read_text().replace('"chunks": 1', '"chunks": 2', 1))),
     "bm25 chunk arrays": bm25_array("bm25"),
     "bm25 document arrays": bm25_array("bm25_docs"),
     "bm25 vocabulary": lambda f: (f / "bm25" / "vocab.index.json").write_text(
@@ -175,11 +188,11 @@ def test_old_layout_index_is_refused_then_rebuilt_by_a_refresh(config):
     folder.rmdir()
     (config.index_dir / "CURRENT").unlink()
     edit = config.index_dir / "manifest.json"
-    edit.write_text(edit.read_text().replace('"format_version": 3', '"format_version": 2'))
+    edit.write_text(edit.read_text().replace(f'"format_version": {store.FORMAT_VERSION}', '"format_version": 2'))
     with pytest.raises(IndexMismatchError) as err:
         open_elsewhere(config)
     assert "older layout" in str(err.value) and str(err.value).endswith(command(config, config.corpus_dir))
     report = build_index(config, embedder=FakeEmbedder())
     assert report.changed
-    assert {p.name for p in config.index_dir.iterdir()} == {"CURRENT", ".lock", "v-000001"}
+    assert {p.name for p in config.index_dir.iterdir()} == {"CURRENT", ".lock", "v-000001", "segments"}
     store.load(config.index_dir, config.index_settings())

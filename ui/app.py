@@ -161,11 +161,13 @@ def launch(config: Config | None = None, *, host: str = "127.0.0.1", port: int =
     refused (413) on every route, Gradio's upload route included."""
     from starlette.middleware import Middleware
 
-    from rag.embed import offline_env
+    from rag.embed import Embedder, offline_env
 
     login = serve_auth(host, auth if auth is not None else os.environ.get("RAG_AUTH"))
     offline_env()
-    rag = open_default(config)
+    config = config or Config()
+    rag = open_default(config, embedder=Embedder(config.model, batch_size=config.batch_size,
+                                                 backend=config.backend))
     rag.query("warm up")   # load the model now, not on the first question
     print(f"serving on http://{host}:{port}  ({status_line(rag)}; index at {rag.config.index_dir}; "
           f"{'login required' if login else 'no login: loopback only'})", flush=True)

@@ -1,0 +1,137 @@
+"""Incremental refresh: adding, changing and removing documents writes one small segment,
+and the result equals a full rebuild (records, vectors, BM25, search results)."""
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from rag import store, store_plan
+from rag.build import build_index
+from rag.config import Config
+from rag.retrieve import Retriever
+
+from conftest import FakeEmbedder
+from indexutil import leftovers, snapshot
+
+TOPICS = ["apples", "bridges", "comets", "deserts", "engines", "forests", "glaciers", "harbours", "islands",
+          "jungles"]
+QUERIES = ["When were the bridges built?", "comets and their tails", "glaciers melting in spring",
+           "new text about volcanoes", "harbours of the north"]
+
+
+def text(topic, version=0):
+    return " ".join(f"The {topic} of edition {version} have property {k}. Experts describe {topic} "
+                    f"number {k} in detail for readers." for k in range(6)) + "\n"
+
+
+@pytest.fixture
+def setup(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for t in TOPICS:
+        (corpus / f"{t}.txt").write_text(text(t), encoding="utf-8")
+    config = Config(corpus_dir=corpus, index_dir=tmp_path / "idx", model=FakeEmbedder.name,
+                    chunk_tokens=40, chunk_overlap=8)
+    build_index(config, embedder=FakeEmbedder(), progress=False)
+    return config
+
+
+def assert_same_as_rebuild(config, tmp_path, tag):
+    """The refreshed index equals a rebuild of the same corpus into a fresh folder."""
+    fresh = dataclasses.replace(config, index_dir=tmp_path / f"rebuilt-{tag}")
+    build_index(fresh, embedder=FakeEmbedder(), rebuild=True, progress=False)
+    a, b = store.load(config.index_dir, config.index_settings()), store.load(fresh.index_dir)
+    strip = lambda m: [{k: v for k, v in d.items() if k != "segment"} for d in m["documents"]]  # noqa: E731
+    assert strip(a.manifest) == strip(b.manifest) and a.manifest["counts"] == b.manifest["counts"]
+    assert a.chunks == b.chunks
+    np.testing.assert_array_equal(store.chunk_vectors(a), store.chunk_vectors(b))
+    np.testing.assert_array_equal(a.sentences, b.sentences)
+    np.testing.assert_array_equal(np.asarray(a.sentence_vecs), np.asarray(b.sentence_vecs))
+    assert a.manifest["bm25"] == b.manifest["bm25"]
+    ra, rb = (Retriever(d, weights=config.fusion_weights, depth=config.depth) for d in (a, b))
+    emb = FakeEmbedder()
+    for q in QUERIES:
+        qvec = emb.encode([q])[0]
+        for mode in ("dense", "bm25", "hybrid"):
+            assert ra.search(q, qvec, 5, mode=mode) == rb.search(q, qvec, 5, mode=mode), (q, mode)
+    return a
+
+
+def manifest(config):
+    return store.read_manifest(config.index_dir)
+
+
+def written_files(before, after):
+    return sorted(k for k in after if before.get(k) != after[k])
+
+
+def test_add_change_remove_equal_a_full_rebuild(setup, tmp_path):
+    config = setup
+    corpus = config.corpus_dir
+    (corpus / "volcanoes.txt").write_text(text("volcanoes") + "New text about volcanoes.\n", encoding="utf-8")
+    before = snapshot(config.index_dir)
+    report = build_index(config, embedder=FakeEmbedder(), progress=False)
+    assert report.added == ["volcanoes.txt"]
+    # the old segment is untouched; one new segment holds just the new document
+    changed = written_files(before, snapshot(config.index_dir))
+    assert not [k for k in changed if k.startswith("segments/s-000001/")]
+    assert {k.split("/")[1] for k in changed if k.startswith("segments/")} == {"s-000002"}
+    docs = json.loads((config.index_dir / "segments" / "s-000002" / "documents.json").read_text())
+    assert [d["id"] for d in docs] == ["volcanoes.txt"]
+    assert_same_as_rebuild(config, tmp_path, "add")
+
+    (corpus / "comets.txt").write_text(text("comets", 1), encoding="utf-8")   # change
+    embedder = FakeEmbedder()
+    report = build_index(config, embedder=embedder, progress=False)
+    assert report.updated == ["comets.txt"] and embedder.encoded   # only comets re-embedded
+    assert all("comets" in t for t in embedder.encoded)
+    m = manifest(config)
+    assert {d["id"]: d["segment"] for d in m["documents"]}["comets.txt"] == "s-000003"
+    assert sorted(m["segments"]) == ["s-000001", "s-000002", "s-000003"]
+    data = assert_same_as_rebuild(config, tmp_path, "change")
+    assert any("edition 1" in c["text"] for c in data.chunks if c["doc"] == "comets.txt")
+
+    (corpus / "bridges.txt").unlink()   # remove: a tombstone, no segment written
+    before = snapshot(config.index_dir)
+    report = build_index(config, embedder=FakeEmbedder(), progress=False)
+    assert report.removed == ["bridges.txt"]
+    assert not [k for k in written_files(before, snapshot(config.index_dir)) if k.startswith("segments/")]
+    m = manifest(config)
+    assert "bridges.txt" not in {d["id"] for d in m["documents"]} and sorted(m["segments"]) == \
+        ["s-000001", "s-000002", "s-000003"]   # s-000001 still stores bridges.txt, unreferenced
+    assert_same_as_rebuild(config, tmp_path, "remove")
+
+    # removing the only document of a segment drops the segment (after the next-but-one swap)
+    (corpus / "volcanoes.txt").unlink()
+    build_index(config, embedder=FakeEmbedder(), progress=False)
+    assert "s-000002" not in manifest(config)["segments"]
+    assert_same_as_rebuild(config, tmp_path, "drop")
+    (corpus / "apples.txt").write_text(text("apples", 2), encoding="utf-8")
+    build_index(config, embedder=FakeEmbedder(), progress=False)
+    assert not (config.index_dir / "segments" / "s-000002").exists()
+    assert leftovers(config.index_dir) == []
+
+
+def test_many_refreshes_merge_segments(setup, tmp_path):
+    config = setup
+    for n, t in enumerate(TOPICS * 2):
+        (config.corpus_dir / f"{t}.txt").write_text(text(t, n + 1), encoding="utf-8")
+        build_index(config, embedder=FakeEmbedder(), progress=False)
+        assert len(manifest(config)["segments"]) <= store_plan.MAX_SEGMENTS
+        assert leftovers(config.index_dir) == []
+    # every original document changed twice: the first segment held nothing live and went
+    assert "s-000001" not in manifest(config)["segments"]
+    assert_same_as_rebuild(config, tmp_path, "merged")
+
+
+def test_plan_keeps_unchanged_documents_and_purges_mostly_dead_segments():
+    def doc(i, sha="a", chunks=2):
+        return {"id": i, "title": i, "sha256": sha * 64, "chunks": chunks, "sentences": 3}
+    base = {"documents": [dict(doc(f"d{n}"), segment="s-000001") for n in range(4)],
+            "segments": {"s-000001": {"chunks": 8}}}
+    keep, todo = store_plan.plan([doc("d0"), doc("d1"), doc("d2", "b"), doc("d3")], base)
+    assert keep == {"d0": "s-000001", "d1": "s-000001", "d3": "s-000001"} and todo == [2]
+    keep, todo = store_plan.plan([doc("d0"), doc("d1", "b"), doc("d2", "b"), doc("d3", "b")], base)
+    assert keep == {} and todo == [0, 1, 2, 3]   # 2 of 8 chunks live: the segment is rewritten
+    assert store_plan.plan([doc("d0")], None) == ({}, [0])
