@@ -90,9 +90,10 @@ class Config:
     mode: str = "hybrid"
     fusion_weights: tuple = (1.0, 0.3, 1.0, 0.4)
     depth: int = 100   # candidates taken from each of dense and BM25 before fusion
-    # Best answer-sentence score (rag.answer: cosine + weighted evidence) under
-    # which the answer is "not in the documents". Calibrated on SQuAD dev with
-    # bench/calibrate_threshold.py (README, "Not-found threshold").
+    # Best evidence score of a candidate sentence (rag.extractive) under which the
+    # answer is "not in the documents"; it uses no statistics of the indexed corpus.
+    # Calibrated on SQuAD dev, article removed and one-document corpora, with
+    # bench/calibrate_threshold.py (README, "Answer sentences and the not-found rule").
     min_score: float = 0.58
     max_question_chars: int = 1000
 
