@@ -40,6 +40,20 @@ def test_handler_keeps_history_and_handles_not_found(seed_rag):
     assert "<mark>" not in sources and "nearest passages" in sources
 
 
+def test_handler_follow_up_uses_the_history_as_gradio_sends_it(seed_rag):
+    """The Chatbot hands history back as content parts ([{"type": "text", "text": ...}]),
+    escaped as shown; the follow-up must still be read against the previous turn."""
+    import gradio as gr
+
+    chatbot = gr.Chatbot()
+    history, _, _ = respond(seed_rag, "Where were most of the North Korean troops deployed?", [])
+    sent_back = chatbot.preprocess(chatbot.postprocess(history))
+    assert isinstance(sent_back[0]["content"], list)   # the shape this test is about
+    history, _, _ = respond(seed_rag, "and how many were killed?", sent_back)
+    reply = history[-1]["content"]
+    assert "a third" in reply and "Read as" in reply, reply
+
+
 def test_handler_reports_errors_in_the_chat(seed_rag):
     history, sources, _ = respond(seed_rag, "  ", [])
     assert "empty" in history[-1]["content"] and sources == ""

@@ -61,10 +61,19 @@ def as_text(text: str) -> str:
 
 
 def conversation(history: list) -> list[dict]:
-    """The chat history as plain-text messages for Rag.chat (the shown content is escaped HTML)."""
-    return [{"role": m["role"], "content": html.unescape(m["content"].replace("<br>", "\n"))}
-            for m in history if isinstance(m, dict) and m.get("role") in ("user", "assistant")
-            and isinstance(m.get("content"), str)]
+    """The chat history as plain-text messages for Rag.chat. Gradio hands content back as a
+    list of {"type": "text", "text": ...} parts; what is shown is escaped HTML (see as_text)."""
+    out = []
+    for m in history:
+        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant"):
+            continue
+        content = m.get("content")
+        if isinstance(content, list):
+            content = " ".join(part.get("text", "") for part in content
+                               if isinstance(part, dict) and isinstance(part.get("text"), str))
+        if isinstance(content, str) and content.strip():
+            out.append({"role": m["role"], "content": html.unescape(content.replace("<br>", "\n"))})
+    return out
 
 
 def sources_html(answer: Answer) -> str:
