@@ -15,7 +15,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from .config import BACKENDS, MODES, Config
+from .config import BACKENDS, MODES, SENTENCE_VECTORS, Config
 from .errors import RagError
 
 SKIPPED_LISTED = 10   # skipped files listed one by one; above this, counts by reason and the first few
@@ -33,6 +33,8 @@ def _config(args) -> Config:
         config = replace(config, max_file_mb=args.max_file_mb)
     if getattr(args, "backend", None):
         config = replace(config, backend=args.backend)
+    if getattr(args, "sentence_vectors", None):
+        config = replace(config, sentence_vectors=args.sentence_vectors)
     return config
 
 
@@ -64,7 +66,8 @@ def cmd_index(args) -> int:
 
     config = _config(args)
     r = index(config.corpus_dir, config.index_dir, rebuild=args.rebuild, model=config.model,
-              max_file_mb=config.max_file_mb, backend=config.backend, embedder=_embedder(config))
+              max_file_mb=config.max_file_mb, backend=config.backend, sentence_vectors=config.sentence_vectors,
+              embedder=_embedder(config))
     if not r.changed:
         print(f"nothing to do: {r.documents} documents unchanged ({r.chunks} chunks) in {r.index_dir}")
     else:
@@ -135,6 +138,8 @@ def parser() -> argparse.ArgumentParser:
                    help="skip files larger than N MB, checked before reading (default 20)")
     p.add_argument("--model", help="sentence-transformers model name or local path")
     p.add_argument("--backend", choices=BACKENDS, help="how the model runs (default torch or $RAG_BACKEND)")
+    p.add_argument("--sentence-vectors", choices=SENTENCE_VECTORS,
+                   help="pooled from the chunk pass (default, one encoder pass) or encoded one by one")
     p.set_defaults(func=cmd_index)
     p = sub.add_parser("ask", help="answer a question with cited passages")
     p.add_argument("question")
@@ -154,6 +159,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--model", help="sentence-transformers model name or local path")
     p.add_argument("--backend", choices=BACKENDS, help="how the model runs (default torch)")
+    p.add_argument("--sentence-vectors", choices=SENTENCE_VECTORS,
+                   help="pooled from the chunk pass (default, one encoder pass) or encoded one by one")
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser("serve", help="start the chat web UI")
     p.add_argument("--host", default="127.0.0.1",
