@@ -228,6 +228,9 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
 
     by_id = {d.id: d for d in docs}
     todo = [d for d in docs if not (d.id in old and old[d.id][0]["sha256"] == d.sha256)]
+    if todo:
+        progress.phase("loading model")
+        embedder.count_tokens("")   # loads the model now, so its load time is not called chunking
     progress.phase("chunking", len(todo), "documents")
     fresh = _chunk(todo, config, embedder, progress)
     order = sorted(fresh)   # the order documents are stored in, so vectors line up with records

@@ -28,7 +28,7 @@ def test_build_progress_in_logs_names_every_phase(tmp_path, fake_embedder):
         assert any(ln.startswith(f"{phase}: done, {count} in ") for ln in lines), lines
     assert any(ln.startswith("writing: done in ") for ln in lines)
     order = [ln.split(":")[0] for ln in lines if ": done" in ln]
-    assert order == ["reading", "chunking", "embedding", "writing"]
+    assert order == ["reading", "loading model", "chunking", "embedding", "writing"]
 
 
 def test_log_lines_while_a_phase_runs_report_counts_and_eta():
