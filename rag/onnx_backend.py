@@ -23,8 +23,6 @@ import threading
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 from .errors import DependencyError, ModelError
 
 INSTALL = "pip install 'rag-offline[onnx]'   (or: pip install onnxruntime onnx)"
