@@ -68,9 +68,13 @@ def test_index_from_before_backends_loads_as_torch_and_encoded(tmp_path, fake_em
     store.load(config.index_dir, config.index_settings())   # torch query: accepted
     with pytest.raises(IndexMismatchError, match="backend: index has 'torch'"):
         store.load(config.index_dir, dataclasses.replace(config, backend="onnx").index_settings())
-    # pooled is the default: a refresh rebuilds everything rather than mixing both kinds
+    # encoded is the default (and what old indexes hold): nothing to redo
     fresh = FakeEmbedder()
-    report = build_index(config, embedder=fresh, documents=docs(), progress=False)
+    assert build_index(config, embedder=fresh, documents=docs(), progress=False).changed is False
+    # pooled vectors wanted: a refresh rebuilds everything rather than mixing both kinds
+    pooled = dataclasses.replace(config, sentence_vectors="pooled")
+    store.load(config.index_dir, pooled.index_settings())   # a query does not care
+    report = build_index(pooled, embedder=fresh, documents=docs(), progress=False)
     assert report.changed and len(fresh.encoded) == 4
 
 

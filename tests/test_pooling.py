@@ -127,7 +127,8 @@ def test_build_one_pass_lines_sentences_up_with_two_pass(tmp_path):
     docs = [Document("b", "Bee Title", f"Bee Title\n{words}", ""),
             Document("a", "Ant", "Ants carry leaves. Colonies are big.", "")]
     docs = [Document(d.id, d.title, d.text, sha256_bytes(d.text.encode())) for d in docs]
-    config = Config(index_dir=tmp_path / "one", model=FakeEmbedder.name, chunk_tokens=24, chunk_overlap=8)
+    config = Config(index_dir=tmp_path / "one", model=FakeEmbedder.name, chunk_tokens=24, chunk_overlap=8,
+                    sentence_vectors="pooled")
     fake = SpanFake()
     build_index(config, embedder=fake, documents=docs, progress=False)
     one = store.load(config.index_dir, config.index_settings())
@@ -145,7 +146,7 @@ def test_build_one_pass_lines_sentences_up_with_two_pass(tmp_path):
 
 def test_embedders_without_token_outputs_use_two_passes(tmp_path, fake_embedder):
     docs = [Document("a", "Ant", "Ants carry leaves. Colonies are big.", "x" * 64)]
-    config = Config(index_dir=tmp_path / "idx", model=fake_embedder.name)
+    config = Config(index_dir=tmp_path / "idx", model=fake_embedder.name, sentence_vectors="pooled")
     build_index(config, embedder=fake_embedder, documents=docs, progress=False)
     assert fake_embedder.encoded == ["Ants carry leaves. Colonies are big.", "Ants carry leaves.",
                                      "Colonies are big."]
