@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# the checkout's rag, as in the pytest process, not another checkout's installed in the venv
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 from conftest import FakeEmbedder  # noqa: E402
 
