@@ -1,22 +1,29 @@
-"""Raw encoder throughput on a BEIR corpus's chunks, against which `rag index` is judged.
+"""Raw encoder throughput on a BEIR corpus's chunks against a whole index build, per backend.
 
-    python bench/embed_speed.py ../shared/data/scifact [--backend torch|onnx|onnx-int8] [--limit N]
+    python bench/embed_speed.py ../shared/data/scifact [--backend torch --backend onnx ...]
+                                [--limit N] [--encoded] [--repeat R]
 
-Chunks the corpus exactly as `rag index` does (rag.build), then times one plain
-encode pass over the chunk texts (as embedded: title prefix included) with the
-chosen backend, batch size 32. Prints chunking time, encode time and chunks/s.
-The machine is shared: compare figures measured side by side in one run.
+For each backend, side by side in one process (the machine is shared: compare
+ratios measured in the same run, not absolute times across runs):
+  raw     one plain encode pass over the chunk texts (as embedded: title prefix
+          included), batch size 32, chunks already made;
+  index   build_index over the same documents into a fresh folder (chunking,
+          embedding, BM25, writing), one encoder pass (pooled sentence vectors);
+  encoded the same build with sentence vectors encoded in a second pass (--encoded).
+Backends are interleaved round by round (--repeat), so load changes hit all alike.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.build import _chunk, indexed_text  # noqa: E402
+from rag.build import _chunk, build_index, indexed_text  # noqa: E402
 from rag.config import Config  # noqa: E402
 from rag.datasets import load_beir  # noqa: E402
 from rag.embed import Embedder  # noqa: E402
@@ -28,25 +35,38 @@ def main() -> None:
     ap.add_argument("--split", default="train")
     ap.add_argument("--backend", action="append")
     ap.add_argument("--limit", type=int, help="first N documents only")
+    ap.add_argument("--encoded", action="store_true", help="also time the two-pass build")
+    ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
     ds = load_beir(Path(args.dataset), args.split)
     docs = ds.documents[:args.limit] if args.limit else ds.documents
-    config = Config()
-    for backend in args.backend or ["torch"]:
-        kwargs = {} if backend == "torch" else {"backend": backend}
-        emb = Embedder(config.model, **kwargs)
-        emb.encode(["warm up"], progress=False)
-        t0 = time.perf_counter()
-        fresh = _chunk(docs, config, emb)
-        t_chunk = time.perf_counter() - t0
-        by_id = {d.id: d for d in docs}
-        texts = [indexed_text(c, by_id[i].title, config) for i in sorted(fresh) for c in fresh[i][0]]
-        n_sent = sum(len(fresh[i][1]) for i in fresh)
-        t0 = time.perf_counter()
-        emb.encode(texts, progress=False)
-        t_enc = time.perf_counter() - t0
-        print(f"{backend}: {len(docs)} documents, {len(texts)} chunks, {n_sent} sentences; "
-              f"chunking {t_chunk:.1f}s; encode {t_enc:.1f}s = {len(texts) / t_enc:.1f} chunks/s", flush=True)
+    base = Config()
+    emb0 = Embedder(base.model)
+    emb0.count_tokens("")   # load the model before timing the chunker
+    t0 = time.perf_counter()
+    fresh = _chunk(docs, base, emb0)
+    t_chunk = time.perf_counter() - t0
+    by_id = {d.id: d for d in docs}
+    texts = [indexed_text(c, by_id[i].title, base) for i in sorted(fresh) for c in fresh[i][0]]
+    n_sent = sum(len(fresh[i][1]) for i in fresh)
+    print(f"{len(docs)} documents -> {len(texts)} chunks, {n_sent} sentences; chunking {t_chunk:.1f}s", flush=True)
+    for rnd in range(args.repeat):
+        for backend in args.backend or ["torch"]:
+            emb = Embedder(base.model, backend=backend)
+            emb.encode(["warm up"])
+            t0 = time.perf_counter()
+            emb.encode(texts)
+            raw = time.perf_counter() - t0
+            row = f"round {rnd + 1} {backend}: raw {raw:.1f}s ({len(texts) / raw:.1f} chunks/s)"
+            for sv in ["pooled"] + (["encoded"] if args.encoded else []):
+                with tempfile.TemporaryDirectory() as tmp:
+                    config = dataclasses.replace(base, index_dir=Path(tmp) / "idx", backend=backend,
+                                                 sentence_vectors=sv)
+                    t0 = time.perf_counter()
+                    build_index(config, embedder=emb, documents=docs, progress=False)
+                    took = time.perf_counter() - t0
+                row += f"; index {sv} {took:.1f}s (raw/index {raw / took:.2f})"
+            print(row, flush=True)
 
 
 if __name__ == "__main__":

@@ -127,7 +127,7 @@ def open_default(config: Config | None = None, *, embedder=None) -> Rag:
             except IndexMissingError:   # built only for a checkout's seeds/ or a configured $RAG_CORPUS
                 if config.index_dir != Config().index_dir or not (CHECKOUT or os.environ.get("RAG_CORPUS")):
                     raise
-                embedder = embedder or Embedder(config.model, batch_size=config.batch_size)
+                embedder = embedder or Embedder(config.model, batch_size=config.batch_size, backend=config.backend)
                 build_index(config, embedder=embedder)
                 _CACHE[config] = Rag(config, embedder=embedder)
         return _CACHE[config]
@@ -150,7 +150,7 @@ def index(corpus_dir=None, index_dir=None, *, rebuild: bool = False, embedder=No
         config = for_index(config.index_dir, settings, config, refuse=False)
     except RagError:
         pass   # no usable index: build with the given settings
-    embedder = embedder or Embedder(config.model, batch_size=config.batch_size)
+    embedder = embedder or Embedder(config.model, batch_size=config.batch_size, backend=config.backend)
     report = build_index(config, embedder=embedder, rebuild=rebuild)
     with _CACHE_LOCK:
         _CACHE.pop(config, None)

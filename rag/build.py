@@ -4,13 +4,15 @@ A refresh re-embeds only documents whose sha256 changed; unchanged documents
 keep their chunks and vectors (and stay in their segments on disk: rag.store
 writes only the changed ones, plus the manifest and BM25), deleted files drop
 out, and nothing is written when nothing changed. A previously indexed file
-that now fails to read keeps its indexed version (with a warning). A change of model or chunker settings
-rebuilds everything. Does not watch the folder; run it again after edits.
+that now fails to read keeps its indexed version (with a warning). A change of
+model or chunker settings rebuilds everything, and so does a change of how
+sentence vectors are made (rag.vectors: one pass, pooled, or two). Each phase
+(reading, loading model, chunking, embedding, writing) is shown by a
+rag.progress.Progress. Does not watch the folder; run it again after edits.
 """
 from __future__ import annotations
 
 import datetime
-import inspect
 import logging
 import time
 from dataclasses import dataclass, field
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import pooling, store
+from . import store, vectors
 from .chunk import chunk_text
 from .config import BUILD_ONLY_KEYS, LEGACY_SETTINGS, Config
 from .errors import CorpusError, IndexCorruptError, IndexMismatchError, RagError
@@ -135,52 +137,6 @@ def _lexical(chunks: list[dict], metas: list[dict], config: Config) -> tuple[BM2
             BM25.build([document_text(by_doc.get(m["id"], [])) for m in metas]))
 
 
-def _encode(embedder, texts: list[str], progress) -> np.ndarray:
-    """embedder.encode, reporting each batch when the embedder can (else the whole call)."""
-    try:
-        batches = "on_batch" in inspect.signature(embedder.encode).parameters
-    except (TypeError, ValueError):
-        batches = False
-    if batches:
-        return embedder.encode(texts, on_batch=progress.advance)
-    vecs = embedder.encode(texts)
-    progress.advance(len(texts))
-    return vecs
-
-
-def one_pass(config: Config, embedder) -> bool:
-    """Whether sentence vectors are pooled from the chunk pass (rag.pooling) for this build:
-    configured so, and the embedder gives token outputs (mean-pooling models)."""
-    return (config.sentence_vectors == "pooled" and hasattr(embedder, "encode_spans")
-            and bool(getattr(embedder, "token_outputs", False)))
-
-
-def _embed(fresh: dict, order: list[str], titles: dict, config: Config, embedder,
-           progress) -> tuple[np.ndarray, np.ndarray, str]:
-    """(chunk vectors, sentence vectors, "pooled" or "encoded") for the fresh documents in order."""
-    pooled = one_pass(config, embedder)
-    chunk_texts, spans, where = [], [], []   # where: (chunk row, position in its spans) per sentence
-    for i in order:
-        chunks, units, _ = fresh[i]
-        base, texts = len(chunk_texts), [indexed_text(c, titles[i], config) for c in chunks]
-        chunk_texts += texts
-        if pooled:
-            spans += [[] for _ in chunks]
-            prefixes = [len(t) - (c["end"] - c["start"]) for t, c in zip(texts, chunks)]
-            for j, a, b in pooling.plan(chunks, units, prefixes):
-                where.append((base + j, len(spans[base + j])))
-                spans[base + j].append((a, b))
-    if pooled:
-        progress.phase("embedding", len(chunk_texts), "chunks")
-        cvecs, per_chunk = embedder.encode_spans(chunk_texts, spans, on_batch=progress.advance)
-        svecs = (np.stack([per_chunk[j][n] for j, n in where]) if where
-                 else np.zeros((0, cvecs.shape[1]), dtype=np.float32))
-        return cvecs, svecs, "pooled"
-    sent_texts = [t for i in order for t in fresh[i][2]]
-    progress.phase("embedding", len(chunk_texts) + len(sent_texts), "texts")
-    return _encode(embedder, chunk_texts, progress), _encode(embedder, sent_texts, progress), "encoded"
-
-
 def build_index(config: Config, *, embedder, rebuild: bool = False,
                 documents: list[Document] | None = None, progress: Progress | bool | None = None) -> BuildReport:
     """Index config.corpus_dir (or the given documents) into config.index_dir.
@@ -231,10 +187,14 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
 
     by_id = {d.id: d for d in docs}
     todo = [d for d in docs if not (d.id in old and old[d.id][0]["sha256"] == d.sha256)]
+    if todo:
+        progress.phase("loading model")
+        embedder.count_tokens("")   # loads the model now, so its load time is not called chunking
     progress.phase("chunking", len(todo), "documents")
     fresh = _chunk(todo, config, embedder, progress)
     order = sorted(fresh)   # the order documents are stored in, so vectors line up with records
-    cvecs, svecs, how = _embed(fresh, order, {i: by_id[i].title for i in order}, config, embedder, progress)
+    texts = {i: [indexed_text(c, by_id[i].title, config) for c in fresh[i][0]] for i in order}
+    cvecs, svecs, how = vectors.embed(fresh, order, texts, config, embedder, progress)
     progress.phase("writing")
 
     metas, all_chunks, cv, sp, sv = [], [], [], [], []

@@ -15,7 +15,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from .config import BACKENDS, MODES, Config
+from .config import BACKENDS, MODES, SENTENCE_VECTORS, Config
 from .errors import RagError
 
 SKIPPED_LISTED = 10   # skipped files listed one by one; above this, counts by reason and the first few
@@ -33,12 +33,15 @@ def _config(args) -> Config:
         config = replace(config, max_file_mb=args.max_file_mb)
     if getattr(args, "backend", None):
         config = replace(config, backend=args.backend)
+    if getattr(args, "sentence_vectors", None):
+        config = replace(config, sentence_vectors=args.sentence_vectors)
     return config
 
 
 def _explicit(args) -> dict:
     """The index settings given as flags (the others come from the index: rag.index_config)."""
-    return {k: getattr(args, k) for k in ("model", "backend") if getattr(args, k, None)}
+    return {k: getattr(args, k) for k in ("model", "backend", "sentence_vectors")
+            if getattr(args, k, None)}
 
 
 def _index_config(args, *, refuse: bool = True) -> Config:
@@ -184,6 +187,8 @@ def parser() -> argparse.ArgumentParser:
                    help="skip files larger than N MB, checked before reading (default 20)")
     p.add_argument("--model", help="sentence-transformers model name or local path")
     p.add_argument("--backend", choices=BACKENDS, help="how the model runs (default torch or $RAG_BACKEND)")
+    p.add_argument("--sentence-vectors", choices=SENTENCE_VECTORS,
+                   help="pooled from the chunk pass (default, one encoder pass) or encoded one by one")
     p.set_defaults(func=cmd_index)
     p = sub.add_parser("ask", help="answer a question with cited passages")
     p.add_argument("question")
@@ -214,6 +219,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--model", help="sentence-transformers model name or local path")
     p.add_argument("--backend", choices=BACKENDS, help="how the model runs (default torch)")
+    p.add_argument("--sentence-vectors", choices=SENTENCE_VECTORS,
+                   help="pooled from the chunk pass (default, one encoder pass) or encoded one by one")
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser("serve", help="start the chat web UI")
     p.add_argument("--host", default="127.0.0.1",

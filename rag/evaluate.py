@@ -86,7 +86,7 @@ def evaluate(folder, *, split: str = "test", modes=None, config: Config | None =
         raise RagError(f"unknown mode {unknown[0]!r}: choose from {', '.join(MODES)}")
     ds = load_beir(folder, split)
     config = replace(config, index_dir=Path(index_dir) if index_dir else _cache_dir(folder, config))
-    embedder = embedder or Embedder(config.model, batch_size=config.batch_size)
+    embedder = embedder or Embedder(config.model, batch_size=config.batch_size, backend=config.backend)
     print(f"{ds.name}: {len(ds.documents)} documents, {len(ds.queries)} queries ({split}); "
           f"index {config.index_dir}", file=sys.stderr, flush=True)
     t0 = time.perf_counter()

@@ -23,8 +23,6 @@ import threading
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 from .errors import DependencyError, ModelError
 
 INSTALL = "pip install 'rag-offline[onnx]'   (or: pip install onnxruntime onnx)"
@@ -154,6 +152,8 @@ def onnx_forward(st_model, model_dir: str, backend: str):
             opts = ort.SessionOptions()
             opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             opts.log_severity_level = 3
+            # no busy-waiting between operators: on a shared machine it burns the cores others need
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             _SESSIONS[path] = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         session = _SESSIONS[path]
 

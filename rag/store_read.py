@@ -143,6 +143,8 @@ def check_settings(manifest: dict, settings: dict, index_dir: Path) -> None:
     built = {**LEGACY_SETTINGS, **manifest["settings"]}   # keys older indexes lack have their old value
     diffs = [f"{k}: index has {built.get(k)!r}, config has {v!r}" for k, v in settings.items()
              if built.get(k) != v and k not in BUILD_ONLY_KEYS]
+    if built.get("backend") != settings.get("backend", built.get("backend")):
+        diffs.append(f"query it as built with --backend {built.get('backend')}")
     if diffs:
         raise IndexMismatchError(f"index at {index_dir} does not match the configuration "
                                  f"({'; '.join(diffs)})")

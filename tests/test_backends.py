@@ -1,0 +1,132 @@
+"""Backends: recorded in the manifest, a mismatch refused, ONNX vectors close to torch."""
+import dataclasses
+import importlib.util
+import shlex
+
+import numpy as np
+import pytest
+
+from rag import store
+from rag.build import build_index
+from rag.config import Config
+from rag.errors import DependencyError, IndexMismatchError
+from rag.ingest import Document, sha256_bytes
+
+from conftest import SEED_DOC, SEEDS, FakeEmbedder
+from indexutil import edit_manifest
+
+HAVE_ORT = importlib.util.find_spec("onnxruntime") is not None and importlib.util.find_spec("onnx") is not None
+NEED_ORT = pytest.mark.skipif(not HAVE_ORT, reason="onnxruntime/onnx not installed: pip install 'rag-offline[onnx]'")
+
+
+class OnnxFake(FakeEmbedder):
+    backend = "onnx"
+
+
+def docs():
+    text = "Ants carry leaves. Colonies are big. Queens lay eggs."
+    return [Document("a", "Ants", text, sha256_bytes(text.encode()))]
+
+
+def test_backend_is_recorded_and_a_query_with_another_is_refused(tmp_path):
+    config = Config(index_dir=tmp_path / "idx", corpus_dir=tmp_path / "corpus", model=FakeEmbedder.name,
+                    backend="onnx")
+    build_index(config, embedder=OnnxFake(), documents=docs(), progress=False)
+    manifest = store.read_manifest(config.index_dir)
+    assert manifest["backend"] == "onnx" and manifest["settings"]["backend"] == "onnx"
+    store.load(config.index_dir, config.index_settings())   # the same backend loads
+    torch_config = dataclasses.replace(config, backend="torch")
+    with pytest.raises(IndexMismatchError) as err:
+        store.load(config.index_dir, torch_config.index_settings(), corpus=config.corpus_dir)
+    message = str(err.value)
+    assert "backend: index has 'onnx', config has 'torch'" in message
+    assert message.endswith("rebuild it with: " + shlex.join(
+        ["rag", "index", str(config.corpus_dir), "--index", str(config.index_dir), "--model", FakeEmbedder.name,
+         "--rebuild"]))
+    int8 = dataclasses.replace(config, backend="onnx-int8")
+    with pytest.raises(IndexMismatchError) as err:
+        store.load(config.index_dir, int8.index_settings(), corpus=config.corpus_dir)
+    assert "--backend onnx-int8 --rebuild" in str(err.value)
+
+
+def test_embedder_backend_must_match_the_configuration(tmp_path):
+    config = Config(index_dir=tmp_path / "idx", model=FakeEmbedder.name)   # torch
+    with pytest.raises(ValueError, match="backend 'onnx' is not the configured backend 'torch'"):
+        build_index(config, embedder=OnnxFake(), documents=docs(), progress=False)
+    assert not (config.index_dir / "CURRENT").exists()
+
+
+def test_index_from_before_backends_loads_as_torch_and_encoded(tmp_path, fake_embedder):
+    config = Config(index_dir=tmp_path / "idx", model=fake_embedder.name)
+    build_index(config, embedder=fake_embedder, documents=docs(), progress=False)
+
+    def legacy(m):
+        for key in ("backend", "sentence_vectors"):
+            del m["settings"][key]
+            m.pop(key)
+    edit_manifest(config.index_dir, legacy)
+    store.load(config.index_dir, config.index_settings())   # torch query: accepted
+    with pytest.raises(IndexMismatchError, match="backend: index has 'torch'"):
+        store.load(config.index_dir, dataclasses.replace(config, backend="onnx").index_settings())
+    # encoded is the default (and what old indexes hold): nothing to redo
+    fresh = FakeEmbedder()
+    assert build_index(config, embedder=fresh, documents=docs(), progress=False).changed is False
+    # pooled vectors wanted: a refresh rebuilds everything rather than mixing both kinds
+    pooled = dataclasses.replace(config, sentence_vectors="pooled")
+    store.load(config.index_dir, pooled.index_settings())   # a query does not care
+    report = build_index(pooled, embedder=fresh, documents=docs(), progress=False)
+    assert report.changed and len(fresh.encoded) == 4
+
+
+def test_config_refuses_unknown_backend():
+    with pytest.raises(ValueError, match="backend must be one of torch, onnx, onnx-int8"):
+        Config(backend="tensorrt")
+
+
+@pytest.fixture(scope="module")
+def onnx_cache(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RAG_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    yield
+    mp.undo()
+
+
+@NEED_ORT
+@pytest.mark.parametrize("backend, mean_cos, min_cos", [("onnx", 0.9999, 0.9999), ("onnx-int8", 0.98, 0.95)])
+def test_onnx_vectors_are_close_to_torch(onnx_cache, real_embedder, backend, mean_cos, min_cos):
+    """Measured on the seed article's lines: onnx cosine 1.0000 (max abs difference 1e-7);
+    onnx-int8 mean 0.993, minimum 0.990."""
+    from rag.embed import Embedder
+
+    lines = [ln.strip() for ln in (SEEDS / SEED_DOC).read_text(encoding="utf-8").splitlines() if ln.strip()]
+    ref = real_embedder.encode(lines)
+    emb = Embedder(backend=backend)
+    vecs = emb.encode(lines)
+    cos = np.sum(vecs * ref, axis=1)
+    assert vecs.dtype == np.float32 and vecs.shape == ref.shape
+    assert cos.mean() >= mean_cos and cos.min() >= min_cos, (cos.mean(), cos.min())
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    # one pass gives the same chunk vectors as encode, and span vectors with them (int8:
+    # activations are quantized with one range per batch, so vectors move with the batch)
+    spans = [[(0, min(20, len(t)))] for t in lines[:4]]
+    cvecs, per_text = emb.encode_spans(lines[:4], spans)
+    assert np.sum(cvecs * vecs[:4], axis=1).min() >= (0.99999 if backend == "onnx" else 0.98)
+    assert all(v.shape == (1, ref.shape[1]) for v in per_text)
+    cached = list((emb_cache := __import__("rag.onnx_backend", fromlist=["cache_root"]).cache_root()).rglob("*.onnx"))
+    assert cached and all(p.parent.parent == emb_cache / "onnx" for p in cached)
+
+
+def test_missing_onnxruntime_names_the_install_command(monkeypatch):
+    import builtins
+
+    from rag import onnx_backend
+
+    real_import = builtins.__import__
+
+    def no_ort(name, *args, **kwargs):
+        if name.startswith("onnxruntime"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", no_ort)
+    with pytest.raises(DependencyError, match=r"pip install 'rag-offline\[onnx\]'"):
+        onnx_backend.onnx_forward(None, str(SEEDS), "onnx")
