@@ -11,8 +11,9 @@ full coverage (all of the question's content words, at least two, are in it or
 its title). One weighting of them is the evidence score, another picks the
 sentence. The best one (and a second
 within a small margin) is quoted with its [n] marker; when the question asks
-for a date, number, person or place found in the best sentence, that short
-answer leads the text and its span is returned. The answer is "not in the
+for a date, number, person or place found in a quoted sentence (or, for
+"what/which" questions, a phrase next to the question's words; see
+short_answer_of), that short answer leads the text and its span is returned. The answer is "not in the
 documents" when the best evidence is under ``min_score``: no term of the score
 depends on statistics of the indexed corpus, so the threshold means the same
 on one document or thousands. "Summarize X", comparisons and yes/no questions
@@ -125,10 +126,26 @@ class ExtractiveAnswerer:
             picked.append(cands[order[1]])
         # a yes/no question leads with the sentence that decides it; others read in document order
         text, citations = cite([(c.passage, c.sentence) for c in picked], reading_order=kind != "yes/no")
-        top = picked[0]
-        if top.short is None:
+        top, span = short_answer_of(question, picked, kind)
+        if span is None:
             return Answer(question, text, True, citations, passages, notice, score=best)
-        a = top.sentence.start + top.short.start
-        return Answer(question, f"{top.short.text}\n\n{text}", True, citations, passages, notice,
-                      short=top.short.text, short_doc=top.passage.doc_id, short_start=a,
-                      short_end=a + len(top.short.text), score=best)
+        a = top.sentence.start + span.start
+        return Answer(question, f"{span.text}\n\n{text}", True, citations, passages, notice,
+                      short=span.text, short_doc=top.passage.doc_id, short_start=a,
+                      short_end=a + len(span.text), score=best)
+
+
+def short_answer_of(question: str, picked: Sequence[Candidate], intent: str | None):
+    """(candidate, span) of the short answer among the quoted sentences, or (picked[0], None).
+
+    The best sentence's span of the asked type; else the second quoted sentence's; else, for
+    "what/which" questions and typed ones with no span of their type, the phrase of the best
+    sentence next to the question's words (rag.short_answer.phrase). Yes/no questions get none."""
+    top = picked[0]
+    if top.short is not None:
+        return top, top.short
+    if len(picked) > 1 and picked[1].short is not None:
+        return picked[1], picked[1].short
+    if intent == "yes/no":
+        return top, None
+    return top, short_answer.phrase(question, top.sentence.text, any_question=answer_type(question) is not None)
