@@ -208,7 +208,15 @@ def phrase(question: str, sentence: str, *, any_question: bool = False) -> Span 
             if key is None or k < key:
                 best, key = seg, k
         i = j
-    if best is None:
+    if best is None or _cuts_a_name(toks, best[0], best[-1]):
         return None
     a, b = toks[best[0]][0], toks[best[-1]][1]
     return Span(sentence[a:b], a, b)
+
+
+def _cuts_a_name(toks, first: int, last: int) -> bool:
+    """Whether the words first..last stop inside a run of capitalised words ("Ukrainian President
+    Volodymyr" out of "... Volodymyr Zelensky"): half a name reads as a wrong answer, so none is given."""
+    def cap(n):
+        return 0 <= n < len(toks) and toks[n][2][:1].isupper()
+    return (cap(last) and cap(last + 1)) or (cap(first) and cap(first - 1) and first - 1 > 0)

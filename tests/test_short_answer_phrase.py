@@ -96,3 +96,12 @@ def test_negated_verb_is_not_a_phrase():
     q = "What did the club promise for its fallen rowers?"
     s = "The club didn’t say how many boats it had lost, promising a monument for the fallen rowers."
     assert phrase(q, s).text == "monument"
+
+
+def test_half_a_name_is_never_the_short_answer():
+    """A phrase that stops inside a run of capitalised words would show part of a name as the answer."""
+    s = "\u201cWe are staying,\u201d said Ukrainian President Volodymyr Zelensky in a video address Sunday evening."
+    assert phrase("What did Zelensky say in his Sunday video address?", s) is None
+    # a whole name next to the question's words is still given
+    span = phrase("What is the rowing trophy called?", "The winners receive a rowing trophy called the Tamsin Cup.")
+    assert span is not None and span.text == "Tamsin Cup"
