@@ -67,12 +67,17 @@ def _atomic(target: Path, write) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".onnx", dir=target.parent)
     os.close(fd)
+    cwd = os.getcwd()
     try:
+        # onnxruntime's quantizer leaves scratch files (shape-inference models, external
+        # weight data) in the current folder: keep them in the cache folder, not the user's
+        os.chdir(target.parent)
         with _quiet():
             write(Path(tmp))
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     finally:
+        os.chdir(cwd)
         Path(tmp).unlink(missing_ok=True)
     return target
 
