@@ -3,7 +3,6 @@ so short-answer rules can be iterated on without retrieval. Usage: PYTHONPATH=. 
 import pickle, sys
 from dataclasses import replace
 from pathlib import Path
-import numpy as np
 from rag.api import Rag
 from rag.build import build_index
 from rag.config import Config

@@ -22,6 +22,13 @@ from ui.security import MAX_BODY, ServeError, is_loopback, serve_auth
 QUESTION = "How many North Korean soldiers were sent to Russia last fall?"
 
 
+def launch_chromium(playwright):
+    """Debian's chromium, headless, with its own background traffic switched off."""
+    return playwright.chromium.launch(executable_path=shutil.which("chromium"), args=[
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"])
+
+
 def test_handler_answers_with_markers_and_highlighted_sources(seed_rag):
     history, sources, box = respond(seed_rag, QUESTION, [])
     assert box == ""
@@ -101,9 +108,7 @@ def test_browser_chat_cites_and_stays_local(server):
 
     requests = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = launch_chromium(p)
         try:
             page = browser.new_page()
             page.on("request", lambda r: requests.append(r.url))
@@ -353,9 +358,7 @@ def test_browser_login_then_beacon_document_shows_as_text(auth_server, beacon):
     base, hits = beacon
     requests, csp = [], []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = launch_chromium(p)
         try:
             page = browser.new_page()
             page.on("request", lambda r: requests.append(r.url))
