@@ -33,6 +33,7 @@ class Citation:
     quote: str       # the cited sentence, highlighted in the passage
     quote_start: int # quote span in the document
     quote_end: int
+    page: Optional[int] = None   # page of the passage start (PDF page, slide), None if not paged
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,6 @@ def cite(picked: Sequence[tuple[Passage, Sentence]], *, reading_order: bool = Tr
     for p, s in picked:
         marker = markers.setdefault(p.chunk, len(markers) + 1)
         citations.append(Citation(marker, p.doc_id, p.title, p.text, p.start, p.end, p.score,
-                                  s.text, s.start, s.end))
+                                  s.text, s.start, s.end, p.page))
         parts.append(f"{s.text} [{marker}]")
     return " ".join(parts), tuple(citations)

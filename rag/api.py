@@ -112,6 +112,32 @@ class Rag:
         read_as = f"Read as: {resolved.question}"
         return replace(answer, notice="; ".join(n for n in (notice, read_as, answer.notice) if n))
 
+    # Document management (rag.documents): list, view, upload, remove.
+    def documents(self) -> list:
+        """Every indexed document (rag.documents.DocumentInfo), in manifest order."""
+        from . import documents
+        return documents.documents(self)
+
+    def skipped(self) -> list:
+        """Files the latest build or refresh skipped (rag.documents.SkippedFile), with reasons."""
+        from . import documents
+        return documents.skipped(self)
+
+    def document(self, doc_id: str):
+        """One document's info, indexed text and chunks (DocumentView); DocumentError if unknown."""
+        from . import documents
+        return documents.document(self, doc_id)
+
+    def add_files(self, files, *, progress=None):
+        """Store uploads ((name, bytes) pairs or paths) in the corpus and index them (AddResult)."""
+        from . import documents
+        return documents.add_files(self, files, progress=progress)
+
+    def remove_document(self, doc_id: str) -> None:
+        """Delete a document's source file from the corpus and refresh; DocumentError if unknown."""
+        from . import documents
+        documents.remove_document(self, doc_id)
+
 
 def open_default(config: Config | None = None, *, embedder=None) -> Rag:
     """The cached Rag for config; builds the default index from its corpus if it is missing."""

@@ -15,8 +15,9 @@ from __future__ import annotations
 import datetime
 import logging
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -24,9 +25,9 @@ from . import store, vectors
 from .chunk import chunk_text
 from .config import BUILD_ONLY_KEYS, LEGACY_SETTINGS, Config
 from .errors import CorpusError, IndexCorruptError, IndexMismatchError, RagError
-from .ingest import Document, Skipped, load_corpus
+from .ingest import SUPPORTED, Document, Skipped, load_corpus
 from .lexical import PARAMS, BM25
-from .lock import IndexLock
+from .lock import IndexLock, held
 from .progress import Progress, Silent
 from .walk import safe_text
 from .watch import slow
@@ -66,6 +67,26 @@ def document_text(chunks: list[dict]) -> str:
             parts.append(c["text"][max(0, pos - c["start"]):])
             pos = c["end"]
     return " ".join(parts)
+
+
+ABOUT = ("kind", "size", "indexed_at", "page_starts")   # optional per-document keys of the manifest
+
+
+def _about(d: Document) -> dict:
+    """What the manifest records about a document's source file besides id, title and sha256."""
+    out = {"kind": d.kind or PurePosixPath(d.id).suffix.lower().lstrip("."), "size": d.size}
+    if d.page_starts:
+        out["page_starts"] = list(d.page_starts)
+    return out
+
+
+def _reusable(old: dict, preread) -> dict[str, Document]:
+    """doc id -> a Document the reader may return for unchanged bytes instead of converting again:
+    the previous index's (text not needed: its chunks are kept) and the preread ones."""
+    out = {i: Document(i, rec[0]["title"], "", rec[0]["sha256"], rec[0].get("kind", ""), rec[0].get("size", 0),
+                       tuple(rec[0].get("page_starts", ()))) for i, rec in old.items()}
+    out.update({d.id: d for d in preread})
+    return out
 
 
 def _previous(config: Config, rebuild: bool):
@@ -137,49 +158,53 @@ def _lexical(chunks: list[dict], metas: list[dict], config: Config) -> tuple[BM2
             BM25.build([document_text(by_doc.get(m["id"], [])) for m in metas]))
 
 
-def build_index(config: Config, *, embedder, rebuild: bool = False,
-                documents: list[Document] | None = None, progress: Progress | bool | None = None) -> BuildReport:
+def build_index(config: Config, *, embedder, rebuild: bool = False, documents: list[Document] | None = None,
+                progress: Progress | bool | None = None, preread: list[Document] = ()) -> BuildReport:
     """Index config.corpus_dir (or the given documents) into config.index_dir.
 
     Holds the index's writer lock from reading the old index to the final swap, so a
     second writer is refused at once (IndexLockedError). See the module docstring for
     what a refresh keeps. progress: a rag.progress.Progress; None: one on stderr
-    (a bar in a terminal, plain lines in logs); False: silent.
+    (a bar in a terminal, plain lines in logs); False: silent. preread: documents already
+    read from the corpus (rag.documents' uploads), used when their file is unchanged.
+    When this process already holds the lock (rag.documents), it is not taken again.
     """
     progress = Progress() if progress is None or progress is True else progress or Silent()
-    with IndexLock(config.index_dir):
+    with nullcontext() if held(config.index_dir) else IndexLock(config.index_dir):
         store.cleanup(config.index_dir)   # what killed writers left behind
         try:
             return _build_index(config, embedder=embedder, rebuild=rebuild, documents=documents,
-                                progress=progress)
+                                progress=progress, preread=preread)
         finally:
             progress.end()
 
 
 def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Document] | None,
-                 progress: Progress) -> BuildReport:
+                 progress: Progress, preread: list[Document]) -> BuildReport:
     if embedder.name != config.model:
         raise ValueError(f"embedder {embedder.name!r} is not the configured model {config.model!r}")
     backend = getattr(embedder, "backend", "torch")
     if backend != config.backend:
         raise ValueError(f"embedder backend {backend!r} is not the configured backend {config.backend!r}")
     t0 = time.perf_counter()
-    docs, skipped = (documents, []) if documents is not None else load_corpus(
-        config.corpus_dir, max_bytes=int(config.max_file_mb * 1_000_000), progress=progress)
     base = _previous(config, rebuild)
     old = _old_records(base)
+    docs, skipped = (documents, []) if documents is not None else load_corpus(
+        config.corpus_dir, max_bytes=int(config.max_file_mb * 1_000_000), progress=progress,
+        reuse=_reusable(old, preread))
     skipped_ids = {s.path for s in skipped}
     kept_stale = sorted(i for i in old if i in skipped_ids)
     for doc_id in kept_stale:
         log.warning("%s: keeping the previously indexed version", doc_id)
     if not docs and not kept_stale:
         raise CorpusError(f"no usable documents in {config.corpus_dir} "
-                          f"({len(skipped)} skipped); supported: .txt .md .html .pdf")
+                          f"({len(skipped)} skipped); supported: {' '.join(SUPPORTED)}")
     current = {d.id for d in docs} | set(kept_stale)
     report = dict(added=[d.id for d in docs if d.id not in old],
                   updated=[d.id for d in docs if d.id in old and old[d.id][0]["sha256"] != d.sha256],
                   removed=sorted(set(old) - current))
-    if old and not any(report.values()):
+    listed = [{"path": x.path, "reason": x.reason} for x in skipped]
+    if old and not any(report.values()) and base.manifest.get("skipped") == listed:
         n_chunks = sum(len(old[i][1]) for i in current)
         n_sent = sum(len(old[i][3]) for i in current)
         return BuildReport(config.index_dir, len(current), n_chunks, n_sent, kept_stale=kept_stale,
@@ -197,6 +222,7 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
     cvecs, svecs, how = vectors.embed(fresh, order, texts, config, embedder, progress)
     progress.phase("writing")
 
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     metas, all_chunks, cv, sp, sv = [], [], [], [], []
     ci = si = 0   # read positions in the fresh vectors
     for doc_id in sorted(current):
@@ -205,11 +231,13 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
             vecs, svec = cvecs[ci:ci + len(chunks)], svecs[si:si + len(units)]
             ci, si = ci + len(chunks), si + len(units)
             d = by_id[doc_id]
-            meta = {"id": d.id, "title": d.title, "sha256": d.sha256}
+            meta = dict(_about(d), id=d.id, title=d.title, sha256=d.sha256, indexed_at=now)
             units = np.asarray(units, dtype=np.int64).reshape(-1, 2)
         else:
             meta, chunks, vecs, units, svec = old[doc_id]
-            meta = {k: meta[k] for k in ("id", "title", "sha256")}
+            meta = dict({k: meta[k] for k in ("id", "title", "sha256") + ABOUT if k in meta})
+            if doc_id in by_id and "kind" not in meta:   # indexed before these were recorded
+                meta.update(_about(by_id[doc_id]), indexed_at=base.manifest.get("built_at", now))
         all_chunks.extend(chunks)
         metas.append(dict(meta, chunks=len(chunks), sentences=len(units)))
         cv.append(vecs)
@@ -226,7 +254,7 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
         "sentence_vectors": how, "retrieval": {"fusion_weights": list(config.fusion_weights)},
         "dimension": int(data.chunk_vecs.shape[1]), "settings": config.index_settings(),
         "counts": {"documents": len(metas), "chunks": len(all_chunks), "sentences": len(data.sentences)},
-        "built_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "built_at": now, "skipped": listed,
         "bm25": dict(PARAMS, rows=bm25.size, vocabulary=bm25.vocab_size,
                      documents={"rows": doc_bm25.size, "vocabulary": doc_bm25.vocab_size}),
         "build_seconds": round(seconds, 3), "corpus": safe_text(str(config.corpus_dir)), "documents": metas,

@@ -1,4 +1,5 @@
-"""The ``rag`` command: ``index``, ``ask``, ``chat``, ``eval`` and ``serve`` over the library.
+"""The ``rag`` command: ``index``, ``ask``, ``chat``, ``eval``, ``serve`` and ``docs``/``add``/``remove``
+(document management, rag.documents) over the library.
 
 Library errors print as one line (``error: ...``) with exit status 1; warnings
 about skipped files print as ``warning: FILE: reason``. Set RAG_DEBUG=1 to see
@@ -35,6 +36,10 @@ def _config(args) -> Config:
         config = replace(config, backend=args.backend)
     if getattr(args, "sentence_vectors", None):
         config = replace(config, sentence_vectors=args.sentence_vectors)
+    if getattr(args, "upload_max_mb", None) is not None:
+        config = replace(config, upload_max_mb=args.upload_max_mb)
+    if getattr(args, "upload_types", None):
+        config = replace(config, upload_types=tuple(args.upload_types.replace(",", " ").split()))
     return config
 
 
@@ -123,14 +128,16 @@ def print_answer(answer) -> None:
     if answer.citations:
         print("Sources:")
         for c in answer.citations:
-            print(f"  [{c.marker}] {c.title} ({c.doc_id}, characters {c.quote_start}-{c.quote_end}, "
+            page = f"p. {c.page}, " if c.page else ""
+            print(f"  [{c.marker}] {c.title} ({c.doc_id}, {page}characters {c.quote_start}-{c.quote_end}, "
                   f"score {c.score:.2f})")
             print(f"      \"{c.quote}\"")
     else:
         print("Nearest passages:")
         for p in answer.passages[:3]:
             snippet = " ".join(p.text.split())[:160]
-            print(f"  {p.rank}. {p.title} ({p.doc_id}, score {p.score:.2f}): {snippet}...")
+            page = f"p. {p.page}, " if p.page else ""
+            print(f"  {p.rank}. {p.title} ({p.doc_id}, {page}score {p.score:.2f}): {snippet}...")
 
 
 def cmd_chat(args) -> int:
@@ -166,6 +173,54 @@ def cmd_eval(args) -> int:
                       conversations=args.conversations, abstention=not args.no_abstention,
                       embedder=_embedder(config))
     print(json.dumps(report.to_dict(), indent=2) if args.json else format_report(report))
+    return 0
+
+
+def _rag(args):
+    from .api import Rag
+
+    config = _index_config(args)
+    return Rag(config, embedder=_embedder(config))
+
+
+def cmd_docs(args) -> int:
+    rag = _rag(args)
+    docs, skipped = rag.documents(), rag.skipped()
+    if args.json:
+        from dataclasses import asdict
+
+        print(json.dumps({"documents": [asdict(d) for d in docs], "skipped": [asdict(s) for s in skipped]},
+                         indent=2, ensure_ascii=False))
+        return 0
+    print(f"{len(docs)} documents in {rag.config.index_dir}:")
+    for d in docs:
+        pages = f", {d.pages} pages" if d.pages else ""
+        print(f"  {d.id}  [{d.kind}, {d.size:,} bytes{pages}, {d.chunks} chunks, indexed {d.indexed_at}]  {d.title}")
+    for line in skipped_summary(skipped, limit=len(skipped)):
+        print(line)
+    return 0
+
+
+def cmd_add(args) -> int:
+    from .progress import Progress
+
+    rag = _rag(args)
+    bar = Progress()
+    try:
+        result = rag.add_files(args.files, progress=lambda phase, done, total: (
+            bar.phase(phase, total or None) if done == 0 else bar.advance()))
+    finally:
+        bar.end()
+    for doc_id in result.added:
+        print(f"added {doc_id}")
+    for s in result.skipped:
+        print(f"skipped {s.path}: {s.reason}")
+    return 1 if result.skipped else 0
+
+
+def cmd_remove(args) -> int:
+    _rag(args).remove_document(args.doc_id)
+    print(f"removed {args.doc_id}")
     return 0
 
 
@@ -233,6 +288,24 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model the index was built with (default: read from the index)")
     p.add_argument("--backend", choices=BACKENDS, help="backend the index was built with (default: read from the index)")
     p.set_defaults(func=cmd_serve)
+    p = sub.add_parser("docs", help="list the indexed documents and the files skipped, with reasons")
+    p.add_argument("--json", action="store_true", help="print them as JSON")
+    p.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX or index/default)")
+    p.set_defaults(func=cmd_docs)
+    p = sub.add_parser("add", help="copy files into the corpus (uploads/) and index them")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX or index/default)")
+    p.add_argument("--corpus", metavar="DIR", help="corpus folder, if the index does not name one")
+    p.add_argument("--upload-max-mb", type=float, metavar="N",
+                   help="refuse files larger than N MB (default 20 or $RAG_UPLOAD_MAX_MB)")
+    p.add_argument("--upload-types", metavar="EXT,...",
+                   help="accepted types, e.g. pdf,docx,md (default: all supported, or $RAG_UPLOAD_TYPES)")
+    p.set_defaults(func=cmd_add)
+    p = sub.add_parser("remove", help="delete a document's file from the corpus and drop it from the index")
+    p.add_argument("doc_id", metavar="DOC_ID", help="the document id, as `rag docs` lists it")
+    p.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX or index/default)")
+    p.add_argument("--corpus", metavar="DIR", help="corpus folder, if the index does not name one")
+    p.set_defaults(func=cmd_remove)
     return ap
 
 

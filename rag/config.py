@@ -48,6 +48,14 @@ CHECKOUT = _checkout()
 PROJECT_ROOT = CHECKOUT or data_home()   # the folder default indexes (index/...) live under
 
 
+UPLOAD_TYPES = ("txt", "md", "markdown", "html", "htm", "csv", "pdf", "docx", "pptx", "xlsx", "epub")
+
+
+def _upload_types() -> tuple:
+    raw = os.environ.get("RAG_UPLOAD_TYPES")
+    return tuple(raw.replace(",", " ").split()) if raw else UPLOAD_TYPES
+
+
 def default_corpus() -> Path:
     if os.environ.get("RAG_CORPUS"):
         return Path(os.environ["RAG_CORPUS"])
@@ -77,6 +85,12 @@ class Config:
     sentence_vectors: str = "encoded"
     # Files larger than this (in MB of 1,000,000 bytes) are skipped before reading.
     max_file_mb: float = 20.0
+    # Uploads (rag.documents: `rag add`, the UI, the HTTP API): the largest file accepted, in MB,
+    # and the types accepted (extensions; default every supported one). $RAG_UPLOAD_MAX_MB and
+    # $RAG_UPLOAD_TYPES ("pdf,docx,md") set them too.
+    upload_max_mb: float = dataclasses.field(
+        default_factory=lambda: float(os.environ.get("RAG_UPLOAD_MAX_MB") or 20.0))
+    upload_types: tuple = dataclasses.field(default_factory=_upload_types)
     # Chunking, in cl100k_base tokens. Chunks are also re-checked against the
     # embedding model's own tokenizer so none exceeds max_model_tokens word pieces.
     chunk_tokens: int = 180
@@ -117,6 +131,13 @@ class Config:
         object.__setattr__(self, "fusion_weights", tuple(float(w) for w in self.fusion_weights))
         if len(self.fusion_weights) != 4:
             raise ValueError(f"fusion_weights needs 4 numbers, got {self.fusion_weights}")
+        types = (self.upload_types,) if isinstance(self.upload_types, str) else self.upload_types
+        object.__setattr__(self, "upload_types", tuple(str(t).lower().lstrip(".") for t in types))
+        unknown = sorted(set(self.upload_types) - set(UPLOAD_TYPES))
+        if unknown:
+            raise ValueError(f"upload_types: unsupported {', '.join(unknown)}; choose from {', '.join(UPLOAD_TYPES)}")
+        if not self.upload_max_mb > 0:
+            raise ValueError(f"upload_max_mb must be positive, got {self.upload_max_mb}")
         if not self.max_file_mb > 0:
             raise ValueError(f"max_file_mb must be positive, got {self.max_file_mb}")
         if self.top_k < 1:

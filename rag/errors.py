@@ -39,3 +39,7 @@ class DependencyError(RagError):
 
 class IndexLockedError(RagError):
     """Another process is writing the index; the message names it and says to retry."""
+
+
+class DocumentError(RagError):
+    """No such document in the index, or it cannot be removed."""

@@ -1,38 +1,44 @@
 """Read a folder of documents into plain text.
 
-Handles ``.txt``, ``.md``, ``.html``/``.htm`` (visible text only) and ``.pdf``
-(text layer via pypdf). Text files are UTF-8 (invalid bytes replaced, with a
-warning) or UTF-8/UTF-16/UTF-32 with a byte-order mark. Which files are read at
-all (regular files inside the folder, links checked, safe ids) is rag/walk.py.
-Every file is checked against a size limit with fstat before reading, and the
-read never takes more than limit + 1 bytes. Content with NUL bytes (without a
-UTF-16/32 BOM) or with a high share of control, unassigned or undecodable
-characters is binary and skipped. Does not handle scanned PDFs (no OCR), office
-formats, archives, or text in other legacy encodings (read as UTF-8 with
-replacement): such files are skipped, or read with a warning, naming the file
-and why. Binary detection samples at most 32 blocks of a large text, so a long
-text file with a binary part may pass.
+Handles ``.txt``, ``.md``, ``.html``/``.htm`` (visible text only) and ``.csv``
+as text, and through rag.convert ``.docx``, ``.pptx`` (one page per slide),
+``.xlsx`` (rows as "Header: value; ..." lines) and ``.epub`` (spine order), and
+through rag.pdf ``.pdf`` (text layer via pypdf, page starts recorded; scanned
+pages by OCR with the optional ``ocr`` extra). Text files are UTF-8 (invalid
+bytes replaced, with a warning) or UTF-8/UTF-16/UTF-32 with a byte-order mark.
+Which files are read at all (regular files inside the folder, links checked,
+safe ids) is rag/walk.py. Every file is checked against a size limit with fstat
+before reading, and the read never takes more than limit + 1 bytes. Content with
+NUL bytes (without a UTF-16/32 BOM) or with a high share of control, unassigned
+or undecodable characters is binary and skipped. A file whose bytes match a
+Document passed as ``reuse`` is not converted again. Does not handle legacy
+.doc/.ppt/.xls, archives, images, scanned PDFs without the ``ocr`` extra, or text
+in other legacy encodings (read as UTF-8 with replacement): such files are
+skipped, or read with a warning, naming the file and why. Binary detection
+samples at most 32 blocks of a large text, so a long text file with a binary
+part may pass.
 """
 from __future__ import annotations
 
 import codecs
 import hashlib
-import html.parser
 import logging
 import os
 import re
 import stat
 import unicodedata
-import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
+from . import convert
+from .convert import shorten  # noqa: F401  (re-exported: callers import it from here)
 from .walk import safe_text, walk
 from .watch import slow
 
 log = logging.getLogger("rag")
 
-SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".csv", ".pdf", ".docx", ".pptx", ".xlsx", ".epub")
+_LEGACY = {".doc": ".docx", ".ppt": ".pptx", ".xls": ".xlsx or .csv", ".rtf": ".docx", ".odt": ".docx"}
 MAX_BYTES = 20_000_000    # default per-file limit (Config.max_file_mb, rag index --max-file-mb)
 BINARY_SHARE = 0.15       # more than this share of bad characters in the sampled text: binary
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32", "UTF-32"), (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
@@ -48,6 +54,9 @@ class Document:
     title: str
     text: str
     sha256: str
+    kind: str = ""            # lower-case extension without the dot: "pdf", "docx", "md"...
+    size: int = 0             # bytes of the source file
+    page_starts: tuple = ()   # offset in text where each page (PDF page, slide) starts; () if not paged
 
 
 @dataclass(frozen=True)
@@ -132,38 +141,60 @@ def decode_text(data: bytes, doc_id: str) -> str:
     return text
 
 
-def read_document(path: Path, doc_id: str, *, max_bytes: int = MAX_BYTES) -> Document:
-    """Read one file. Raises ValueError with a short reason when it cannot be used."""
+def read_document(path: Path, doc_id: str, *, max_bytes: int = MAX_BYTES,
+                  reuse: "Document | None" = None) -> Document:
+    """Read one file. Raises ValueError with a short reason when it cannot be used.
+    reuse: a Document already made from this id; returned as is when the bytes still
+    have its sha256 (so a refresh does not convert or OCR unchanged files again)."""
     name = PurePosixPath(doc_id)   # a link's own name decides its type and fallback title
     suffix = name.suffix.lower()
     if suffix not in SUPPORTED:
-        raise ValueError(f"unsupported file type {safe_text(suffix) or '(none)'!r}")
+        hint = _LEGACY.get(suffix)
+        raise ValueError(f"unsupported file type {safe_text(suffix) or '(none)'!r}"
+                         + (f" (save it as {hint})" if hint else ""))
     data = read_bounded(path, max_bytes)
     if not data.strip():
         raise ValueError("empty file")
-    if suffix == ".pdf":
-        text, title = _pdf_text(data, doc_id)
+    sha = sha256_bytes(data)
+    if reuse is not None and reuse.sha256 == sha:
+        return replace(reuse, size=len(data))
+    return parse_document(data, doc_id, sha)
+
+
+def parse_document(data: bytes, doc_id: str, sha: str | None = None) -> Document:
+    """The Document of a file's bytes, by its id's extension; ValueError if unusable."""
+    name = PurePosixPath(doc_id)
+    suffix = name.suffix.lower()
+    if suffix in _BINARY:
+        try:
+            c = _BINARY[suffix](data, doc_id)
+        except ImportError as exc:
+            raise ValueError(f"reading {suffix} files needs the package {exc.name!r} (pip install it)") from None
     else:
         raw = decode_text(data, doc_id)
         if suffix in (".html", ".htm"):
-            text, title = _html_text(raw)
+            c = convert.html_text(raw)
+        elif suffix == ".csv":
+            c = convert.csv_text(raw, name.stem)
         else:
             text = raw.replace("\r\n", "\n").replace("\r", "\n")
-            title = _first_line_title(text, markdown=suffix in (".md", ".markdown"))
-    if not text.strip():
-        raise ValueError("no text found" + (" (scanned PDF?)" if suffix == ".pdf" else ""))
-    title = title or name.stem
-    return Document(id=doc_id, title=_SURROGATE.sub("\ufffd", title), text=_SURROGATE.sub("\ufffd", text),
-                    sha256=sha256_bytes(data))
+            c = convert.Converted(text, convert.first_line_title(text, markdown=suffix in (".md", ".markdown")))
+    if not c.text.strip():
+        raise ValueError("no text found")
+    title = c.title or name.stem
+    return Document(id=doc_id, title=_SURROGATE.sub("\ufffd", title), text=_SURROGATE.sub("\ufffd", c.text),
+                    sha256=sha or sha256_bytes(data), kind=suffix[1:], size=len(data),
+                    page_starts=tuple(c.page_starts))
 
 
-def load_corpus(corpus_dir: Path, *, max_bytes: int = MAX_BYTES,
-                progress=None) -> tuple[list[Document], list[Skipped]]:
+def load_corpus(corpus_dir: Path, *, max_bytes: int = MAX_BYTES, progress=None,
+                reuse: dict[str, Document] | None = None) -> tuple[list[Document], list[Skipped]]:
     """All usable documents under corpus_dir, and the files skipped with reasons.
 
     One bad file never stops the run: it is logged as a warning ("FILE: skipped:
     reason") and listed. A file that takes long to read is named by a watchdog.
     progress (a rag.progress.Progress) shows the "reading" phase, counted in files.
+    reuse: doc id -> Document already made (see read_document).
     """
     entries, skipped_walk = walk(Path(corpus_dir))
     skipped = [Skipped(doc_id, reason) for doc_id, reason in skipped_walk]
@@ -177,146 +208,20 @@ def load_corpus(corpus_dir: Path, *, max_bytes: int = MAX_BYTES,
             progress.advance()
         try:
             with slow("reading", entry.doc_id):
-                docs.append(read_document(entry.path, entry.doc_id, max_bytes=max_bytes))
+                docs.append(read_document(entry.path, entry.doc_id, max_bytes=max_bytes,
+                                          reuse=(reuse or {}).get(entry.doc_id)))
         except ValueError as exc:
             log.warning("%s: skipped: %s", entry.doc_id, exc)
             skipped.append(Skipped(entry.doc_id, str(exc)))
     return docs, sorted(skipped, key=lambda s: s.path)
 
 
-def _first_line_title(text: str, *, markdown: bool) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if markdown:
-        for line in lines:
-            if line.startswith("#"):
-                return shorten(line.lstrip("#").strip())
-    return shorten(lines[0]) if lines else ""
+def _pdf(data: bytes, doc_id: str):
+    from .pdf import pdf_text
+
+    return pdf_text(data, doc_id)
 
 
-def shorten(title: str, limit: int = 100) -> str:
-    """title cut at a word boundary to at most limit characters, with an ellipsis if cut."""
-    title = " ".join(title.split())
-    if len(title) <= limit:
-        return title
-    return (title[: limit - 1].rsplit(" ", 1)[0] or title[: limit - 1]).rstrip(",;:—-") + "…"
-
-
-class _Refused(Exception):
-    pass
-
-
-class _Collect(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
-def _pdf_text(data: bytes, doc_id: str) -> tuple[str, str]:
-    """Text and title of a PDF. pypdf's own warnings (logged or warnings.warn) during
-    this file are collected and re-emitted as one line naming the file."""
-    import io
-
-    import pypdf
-
-    pypdf_log = logging.getLogger("pypdf")
-    collect, propagate = _Collect(), pypdf_log.propagate
-    pypdf_log.addHandler(collect)
-    pypdf_log.propagate = False
-    caught: list = []
-
-    def reader_warnings() -> str:
-        messages = collect.messages + [str(w.message) for w in caught]
-        if not messages:
-            return ""
-        first = safe_text(" ".join(messages[0].split())[:200])
-        return f"PDF reader: {first} ({len(messages)} warning{'' if len(messages) == 1 else 's'})"
-
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                reader = pypdf.PdfReader(io.BytesIO(data))
-                if reader.is_encrypted:
-                    raise _Refused("encrypted PDF (password-protected)")
-                if len(reader.pages) == 0:
-                    raise _Refused("PDF has no pages")
-                pages = [(page.extract_text() or "").strip() for page in reader.pages]
-                meta_title = (reader.metadata.title if reader.metadata else None) or ""
-            except _Refused:
-                raise
-            except Exception as exc:  # pypdf raises many types for damaged files
-                raise _Refused(f"unreadable PDF ({type(exc).__name__}: {safe_text(str(exc))[:200]})") from None
-    except _Refused as exc:   # one line for the file: the reason, then what the reader said
-        extra = reader_warnings()
-        raise ValueError(f"{exc}; {extra}" if extra else str(exc)) from None
-    finally:
-        pypdf_log.removeHandler(collect)
-        pypdf_log.propagate = propagate
-    extra = reader_warnings()
-    if extra:
-        log.warning("%s: %s", doc_id, extra)
-    text = "\n\n".join(p for p in pages if p)
-    return text, shorten(str(meta_title)) or _first_line_title(text, markdown=False)
-
-
-class _HTMLText(html.parser.HTMLParser):
-    """Collects visible text; block elements become line breaks. A <title> ends at
-    the next tag even without </title>, so an unclosed title cannot hide the page."""
-
-    BLOCK = {"p", "div", "br", "li", "ul", "ol", "tr", "table", "section", "article",
-             "h1", "h2", "h3", "h4", "h5", "h6", "header", "footer", "blockquote", "pre", "hr"}
-    HIDDEN = {"script", "style", "noscript", "template"}
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.parts, self.title, self.heading = [], "", ""
-        self._hidden, self._in_title, self._in_h1 = 0, False, False
-
-    def handle_starttag(self, tag, attrs):
-        if tag in self.HIDDEN:
-            self._hidden += 1
-        self._in_title = tag == "title"
-        self._in_h1 = self._in_h1 or tag == "h1"
-        if tag in self.BLOCK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag):
-        if tag in self.HIDDEN and self._hidden:
-            self._hidden -= 1
-        if tag == "title":
-            self._in_title = False
-        if tag == "h1":
-            self._in_h1 = False
-        if tag in self.BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data):
-        if self._in_title:
-            self.title += data
-            return
-        if self._hidden:
-            return
-        if self._in_h1:
-            self.heading += data
-        self.parts.append(data)
-
-
-_TITLE_OPEN = re.compile(r"<title\b[^>]*>", re.I)
-_TITLE_CLOSE = re.compile(r"</title\s*>", re.I)
-
-
-def _html_text(raw: str) -> tuple[str, str]:
-    if _TITLE_OPEN.search(raw) and not _TITLE_CLOSE.search(raw):
-        # parsers that read <title> as RCDATA would take the whole page as its title
-        raw = _TITLE_OPEN.sub("", raw)
-    parser = _HTMLText()
-    parser.feed(raw)
-    parser.close()
-    text = "".join(parser.parts)
-    text = re.sub(r"[ \t\f\v]+", " ", text)
-    text = re.sub(r" *\n[\n ]*", "\n", text).strip()
-    title = " ".join(parser.heading.split()) or " ".join(parser.title.split())
-    return text, shorten(title) or _first_line_title(text, markdown=False)
+_BINARY = {".pdf": _pdf, ".docx": lambda d, i: convert.docx_text(d), ".pptx": lambda d, i: convert.pptx_text(d),
+           ".xlsx": lambda d, i: convert.xlsx_text(d, PurePosixPath(i).stem),
+           ".epub": lambda d, i: convert.epub_text(d)}

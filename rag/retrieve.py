@@ -8,10 +8,11 @@ and, when the index has one, of BM25, then scores them:
   hybrid  w_dense * cosine + w_bm25 * BM25 / max BM25 + w_sentence * best sentence
           cosine + w_document * document BM25 / max document BM25
 Each passage also carries its cosine ``similarity`` to the question, whatever
-the mode. Does not filter by document or rerank with a cross-encoder.
+the mode, and the page its start is on for paged documents (PDF, slides). Does not filter by document or rerank with a cross-encoder.
 """
 from __future__ import annotations
 
+import bisect
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -33,6 +34,7 @@ class Passage:
     end: int
     score: float     # the mode's ranking score
     similarity: float  # cosine similarity of question and passage
+    page: int | None = None   # 1-based page (PDF page, slide) of the passage start; None if not paged
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -56,6 +58,7 @@ class Retriever:
         self.data, self.weights, self.depth = data, tuple(weights), depth
         self.docs = data.manifest["documents"]
         self.bm25, self.doc_bm25 = data.bm25, data.doc_bm25
+        self._pages = [d.get("page_starts") or None for d in self.docs]
         self._vecs = chunk_vectors(data)
         self._sent_vecs = np.ascontiguousarray(data.sentence_vecs, dtype=np.float32)
         doc_no = {d["id"]: i for i, d in enumerate(self.docs)}
@@ -131,7 +134,7 @@ class Retriever:
             c = self.data.chunks[i]
             title = self.docs[self._chunk_doc[i]]["title"]
             out.append(Passage(rank, int(i), c["doc"], title, c["text"], c["start"], c["end"],
-                               float(s), float(sim)))
+                               float(s), float(sim), self.page(int(i))))
         return out
 
     def fusion_features(self, question: str, qvec: np.ndarray, depth: int) -> dict:
@@ -152,7 +155,13 @@ class Retriever:
         """Every chunk of one document, in reading order, as unranked passages (rank 0, score 0)."""
         rows = [i for i, c in enumerate(self.data.chunks) if c["doc"] == doc_id]
         return [Passage(0, i, doc_id, self.docs[self._chunk_doc[i]]["title"], self.data.chunks[i]["text"],
-                        self.data.chunks[i]["start"], self.data.chunks[i]["end"], 0.0, 0.0) for i in rows]
+                        self.data.chunks[i]["start"], self.data.chunks[i]["end"], 0.0, 0.0, self.page(i))
+                for i in rows]
+
+    def page(self, chunk: int) -> int | None:
+        """The 1-based page on which chunk row `chunk` starts, or None for a document without pages."""
+        starts = self._pages[self._chunk_doc[chunk]]
+        return bisect.bisect_right(starts, self.data.chunks[chunk]["start"]) if starts else None
 
     def sentences(self, passage: Passage) -> list[Sentence]:
         """The sentences of a passage, with their rows in the sentence arrays."""

@@ -162,6 +162,7 @@ def test_bad_files_are_skipped_with_a_warning_and_good_files_still_load(tmp_path
     (tmp_path / "blank.md").write_bytes(b"  \n\t\r\n  \n")
     (tmp_path / "binary.txt").write_bytes(b"looks like text\x00\x01\x02\x00 but is not")
     (tmp_path / "report.docx").write_bytes(b"PK\x03\x04 fake office file")
+    (tmp_path / "old.doc").write_bytes(b"\xd0\xcf\x11\xe0 legacy office file")
     (tmp_path / "picture.png").write_bytes(b"\x89PNG\r\n\x1a\n fake image")
     (tmp_path / "x.txt").symlink_to(tmp_path / "does-not-exist.txt")
     (tmp_path / "corrupt.pdf").write_bytes(b"%PDF-1.4\nthis is not really a pdf at all\n%%EOF\n")
@@ -174,12 +175,13 @@ def test_bad_files_are_skipped_with_a_warning_and_good_files_still_load(tmp_path
     assert [d.id for d in docs] == ["aa_good.txt", "zz_good.md"]
     assert all(isinstance(s, Skipped) for s in skipped)
     reasons = {s.path: s.reason for s in skipped}
-    assert sorted(reasons) == sorted(["empty.txt", "blank.md", "binary.txt", "report.docx", "picture.png",
-                                      "x.txt", "corrupt.pdf", "truncated.pdf"])
+    assert sorted(reasons) == sorted(["empty.txt", "blank.md", "binary.txt", "report.docx", "old.doc",
+                                      "picture.png", "x.txt", "corrupt.pdf", "truncated.pdf"])
     assert "empty" in reasons["empty.txt"]
     assert "empty" in reasons["blank.md"]
     assert "binary" in reasons["binary.txt"]
-    assert "unsupported" in reasons["report.docx"] and ".docx" in reasons["report.docx"]
+    assert reasons["report.docx"].startswith("unreadable Word document")   # a damaged .docx
+    assert "unsupported" in reasons["old.doc"] and "save it as .docx" in reasons["old.doc"]
     assert "unsupported" in reasons["picture.png"] and ".png" in reasons["picture.png"]
     assert "unreadable" in reasons["x.txt"]
     assert "PDF" in reasons["corrupt.pdf"] and "PDF" in reasons["truncated.pdf"]

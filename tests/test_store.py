@@ -355,7 +355,9 @@ def test_previously_indexed_file_that_turns_bad_keeps_its_chunks(config, fake_em
     with caplog.at_level(logging.WARNING, logger="rag"):
         report = build_index(config, embedder=FakeEmbedder())
     assert report.kept_stale == ["beta.md"] and [s.path for s in report.skipped] == ["beta.md"]
-    assert report.removed == [] and report.changed is False
+    # no document changed, but the manifest's list of skipped files did (issue 8): a new version
+    assert report.removed == [] and report.updated == [] and report.changed is True
+    assert load(config).manifest["skipped"] == [{"path": "beta.md", "reason": report.skipped[0].reason}]
     assert any("beta.md" in r.getMessage() and "previously indexed" in r.getMessage() for r in caplog.records)
     assert chunks_of(load(config), "beta.md") == chunks_of(old, "beta.md")
 
