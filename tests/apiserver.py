@@ -59,7 +59,10 @@ def request(url, method, path, body=None, headers=None, timeout=60):
     u = urlsplit(url)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
     try:
-        conn.request(method, path, body=body, headers=headers or {})
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+        except (BrokenPipeError, ConnectionResetError):
+            pass   # refused before the whole body was sent: the answer is still there to read
         resp = conn.getresponse()
         return resp.status, resp.headers, resp.read()
     finally:

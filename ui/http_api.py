@@ -172,8 +172,7 @@ def api_routes(rag, login: tuple[str, str] | None) -> list[Route]:
         return JSONResponse({"documents": [asdict(d) for d in docs], "skipped": [asdict(s) for s in skipped]})
 
     async def add(request):
-        needs("add_files")
-        try:
+        try:   # read (within the Guard's upload limit) before anything else answers
             form = await request.form(max_files=100, max_fields=100)
         except Exception as exc:   # malformed multipart
             raise BadRequest(f"send the files as multipart/form-data: {public(exc)}") from None
@@ -181,6 +180,7 @@ def api_routes(rag, login: tuple[str, str] | None) -> list[Route]:
             files = [(f.filename or "", await f.read()) for _, f in form.multi_items() if isinstance(f, UploadFile)]
         finally:
             await form.close()
+        needs("add_files")
         if not files:
             raise BadRequest("no file in the request: send multipart/form-data with one or more 'files' fields")
         result = await run_in_threadpool(rag.add_files, files)
