@@ -35,7 +35,7 @@ def open_rag(corpus, index_dir):
 
     build_index(Config(corpus_dir=corpus, index_dir=index_dir, model=FakeEmbedder.name),
                 embedder=FakeEmbedder(), progress=False)
-    return Rag.open(index_dir, embedder=FakeEmbedder())
+    return Rag.open(index_dir, embedder=FakeEmbedder(), corpus_dir=corpus)
 
 
 @contextmanager

@@ -284,5 +284,5 @@ def test_ten_concurrent_conversations_each_get_their_own_answers(api, corpus_rag
     if adder is not None:
         status, _, raw = adder.result()
         assert status == 200, raw
-        _, answer = post_json(api, "/api/ask", {"question": "How many sacks did the Brisewater mill grind?"})
+        _, answer = post_json(api, "/api/ask", {"question": "How many sacks of barley did the Brisewater mill grind?"})
         assert "912" in answer["answer"]
