@@ -113,11 +113,16 @@ def cmd_ask(args) -> int:
     rag = open_default(config, embedder=_embedder(config))
     answer = rag.query(args.question, k=args.k, mode=args.mode)
     if args.json:
-        print(json.dumps(dict(answer.to_dict(), seconds=round(time.perf_counter() - t0, 3)),
-                         indent=2, ensure_ascii=False))
+        print(json.dumps(answer_json(answer, t0), indent=2, ensure_ascii=False))
         return 0
     print_answer(answer)
     return 0
+
+
+def answer_json(answer, started: float) -> dict:
+    """What `rag ask --json` prints (and the HTTP API's /api/ask returns): the answer, and the
+    seconds since started (a time.perf_counter() value)."""
+    return dict(answer.to_dict(), seconds=round(time.perf_counter() - started, 3))
 
 
 def print_answer(answer) -> None:

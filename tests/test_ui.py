@@ -17,6 +17,8 @@ import pytest
 
 from conftest import SEEDS, free_port
 from ui.app import EXAMPLES, public_message, respond, sources_html, status_line
+from rag.config import Config
+from ui.http_api import MULTIPART_SLACK, upload_limit
 from ui.security import MAX_BODY, ServeError, is_loopback, serve_auth
 
 QUESTION = "How many North Korean soldiers were sent to Russia last fall?"
@@ -257,14 +259,16 @@ def test_server_limits_uploads_sets_csp_and_hides_paths(server, cli_env):
     assert "unsafe-inline" not in script_src and "'sha256-" in script_src   # Gradio's inline config, by hash
     assert "Content-Security-Policy" in fetch(server + "config")[1]
 
-    # Gradio's upload route: a small file is taken, one over the limit refused (by length and chunked)
+    # Gradio's upload route: a small file is taken, one over the upload size refused (by length and chunked)
     status, _, body = fetch(server + "gradio_api/upload", *multipart("small.txt", b"hello"))
     assert status == 200 and b"small.txt" in body
     upload_headers = multipart("c.bin", b"")[1]
-    assert post_claiming(server, "/gradio_api/upload", MAX_BODY + 1, upload_headers) == 413
-    big = [b"y" * 65536] * (MAX_BODY // 65536 + 2)
+    upload_max = upload_limit(Config()) + MULTIPART_SLACK
+    assert post_claiming(server, "/gradio_api/upload", upload_max + 1, upload_headers) == 413
     head, tail = multipart("c.bin", b"\0")[0].split(b"\0")
-    assert chunked_post(server, "/gradio_api/upload", [head, *big, tail], upload_headers) in (413, None)
+    huge = [b"y" * 65536] * (upload_max // 65536 + 2)
+    assert chunked_post(server, "/gradio_api/upload", [head, *huge, tail], upload_headers) in (413, None)
+    big = [b"y" * 65536] * (MAX_BODY // 65536 + 2)
     # any route: the queue, the API, a page
     json_headers = {"Content-Type": "application/json"}
     for path in ("/gradio_api/queue/join", "/gradio_api/call/ask", "/"):
@@ -349,6 +353,18 @@ def test_auth_server_refuses_anonymous_api_calls(auth_server):
     assert status == 200
     with opener.open(auth_server + "config", timeout=30) as resp:
         assert resp.status == 200 and b"gulls.txt" not in resp.read()   # the page, not the corpus
+
+
+def test_auth_server_serves_the_http_api_behind_the_same_login(auth_server):
+    """`rag serve` mounts the HTTP API (ui/http_api.py) on the UI's port, behind its login."""
+    ask = json.dumps({"question": BEACON_QUESTION}).encode()
+    json_headers = {"Content-Type": "application/json"}
+    assert fetch(auth_server + "api/ask", ask, json_headers)[0] == 401
+    assert fetch(auth_server + "v1/models", headers={"Authorization": "Bearer wrong"})[0] == 401
+    status, _, body = fetch(auth_server + "api/ask", ask, dict(json_headers, Authorization="Bearer s3cret-pw"))
+    assert status == 200 and json.loads(body)["short_answer"] == "4,217", body
+    status, _, body = fetch(auth_server + "api/status", headers={"Authorization": "Bearer s3cret-pw"})
+    assert status == 200 and json.loads(body)["documents"] == 2 and json.loads(body)["index"] == "idx"
 
 
 @pytest.mark.skipif(not shutil.which("chromium"), reason="needs Debian's chromium (make test installs it)")

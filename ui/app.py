@@ -21,7 +21,7 @@ from rag.answer import Answer
 from rag.api import Rag, open_default
 from rag.config import MODES, Config
 from rag.errors import RagError
-from ui.security import MAX_BODY, Guard, serve_auth
+from ui.security import MAX_BODY, serve_auth
 
 TITLE = "Ask your documents"
 EXAMPLES = [
@@ -167,10 +167,10 @@ def launch(config: Config | None = None, *, host: str = "127.0.0.1", port: int =
 
     auth: 'USER:PASSWORD' (default $RAG_AUTH); required unless host is loopback,
     else ServeError before anything loads. Request bodies over max_body bytes are
-    refused (413) on every route, Gradio's upload route included."""
-    from starlette.middleware import Middleware
-
+    refused (413) on every route but the upload routes (Config.upload_max_mb); the
+    HTTP API (ui/http_api.py) is served on the same port, behind the same login."""
     from rag.embed import Embedder, offline_env
+    from ui.http_api import launch_kwargs
 
     login = serve_auth(host, auth if auth is not None else os.environ.get("RAG_AUTH"))
     offline_env()
@@ -180,7 +180,5 @@ def launch(config: Config | None = None, *, host: str = "127.0.0.1", port: int =
     rag.query("warm up")   # load the model now, not on the first question
     print(f"serving on http://{host}:{port}  ({status_line(rag)}; index at {rag.config.index_dir}; "
           f"{'login required' if login else 'no login: loopback only'})", flush=True)
-    build_app(rag).launch(server_name=host, server_port=port, share=False, auth=login,
-                          max_file_size=max_body, ssr_mode=False, mcp_server=False, show_error=False,
-                          app_kwargs={"middleware": [Middleware(Guard, max_body=max_body)]},
+    build_app(rag).launch(server_name=host, server_port=port, **launch_kwargs(rag, login, max_body=max_body),
                           theme=theme(), css=CSS, footer_links=[])

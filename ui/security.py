@@ -4,7 +4,11 @@
   ``RAG_AUTH``), else the server refuses to start.
 - ``Guard``: an ASGI middleware around the whole Gradio app. It refuses request
   bodies over ``max_body`` bytes with 413 on every route (by Content-Length, and
-  by counting for chunked bodies), caps websocket messages the same way, and adds
+  by counting for chunked bodies) except the upload routes (``UPLOAD_ROUTES``),
+  which take up to ``upload_max``; caps websocket messages at ``max_body``; with
+  ``file_roots``, Gradio's file routes (``/file=``, ``/gradio_api/file=``...) serve
+  only files whose real path (links resolved) lies under one of those folders, never
+  a URL, and its ``proxy=`` routes are refused (403); and it adds
   a Content-Security-Policy that lets the page load and connect to its own origin
   only (inline scripts allowed by their sha256 hash, computed per HTML response;
   'unsafe-eval' because Gradio's HTML component needs it), plus a few standard
@@ -15,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
+import os
 import re
 
 from rag.errors import RagError
@@ -23,6 +28,9 @@ MAX_BODY = 1 << 20   # bytes: a chat request is a few KB; the UI takes no file u
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 _MAX_HTML = 8 << 20  # HTML responses are buffered (to hash their inline scripts) up to this size
+UPLOAD_ROUTES = {("POST", "/gradio_api/upload"), ("POST", "/api/documents")}   # take upload_max bytes
+_FILE_ROUTE = re.compile(r"^(?:/gradio_api)?/file(?:=|/)(.*)$", re.S)
+_PROXY_ROUTE = re.compile(r"^(?:/gradio_api)?/proxy=")
 
 
 class ServeError(RagError):
@@ -83,21 +91,48 @@ def _script_hashes(body: bytes) -> list[str]:
 
 
 class Guard:
-    """ASGI middleware: body size limit (413) and security headers on every response."""
+    """ASGI middleware: body size limits (413), file routes confined to file_roots (403),
+    and security headers on every response."""
 
-    def __init__(self, app, max_body: int = MAX_BODY):
+    def __init__(self, app, max_body: int = MAX_BODY, *, upload_max: int | None = None,
+                 file_roots=None):
         self.app = app
         self.max_body = max_body
+        self.upload_max = upload_max or max_body
+        self.file_roots = None if file_roots is None else [os.path.realpath(r) for r in file_roots]
+
+    def limit(self, scope) -> int:
+        """The body limit of this request: upload_max on the upload routes, else max_body."""
+        route = (scope.get("method", ""), scope.get("path", "").rstrip("/"))
+        return self.upload_max if route in UPLOAD_ROUTES else self.max_body
+
+    def file_allowed(self, path: str) -> bool:
+        """False for a Gradio proxy route, or a file route naming a URL or a file outside file_roots."""
+        if self.file_roots is None:
+            return True
+        if _PROXY_ROUTE.match(path):
+            return False
+        m = _FILE_ROUTE.match(path)
+        if not m:
+            return True
+        target = m.group(1)
+        if not target or "://" in target or re.match(r"^[A-Za-z][\w+.-]*:", target) or "\0" in target:
+            return False
+        real = os.path.realpath(target)
+        return any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in self.file_roots)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "websocket":
             return await self.app(scope, self._ws_receive(receive, send), send)
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        if not self.file_allowed(scope.get("path", "")):
+            return await self._refuse(send, 403, "file not allowed")
         headers = dict(scope.get("headers") or [])
+        limit = self.limit(scope)
         length = headers.get(b"content-length")
-        if length is not None and (not length.strip().isdigit() or int(length) > self.max_body):
-            return await self._refuse(send)
+        if length is not None and (not length.strip().isdigit() or int(length) > limit):
+            return await self._refuse(send, limit=limit)
         host = headers.get(b"host", b"").decode("latin-1")
         state = {"received": 0, "refused": False, "started": False}
 
@@ -105,10 +140,10 @@ class Guard:
             message = await receive()
             if message["type"] == "http.request":
                 state["received"] += len(message.get("body", b""))
-                if state["received"] > self.max_body:
+                if state["received"] > limit:
                     if not state["started"]:
                         state["refused"] = True
-                        await self._refuse(send)
+                        await self._refuse(send, limit=limit)
                     return {"type": "http.disconnect"}
             return message
 
@@ -148,9 +183,9 @@ class Guard:
                     (b"referrer-policy", b"no-referrer")]
         return dict(message, headers=headers)
 
-    async def _refuse(self, send):
-        body = f"request body too large (limit {self.max_body} bytes)".encode()
-        await send({"type": "http.response.start", "status": 413,
+    async def _refuse(self, send, status: int = 413, message: str | None = None, limit: int | None = None):
+        body = (message or f"request body too large (limit {limit or self.max_body} bytes)").encode()
+        await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                                 (b"content-length", str(len(body)).encode()),
                                 (b"connection", b"close")]})

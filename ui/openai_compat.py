@@ -1,0 +1,127 @@
+"""An OpenAI-compatible chat endpoint over Rag.chat, so existing chat clients can ask.
+
+    POST /v1/chat/completions  {model?, messages: [{role, content}], stream?, k?, mode?}
+    GET  /v1/models            one model, "rag-offline"
+
+The reply's ``message.content`` is the cited answer text (with its [n] markers),
+any notice, then the sources it cites ("[1] Title (doc id, characters a-b)"), or
+the nearest passages when the documents do not contain the answer; the structured
+answer (the JSON of `rag ask --json`) rides along in an extra top-level ``rag``
+field. ``stream: true`` sends the same content as ``text/event-stream`` chunks in
+OpenAI's ``chat.completion.chunk`` delta format, the last carrying
+``finish_reason: "stop"`` and ``rag``, then ``data: [DONE]``. System messages and
+sampling settings (temperature, max_tokens, ...) are accepted and ignored: the
+answer is extractive. Content may be a string or a list of ``{"type": "text"}``
+parts. Errors use OpenAI's shape, ``{"error": {"message", "type", "code"}}``. No
+token usage is reported (there is no generation to count).
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, StreamingResponse
+from starlette.routing import Route
+
+from rag.cli import answer_json
+
+MODEL = "rag-offline"
+
+
+def openai_error(status: int, message: str, **_) -> JSONResponse:
+    kind = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error"}.get(
+        status, "server_error" if status >= 500 else "invalid_request_error")
+    return JSONResponse({"error": {"message": message, "type": kind, "code": status}}, status_code=status)
+
+
+def text_of(content, i: int) -> str:
+    from ui.http_api import BadRequest
+
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+    raise BadRequest(f"messages[{i}].content must be a string or a list of text parts")
+
+
+def conversation(messages) -> list[dict]:
+    """OpenAI messages -> Rag.chat's [{role, content}] (system and tool messages dropped)."""
+    from ui.http_api import BadRequest
+
+    if not isinstance(messages, list) or not messages:
+        raise BadRequest("messages must be a non-empty list of {role, content}")
+    out = []
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str):
+            raise BadRequest(f"messages[{i}] must be an object with a role")
+        if m["role"] in ("user", "assistant"):
+            out.append({"role": m["role"], "content": text_of(m.get("content"), i)})
+    if not out or out[-1]["role"] != "user":
+        raise BadRequest("the last message must be the user's question")
+    return out
+
+
+def cited_text(answer) -> str:
+    """The answer text, its notice, and the sources it cites (or the nearest passages)."""
+    parts = [answer.text]
+    if answer.notice:
+        parts.append(f"(Note: {answer.notice})")
+    if answer.citations:
+        seen, lines = set(), ["Sources:"]
+        for c in answer.citations:
+            if c.marker not in seen:
+                seen.add(c.marker)
+                lines.append(f"[{c.marker}] {c.title} ({c.doc_id}, characters {c.start}-{c.end})")
+        parts.append("\n".join(lines))
+    elif answer.passages:
+        parts.append("\n".join(["Nearest passages:"] + [f"- {p.title} ({p.doc_id}, characters {p.start}-{p.end})"
+                                                        for p in answer.passages[:3]]))
+    return "\n\n".join(parts)
+
+
+def openai_routes(rag, login) -> list[Route]:
+    from ui.http_api import BadRequest, guarded, json_body
+
+    async def completions(request):
+        body = await json_body(request)
+        messages = conversation(body.get("messages"))
+        stream = body.get("stream", False)
+        if not isinstance(stream, bool):
+            raise BadRequest("stream must be true or false")
+        model = body.get("model") if isinstance(body.get("model"), str) and body.get("model") else MODEL
+        t0 = time.perf_counter()
+        answer = await run_in_threadpool(rag.chat, messages, k=body.get("k"), mode=body.get("mode"))
+        content, structured = cited_text(answer), answer_json(answer, t0)
+        ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+        if not stream:
+            return JSONResponse({
+                "id": ident, "object": "chat.completion", "created": created, "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                             "finish_reason": "stop"}],
+                "rag": structured})
+
+        def chunk(delta, finish=None, **extra):
+            data = dict({"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
+                         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}, **extra)
+            return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+        async def events():
+            yield chunk({"role": "assistant", "content": ""})
+            for piece in re.findall(r"[^\n]*\n*", content):   # line by line
+                if piece:
+                    yield chunk({"content": piece})
+            yield chunk({}, "stop", rag=structured)
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    async def models(request):
+        return JSONResponse({"object": "list", "data": [
+            {"id": MODEL, "object": "model", "created": 0, "owned_by": "rag-offline"}]})
+
+    return [Route("/v1/chat/completions", guarded(completions, login, errors=openai_error), methods=["POST"]),
+            Route("/v1/models", guarded(models, login, errors=openai_error), methods=["GET"])]
