@@ -65,7 +65,9 @@ def ask(page, question, answers_before=None):
     n = page.locator("#chat .message.bot").count() if answers_before is None else answers_before
     page.fill("#question textarea", question)
     page.keyboard.press("Enter")
-    page.wait_for_function(f"document.querySelectorAll('#chat .message.bot').length > {n}", timeout=30000)
+    page.wait_for_function(f"""() => {{ const m = document.querySelectorAll('#chat .message.bot');
+        return m.length > {n} && !m[{n}].innerText.includes('Loading content') && m[{n}].innerText.trim(); }}""",
+                           timeout=30000)
     return page.locator("#chat .message.bot").nth(n).inner_text()
 
 
@@ -139,7 +141,7 @@ def test_feedback_and_export(app, browser):
     ctx, page = open_page(browser, url, accept_downloads=True)
     try:
         ask(page, QUESTION, 0)
-        page.locator("#chat .message-row.bot-row button[aria-label='Dislike']").first.click()
+        page.locator("#chat button[aria-label='Dislike']").first.click()
         for _ in range(50):
             lines = log.read_text().splitlines() if log.exists() else []
             if len(lines) > len(before):
@@ -168,7 +170,7 @@ def test_phone_sources_one_tap_from_the_answer(app, browser):
         page.locator("#chat a.cite").first.tap()
         page.wait_for_selector("#sources .src.selected", timeout=30000)
         page.wait_for_timeout(500)
-        box = page.locator("#sources .src.selected mark.quote").bounding_box()
+        box = page.locator("#sources .src.selected mark.short").bounding_box()
         assert box and 0 <= box["y"] < 844, f"after one tap the cited passage is on screen: {box}"
         shot(page, "phone")
     finally:
@@ -196,7 +198,7 @@ CONTRAST_JS = """() => {
     if (r < (large ? 3 : 4.5)) bad.push([n.textContent.trim().slice(0, 40), r.toFixed(2)]);
   }
   for (const el of document.querySelectorAll('textarea[placeholder], input[placeholder]')) {
-    if (!el.checkVisibility()) continue;
+    if (!el.checkVisibility() || !el.placeholder) continue;
     const r = ratio(parse(getComputedStyle(el, '::placeholder').color), background(el));
     if (r < 4.5) bad.push(['placeholder: ' + el.placeholder, r.toFixed(2)]);
   }
@@ -218,6 +220,8 @@ def test_accessible_names_contrast_and_keyboard(app, browser):
         page.keyboard.press("Enter")
         page.wait_for_selector("#chat a.cite", timeout=30000)
         page.click("#advanced button, #advanced .label-wrap")   # open the fold so its controls are checked too
+        page.wait_for_selector("#mode input", timeout=10000)
+        page.wait_for_timeout(1000)   # the fold's opening transition
         assert page.evaluate(NAMES_JS) == []
         assert page.evaluate(CONTRAST_JS) == []
         # keyboard only: Tab to the first marker and press Enter
@@ -247,20 +251,20 @@ def test_three_people_at_once_see_only_their_own_answers(app, browser):
     url, _ = app
     questions = [QUESTION, "How many hives did the Varnholm beekeepers keep?",
                  "Where were most of the North Korean troops deployed?"]
-    expected = ["12,000", "312", "Kursk"]
+    expected = ["12,000", "312", "Kursk"]   # in each one's answer
     pages = [open_page(browser, url) for _ in questions]
     try:
         for (_, page), q in zip(pages, questions):   # all three sent before any answer is read
             page.fill("#question textarea", q)
         for _, page in pages:
-            page.keyboard.press("Enter") if False else page.press("#question textarea", "Enter")
+            page.press("#question textarea", "Enter")
         for (_, page), q, want in zip(pages, questions, expected):
             page.wait_for_function("document.querySelectorAll('#chat .message.bot').length == 1", timeout=30000)
             page.wait_for_selector("#sources mark", timeout=30000)
             chat, sources = page.inner_text("#chat"), page.inner_text("#sources")
-            assert want in chat and q[:30] in sources, (q, chat)
-            for other in set(expected) - {want}:
-                assert other not in chat, (q, other)
+            assert want in chat and q in chat and q in sources, (q, chat)
+            for other in set(questions) - {q}:
+                assert other not in chat and other not in sources, (q, other)
     finally:
         for ctx, _ in pages:
             ctx.close()

@@ -39,23 +39,34 @@ def reading_text(text: str, *, line_start: bool = True) -> str:
 def marked(text: str, base: int, marks: list[tuple[int, int, str]]) -> str:
     """Escaped reading text of text (which starts at document offset base), with the given
     (start, end, class) spans, in document offsets, wrapped: quote/short as <mark>, passage as
-    <span class="passage">. Spans may nest (a short answer inside a quote)."""
-    cuts = {0, len(text)}
-    for a, b, _ in marks:
-        cuts.update(min(max(x - base, 0), len(text)) for x in (a, b))
-    cuts = sorted(cuts)
-    out = []
-    for a, b in zip(cuts, cuts[1:]):
-        if a == b:
+    <span class="passage">. Spans nest (a short answer inside its quote, quotes inside the
+    passage); one that crosses the end of an enclosing span is cut there."""
+    spans = sorted(((max(a - base, 0), min(b - base, len(text)), c) for a, b, c in marks),
+                   key=lambda s: (s[0], -s[1]))
+    out, pos, stack = [], 0, []   # stack: (end, closing tag)
+
+    def emit(upto):
+        nonlocal pos
+        if upto > pos:
+            out.append(reading_text(text[pos:upto], line_start=pos == 0 or text[pos - 1] == "\n"))
+            pos = upto
+
+    def close_until(at):
+        while stack and stack[-1][0] <= at:
+            end, tag = stack.pop()
+            emit(end)
+            out.append(tag)
+    for a, b, cls in spans:
+        if a >= b:
             continue
-        classes = sorted({c for s, e, c in marks if s - base <= a and b <= e - base})
-        body = reading_text(text[a:b], line_start=a == 0 or text[a - 1] == "\n")
-        if "quote" in classes or "short" in classes:
-            out.append(f"<mark class='{' '.join(classes)}'>{body}</mark>")
-        elif classes:
-            out.append(f"<span class='{' '.join(classes)}'>{body}</span>")
-        else:
-            out.append(body)
+        close_until(a)
+        b = min(b, stack[-1][0]) if stack else b
+        emit(a)
+        tag = "mark" if cls in ("quote", "short") else "span"
+        out.append(f"<{tag} class='{cls}'>")
+        stack.append((b, f"</{tag}>"))
+    close_until(len(text))
+    emit(len(text))
     return "".join(out)
 
 
