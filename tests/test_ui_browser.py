@@ -57,7 +57,8 @@ def browser():
 def shot(page, name):
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"))
+        page.evaluate("window.scrollTo(0, 0)") if name != "phone" else None
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=name != "phone")
 
 
 def ask(page, question, answers_before=None):

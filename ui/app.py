@@ -70,11 +70,11 @@ CSS = """
 .meta, .hint, .for {color: #4b5563; font-size: 0.9em;}
 mark.quote {background: #fde68a; color: #111827; padding: 0 2px;}
 mark.short {background: #f59e0b; color: #111827; font-weight: 600;}
-.passage {background: #e0f2fe; outline: 2px solid #0369a1;}
+.passage {background: #e0f2fe; border-bottom: 2px solid #0369a1;}
 .doctext {max-height: 60vh; overflow-y: auto; line-height: 1.5; padding-right: 6px;}
 .dochead {display: flex; justify-content: space-between; align-items: center; gap: 8px;}
 .open-doc, .close-doc {border: 1px solid #1d4ed8; color: #1d4ed8; background: #fff; border-radius: 6px;
-  padding: 2px 10px; cursor: pointer;}
+  padding: 2px 10px; cursor: pointer; font-size: 0.9em;}
 a.cite {color: #1d4ed8; font-weight: 600; text-decoration: underline;}
 table.docs {width: 100%; border-collapse: collapse;} table.docs td, table.docs th {padding: 4px 6px;
   border-bottom: 1px solid #d1d5db; text-align: left; vertical-align: top;}
