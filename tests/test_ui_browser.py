@@ -58,7 +58,11 @@ def shot(page, name):
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
         page.evaluate("window.scrollTo(0, 0)") if name != "phone" else None
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=name != "phone")
+        path = Path(SHOTS) / f"{name}.png"
+        page.screenshot(path=str(path), full_page=name != "phone")
+        from PIL import Image   # pillow comes with gradio; a 64-colour palette keeps the files small
+
+        Image.open(path).convert("RGB").quantize(64).save(path, optimize=True)
 
 
 def ask(page, question, answers_before=None):

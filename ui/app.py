@@ -79,7 +79,7 @@ a.cite {color: #1d4ed8; font-weight: 600; text-decoration: underline;}
 table.docs {width: 100%; border-collapse: collapse;} table.docs td, table.docs th {padding: 4px 6px;
   border-bottom: 1px solid #d1d5db; text-align: left; vertical-align: top;}
 textarea::placeholder, input::placeholder {color: #4b5563 !important; opacity: 1 !important;}
-.info-text {color: #4b5563 !important;}
+.info-text, #upload .or, #upload .wrap {color: #4b5563 !important;}
 button[role=tab] {color: #374151 !important;} button[role=tab][aria-selected=true] {color: #1d4ed8 !important;}
 :focus-visible {outline: 3px solid #1d4ed8 !important; outline-offset: 2px;}
 @media (max-width: 767px) { #chat {height: 55vh !important;} }
