@@ -112,10 +112,15 @@ class Config:
     # bench/calibrate_threshold.py (README, "Answer sentences and the not-found rule").
     min_score: float = 0.58
     max_question_chars: int = 1000
+    # Thumbs up/down from the chat, one JSON line each (rag/feedback.py); None: INDEX-feedback.jsonl
+    # beside the index folder.
+    feedback_log: Path | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))
         object.__setattr__(self, "index_dir", Path(self.index_dir))
+        if self.feedback_log is not None:
+            object.__setattr__(self, "feedback_log", Path(self.feedback_log))
         if self.chunk_tokens < 16:
             raise ValueError(f"chunk_tokens must be at least 16, got {self.chunk_tokens}")
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:

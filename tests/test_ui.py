@@ -2,6 +2,7 @@
 import http.client
 import http.server
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -16,9 +17,12 @@ from urllib.parse import urlsplit
 import pytest
 
 from conftest import SEEDS, free_port
-from ui.app import EXAMPLES, public_message, respond, sources_html, status_line
 from rag.config import Config
+from rag.examples import example_questions
+from ui.app import ask, public_message, status_line
 from ui.http_api import MULTIPART_SLACK, upload_limit
+from ui.render import sources_html
+from ui.session import from_answer
 from ui.security import MAX_BODY, ServeError, is_loopback, serve_auth
 
 QUESTION = "How many North Korean soldiers were sent to Russia last fall?"
@@ -32,58 +36,53 @@ def launch_chromium(playwright):
 
 
 def test_handler_answers_with_markers_and_highlighted_sources(seed_rag):
-    history, sources, box = respond(seed_rag, QUESTION, [])
+    turns, messages, sources, box = ask(seed_rag, QUESTION, [])
     assert box == ""
-    assert history[0] == {"role": "user", "content": QUESTION}
-    assert history[1]["role"] == "assistant" and "12,000" in history[1]["content"]
-    assert "[1]" in history[1]["content"]
-    assert "<mark>" in sources and "12,000" in sources.split("<mark>")[1].split("</mark>")[0]
+    assert messages[0] == {"role": "user", "content": QUESTION}
+    assert messages[1]["role"] == "assistant" and "12,000" in messages[1]["content"]
+    assert "href='#cite-0-1'" in messages[1]["content"]   # the [1] marker is a link to its source
+    assert "<mark class='quote'>" in sources and "12,000" in sources.split("<mark class='quote'>")[1]
     assert "north-korean-troops-in-russia.txt" in sources
+    assert turns[0]["sources"][0]["quotes"] and turns[0]["short"] == "12,000"
 
 
 def test_handler_keeps_history_and_handles_not_found(seed_rag):
-    history, _, _ = respond(seed_rag, QUESTION, [])
-    history, sources, _ = respond(seed_rag, "What is the capital of France?", history)
-    assert len(history) == 4
-    assert "do not contain" in history[3]["content"]
-    assert "<mark>" not in sources and "nearest passages" in sources
+    turns, _, _, _ = ask(seed_rag, QUESTION, [])
+    turns, messages, sources, _ = ask(seed_rag, "What is the capital of France?", turns)
+    assert len(messages) == 4 and len(turns) == 2
+    assert "do not contain" in messages[3]["content"]
+    assert "<mark" not in sources and "nearest passages" in sources
+    assert "#cite-" not in messages[3]["content"]
+    assert "12,000" in sources_html(turns[0], 0), "an earlier answer keeps its own sources"
 
 
-def test_handler_follow_up_uses_the_history_as_gradio_sends_it(seed_rag):
-    """The Chatbot hands history back as content parts ([{"type": "text", "text": ...}]),
-    escaped as shown; the follow-up must still be read against the previous turn."""
-    import gradio as gr
-
-    chatbot = gr.Chatbot()
-    history, _, _ = respond(seed_rag, "Where were most of the North Korean troops deployed?", [])
-    sent_back = chatbot.preprocess(chatbot.postprocess(history))
-    assert isinstance(sent_back[0]["content"], list)   # the shape this test is about
-    history, _, _ = respond(seed_rag, "and how many were killed?", sent_back)
-    reply = history[-1]["content"]
+def test_handler_follow_up_reads_the_earlier_turns(seed_rag):
+    turns, _, _, _ = ask(seed_rag, "Where were most of the North Korean troops deployed?", [])
+    turns, messages, _, _ = ask(seed_rag, "and how many were killed?", turns)
+    reply = messages[-1]["content"]
     assert "a third" in reply and "Read as" in reply, reply
 
 
 def test_handler_reports_errors_in_the_chat(seed_rag):
-    history, sources, _ = respond(seed_rag, "  ", [])
-    assert "empty" in history[-1]["content"] and sources == ""
+    turns, messages, sources, _ = ask(seed_rag, "  ", [])
+    assert "empty" in messages[-1]["content"] and turns[-1]["error"] and "could not be answered" in sources
 
 
 @pytest.mark.parametrize("message, words", [
     (None, "got NoneType"), (12, "got int"), ("how many \udcff soldiers?", "lone surrogate"),
     ("<img src=x onerror=alert(1)>", None)])
 def test_handler_shows_bad_questions_as_one_escaped_line(seed_rag, message, words):
-    history, sources, _ = respond(seed_rag, message, [])
-    json.dumps(history, ensure_ascii=False).encode("utf-8")   # sendable to the browser (no lone surrogates)
-    assert "<img" not in json.dumps(history)
+    turns, messages, sources, _ = ask(seed_rag, message, [])
+    json.dumps([messages, turns, sources], ensure_ascii=False).encode("utf-8")   # sendable (no lone surrogates)
+    assert "<img" not in json.dumps(messages) and "<img" not in sources
     if words:
-        assert words in history[-1]["content"] and "\n" not in history[-1]["content"] and sources == ""
+        assert words in messages[-1]["content"] and "\n" not in messages[-1]["content"]
 
 
 def test_errors_and_status_name_no_absolute_path(seed_rag, tmp_path):
     from rag import Rag
 
     assert str(seed_rag.config.index_dir) not in status_line(seed_rag)
-    assert status_line(seed_rag).endswith(f"index {seed_rag.config.index_dir.name}")
     assert public_message(f"no index at {tmp_path}/idx: run `rag index --index {tmp_path}/idx`") == \
         "no index at idx: run `rag index --index idx`"
     with pytest.raises(Exception) as err:
@@ -93,15 +92,18 @@ def test_errors_and_status_name_no_absolute_path(seed_rag, tmp_path):
 
 def test_sources_escape_html(seed_rag):
     a = seed_rag.query(QUESTION)
-    html = sources_html(a)
-    assert "<script" not in html and html.count("<mark>") == len(a.citations)
+    html = sources_html(from_answer(QUESTION, a), 0)
+    assert "<script" not in html
+    assert "<mark class='short'>12,000</mark>" in html.split("<mark class='quote'>")[1]   # inside its quote
+    plain = re.sub(r"</?mark[^>]*>", "", html)
+    assert all(c.quote in plain for c in a.citations)
 
 
 def test_status_line_and_examples(seed_rag):
     line = status_line(seed_rag)
-    assert "1 documents" in line and "all-MiniLM-L6-v2" in line
-    answered = [seed_rag.query(q).found for q in EXAMPLES]
-    assert all(answered), "every example question is answerable from the seed article"
+    assert line.startswith("1 document, indexed ") and ("ago" in line or "just now" in line), line
+    examples = example_questions(seed_rag)
+    assert len(examples) >= 2 and all(seed_rag.query(q).found for q in examples)
 
 
 @pytest.mark.skipif(not shutil.which("chromium"), reason="needs Debian's chromium (make test installs it)")
@@ -116,7 +118,8 @@ def test_browser_chat_cites_and_stays_local(server):
             page.on("request", lambda r: requests.append(r.url))
             page.goto(server)
             page.wait_for_selector("#question textarea", timeout=30000)
-            assert "1 documents" in page.inner_text("#status")
+            page.wait_for_function("document.querySelector('#status textarea, #status input').value"
+                                   ".startsWith('1 document,')", timeout=30000)
             page.fill("#question textarea", QUESTION)
             page.keyboard.press("Enter")
             page.wait_for_selector("#sources mark", timeout=30000)
@@ -130,10 +133,10 @@ def test_browser_chat_cites_and_stays_local(server):
 
 def test_handler_mode_is_selectable(seed_rag):
     for mode in ("dense", "bm25", "rrf", "hybrid"):
-        history, sources, _ = respond(seed_rag, QUESTION, [], mode)
-        assert "12,000" in history[-1]["content"], mode
-    history, _, _ = respond(seed_rag, QUESTION, [], "magic")
-    assert "unknown retrieval mode" in history[-1]["content"]
+        _, messages, _, _ = ask(seed_rag, QUESTION, [], mode)
+        assert "12,000" in messages[-1]["content"], mode
+    _, messages, _, _ = ask(seed_rag, QUESTION, [], "magic")
+    assert "unknown retrieval mode" in messages[-1]["content"]
 
 
 # ---- the server: login off loopback, body limits, headers, no paths -------------------------------

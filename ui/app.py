@@ -1,53 +1,91 @@
-"""Gradio chat UI: a thin layer over one handler, ``respond``.
+"""Gradio chat UI: a thin layer over handler functions that call Rag.
 
-The left column is the chat (answers carry [n] markers); the right column
-shows the sources of the latest answer, each passage with its cited sentence
-highlighted. Document text is shown as text, never rendered as Markdown or HTML
-(chat messages are escaped and Markdown rendering is off), and the page makes no
-request to outside hosts (ui/security.py adds a Content-Security-Policy that
-enforces it). Nothing sent to the browser names an absolute path: documents are
-named relative to the corpus, the index by its folder name. Does not upload
-documents or edit the corpus: use ``rag index`` for that.
+Chat tab: the conversation (each [n] marker a link to its source), the sources
+of the selected answer (every answer keeps its own; selecting a marker or an
+earlier answer shows them), the whole document scrolled to a passage, example
+questions drawn from the index (rag.examples), retrieval settings under
+"Advanced", thumbs up/down into the feedback log (rag.feedback), export as
+Markdown or JSON, and the conversation kept in the browser's storage across
+reloads. Documents tab: ui/docs_tab.py. HTML comes from ui/render.py (all
+document text escaped; the page makes no request to outside hosts, which
+ui/security.py's Content-Security-Policy enforces); the turns' JSON from
+ui/session.py. One click handler (BRIDGE_JS, run by Gradio's HTML component, no
+inline script) turns clicks on ``data-act`` elements into the ``act`` event.
+Nothing sent to the browser names an absolute path.
 """
 from __future__ import annotations
 
-import html
 import logging
 import os
 import re
-from pathlib import Path
 
-from rag.answer import Answer
+import gradio as gr
+
 from rag.api import Rag, open_default
-from rag.config import MODES, Config
+from rag.config import Config
 from rag.errors import RagError
+from rag.examples import example_questions
+from rag.feedback import default_path, record
+from ui import docs_tab, export, session
+from ui.render import document_html, sources_html, status_text
 from ui.security import MAX_BODY, serve_auth
 
 TITLE = "Ask your documents"
-EXAMPLES = [
-    "How many North Korean soldiers were sent to Russia last fall?",
-    "Where were most of the North Korean troops deployed?",
-    "Who praised the North Korean fighters for helping defeat Ukrainian forces?",
-    "What share of the North Korean troops were killed or wounded?",
+MODE_CHOICES = [
+    ("Hybrid (recommended): meaning and exact words together, tuned", "hybrid"),
+    ("Meaning: passages that say the same thing in other words", "dense"),
+    ("Exact words: passages that share the question's words (BM25)", "bm25"),
+    ("Both lists merged by rank, untuned (RRF)", "rrf"),
 ]
-CSS = """
-.src {border-left: 3px solid #6b7280; padding: 4px 10px; margin: 0 0 12px 0;}
-.src .meta {color: #6b7280; font-size: 0.85em;}
-.src mark {background: #fde68a; padding: 0 2px;}
-.src p {white-space: pre-wrap;}
+BRIDGE_JS = """
+document.addEventListener('click', (e) => {
+  const el = e.target && e.target.closest ? e.target.closest('[data-act], a[href^="#cite-"]') : null;
+  if (!el) return;
+  e.preventDefault(); e.stopPropagation();
+  const act = el.getAttribute('data-act') || el.getAttribute('href').slice(1).replace(/-/g, ':');
+  props.value = act + '|' + Date.now();
+  trigger('click');
+}, true);
 """
-
-
-_ABS_PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[\\/](?:[^\s'\"\\/:]+[\\/])*([^\s'\"\\/:]*)")
+SCROLL_JS = """
+watch('value', () => {
+  const el = element.querySelector('%s');
+  if (!el) return;
+  el.scrollIntoView({block: window.innerWidth < 768 ? 'start' : 'nearest'});
+  if (el.focus) el.focus({preventScroll: true});
+});
+"""
+DOWNLOAD_JS = """(payload) => {
+  if (!payload) return;
+  const p = JSON.parse(payload);
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(new Blob([p.text], {type: p.mime}));
+  a.download = p.name; document.body.appendChild(a); a.click(); a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 5000);
+}"""
+CSS = """
+.src {border-left: 3px solid #4b5563; padding: 4px 10px; margin: 0 0 14px 0;}
+.src.selected {border-left: 5px solid #1d4ed8; background: #eff6ff;}
+.src h3, .docview h3 {font-size: 1em; margin: 0;}
+.meta, .hint, .for {color: #4b5563; font-size: 0.9em;}
+mark.quote {background: #fde68a; color: #111827; padding: 0 2px;}
+mark.short {background: #f59e0b; color: #111827; font-weight: 600;}
+.passage {background: #e0f2fe; border-bottom: 2px solid #0369a1;}
+.doctext {max-height: 60vh; overflow-y: auto; line-height: 1.5; padding-right: 6px;}
+.dochead {display: flex; justify-content: space-between; align-items: center; gap: 8px;}
+.open-doc, .close-doc {border: 1px solid #1d4ed8; color: #1d4ed8; background: #fff; border-radius: 6px;
+  padding: 2px 10px; cursor: pointer; font-size: 0.9em;}
+a.cite {color: #1d4ed8; font-weight: 600; text-decoration: underline;}
+table.docs {width: 100%; border-collapse: collapse;} table.docs td, table.docs th {padding: 4px 6px;
+  border-bottom: 1px solid #d1d5db; text-align: left; vertical-align: top;}
+textarea::placeholder, input::placeholder {color: #4b5563 !important; opacity: 1 !important;}
+.info-text, #upload .or, #upload .wrap {color: #4b5563 !important;}
+button[role=tab] {color: #374151 !important;} button[role=tab][aria-selected=true] {color: #1d4ed8 !important;}
+:focus-visible {outline: 3px solid #1d4ed8 !important; outline-offset: 2px;}
+@media (max-width: 767px) { #chat {height: 55vh !important;} }
+"""
 log = logging.getLogger(__name__)
-
-
-def status_line(rag: Rag) -> str:
-    """Counts, model and index folder, by name only (a local model path shows as its last part)."""
-    s = rag.status
-    model = Path(s["model"]).name if os.sep in s["model"] or "/" in s["model"] else s["model"]
-    return (f"{s['documents']} documents · {s['chunks']} chunks · model {model} · "
-            f"index {Path(s['index']).name}")
+_ABS_PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[\\/](?:[^\s'\"\\/:]+[\\/])*([^\s'\"\\/:]*)")
 
 
 def public_message(text: str) -> str:
@@ -55,115 +93,157 @@ def public_message(text: str) -> str:
     return " ".join(_ABS_PATH.sub(lambda m: m.group(1) or "…", str(text)).split())
 
 
-def as_text(text: str) -> str:
-    """Chat content shown as literal text: HTML-escaped, lines kept (the Chatbot does not render Markdown)."""
-    return html.escape(text.encode("utf-8", "replace").decode("utf-8")).replace("\n", "<br>")
+def status_line(rag: Rag) -> str:
+    """Plain language: '29 documents, indexed 5 minutes ago' (the current index version)."""
+    return status_text(rag.status)
 
 
-def conversation(history: list) -> list[dict]:
-    """The chat history as plain-text messages for Rag.chat. Gradio hands content back as a
-    list of {"type": "text", "text": ...} parts; what is shown is escaped HTML (see as_text)."""
-    out = []
-    for m in history:
-        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant"):
-            continue
-        content = m.get("content")
-        if isinstance(content, list):
-            content = " ".join(part.get("text", "") for part in content
-                               if isinstance(part, dict) and isinstance(part.get("text"), str))
-        if isinstance(content, str) and content.strip():
-            out.append({"role": m["role"], "content": html.unescape(content.replace("<br>", "\n"))})
-    return out
+def ask(rag: Rag, message, turns: list | None, mode=None) -> tuple[list, list, str, str]:
+    """One chat turn: (turns, Chatbot messages, sources of the new answer, cleared input box).
 
-
-def sources_html(answer: Answer) -> str:
-    """The sources panel: cited passages with the quoted sentence marked, else the nearest ones."""
-    blocks = []
-    if answer.citations:
-        by_marker: dict[int, list] = {}
-        for c in answer.citations:
-            by_marker.setdefault(c.marker, []).append(c)
-        for marker, cites in by_marker.items():
-            c, text, pos, body = cites[0], cites[0].passage, 0, []
-            for q in sorted(cites, key=lambda q: q.quote_start):
-                a, b = q.quote_start - c.start, q.quote_end - c.start
-                body += [html.escape(text[pos:a]), "<mark>", html.escape(text[a:b]), "</mark>"]
-                pos = b
-            body.append(html.escape(text[pos:]))
-            blocks.append(
-                f"<div class='src'><b>[{marker}] {html.escape(c.title)}</b><br>"
-                f"<span class='meta'>{html.escape(c.doc_id)} · characters {c.start}–{c.end} · "
-                f"score {c.score:.2f}</span><p>{''.join(body)}</p></div>")
-        return "".join(blocks)
-    if not answer.passages:
-        return "<p>No passages.</p>"
-    blocks.append("<p><i>Nothing relevant enough; the nearest passages were:</i></p>")
-    for p in answer.passages[:3]:
-        blocks.append(f"<div class='src'><b>{html.escape(p.title)}</b><br><span class='meta'>"
-                      f"{html.escape(p.doc_id)} · characters {p.start}–{p.end} · score {p.score:.2f}"
-                      f"</span><p>{html.escape(p.text)}</p></div>")
-    return "".join(blocks)
-
-
-def respond(rag: Rag, message, history: list | None, mode=None) -> tuple[list, str, str]:
-    """Handle one chat turn: returns (chat history, sources HTML, cleared input box).
-
-    Every message in the history is escaped text (see as_text); a bad question,
-    k or mode shows as a one-line error in the chat (rag.question)."""
-    history = list(history or [])
+    Follow-ups are read against the earlier turns (Rag.chat); a bad question, k or
+    mode shows as a one-line error in the chat."""
+    turns = list(turns or [])
+    shown = message[:2000] if isinstance(message, str) else f"({type(message).__name__})"
+    shown = shown.encode("utf-8", "replace").decode("utf-8")
     try:
-        answer = rag.chat(conversation(history) + [{"role": "user", "content": message}], mode=mode)
+        answer = rag.chat(session.conversation(turns) + [{"role": "user", "content": message}], mode=mode)
+        turn = session.from_answer(shown, answer)
     except Exception as exc:   # noqa: BLE001 - the chat shows one line; the log keeps the rest
         if isinstance(exc, RagError):
             error = public_message(str(exc))
         else:
             log.exception("unexpected error answering a question")
             error = f"unexpected {type(exc).__name__}: see the server log"
-        shown = message[:2000] if isinstance(message, str) else f"({type(message).__name__})"
-        history += [{"role": "user", "content": as_text(shown)},
-                    {"role": "assistant", "content": as_text(f"⚠️ {error}")}]
-        return history, "", ""
-    reply = answer.text + (f"\n\n(Note: {answer.notice})" if answer.notice else "")
-    history += [{"role": "user", "content": as_text(message if isinstance(message, str) else answer.question)},
-                {"role": "assistant", "content": as_text(reply)}]
-    return history, sources_html(answer), ""
+        turn = session.from_error(shown, error)
+    turns = session.add(turns, turn)
+    return turns, session.chat_messages(turns), sources_html(turn, len(turns) - 1), ""
+
+
+def act(rag: Rag, action: str, turns: list) -> tuple[str | None, str]:
+    """A click on a data-act element: (sources HTML or None to keep it, document view HTML)."""
+    kind, _, rest = str(action).partition("|")[0].partition(":")
+    if kind == "close":
+        return None, ""
+    t, _, n = rest.partition(":")
+    turn = session.turn_of(turns, t)
+    if turn is None:
+        return sources_html(None), ""
+    source = next((s for s in turn["sources"] if str(s["marker"]) == n), None)
+    if kind == "cite":
+        return sources_html(turn, int(t), source and source["marker"]), ""
+    if kind != "doc" or source is None:
+        return None, ""
+    try:
+        title, text = docs_tab.document_text(rag, source["doc"])
+    except RagError as exc:
+        return None, f"<p class='hint'>{public_message(str(exc))}</p>"
+    marks = [(a, b, "quote") for a, b in source["quotes"]]
+    if turn.get("short_doc") == source["doc"] and turn.get("short_start") is not None:
+        marks.append((turn["short_start"], turn["short_end"], "short"))
+    return None, document_html(title, source["doc"], text, source["start"], source["end"], marks)
+
+
+def feedback(rag: Rag, turns: list, index, liked) -> dict | None:
+    """Record a thumbs up/down on the answer at Chatbot message index; the logged entry."""
+    index = index[0] if isinstance(index, (list, tuple)) else index
+    turn = session.turn_of(turns, int(index) // 2) if isinstance(index, int) and index % 2 == 1 else None
+    if turn is None or turn.get("error"):
+        return None
+    rating = "up" if liked is True or liked == "like" else "down"
+    path = rag.config.feedback_log or default_path(rag.config.index_dir)
+    return record(path, rating=rating, question=turn["question"], answer=turn["answer"],
+                  passages=[dict(s, doc=s["doc"]) for s in turn["sources"]])
 
 
 def build_app(rag: Rag):
-    import gradio as gr
+    def overview():
+        return status_line(rag), gr.Dataset(samples=[[q] for q in example_questions(rag)])
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
         gr.Markdown(f"## {TITLE}")
-        gr.HTML(f"<p>{html.escape(status_line(rag))}</p>", elem_id="status")
-        with gr.Row():
-            with gr.Column(scale=3):
-                # Messages are escaped text (as_text): no Markdown, no LaTeX, no HTML from documents.
-                chat = gr.Chatbot(label="Chat", height=460, elem_id="chat", buttons=["copy"],
-                                  render_markdown=False, sanitize_html=True, latex_delimiters=[],
-                                  allow_tags=False)
-                box = gr.Textbox(placeholder="Ask a question about the documents…", show_label=False,
-                                 elem_id="question", submit_btn=True)
-                gr.Examples(EXAMPLES, inputs=box, label="Example questions")
-                mode = gr.Radio(list(MODES), value=rag.config.mode, label="Retrieval", elem_id="mode")
-            with gr.Column(scale=2):
-                gr.Markdown("### Sources")
-                sources = gr.HTML("<p>Ask a question to see the passages it is answered from.</p>",
-                                  elem_id="sources")
-        box.submit(lambda m, h, md: respond(rag, m, h, md), [box, chat, mode], [chat, sources, box],
-                   api_name="ask")
+        status = gr.Textbox(label="Index", interactive=False, elem_id="status", max_lines=1)
+        turns = gr.State([])
+        saved = gr.BrowserState([], storage_key="rag-offline-conversation")
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat-tab"):
+                with gr.Row():
+                    with gr.Column(scale=3, min_width=300):
+                        # Messages are escaped text (ui/render.py): no Markdown, no LaTeX, no HTML from documents.
+                        chat = gr.Chatbot(label="Conversation", height=460, elem_id="chat", buttons=["copy"],
+                                          render_markdown=False, sanitize_html=True, latex_delimiters=[],
+                                          allow_tags=False, feedback_options=("Like", "Dislike"))
+                        box = gr.Textbox(label="Your question", placeholder="Ask a question about the documents…",
+                                         elem_id="question", submit_btn="Ask", lines=1, max_lines=4)
+                        examples = gr.Dataset(components=[box], samples=[], label="Example questions",
+                                              elem_id="examples", samples_per_page=6)
+                        with gr.Row():
+                            new = gr.Button("New conversation", elem_id="new", size="sm")
+                            md = gr.Button("Download as Markdown", elem_id="export-md", size="sm")
+                            js = gr.Button("Download as JSON", elem_id="export-json", size="sm")
+                        with gr.Accordion("Advanced: how passages are found", open=False, elem_id="advanced"):
+                            mode = gr.Radio(MODE_CHOICES, value=rag.config.mode, label="Retrieval method",
+                                            elem_id="mode", info="Which passages an answer is drawn from. "
+                                            "Hybrid is best on the tests we ran; the others are for comparison.")
+                    with gr.Column(scale=2, min_width=300):
+                        gr.Markdown("### Sources")
+                        sources = gr.HTML(sources_html(None), elem_id="sources", js_on_load=SCROLL_JS % ".selected")
+                        document = gr.HTML("", elem_id="document", js_on_load=SCROLL_JS % ".passage")
+                bridge = gr.HTML("", visible="hidden", elem_id="bridge", js_on_load=BRIDGE_JS, html_template="")
+                download = gr.Textbox(visible="hidden", elem_id="download")
+            with gr.Tab("Documents", id="docs-tab") as docs:
+                listing, show_docs, docs_outputs = docs_tab.build(rag, (overview, [status, examples]))
+
+        def on_ask(message, turns_, mode_):
+            turns_, messages, src, cleared = ask(rag, message, turns_, mode_)
+            return turns_, turns_, messages, src, "", cleared
+
+        ask_outputs = [turns, saved, chat, sources, document, box]
+        box.submit(on_ask, [box, turns, mode], ask_outputs, api_name="ask")
+        examples.click(lambda s, t, m: on_ask(s[0], t, m), [examples, turns, mode], ask_outputs, api_name=False)
+        def on_select(turns_, data: gr.SelectData):
+            t = (data.index[0] if isinstance(data.index, (list, tuple)) else data.index) // 2
+            return sources_html(session.turn_of(turns_, t), t), ""
+        chat.select(on_select, [turns], [sources, document], api_name=False)
+
+        def on_act(action, turns_):
+            src, doc = act(rag, action, turns_)
+            return (gr.skip() if src is None else src), doc
+        bridge.click(on_act, [bridge, turns], [sources, document], api_name=False)
+
+        def on_like(turns_, data: gr.LikeData):
+            feedback(rag, turns_, data.index, data.liked)
+        chat.like(on_like, [turns], None, api_name=False)
+
+        def cleared():
+            return [], [], [], sources_html(None), ""
+        for trigger in (new.click, chat.clear):
+            trigger(cleared, None, [turns, saved, chat, sources, document], api_name=False)
+        md.click(lambda t: export.payload(t, "md"), turns, download, api_name=False).then(
+            None, download, None, js=DOWNLOAD_JS)
+        js.click(lambda t: export.payload(t, "json"), turns, download, api_name=False).then(
+            None, download, None, js=DOWNLOAD_JS)
+
+        def on_load(saved_):
+            turns_ = session.restore(saved_)
+            last = len(turns_) - 1
+            return (turns_, session.chat_messages(turns_), sources_html(turns_[-1] if turns_ else None, last),
+                    *overview())
+        app.load(on_load, [saved], [turns, chat, sources, status, examples], api_name=False)
+        docs.select(show_docs, None, docs_outputs, api_name=False)
+        gr.Timer(60).tick(lambda: status_line(rag), None, status, api_name=False, show_progress="hidden")
     return app
 
 
 def theme():
-    import gradio as gr
-
     system = ["ui-sans-serif", "system-ui", "sans-serif"]
     return gr.themes.Base(font=system, font_mono=["ui-monospace", "monospace"])
 
 
 def launch(config: Config | None = None, *, host: str = "127.0.0.1", port: int = 7860,
-           auth: str | None = None, max_body: int = MAX_BODY):
-    """Load (or build) the index, then serve the UI until interrupted.
+           auth: str | None = None, max_body: int = MAX_BODY, rag: Rag | None = None, block: bool = True):
+    """Load (or build) the index, then serve the UI (until interrupted, unless block=False:
+    then the Gradio app is returned, serving in a thread; tests use that with their own rag).
 
     auth: 'USER:PASSWORD' (default $RAG_AUTH); required unless host is loopback,
     else ServeError before anything loads. Request bodies over max_body bytes are
@@ -174,11 +254,15 @@ def launch(config: Config | None = None, *, host: str = "127.0.0.1", port: int =
 
     login = serve_auth(host, auth if auth is not None else os.environ.get("RAG_AUTH"))
     offline_env()
-    config = config or Config()
-    rag = open_default(config, embedder=Embedder(config.model, batch_size=config.batch_size,
-                                                 backend=config.backend))
+    if rag is None:
+        config = config or Config()
+        rag = open_default(config, embedder=Embedder(config.model, batch_size=config.batch_size,
+                                                     backend=config.backend))
     rag.query("warm up")   # load the model now, not on the first question
     print(f"serving on http://{host}:{port}  ({status_line(rag)}; index at {rag.config.index_dir}; "
           f"{'login required' if login else 'no login: loopback only'})", flush=True)
-    build_app(rag).launch(server_name=host, server_port=port, **launch_kwargs(rag, login, max_body=max_body),
-                          theme=theme(), css=CSS, footer_links=[])
+    app = build_app(rag)
+    app.queue(default_concurrency_limit=4)
+    app.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=not block,
+               **launch_kwargs(rag, login, max_body=max_body), theme=theme(), css=CSS, footer_links=[])
+    return app
