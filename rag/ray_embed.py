@@ -1,0 +1,208 @@
+"""Embed a build's texts on a Ray cluster: ``rag index --ray [ADDRESS]``.
+
+``RayEmbedder`` has the interface of rag.embed.Embedder (``name``, ``backend``,
+``count_tokens``, ``dim``, ``token_outputs``, ``encode``, ``encode_spans``), so
+rag.build chunks, names, stores and describes the index exactly as in a local
+build; only the two encode calls run elsewhere. Their texts, longest first,
+become a Ray Data dataset; ``map_batches`` sends batches of them to a pool of
+actors (``EmbedActor``), each of which loads the same model itself (the bundled
+one from its package) with the same backend, device and batch size and calls
+the local Embedder's own code on them; the vectors come back with their input
+positions and are put back in input order. So a Ray build equals a local one:
+same chunk ids and texts, vectors within float tolerance (tests/test_ray.py).
+
+The driver keeps only the tokenizer work (chunking needs it). Connecting:
+ADDRESS ``None`` or ``""`` is ``ray.init()`` (``$RAG_RAY_ADDRESS`` if set, else
+a running local cluster, else a new one on this machine), ``auto`` a cluster
+this node belongs to, ``ray://HEAD:10001`` a remote one through Ray Client.
+This package's own code is shipped to the workers (runtime_env py_modules);
+its dependencies (sentence-transformers, torch, the model package) must be
+installed on every node. Usage statistics are switched off unless
+``$RAY_USAGE_STATS_ENABLED`` says otherwise. With device ``cuda`` each actor
+takes one GPU. A cluster this module started is shut down by ``close``. Does
+not handle autoscaling decisions, retries of a failed build (run it again:
+the index is untouched), or embedding questions (queries run locally).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .embed import Embedder
+from .errors import DependencyError, RagError
+
+INSTALL = "pip install 'rag-offline[ray]'"
+RAY_BATCH = 256   # texts per map_batches call (an actor sorts and batches them again by batch_size)
+
+
+class RayBuildError(RagError):
+    """The Ray cluster could not be reached or an actor failed; the index is unchanged."""
+
+
+def require_ray():
+    """The ray module with Ray Data, or DependencyError naming the install command."""
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise DependencyError(f"--ray needs Ray Data, which is not installed: {INSTALL}") from None
+    return ray
+
+
+class EmbedActor:
+    """One model per actor; called with batches {"i", "text", "spans"} -> {"i", "vec", "span_vecs"}."""
+
+    def __init__(self, name: str, backend: str, device: str, batch_size: int):
+        from .embed import offline_env
+
+        offline_env()
+        self.embedder = Embedder(name, batch_size=batch_size, backend=backend, device=device)
+
+    def __call__(self, batch: dict) -> dict:
+        texts = [str(t) for t in batch["text"]]
+        if len(batch["spans"]) and batch["spans"][0] != "-":   # one pass: sentence spans too
+            spans = [[tuple(s) for s in json.loads(x)] for x in batch["spans"]]
+            vecs, per = self.embedder.encode_spans(texts, spans)
+            packed = [np.ascontiguousarray(p, dtype=np.float32).tobytes() for p in per]
+        else:
+            vecs, packed = self.embedder.encode(texts), [b""] * len(texts)
+        return {"i": np.asarray(batch["i"], dtype=np.int64), "vec": np.asarray(vecs, dtype=np.float32),
+                "span_vecs": np.array(packed, dtype=object)}
+
+
+def actor_class(name: str, backend: str, device: str, batch_size: int) -> type:
+    """EmbedActor with its arguments built in (Ray Data would put constructor arguments in
+    the object store, and Ray logs an error line about restarting such actors)."""
+    class Actor(EmbedActor):
+        def __init__(self):
+            super().__init__(name, backend, device, batch_size)
+    return Actor
+
+
+def _cause(exc: BaseException) -> BaseException | None:
+    """The RagError an actor raised, if one is inside exc (Ray wraps user errors)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, RagError):
+            return exc
+        exc = getattr(exc, "cause", None) or exc.__cause__ or exc.__context__
+    return None
+
+
+class RayEmbedder(Embedder):
+    """An Embedder whose encode and encode_spans run on Ray actors (see the module docstring).
+
+    address: see the module docstring; actors: pool size (default: the cluster's GPUs with
+    device cuda, else its CPUs / cpus_per_actor); ray_batch: texts per actor call."""
+
+    def __init__(self, name: str, *, batch_size: int = 32, backend: str | None = None, device: str = "cpu",
+                 address: str | None = None, actors: int | None = None, ray_batch: int = RAY_BATCH,
+                 cpus_per_actor: float = 1.0):
+        require_ray()
+        super().__init__(name, batch_size=batch_size, backend=backend, device="cpu")   # tokenizer only
+        Embedder(name, batch_size=batch_size, backend=self.backend, device=device)   # same checks as actors
+        self.worker_device, self.actors, self.ray_batch = device, actors, ray_batch
+        self.cpus_per_actor = cpus_per_actor
+        self.address = address or os.environ.get("RAG_RAY_ADDRESS") or None
+        self._started = False
+
+    def _connect(self):
+        ray = require_ray()
+        if ray.is_initialized():
+            return ray
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        env = {k: os.environ[k] for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "RAG_CACHE_DIR",
+                                          "RAY_USAGE_STATS_ENABLED") if k in os.environ}
+        env["TOKENIZERS_PARALLELISM"] = "false"
+        runtime_env = {"py_modules": [str(Path(__file__).resolve().parent)], "env_vars": env}
+        extra = {} if self.address else {"include_dashboard": False}
+        try:
+            ray.init(address=self.address, runtime_env=runtime_env, logging_level="ERROR",
+                     log_to_driver=False, configure_logging=True, **extra)
+        except Exception as exc:   # ConnectionError, ValueError, TimeoutError...
+            where = f"at {self.address}" if self.address else "on this machine"
+            raise RayBuildError(f"cannot start or reach a Ray cluster {where}: {type(exc).__name__}: "
+                                f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}; "
+                                "check the address (ray status on the head node)") from None
+        self._started = True
+        logging.getLogger("ray.data").setLevel(logging.ERROR)   # its per-run lines: rag.progress has them
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = False   # rag.progress shows the embedding phase
+        if hasattr(ctx, "print_on_execution_start"):
+            ctx.print_on_execution_start = False
+        return ray
+
+    def close(self) -> None:
+        """Disconnect, and shut down the cluster if this embedder started it."""
+        if self._started:
+            import ray
+
+            ray.shutdown()
+            self._started = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def pool_size(self, ray) -> int:
+        if self.actors:
+            return int(self.actors)
+        res = ray.cluster_resources()
+        if self.worker_device != "cpu":
+            return max(1, int(res.get("GPU", 0)))
+        return max(1, int(res.get("CPU", 1) // self.cpus_per_actor))
+
+    one_call = True   # rag.vectors: chunks and sentences in one encode call, so one actor pool starts
+
+    def encode(self, texts: list[str], *, progress=None, on_batch=None) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self._map(list(texts), None, on_batch)[0]
+
+    def encode_spans(self, texts: list[str], spans: list[list[tuple[int, int]]], *, on_batch=None):
+        if not self.token_outputs:
+            return super().encode_spans(texts, spans)   # raises the same ModelError
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32), []
+        return self._map(list(texts), spans, on_batch)
+
+    def _map(self, texts, spans, on_batch):
+        ray = self._connect()
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))   # similar lengths share a batch
+        rows = [{"i": i, "text": texts[i], "spans": "-" if spans is None else json.dumps(spans[i])}
+                for i in order]
+        gpus = 1 if self.worker_device != "cpu" else 0
+        ds = ray.data.from_items(rows).map_batches(
+            actor_class(self.name, self.backend, self.worker_device, self.batch_size), batch_size=self.ray_batch, batch_format="numpy", compute=ray.data.ActorPoolStrategy(
+                size=self.pool_size(ray)), num_cpus=self.cpus_per_actor, num_gpus=gpus)
+        vecs, per, done = None, [None] * len(texts), np.zeros(len(texts), dtype=bool)
+        try:
+            for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+                idx = np.asarray(batch["i"], dtype=np.int64)
+                block = np.asarray(batch["vec"], dtype=np.float32)
+                if vecs is None:
+                    vecs = np.zeros((len(texts), block.shape[1]), dtype=np.float32)
+                vecs[idx], done[idx] = block, True
+                if spans is not None:
+                    for i, raw in zip(idx, batch["span_vecs"]):
+                        per[i] = np.frombuffer(raw, dtype=np.float32).reshape(len(spans[i]), block.shape[1]).copy()
+                if on_batch:
+                    on_batch(len(idx))
+        except Exception as exc:
+            inner = _cause(exc)
+            if inner is not None:
+                raise type(inner)(str(inner)) from None
+            first = (str(exc).strip().splitlines() or [""])[0]
+            raise RayBuildError(f"the Ray build failed ({type(exc).__name__}: {first[:300]}); "
+                                "the index is unchanged") from None
+        if not done.all():
+            raise RayBuildError(f"the Ray build returned {int(done.sum())} of {len(texts)} vectors; "
+                                "the index is unchanged")
+        return vecs, (per if spans is not None else None)
