@@ -74,13 +74,14 @@ class EmbedActor:
                 "span_vecs": np.array(packed, dtype=object)}
 
 
-def actor_class(name: str, backend: str, device: str, batch_size: int) -> type:
-    """EmbedActor with its arguments built in (Ray Data would put constructor arguments in
-    the object store, and Ray logs an error line about restarting such actors)."""
-    class Actor(EmbedActor):
-        def __init__(self):
-            super().__init__(name, backend, device, batch_size)
-    return Actor
+def _quiet(ray):
+    """Ray Data's own progress bars and per-run log lines off: rag.progress shows the phase."""
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    if hasattr(ctx, "print_on_execution_start"):
+        ctx.print_on_execution_start = False
+    return ray
 
 
 def _cause(exc: BaseException) -> BaseException | None:
@@ -101,12 +102,12 @@ class RayEmbedder(Embedder):
     device cuda, else its CPUs / cpus_per_actor); ray_batch: texts per actor call."""
 
     def __init__(self, name: str, *, batch_size: int = 32, backend: str | None = None, device: str = "cpu",
-                 address: str | None = None, actors: int | None = None, ray_batch: int = RAY_BATCH,
+                 address: str | None = None, actors: int | None = None, ray_batch: int | None = None,
                  cpus_per_actor: float = 1.0):
         require_ray()
         super().__init__(name, batch_size=batch_size, backend=backend, device="cpu")   # tokenizer only
         Embedder(name, batch_size=batch_size, backend=self.backend, device=device)   # same checks as actors
-        self.worker_device, self.actors, self.ray_batch = device, actors, ray_batch
+        self.worker_device, self.actors, self.ray_batch = device, actors, ray_batch or RAY_BATCH
         self.cpus_per_actor = cpus_per_actor
         self.address = address or os.environ.get("RAG_RAY_ADDRESS") or None
         self._started = False
@@ -114,8 +115,10 @@ class RayEmbedder(Embedder):
     def _connect(self):
         ray = require_ray()
         if ray.is_initialized():
-            return ray
+            return _quiet(ray)
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        # the core worker's advice lines on stderr ("constructor arguments in the object store")
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
         env = {k: os.environ[k] for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "RAG_CACHE_DIR",
                                           "RAY_USAGE_STATS_ENABLED") if k in os.environ}
         env["TOKENIZERS_PARALLELISM"] = "false"
@@ -130,12 +133,7 @@ class RayEmbedder(Embedder):
                                 f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}; "
                                 "check the address (ray status on the head node)") from None
         self._started = True
-        logging.getLogger("ray.data").setLevel(logging.ERROR)   # its per-run lines: rag.progress has them
-        ctx = ray.data.DataContext.get_current()
-        ctx.enable_progress_bars = False   # rag.progress shows the embedding phase
-        if hasattr(ctx, "print_on_execution_start"):
-            ctx.print_on_execution_start = False
-        return ray
+        return _quiet(ray)
 
     def close(self) -> None:
         """Disconnect, and shut down the cluster if this embedder started it."""
@@ -152,11 +150,14 @@ class RayEmbedder(Embedder):
         self.close()
 
     def pool_size(self, ray) -> int:
+        res = ray.cluster_resources()
+        if self.worker_device != "cpu" and res.get("GPU", 0) < 1:
+            raise RayBuildError(f"--device {self.worker_device}: the Ray cluster has no GPU (ray status "
+                                "lists its resources); add GPU nodes or use --device cpu")
         if self.actors:
             return int(self.actors)
-        res = ray.cluster_resources()
         if self.worker_device != "cpu":
-            return max(1, int(res.get("GPU", 0)))
+            return max(1, int(res["GPU"]))
         return max(1, int(res.get("CPU", 1) // self.cpus_per_actor))
 
     one_call = True   # rag.vectors: chunks and sentences in one encode call, so one actor pool starts
@@ -180,7 +181,9 @@ class RayEmbedder(Embedder):
                 for i in order]
         gpus = 1 if self.worker_device != "cpu" else 0
         ds = ray.data.from_items(rows).map_batches(
-            actor_class(self.name, self.backend, self.worker_device, self.batch_size), batch_size=self.ray_batch, batch_format="numpy", compute=ray.data.ActorPoolStrategy(
+            EmbedActor, fn_constructor_kwargs=dict(name=self.name, backend=self.backend,
+                                                   device=self.worker_device, batch_size=self.batch_size),
+            batch_size=self.ray_batch, batch_format="numpy", compute=ray.data.ActorPoolStrategy(
                 size=self.pool_size(ray)), num_cpus=self.cpus_per_actor, num_gpus=gpus)
         vecs, per, done = None, [None] * len(texts), np.zeros(len(texts), dtype=bool)
         try:

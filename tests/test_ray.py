@@ -118,9 +118,14 @@ def ray_env(monkeypatch):
         monkeypatch.setenv(k, v)
 
 
-def test_ray_build_equals_local_build(cluster, tmp_path, real_embedder, ray_env):
-    """The Python API with an explicit address; two passes (chunks, then sentences)."""
+def test_ray_build_equals_local_build(cluster, tmp_path, real_embedder, ray_env, monkeypatch):
+    """The Python API with an explicit address; two passes (chunks, then sentences) in one
+    Ray job; small batches over the default pool (one actor per CPU), so results come
+    back from several actor calls and must be put back in input order."""
     import rag
+    import rag.ray_embed
+
+    monkeypatch.setattr(rag.ray_embed, "RAY_BATCH", 8)
 
     corpus = write_corpus(tmp_path / "corpus")
     build_index(Config(corpus_dir=corpus, index_dir=tmp_path / "local", sentence_vectors="encoded"),
@@ -138,7 +143,7 @@ def test_cli_ray_pooled_build_equals_local_build(cluster, tmp_path, real_embedde
                 embedder=real_embedder, progress=False)
     env = dict(os.environ, RAG_RAY_ADDRESS=cluster, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", **RAY_ENV)
     out = subprocess.run([sys.executable, "-m", "rag.cli", "index", str(corpus), "--index", str(tmp_path / "ray"),
-                          "--sentence-vectors", "pooled", "--ray", "--ray-batch-size", "16"],
+                          "--sentence-vectors", "pooled", "--ray", "--ray-actors", "1", "--ray-batch-size", "16"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "indexed 3 documents" in out.stdout
@@ -158,4 +163,33 @@ def test_missing_ray_is_one_line_with_the_install_command(tmp_path, monkeypatch,
     assert cli.main(["index", str(corpus), "--index", str(tmp_path / "idx"), "--ray"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: --ray needs Ray Data, which is not installed: pip install 'rag-offline[ray]'"]
+    assert not (tmp_path / "idx" / "CURRENT").exists()
+
+
+def test_cuda_on_a_cluster_without_gpus_is_refused_before_any_actor_starts(cluster, ray_env):
+    from rag.ray_embed import RayBuildError, RayEmbedder
+
+    with RayEmbedder("all-MiniLM-L6-v2", device="cuda", address=cluster) as embedder:
+        with pytest.raises(RayBuildError, match="the Ray cluster has no GPU"):
+            embedder.encode(["a question"])
+    assert not ray.is_initialized()
+
+
+def test_device_is_checked(tmp_path, capsys):
+    import torch
+
+    from rag import cli
+    from rag.embed import Embedder
+    from rag.errors import ModelError
+
+    with pytest.raises(ValueError, match="device must be cpu, cuda"):
+        Config(device="gpu")
+    with pytest.raises(ModelError, match="the onnx backend runs on the CPU only"):
+        Embedder(backend="onnx", device="cuda")
+    if torch.cuda.is_available():
+        return   # the refusal below is for machines without a GPU
+    corpus = write_corpus(tmp_path / "corpus")
+    assert cli.main(["index", str(corpus), "--index", str(tmp_path / "idx"), "--device", "cuda"]) == 1
+    err = capsys.readouterr().err
+    assert "error: --device cuda: torch" in err and "sees no CUDA GPU here" in err
     assert not (tmp_path / "idx" / "CURRENT").exists()
