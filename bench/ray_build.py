@@ -1,7 +1,7 @@
 """Time a local build against a Ray build (rag.ray_embed) of the same corpora, side by side.
 
     PYTHONPATH=. python bench/ray_build.py [--scifact ../shared/data/scifact --limit 300]
-        [--address ADDR] [--actors N] [--sentence-vectors encoded|pooled]
+        [--address ADDR] [--actors N] [--sentence-vectors encoded|pooled] [--ray-first]
 
 Corpora: the seed folder, and the first --limit SciFact abstracts when --scifact is given.
 Ray: a cluster at --address, else one started here (ray.init, usage statistics off) and
@@ -43,6 +43,7 @@ def main() -> int:
     ap.add_argument("--address")
     ap.add_argument("--actors", type=int)
     ap.add_argument("--sentence-vectors", default="encoded", choices=("encoded", "pooled"))
+    ap.add_argument("--ray-first", action="store_true", help="build with Ray before the local build")
     args = ap.parse_args()
     ray = require_ray()
     t0 = time.perf_counter()
@@ -62,7 +63,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for name, corpus, docs in corpora:
             out = {}
-            for kind, emb in (("local", local), ("ray", remote)):
+            for kind, emb in (("ray", remote), ("local", local)) if args.ray_first else (("local", local), ("ray", remote)):
                 config = Config(corpus_dir=corpus, index_dir=Path(tmp) / f"{name}-{kind}",
                                 sentence_vectors=args.sentence_vectors)
                 out[kind] = build(config, emb, docs) + (load(config.index_dir),)

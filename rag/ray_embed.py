@@ -107,9 +107,16 @@ class RayEmbedder(Embedder):
         require_ray()
         super().__init__(name, batch_size=batch_size, backend=backend, device="cpu")   # tokenizer only
         Embedder(name, batch_size=batch_size, backend=self.backend, device=device)   # same checks as actors
-        self.worker_device, self.actors, self.ray_batch = device, actors, ray_batch or RAY_BATCH
+        # an actor sees only the GPU Ray gave it: "cuda", whatever cuda:N the driver was asked for
+        self.worker_device = "cuda" if device.startswith("cuda") else device
+        self.actors, self.ray_batch = actors, RAY_BATCH if ray_batch is None else ray_batch
+        if (actors is not None and actors < 1) or self.ray_batch < 1:
+            raise RayBuildError(f"--ray-actors and --ray-batch-size must be at least 1, got {actors}, {ray_batch}")
         self.cpus_per_actor = cpus_per_actor
         self.address = address or os.environ.get("RAG_RAY_ADDRESS") or None
+        if address and Path(address).expanduser().is_dir():
+            raise RayBuildError(f"--ray got the folder {address!r} as its ADDRESS: "
+                                "put the corpus folder before --ray (rag index DOCS --ray)")
         self._started = False
 
     def _connect(self):

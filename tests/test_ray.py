@@ -193,3 +193,15 @@ def test_device_is_checked(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "error: --device cuda: torch" in err and "sees no CUDA GPU here" in err
     assert not (tmp_path / "idx" / "CURRENT").exists()
+
+
+def test_ray_options_are_checked(tmp_path, capsys):
+    from rag import cli
+
+    corpus = write_corpus(tmp_path / "corpus")
+    for argv, message in ((["index", "--ray", str(corpus)], "put the corpus folder before --ray"),
+                          (["index", str(corpus), "--ray", "--ray-actors", "0"], "must be at least 1")):
+        assert cli.main(argv + ["--index", str(tmp_path / "idx")]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], err
+    assert not (tmp_path / "idx").exists()
