@@ -17,7 +17,7 @@ a running local cluster, else a new one on this machine), ``auto`` a cluster
 this node belongs to, ``ray://HEAD:10001`` a remote one through Ray Client.
 This package's own code is shipped to the workers (runtime_env py_modules);
 its dependencies (sentence-transformers, torch, the model package) must be
-installed on every node. Usage statistics are switched off unless
+installed on every node, and a model given by path must exist there. Usage statistics are switched off unless
 ``$RAY_USAGE_STATS_ENABLED`` says otherwise. With device ``cuda`` each actor
 takes one GPU. A cluster this module started is shut down by ``close``. Does
 not handle autoscaling decisions, retries of a failed build (run it again:
@@ -28,10 +28,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from pathlib import Path
 
 import numpy as np
 
+from . import errors
 from .embed import Embedder
 from .errors import DependencyError, RagError
 
@@ -76,7 +78,7 @@ class EmbedActor:
 
 def _quiet(ray):
     """Ray Data's own progress bars and per-run log lines off: rag.progress shows the phase."""
-    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    logging.getLogger("ray.data").setLevel(logging.CRITICAL)   # failures: one line (actor_error)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     if hasattr(ctx, "print_on_execution_start"):
@@ -84,15 +86,17 @@ def _quiet(ray):
     return ray
 
 
-def _cause(exc: BaseException) -> BaseException | None:
-    """The RagError an actor raised, if one is inside exc (Ray wraps user errors)."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, RagError):
-            return exc
-        exc = getattr(exc, "cause", None) or exc.__cause__ or exc.__context__
-    return None
+def actor_error(exc: BaseException) -> RagError:
+    """The error to raise for a failed Ray run: the RagError an actor raised (Ray passes it
+    back as traceback text), else a RayBuildError naming the first error in that text."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))   # Ray colours the worker's name
+    for name, message in reversed(re.findall(r"^rag\.[\w.]*?\.?(\w+): (.+)$", text, re.M)):
+        cls = getattr(errors, name, None)
+        if isinstance(cls, type) and issubclass(cls, RagError):
+            return cls(message)
+    first = re.search(r"^((?:\w+\.)*\w*(?:Error|Exception)): (.+)$", text, re.M)
+    why = f"{first.group(1)}: {first.group(2)}" if first else f"{type(exc).__name__}: {text.strip()[:200]}"
+    return RayBuildError(f"the Ray build failed ({why[:400]}); the index is unchanged")
 
 
 class RayEmbedder(Embedder):
@@ -205,13 +209,10 @@ class RayEmbedder(Embedder):
                         per[i] = np.frombuffer(raw, dtype=np.float32).reshape(len(spans[i]), block.shape[1]).copy()
                 if on_batch:
                     on_batch(len(idx))
-        except Exception as exc:
-            inner = _cause(exc)
-            if inner is not None:
-                raise type(inner)(str(inner)) from None
-            first = (str(exc).strip().splitlines() or [""])[0]
-            raise RayBuildError(f"the Ray build failed ({type(exc).__name__}: {first[:300]}); "
-                                "the index is unchanged") from None
+        except RagError:
+            raise
+        except Exception as exc:   # Ray wraps what an actor raised
+            raise actor_error(exc) from None
         if not done.all():
             raise RayBuildError(f"the Ray build returned {int(done.sum())} of {len(texts)} vectors; "
                                 "the index is unchanged")

@@ -205,3 +205,20 @@ def test_ray_options_are_checked(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], err
     assert not (tmp_path / "idx").exists()
+
+
+def test_an_actor_error_comes_back_as_one_line():
+    """Ray returns what an actor raised as traceback text (the shape Ray 2.60 gives)."""
+    from rag.errors import ModelError
+    from rag.ray_embed import RayBuildError, actor_error
+
+    text = ("\x1b[36mray::MapWorker(MapBatches(EmbedActor)).submit()\x1b[39m (pid=1, ip=10.0.0.2)\n"
+            '  File "/x/rag/embed.py", line 69, in _load\n    raise ModelError(\n'
+            "rag.errors.ModelError: cannot load embedding model 'm' offline (FileNotFoundError); use the bundled\n\n"
+            "The above exception was the direct cause of the following exception:\n\n"
+            "ray.exceptions.UserCodeException: UDF failed to process a data block.\n")
+    err = actor_error(RuntimeError(text))
+    assert type(err) is ModelError and str(err).startswith("cannot load embedding model 'm' offline")
+    err = actor_error(RuntimeError("ray::MapWorker\nTraceback ...\ntorch.OutOfMemoryError: CUDA out of memory.\n"))
+    assert type(err) is RayBuildError and "torch.OutOfMemoryError: CUDA out of memory." in str(err)
+    assert "\n" not in str(err)
