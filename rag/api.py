@@ -38,7 +38,7 @@ class Rag:
     def __init__(self, config: Config | None = None, *, embedder=None, answerer: Answerer | None = None):
         self.config = config or Config()
         self.embedder = embedder or Embedder(self.config.model, batch_size=self.config.batch_size,
-                                             backend=self.config.backend)
+                                             backend=self.config.backend, device=self.config.device)
         self.live = LiveIndex(self.config.index_dir, lambda data: Retriever(
             data, weights=self.config.fusion_weights, depth=self.config.depth),
             settings=self.config.index_settings(), corpus=self.config.corpus_dir)
@@ -153,7 +153,8 @@ def open_default(config: Config | None = None, *, embedder=None) -> Rag:
             except IndexMissingError:   # built only for a checkout's seeds/ or a configured $RAG_CORPUS
                 if config.index_dir != Config().index_dir or not (CHECKOUT or os.environ.get("RAG_CORPUS")):
                     raise
-                embedder = embedder or Embedder(config.model, batch_size=config.batch_size, backend=config.backend)
+                embedder = embedder or Embedder(config.model, batch_size=config.batch_size, backend=config.backend,
+                                                device=config.device)
                 build_index(config, embedder=embedder)
                 _CACHE[config] = Rag(config, embedder=embedder)
         return _CACHE[config]
@@ -166,9 +167,10 @@ def query(question: str, *, k: int | None = None, mode: str | None = None,
     return open_default(config).query(question, k=k, mode=mode)
 
 
-def index(corpus_dir=None, index_dir=None, *, rebuild: bool = False, embedder=None,
+def index(corpus_dir=None, index_dir=None, *, rebuild: bool = False, embedder=None, ray: str | None = None,
           **settings) -> BuildReport:
-    """Build or refresh an index; arguments default to the configured folders."""
+    """Build or refresh an index; arguments default to the configured folders. ray: embed on a
+    Ray cluster at that address ("": ray.init()'s default; rag.ray_embed) instead of locally."""
     config = Config(**settings)
     config = replace(config, corpus_dir=corpus_dir or config.corpus_dir,
                      index_dir=index_dir or config.index_dir)
@@ -176,8 +178,19 @@ def index(corpus_dir=None, index_dir=None, *, rebuild: bool = False, embedder=No
         config = for_index(config.index_dir, settings, config, refuse=False)
     except RagError:
         pass   # no usable index: build with the given settings
-    embedder = embedder or Embedder(config.model, batch_size=config.batch_size, backend=config.backend)
-    report = build_index(config, embedder=embedder, rebuild=rebuild)
+    own = None
+    if embedder is None and ray is not None:
+        from .ray_embed import RayEmbedder
+
+        embedder = own = RayEmbedder(config.model, batch_size=config.batch_size, backend=config.backend,
+                                     device=config.device, address=ray)
+    embedder = embedder or Embedder(config.model, batch_size=config.batch_size, backend=config.backend,
+                                    device=config.device)
+    try:
+        report = build_index(config, embedder=embedder, rebuild=rebuild)
+    finally:
+        if own is not None:
+            own.close()
     with _CACHE_LOCK:
         _CACHE.pop(config, None)
     return report

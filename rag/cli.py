@@ -40,6 +40,8 @@ def _config(args) -> Config:
         config = replace(config, upload_max_mb=args.upload_max_mb)
     if getattr(args, "upload_types", None):
         config = replace(config, upload_types=tuple(args.upload_types.replace(",", " ").split()))
+    if getattr(args, "device", None):
+        config = replace(config, device=args.device)
     return config
 
 
@@ -65,7 +67,17 @@ def _index_config(args, *, refuse: bool = True) -> Config:
 def _embedder(config: Config):
     from .embed import Embedder
 
-    return Embedder(config.model, batch_size=config.batch_size, backend=config.backend)
+    return Embedder(config.model, batch_size=config.batch_size, backend=config.backend, device=config.device)
+
+
+def _build_embedder(config: Config, args):
+    """The local Embedder, or with --ray a rag.ray_embed.RayEmbedder (same interface)."""
+    if getattr(args, "ray", None) is None:
+        return _embedder(config)
+    from .ray_embed import RayEmbedder
+
+    return RayEmbedder(config.model, batch_size=config.batch_size, backend=config.backend, device=config.device,
+                       address=args.ray, actors=args.ray_actors, ray_batch=args.ray_batch_size)
 
 
 def skipped_summary(skipped, limit: int = SKIPPED_LISTED) -> list[str]:
@@ -89,8 +101,12 @@ def cmd_index(args) -> int:
     from .api import index
 
     config = _index_config(args, refuse=False)
-    r = index(config.corpus_dir, config.index_dir, rebuild=args.rebuild, max_file_mb=config.max_file_mb,
-              embedder=_embedder(config), **_explicit(args))
+    embedder = _build_embedder(config, args)
+    try:
+        r = index(config.corpus_dir, config.index_dir, rebuild=args.rebuild, max_file_mb=config.max_file_mb,
+                  embedder=embedder, **_explicit(args))
+    finally:
+        getattr(embedder, "close", lambda: None)()   # a Ray cluster it started
     if not r.changed:
         print(f"nothing to do: {r.documents} documents unchanged ({r.chunks} chunks) in {r.index_dir}")
     else:
@@ -249,6 +265,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=BACKENDS, help="how the model runs (default torch or $RAG_BACKEND)")
     p.add_argument("--sentence-vectors", choices=SENTENCE_VECTORS,
                    help="pooled from the chunk pass (default, one encoder pass) or encoded one by one")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="torch device that runs the model (default cpu "
+                   "or $RAG_DEVICE); with --ray, each actor takes one GPU")
+    p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="embed on a Ray cluster: no value = ray.init() ($RAG_RAY_ADDRESS, a running local "
+                        "cluster or a new one), 'auto', or ray://HEAD:10001 (needs: pip install 'rag-offline[ray]')")
+    p.add_argument("--ray-actors", type=int, metavar="N",
+                   help="Ray actors, one model each (default: the cluster's CPUs, or GPUs with --device cuda)")
+    p.add_argument("--ray-batch-size", type=int, default=256, metavar="N", help="texts per actor call (default 256)")
     p.set_defaults(func=cmd_index)
     p = sub.add_parser("ask", help="answer a question with cited passages")
     p.add_argument("question")

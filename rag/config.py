@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from pathlib import Path
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -83,6 +84,9 @@ class Config:
     # SciFact train nDCG@10 0.743 against 0.751: README, "Index engine"). Models that do not
     # mean-pool always encode.
     sentence_vectors: str = "encoded"
+    # The torch device that runs the model: cpu, cuda or cuda:N (default $RAG_DEVICE or cpu); not an
+    # index setting (vectors agree within float tolerance). rag.ray_embed gives each actor one GPU.
+    device: str = dataclasses.field(default_factory=lambda: os.environ.get("RAG_DEVICE") or "cpu")
     # Files larger than this (in MB of 1,000,000 bytes) are skipped before reading.
     max_file_mb: float = 20.0
     # Uploads (rag.documents: `rag add`, the UI, the HTTP API): the largest file accepted, in MB,
@@ -128,6 +132,8 @@ class Config:
                 f"chunk_overlap must be in [0, chunk_tokens/2), got {self.chunk_overlap}")
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if not re.fullmatch(r"cpu|cuda(:\d+)?|mps", self.device):
+            raise ValueError(f"device must be cpu, cuda, cuda:N or mps, got {self.device!r}")
         if self.sentence_vectors not in SENTENCE_VECTORS:
             raise ValueError(f"sentence_vectors must be one of {', '.join(SENTENCE_VECTORS)}, "
                              f"got {self.sentence_vectors!r}")

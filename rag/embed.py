@@ -11,8 +11,9 @@ weights exported locally to ONNX (rag.onnx_backend). For mean-pooling models
 (the default) every backend tokenizes with the model's fast tokenizer, sorts
 texts by length, runs the transformer and mean-pools here, which also yields
 the vectors of character spans of each text (``encode_spans``, rag.pooling).
-Does not handle multi-process or GPU pools; it runs on the CPU unless
-``RAG_DEVICE`` names another torch device (torch backend only).
+Runs on the CPU unless ``device`` (``Config.device``, ``--device``, ``$RAG_DEVICE``)
+names a torch device such as ``cuda`` (torch backend only). Does not handle
+multi-process or multi-GPU pools here: rag.ray_embed spreads a build over Ray actors.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from .config import BACKENDS, DEFAULT_MODEL
 from .errors import ModelError
 
 BUNDLED_NAMES = {DEFAULT_MODEL, "sentence-transformers/" + DEFAULT_MODEL}
-_LOADED: dict[str, object] = {}
+_LOADED: dict[tuple[str, str], object] = {}
 _LOCK = threading.Lock()
 
 
@@ -49,9 +50,9 @@ def resolve_model(name: str) -> str:
     return str(Path(name).expanduser()) if Path(name).expanduser().exists() else name
 
 
-def _load(name: str):
+def _load(name: str, device: str = "cpu"):
     with _LOCK:
-        if name not in _LOADED:
+        if (name, device) not in _LOADED:
             offline_env()
             try:
                 from sentence_transformers import SentenceTransformer
@@ -61,14 +62,24 @@ def _load(name: str):
 
             hf_logging.disable_progress_bar()
             hf_logging.set_verbosity_error()
+            _check_device(device)
             try:
-                model = SentenceTransformer(resolve_model(name), device=os.environ.get("RAG_DEVICE", "cpu"))
+                model = SentenceTransformer(resolve_model(name), device=device)
             except Exception as exc:
                 raise ModelError(
                     f"cannot load embedding model {name!r} offline ({type(exc).__name__}); "
                     "use the bundled default or a local folder path") from None
-            _LOADED[name] = model
-        return _LOADED[name]
+            _LOADED[name, device] = model
+        return _LOADED[name, device]
+
+
+def _check_device(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ModelError(f"--device {device}: torch {torch.__version__} sees no CUDA GPU here; "
+                             "install a CUDA build of torch on this machine or use --device cpu")
 
 
 def is_mean_pooling(model) -> bool:
@@ -87,16 +98,21 @@ def is_mean_pooling(model) -> bool:
 class Embedder:
     """A named sentence-transformers model run by a backend; loads lazily on first use."""
 
-    def __init__(self, name: str = DEFAULT_MODEL, *, batch_size: int = 32, backend: str | None = None):
+    def __init__(self, name: str = DEFAULT_MODEL, *, batch_size: int = 32, backend: str | None = None,
+                 device: str | None = None):
         self.name, self.batch_size = name, batch_size
         self.backend = backend or os.environ.get("RAG_BACKEND") or "torch"
+        self.device = device or os.environ.get("RAG_DEVICE") or "cpu"
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.backend != "torch" and self.device != "cpu":
+            raise ModelError(f"the {self.backend} backend runs on the CPU only: "
+                             f"use --backend torch with --device {self.device}")
         self._forward = None
 
     @property
     def model(self):
-        return _load(self.name)
+        return _load(self.name, self.device)
 
     @property
     def dim(self) -> int:

@@ -64,4 +64,7 @@ def embed(fresh: dict, order: list[str], texts: dict, config: Config, embedder,
         return cvecs, svecs, "pooled"
     sent_texts = [t for i in order for t in fresh[i][2]]
     progress.phase("embedding", len(chunk_texts) + len(sent_texts), "texts")
+    if getattr(embedder, "one_call", False):   # rag.ray_embed: one actor pool for both
+        vecs = _encode(embedder, chunk_texts + sent_texts, progress)
+        return vecs[:len(chunk_texts)], vecs[len(chunk_texts):], "encoded"
     return _encode(embedder, chunk_texts, progress), _encode(embedder, sent_texts, progress), "encoded"
