@@ -1,6 +1,7 @@
 """Rank passages for a question: dense, BM25, their plain RRF, or the tuned hybrid.
 
-Every mode draws candidates from the top ``depth`` chunks of FAISS (cosine)
+Every mode draws candidates from the top ``depth`` chunks of the dense search
+(cosine; exact, or approximate in large segments: rag.ann)
 and, when the index has one, of BM25, then scores them:
   dense   cosine similarity of the question and chunk vectors
   bm25    BM25 score of the chunk text
@@ -57,7 +58,7 @@ class Retriever:
         self.docs = data.manifest["documents"]
         self.bm25, self.doc_bm25 = data.bm25, data.doc_bm25
         self._vecs = chunk_vectors(data)
-        self._sent_vecs = np.ascontiguousarray(data.sentence_vecs, dtype=np.float32)
+        self._sent_vecs = data.sentence_vecs   # float32 rows on demand (rag.rows over float16 segments)
         doc_no = {d["id"]: i for i, d in enumerate(self.docs)}
         base = np.searchsorted(data.sentences[:, 0], np.arange(len(self.docs)))
         self._chunk_doc = np.array([doc_no[c["doc"]] for c in data.chunks], dtype=np.int64)
