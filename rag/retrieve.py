@@ -102,7 +102,7 @@ class Retriever:
                 return []
             scores = bm[cands]
         else:
-            cands = np.unique(np.concatenate([dense_ids, bm_ids])) if len(bm_ids) else dense_ids
+            cands = np.unique(np.concatenate([dense_ids, bm_ids]))   # by row: ties do not depend on the ANN
             if len(cands) == 0:
                 return []
             sims = self._vecs[cands] @ qvec
