@@ -103,7 +103,7 @@ class Config:
     max_question_chars: int = 1000
     # A segment of at least this many chunks gets an approximate (IVF, 8-bit) dense index;
     # smaller ones are searched exactly (rag/ann.py; chosen with bench/scale.py, README "Scale").
-    ann_threshold: int = 50_000
+    ann_threshold: int = 20_000
 
     def __post_init__(self):
         object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))
