@@ -2,10 +2,12 @@
 
     PYTHONPATH=. python bench/scale.py --embed ../shared/data/scifact --ask ../shared/data/squad-dev \\
         --vectors-from index/eval/squad-dev-HASH \\
-        [--docs 600] [--sizes 100000 1000000] [--threshold 20000] [--full]
+        --docs 400 --queries 150 [--sizes 100000 1000000] [--threshold 20000] [--full]
 
 Real text is embedded once (onnx-int8, the first --docs documents of each data set, split into sentences,
-and the first --queries questions of each) and cached under bench/.cache/. Passages of each size are then
+and the first --queries questions of each; --ask: questions only; --vectors-from: the vectors of an index
+folder of any format, e.g. the one `rag eval ../shared/data/squad-dev --backend onnx-int8` builds) and cached
+under bench/.cache/. Passages of each size are then
 made of those vectors and perturbed copies of them (Gaussian noise, re-normalised: a copy keeps a cosine of
 about 0.9 with its source), each with --spp sentence vectors made the same way, in documents of 10
 passages, and written with the project's own store (rag.store.save: float16 segments, an ANN index when a
@@ -74,7 +76,8 @@ def real_vectors(args) -> dict:
     vecs = [emb.encode(sents, progress=True)] if sents else []
     for folder in args.vectors_from:
         for seg in sorted((Path(folder) / "segments").iterdir()):
-            vecs += [np.load(seg / f"{k}_vecs.npy", allow_pickle=False).astype(np.float32) for k in ("chunk", "sentence")]
+            vecs += [np.load(seg / f"{k}_vecs.npy", allow_pickle=False).astype(np.float32)
+                     for k in ("chunk", "sentence")]
             with open(seg / "chunks.jsonl", encoding="utf-8") as f:
                 sents += [json.loads(line)["text"] for line in f]
     out = {"vecs": np.concatenate(vecs), "queries": emb.encode(qtexts, progress=False),
@@ -181,8 +184,9 @@ def serve(args) -> dict:
     got_served = [[p.chunk for p in r.search("", q, 10, mode="dense")] for q in qs]
     n, best_s, best_r = len(data.chunks), np.zeros((len(qs), 0), np.float32), np.zeros((len(qs), 0), np.int64)
     for lo in range(0, n, 50_000):   # exact top 10 by blocks
-        s = np.concatenate([best_s, qs @ data.chunk_vecs[lo:min(n, lo + 50_000)].T], axis=1)
-        rows = np.concatenate([best_r, np.broadcast_to(np.arange(lo, min(n, lo + 50_000)), (len(qs), s.shape[1] - best_r.shape[1]))], axis=1)
+        block = np.arange(lo, min(n, lo + 50_000))
+        s = np.concatenate([best_s, qs @ data.chunk_vecs[block].T], axis=1)
+        rows = np.concatenate([best_r, np.broadcast_to(block, (len(qs), len(block)))], axis=1)
         top = np.argpartition(-s, 9, axis=1)[:, :10]
         best_s, best_r = np.take_along_axis(s, top, 1), np.take_along_axis(rows, top, 1)
     tenth = best_s.min(axis=1)

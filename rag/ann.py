@@ -5,7 +5,7 @@ approximate index of its chunk vectors beside its arrays (``ann.faiss``, FAISS's
 own binary format, checksummed like the segment's other files): an inverted file
 of ``nlist`` = 2 sqrt(n) lists (k-means on up to 64 vectors per list, seeded, so a
 rebuild gives the same index) over 8-bit scalar-quantized vectors (1 byte per
-dimension), searched in ``nprobe`` = nlist / 8 lists (at least 16). Both numbers
+dimension), searched in ``nprobe`` = nlist / 16 lists (at least 16). Both numbers
 are recorded in the manifest's segment entry; README "Scale" gives the recall they
 reach. Smaller segments are searched exactly (inner product over their float16
 vectors, built at load from the live rows). ``Dense.search`` asks every segment,
@@ -29,7 +29,7 @@ _BLOCK = 65536
 def plan(n: int) -> dict:
     """The parameters for a segment of n chunk vectors (recorded in its manifest entry)."""
     nlist = max(1, min(int(2 * math.sqrt(n)), n // 39 or 1))
-    return {"kind": KIND, "nlist": nlist, "nprobe": min(nlist, max(16, nlist // 8))}
+    return {"kind": KIND, "nlist": nlist, "nprobe": min(nlist, max(16, nlist // 16))}
 
 
 def _float32(vecs, lo: int, hi: int) -> np.ndarray:
