@@ -24,12 +24,15 @@ SENTENCE_VECTORS = ("pooled", "encoded")     # see rag/pooling.py
 # Settings that change what is stored in an index. A loaded index must agree
 # with the configuration on all of them, or it is refused.
 INDEX_KEYS = ("model", "chunk_tokens", "chunk_overlap", "max_model_tokens", "title_in_chunks", "backend",
-              "sentence_vectors")
+              "sentence_vectors", "ann_threshold")
 # What an index built before a key existed has: compared in its place when the manifest lacks it.
 LEGACY_SETTINGS = {"backend": "torch", "sentence_vectors": "encoded"}
 # Keys that change how an index is built but not how it is queried: a query does not refuse
 # an index over them (a refresh rebuilds everything instead).
 BUILD_ONLY_KEYS = ("sentence_vectors",)
+# Keys that apply to the segments written from now on (kept in the manifest; never a reason to
+# refuse an index or to rebuild it).
+SEGMENT_KEYS = ("ann_threshold",)
 
 
 def _checkout() -> Path | None:
@@ -119,6 +122,9 @@ class Config:
     # Thumbs up/down from the chat, one JSON line each (rag/feedback.py); None: INDEX-feedback.jsonl
     # beside the index folder.
     feedback_log: Path | None = None
+    # A segment of at least this many chunks gets an approximate (IVF, 8-bit) dense index;
+    # smaller ones are searched exactly (rag/ann.py; chosen with bench/scale.py, README "Scale").
+    ann_threshold: int = 20_000
 
     def __post_init__(self):
         object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))
@@ -151,6 +157,9 @@ class Config:
             raise ValueError(f"upload_max_mb must be positive, got {self.upload_max_mb}")
         if not self.max_file_mb > 0:
             raise ValueError(f"max_file_mb must be positive, got {self.max_file_mb}")
+        if isinstance(self.ann_threshold, bool) or not isinstance(self.ann_threshold, int) \
+                or self.ann_threshold < 1:
+            raise ValueError(f"ann_threshold must be a positive int, got {self.ann_threshold!r}")
         if self.top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {self.top_k}")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from .config import BUILD_ONLY_KEYS, INDEX_KEYS, LEGACY_SETTINGS, Config
+from .config import BUILD_ONLY_KEYS, INDEX_KEYS, LEGACY_SETTINGS, SEGMENT_KEYS, Config
 from .errors import IndexMismatchError
 from .integrity import corpus_hint, rebuild_hint
 
@@ -52,7 +52,7 @@ def for_index(index_dir, explicit: dict | None = None, base: Config | None = Non
     manifest = store.read_manifest(index_dir, corpus=base.corpus_dir)
     stored = stored_settings(manifest)
     conflicts = [k for k, v in explicit.items()
-                 if k in stored and k not in BUILD_ONLY_KEYS and not _same(k, v, stored[k])]
+                 if k in stored and k not in BUILD_ONLY_KEYS + SEGMENT_KEYS and not _same(k, v, stored[k])]
     if conflicts and refuse:
         wanted = {**stored, **explicit}
         diffs = "; ".join(f"{k}: index has {stored[k]!r}, asked for {explicit[k]!r}" for k in conflicts)

@@ -110,6 +110,7 @@ def check_manifest(m: dict) -> None:
 
 
 def _check_segment(name, info) -> None:
+    from .ann import FILE as ANN_FILE, KIND as ANN_KIND
     from .segments import FILES, SEGMENT_RE
 
     where = f"manifest segment {name!r}"
@@ -120,8 +121,15 @@ def _check_segment(name, info) -> None:
     for key in ("documents", "chunks", "sentences"):
         _need(info, key, int, where, minimum=0)
     files = _need(info, "files", dict, where)
-    if sorted(files) != sorted(FILES):
-        raise IndexCorruptError(f"{where} lists files {sorted(files)}, expected {sorted(FILES)}")
+    expected = sorted(FILES + ((ANN_FILE,) if "ann" in info else ()))
+    if sorted(files) != expected:
+        raise IndexCorruptError(f"{where} lists files {sorted(files)}, expected {expected}")
+    if "ann" in info:
+        params = _need(info, "ann", dict, where)
+        if params.get("kind") != ANN_KIND:
+            raise IndexCorruptError(f"{where}: ann kind should be {ANN_KIND!r}, found {params.get('kind')!r}")
+        for key in ("nlist", "nprobe"):
+            _need(params, key, int, f"{where} ann", minimum=1)
     _check_digests(files, where)
 
 

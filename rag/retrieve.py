@@ -1,6 +1,7 @@
 """Rank passages for a question: dense, BM25, their plain RRF, or the tuned hybrid.
 
-Every mode draws candidates from the top ``depth`` chunks of FAISS (cosine)
+Every mode draws candidates from the top ``depth`` chunks of the dense search
+(cosine; exact, or approximate in large segments: rag.ann)
 and, when the index has one, of BM25, then scores them:
   dense   cosine similarity of the question and chunk vectors
   bm25    BM25 score of the chunk text
@@ -60,7 +61,7 @@ class Retriever:
         self.bm25, self.doc_bm25 = data.bm25, data.doc_bm25
         self._pages = [d.get("page_starts") or None for d in self.docs]
         self._vecs = chunk_vectors(data)
-        self._sent_vecs = np.ascontiguousarray(data.sentence_vecs, dtype=np.float32)
+        self._sent_vecs = data.sentence_vecs   # float32 rows on demand (rag.rows over float16 segments)
         doc_no = {d["id"]: i for i, d in enumerate(self.docs)}
         base = np.searchsorted(data.sentences[:, 0], np.arange(len(self.docs)))
         self._chunk_doc = np.array([doc_no[c["doc"]] for c in data.chunks], dtype=np.int64)
@@ -104,7 +105,7 @@ class Retriever:
                 return []
             scores = bm[cands]
         else:
-            cands = np.unique(np.concatenate([dense_ids, bm_ids])) if len(bm_ids) else dense_ids
+            cands = np.unique(np.concatenate([dense_ids, bm_ids]))   # by row: ties do not depend on the ANN
             if len(cands) == 0:
                 return []
             sims = self._vecs[cands] @ qvec

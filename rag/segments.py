@@ -4,14 +4,17 @@ A segment (INDEX/segments/s-000007/) holds, for the documents it was written
 with, in id order and contiguous per document:
   documents.json     [{"id", "chunks", "sentences"}, ...]: the storage order
   chunks.jsonl       one chunk record a line (doc, ordinal, start, end, sent_lo, sent_hi, text)
-  chunk_vecs.npy     float32 [C, dim]
+  chunk_vecs.npy     float16 [C, dim]
   sentences.npy      int64 [S, 2]: start, end of each sentence in its document
-  sentence_vecs.npy  float32 [S, dim]
-A version's manifest names the segments it uses with the sha256 of each of their
+  sentence_vecs.npy  float16 [S, dim]
+  ann.faiss          only with at least ann_threshold chunks: rag.ann's index of chunk_vecs
+Vectors are stored as float16 (half the bytes; unit vectors lose about 1e-3 of
+each cosine) and read memory-mapped. A version's manifest names the segments it uses with the sha256 of each of their
 files, and says which segment holds each live document: documents of a segment
 the manifest does not point at are deleted (tombstones). ``write`` makes one
 (under a temporary name, fsynced, then renamed); ``read`` verifies and parses
-one; ``assemble`` builds the in-memory, positional IndexData of a version.
+one; ``assemble`` lays out the positional records of a version and views
+(rag.rows) over the segments' vectors, and ``dense`` its dense search (rag.ann).
 Does not decide which documents go into a new segment (rag.store does) and never
 modifies a segment once written.
 """
@@ -26,21 +29,24 @@ from pathlib import Path
 
 import numpy as np
 
-from . import integrity
+from . import ann, integrity
+from .rows import Rows, runs_of
 from .errors import IndexCorruptError
 
 FOLDER = "segments"
 SEGMENT_RE = re.compile(r"s-(\d{6,})")
 FILES = ("documents.json", "chunks.jsonl", "chunk_vecs.npy", "sentences.npy", "sentence_vecs.npy")
+VECTOR_DTYPE = np.float16
 
 
 @dataclass
 class Segment:
     docs: dict          # doc id -> (chunk lo, chunk hi, sentence lo, sentence hi) rows in this segment
     chunks: list[dict]
-    chunk_vecs: np.ndarray
+    chunk_vecs: np.ndarray      # float16 [C, dim], memory-mapped
     spans: np.ndarray   # int64 [S, 2]
-    sentence_vecs: np.ndarray
+    sentence_vecs: np.ndarray   # float16 [S, dim], memory-mapped
+    ann: object = None  # rag.ann's index of chunk_vecs, for large segments
 
 
 def names(index_dir: Path) -> list[str]:
@@ -63,9 +69,10 @@ def unused(index_dir: Path, versions) -> list[Path]:
 
 
 def write(index_dir: Path, docs: list[dict], chunks: list[dict], chunk_vecs, spans, sentence_vecs,
-          tmp_prefix: str, fsync_tree) -> tuple[str, dict]:
-    """Write one segment from rows ordered as docs ([{"id", "chunks", "sentences"}]);
-    returns (its name, its manifest entry: counts and the sha256 of every file)."""
+          tmp_prefix: str, fsync_tree, *, ann_threshold: int | None = None) -> tuple[str, dict]:
+    """Write one segment from rows ordered as docs ([{"id", "chunks", "sentences"}]), with an
+    approximate index when it has at least ann_threshold chunks (None: never); returns
+    (its name, its manifest entry: counts, ANN parameters and the sha256 of every file)."""
     import shutil
 
     index_dir = Path(index_dir)
@@ -77,10 +84,15 @@ def write(index_dir: Path, docs: list[dict], chunks: list[dict], chunk_vecs, spa
         with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as f:
             for c in chunks:
                 f.write(json.dumps(c, ensure_ascii=False) + "\n")
-        np.save(tmp / "chunk_vecs.npy", np.asarray(chunk_vecs, dtype=np.float32), allow_pickle=False)
+        np.save(tmp / "chunk_vecs.npy", np.asarray(chunk_vecs, dtype=VECTOR_DTYPE), allow_pickle=False)
         np.save(tmp / "sentences.npy", np.asarray(spans, dtype=np.int64).reshape(-1, 2), allow_pickle=False)
-        np.save(tmp / "sentence_vecs.npy", np.asarray(sentence_vecs, dtype=np.float32), allow_pickle=False)
-        files = {name: integrity.sha256_file(tmp / name) for name in FILES}
+        np.save(tmp / "sentence_vecs.npy", np.asarray(sentence_vecs, dtype=VECTOR_DTYPE), allow_pickle=False)
+        extra = {}
+        if ann_threshold is not None and len(chunks) >= max(1, ann_threshold):
+            index, extra["ann"] = ann.build(np.load(tmp / "chunk_vecs.npy", mmap_mode="r"))
+            ann.write(index, tmp / ann.FILE)
+            del index
+        files = {name: integrity.sha256_file(tmp / name) for name in FILES + ((ann.FILE,) if extra else ())}
         fsync_tree(tmp)
         taken = [int(SEGMENT_RE.fullmatch(n).group(1)) for n in names(index_dir)]
         name = f"s-{max(taken, default=0) + 1:06d}"
@@ -93,7 +105,7 @@ def write(index_dir: Path, docs: list[dict], chunks: list[dict], chunk_vecs, spa
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    info = {"documents": len(docs), "chunks": len(chunks), "sentences": int(len(spans)), "files": files}
+    info = {"documents": len(docs), "chunks": len(chunks), "sentences": int(len(spans)), **extra, "files": files}
     return name, info
 
 
@@ -108,6 +120,7 @@ def read(folder: Path, info: dict, dim: int) -> Segment:
         cvecs = np.load(folder / "chunk_vecs.npy", allow_pickle=False, mmap_mode="r")
         spans = np.load(folder / "sentences.npy", allow_pickle=False)
         svecs = np.load(folder / "sentence_vecs.npy", allow_pickle=False, mmap_mode="r")
+        index = ann.read(folder / ann.FILE, info["ann"], info["chunks"], dim) if "ann" in info else None
     except FileNotFoundError:
         raise
     except Exception as exc:
@@ -122,10 +135,9 @@ def read(folder: Path, info: dict, dim: int) -> Segment:
     if len(docs) != info["documents"] or len(chunks) != info["chunks"] or len(spans) != info["sentences"]:
         problems.append(f"{len(docs)} documents, {len(chunks)} chunks, {len(spans)} sentences, "
                         f"manifest says {info['documents']}, {info['chunks']}, {info['sentences']}")
-    for name, arr, rows, dtype in (("chunk_vecs", cvecs, len(chunks), np.float32),
-                                   ("sentence_vecs", svecs, len(spans), np.float32)):
-        if arr.dtype != dtype or arr.ndim != 2 or arr.shape != (rows, dim):
-            problems.append(f"{name}.npy is {arr.dtype} {arr.shape}, expected float32 [{rows}, {dim}]")
+    for name, arr, rows in (("chunk_vecs", cvecs, len(chunks)), ("sentence_vecs", svecs, len(spans))):
+        if arr.dtype != VECTOR_DTYPE or arr.ndim != 2 or arr.shape != (rows, dim):
+            problems.append(f"{name}.npy is {arr.dtype} {arr.shape}, expected float16 [{rows}, {dim}]")
     if spans.dtype != np.int64 or spans.ndim != 2 or spans.shape[1:] != (2,):
         problems.append(f"sentences.npy is {spans.dtype} {spans.shape}, expected int64 [S, 2]")
     out, c, s = {}, 0, 0
@@ -139,13 +151,16 @@ def read(folder: Path, info: dict, dim: int) -> Segment:
         problems.append("documents.json counts disagree with the records")
     if problems:
         raise IndexCorruptError(f"{where} disagrees with the manifest ({'; '.join(problems)})")
-    return Segment(out, chunks, cvecs, spans, svecs)
+    return Segment(out, chunks, cvecs, spans, svecs, index)
 
 
 def assemble(manifest: dict, segs: dict[str, Segment]):
-    """The positional arrays of a version: documents in manifest order, each from its segment.
-    Returns (chunks, chunk vectors, sentences [S, 3] with document numbers, sentence vectors)."""
-    chunks, cv, sp, sv = [], [], [], []
+    """The positional layout of a version: documents in manifest order, each from its segment.
+    Returns (chunks, chunk vectors, sentences [S, 3] with document numbers, sentence vectors),
+    the vectors as rag.rows.Rows over the segments' arrays (parts in sorted segment order)."""
+    names = sorted(segs)
+    part = {name: n for n, name in enumerate(names)}
+    chunks, sp, c_ranges, s_ranges = [], [], [], []
     for n, d in enumerate(manifest["documents"]):
         seg = segs[d["segment"]]
         if d["id"] not in seg.docs:
@@ -155,9 +170,24 @@ def assemble(manifest: dict, segs: dict[str, Segment]):
             raise IndexCorruptError(f"segment {d['segment']} holds {c1 - c0} chunks and {s1 - s0} sentences "
                                     f"of {d['id']!r}, manifest says {d['chunks']} and {d['sentences']}")
         chunks += seg.chunks[c0:c1]
-        cv.append(seg.chunk_vecs[c0:c1])
+        c_ranges.append((part[d["segment"]], c0, c1))
+        s_ranges.append((part[d["segment"]], s0, s1))
         sp.append(np.column_stack([np.full(s1 - s0, n, dtype=np.int64), seg.spans[s0:s1]]))
-        sv.append(seg.sentence_vecs[s0:s1])
     dim = manifest["dimension"]
-    cat = (lambda parts, width, dtype: np.concatenate(parts) if parts else np.zeros((0, width), dtype))
-    return (chunks, cat(cv, dim, np.float32), cat(sp, 3, np.int64), cat(sv, dim, np.float32))
+    cv = Rows([segs[n].chunk_vecs for n in names], runs_of(c_ranges), dim)
+    sv = Rows([segs[n].sentence_vecs for n in names], runs_of(s_ranges), dim)
+    return chunks, cv, np.concatenate(sp) if sp else np.zeros((0, 3), np.int64), sv
+
+
+def dense(segs: dict[str, Segment], chunk_vecs: Rows) -> ann.Dense:
+    """The dense search of a version (chunk_vecs from assemble): each segment's ANN index
+    when it has one, else an exact index over its live rows."""
+    parts = []
+    for n, name in enumerate(sorted(segs)):
+        to_version = chunk_vecs.global_rows(n)
+        if segs[name].ann is not None:
+            parts.append((segs[name].ann, to_version))
+        else:
+            live = np.flatnonzero(to_version >= 0)
+            parts.append((ann.exact(segs[name].chunk_vecs, live), to_version[live]))
+    return ann.Dense(parts, chunk_vecs.dim)

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from . import integrity, segments, store_plan
+from .config import Config
 from .errors import RagError
 from .lock import IndexLock, held
 from .store_read import (FORMAT, FORMAT_VERSION, POINTER, TMP_PREFIX, VERSION_RE, IndexData,  # noqa: F401
@@ -112,9 +113,10 @@ def _write_segment(index_dir: Path, data: IndexData, docs: list[dict], rows: lis
     srow = np.concatenate([np.arange(s_at[n], s_at[n + 1]) for n in rows]).astype(int)
     seg_docs = [{"id": docs[n]["id"], "chunks": docs[n]["chunks"], "sentences": docs[n]["sentences"]}
                 for n in rows]
+    threshold = data.manifest.get("settings", {}).get("ann_threshold", Config.ann_threshold)
     return segments.write(index_dir, seg_docs, [data.chunks[i] for i in crow], chunk_vectors(data)[crow],
-                          np.asarray(data.sentences)[srow, 1:], np.asarray(data.sentence_vecs)[srow],
-                          TMP_PREFIX, _fsync_tree)
+                          np.asarray(data.sentences)[srow, 1:], data.sentence_vecs[srow],
+                          TMP_PREFIX, _fsync_tree, ann_threshold=threshold)
 
 
 def _write_pointer(index_dir: Path, version: str, manifest_sha: str) -> None:
@@ -185,9 +187,8 @@ def _fsync_tree(root: Path) -> None:
     _fsync(root)
 
 
-def chunk_vectors(data: IndexData) -> np.ndarray:
-    """The chunk vectors (read back from the FAISS index when they were not kept)."""
+def chunk_vectors(data: IndexData):
+    """The chunk vectors: float32 rows by position (an array, or rag.rows.Rows for a loaded index)."""
     if data.chunk_vecs is None:
-        n, dim = data.faiss_index.ntotal, data.faiss_index.d
-        data.chunk_vecs = data.faiss_index.reconstruct_n(0, n) if n else np.zeros((0, dim), np.float32)
+        raise ValueError("index data without chunk vectors")
     return data.chunk_vecs

@@ -4,7 +4,10 @@ A reader reads CURRENT once, checks the manifest against CURRENT's sha256, its
 format and the shape of every field (rag.integrity), every file of the version
 and of its segments against the manifest's sha256, then arrays and records
 against the manifest's counts (rag.segments), and assembles the positional
-arrays and an in-memory FAISS index over the live documents, in manifest order. When
+records over the live documents, in manifest order, with views over the
+segments' memory-mapped float16 vectors (rag.rows: no vector is copied at
+load) and a dense search over the segments (rag.ann: exact, or the approximate
+index large segments carry). When
 a load fails and CURRENT changed meanwhile (a writer swapped versions and
 removed the one being read), it starts over, up to 5 times. Damage and mismatch
 errors end with the exact rebuild command (--index and the corpus). Never takes
@@ -25,7 +28,7 @@ from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError, Ra
 from .integrity import corpus_hint, rebuild_hint
 
 FORMAT = "rag-index"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5   # 5: float16 vectors, optional per-segment ANN index (4: float32)
 POINTER = "CURRENT"
 TMP_PREFIX = ".tmp-"
 VERSION_RE = re.compile(r"v-(\d{6,})")
@@ -36,10 +39,10 @@ _ATTEMPTS = 5   # loads restarted because a writer swapped versions meanwhile
 class IndexData:
     manifest: dict
     chunks: list[dict]
-    chunk_vecs: np.ndarray | None  # float32 [C, dim] (see chunk_vectors)
+    chunk_vecs: np.ndarray | None  # [C, dim]: float32 rows (an array, or rag.rows.Rows once loaded)
     sentences: np.ndarray      # int64 [S, 3]
-    sentence_vecs: np.ndarray  # float32 [S, dim]
-    faiss_index: object = None
+    sentence_vecs: np.ndarray  # [S, dim]: float32 rows (an array, or rag.rows.Rows once loaded)
+    faiss_index: object = None     # dense search once loaded: rag.ann.Dense (FAISS-like search(q, k))
     bm25: object = None            # rag.lexical.BM25, rows aligned with chunks
     doc_bm25: object = None        # rag.lexical.BM25, rows aligned with manifest documents
     pointer: tuple | None = None   # (version, manifest sha256) of CURRENT when loaded
@@ -138,11 +141,11 @@ def read_manifest(index_dir: Path, *, corpus=None) -> dict:
 def check_settings(manifest: dict, settings: dict, index_dir: Path) -> None:
     """Refuse an index built with other settings than the configured ones (no hint added),
     except build-only ones (config.BUILD_ONLY_KEYS: rag.build rebuilds over those)."""
-    from .config import BUILD_ONLY_KEYS, LEGACY_SETTINGS
+    from .config import BUILD_ONLY_KEYS, LEGACY_SETTINGS, SEGMENT_KEYS
 
     built = {**LEGACY_SETTINGS, **manifest["settings"]}   # keys older indexes lack have their old value
     diffs = [f"{k}: index has {built.get(k)!r}, config has {v!r}" for k, v in settings.items()
-             if built.get(k) != v and k not in BUILD_ONLY_KEYS]
+             if built.get(k) != v and k not in BUILD_ONLY_KEYS + SEGMENT_KEYS]
     if built.get("backend") != settings.get("backend", built.get("backend")):
         diffs.append(f"query it as built with --backend {built.get('backend')}")
     if diffs:
@@ -169,8 +172,6 @@ def load(index_dir: Path, settings: dict | None = None, *, corpus=None, cache: d
 
 def _load_version(index_dir: Path, version: str, manifest: dict, cache: dict | None) -> IndexData:
     """The segments and BM25 files of one version, checked against the (checked) manifest."""
-    import faiss
-
     folder, dim = index_dir / version, manifest["dimension"]
     integrity.check_files(folder, manifest["files"])
     segs = {}
@@ -184,9 +185,7 @@ def _load_version(index_dir: Path, version: str, manifest: dict, cache: dict | N
         cache.clear()
         cache.update({(n, json.dumps(i, sort_keys=True)): segs[n] for n, i in manifest["segments"].items()})
     chunks, chunk_vecs, sentences, sentence_vecs = segments.assemble(manifest, segs)
-    flat = faiss.IndexFlatIP(dim)
-    if len(chunk_vecs):
-        flat.add(np.ascontiguousarray(chunk_vecs))
+    dense = segments.dense(segs, chunk_vecs)
     bm25 = doc_bm25 = None
     if "bm25" in manifest:
         from .lexical import BM25
@@ -195,4 +194,4 @@ def _load_version(index_dir: Path, version: str, manifest: dict, cache: dict | N
         bm25 = BM25.load(folder / "bm25", expect_docs=len(chunks), expect_vocab=info["vocabulary"])
         doc_bm25 = BM25.load(folder / "bm25_docs", expect_docs=len(docs),
                              expect_vocab=info["documents"]["vocabulary"])
-    return IndexData(manifest, chunks, chunk_vecs, sentences, sentence_vecs, flat, bm25, doc_bm25)
+    return IndexData(manifest, chunks, chunk_vecs, sentences, sentence_vecs, dense, bm25, doc_bm25)

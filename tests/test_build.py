@@ -7,6 +7,11 @@ from rag.ingest import Document, sha256_bytes
 from rag.store import chunk_vectors, load
 
 
+def half(x):
+    """Vectors as the index stores them (float16, read back as float32)."""
+    return np.asarray(x, np.float32).astype(np.float16).astype(np.float32)
+
+
 def doc(doc_id, text):
     return Document(doc_id, doc_id, text, sha256_bytes(text.encode()))
 
@@ -20,12 +25,12 @@ def test_vectors_match_records_for_unsorted_documents(tmp_path, fake_embedder):
     data = load(config.index_dir, config.index_settings())
     vecs = chunk_vectors(data)
     for i, c in enumerate(data.chunks):
-        assert np.allclose(vecs[i], fake_embedder.encode([c["text"]])[0]), c["doc"]
+        assert np.array_equal(vecs[i], half(fake_embedder.encode([c["text"]])[0])), c["doc"]
     texts = {d.id: d.text for d in docs}
     ids = [m["id"] for m in data.manifest["documents"]]
     for row, (d, a, b) in enumerate(data.sentences):
         expected = fake_embedder.encode([texts[ids[d]][a:b]])[0]
-        assert np.allclose(data.sentence_vecs[row], expected)
+        assert np.array_equal(data.sentence_vecs[row], half(expected))
 
 
 def test_refresh_keeps_alignment(tmp_path, fake_embedder):
@@ -39,4 +44,4 @@ def test_refresh_keeps_alignment(tmp_path, fake_embedder):
     data = load(config.index_dir, config.index_settings())
     vecs = chunk_vectors(data)
     for i, c in enumerate(data.chunks):
-        assert np.allclose(vecs[i], fake_embedder.encode([c["text"]])[0]), c["doc"]
+        assert np.array_equal(vecs[i], half(fake_embedder.encode([c["text"]])[0])), c["doc"]

@@ -72,12 +72,13 @@ def test_index_manifest_covers_bm25(tmp_path, retriever):
 def _independent(retriever, fake_embedder, question):
     q = fake_embedder.encode([question])[0]
     texts = [c["text"] for c in retriever.data.chunks]   # each toy doc is one chunk that starts it
-    cos = fake_embedder.encode(texts) @ q
+    half = lambda x: x.astype(np.float16).astype(np.float32)   # noqa: E731 (vectors as stored)
+    cos = half(fake_embedder.encode(texts)) @ q
     bm = retriever.bm25.scores(question)
     best_sent = []
     for i, c in enumerate(retriever.data.chunks):
         sents = [s.text for s in retriever.sentences(type("P", (), {"chunk": i})())]
-        best_sent.append(max(fake_embedder.encode(sents) @ q))
+        best_sent.append(max(half(fake_embedder.encode(sents)) @ q))
     return q, cos, bm, np.array(best_sent)
 
 

@@ -129,15 +129,17 @@ def test_build_then_load_round_trip(config, fake_embedder):
 
     # vectors are the embedder's, in the same order as the records
     ref = FakeEmbedder()
-    np.testing.assert_allclose(store.chunk_vectors(data), ref.encode(expected_embedded), atol=1e-6)
+    half = lambda x: x.astype(np.float16).astype(np.float32)   # noqa: E731 (stored as float16)
+    np.testing.assert_array_equal(store.chunk_vectors(data)[np.arange(len(data.chunks))],
+                                  half(ref.encode(expected_embedded)))
     sent_texts = [FILES[ids[d]][a:b] for d, a, b in expected_sents]
-    np.testing.assert_allclose(np.asarray(data.sentence_vecs), ref.encode(sent_texts), atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(data.sentence_vecs), half(ref.encode(sent_texts)))
 
 
 def test_save_load_preserves_index_data_exactly(tmp_path):
     rng = np.random.default_rng(0)
-    chunk_vecs = rng.standard_normal((4, 8)).astype(np.float32)
-    sentence_vecs = rng.standard_normal((6, 8)).astype(np.float32)
+    chunk_vecs = rng.standard_normal((4, 8)).astype(np.float16).astype(np.float32)   # float16 on disk
+    sentence_vecs = rng.standard_normal((6, 8)).astype(np.float16).astype(np.float32)
     sentences = np.array([[0, 0, 5], [0, 6, 9], [0, 10, 20], [1, 0, 3], [1, 4, 8], [1, 9, 12]], dtype=np.int64)
     chunks = [{"doc": "a", "ordinal": i, "start": 0, "end": 5, "sent_lo": 0, "sent_hi": 1,
                "text": f"ünïcødé chunk {i} \"quoted\"\nline"} for i in range(4)]
@@ -155,7 +157,7 @@ def test_save_load_preserves_index_data_exactly(tmp_path):
     assert data.manifest == manifest and data.chunks == chunks
     assert data.sentences.dtype == np.int64 and np.array_equal(data.sentences, sentences)
     assert np.array_equal(np.asarray(data.sentence_vecs), sentence_vecs)
-    assert np.array_equal(store.chunk_vectors(data), chunk_vecs)
+    assert np.array_equal(np.asarray(store.chunk_vectors(data)), chunk_vecs)
 
 
 def test_index_folder_layout_is_plain_files(config, fake_embedder):
@@ -191,9 +193,9 @@ def test_index_folder_layout_is_plain_files(config, fake_embedder):
     sentences = np.load(seg / "sentences.npy", allow_pickle=False)
     vecs = np.load(seg / "sentence_vecs.npy", allow_pickle=False)
     assert sentences.dtype == np.int64 and sentences.shape == (manifest["counts"]["sentences"], 2)
-    assert vecs.dtype == np.float32 and vecs.shape == (manifest["counts"]["sentences"], 64)
+    assert vecs.dtype == np.float16 and vecs.shape == (manifest["counts"]["sentences"], 64)
     cvecs = np.load(seg / "chunk_vecs.npy", allow_pickle=False)
-    assert cvecs.dtype == np.float32 and cvecs.shape == (len(records), 64)
+    assert cvecs.dtype == np.float16 and cvecs.shape == (len(records), 64)
     assert hidden_siblings(config.index_dir) == []
 
 
