@@ -1,15 +1,21 @@
 """Raw encoder throughput on a BEIR corpus's chunks against a whole index build, per backend.
 
     python bench/embed_speed.py ../shared/data/scifact [--backend torch --backend onnx ...]
-                                [--limit N] [--encoded] [--repeat R]
+                                [--limit N] [--build KIND ...] [--files] [--repeat R]
 
 For each backend, side by side in one process (the machine is shared: compare
 ratios measured in the same run, not absolute times across runs):
   raw     one plain encode pass over the chunk texts (as embedded: title prefix
           included), batch size 32, chunks already made;
   index   build_index over the same documents into a fresh folder (chunking,
-          embedding, BM25, writing), one encoder pass (pooled sentence vectors);
-  encoded the same build with sentence vectors encoded in a second pass (--encoded).
+          embedding, BM25, writing), once per --build KIND: pooled (one encoder
+          pass, the default), encoded (sentence vectors in a second pass; also
+          --encoded), and pooled-serial / encoded-serial (the same without
+          overlapping reading and chunking with embedding: build_index(overlap=False)).
+--files writes the documents to a temporary folder of .txt files first and
+builds from that folder, as `rag index FOLDER` does (reading included);
+--build none times the raw pass only. --window N embeds N chunks at a time while
+reading (default rag.build.WINDOW, 2048: a small corpus has one window, so no overlap).
 Backends are interleaved round by round (--repeat), so load changes hit all alike.
 """
 from __future__ import annotations
@@ -23,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from rag import build as build_mod  # noqa: E402
 from rag.build import _chunk, build_index, indexed_text  # noqa: E402
 from rag.config import Config  # noqa: E402
 from rag.datasets import load_beir  # noqa: E402
@@ -36,9 +43,15 @@ def main() -> None:
     ap.add_argument("--backend", action="append")
     ap.add_argument("--limit", type=int, help="first N documents only")
     ap.add_argument("--encoded", action="store_true", help="also time the two-pass build")
+    ap.add_argument("--build", action="append", choices=["none", "pooled", "encoded", "pooled-serial",
+                                                         "encoded-serial"])
+    ap.add_argument("--files", action="store_true", help="build from a folder of .txt files")
+    ap.add_argument("--window", type=int, help="chunks embedded together while reading (rag.build.WINDOW)")
     ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
     ds = load_beir(Path(args.dataset), args.split)
+    if args.window:
+        build_mod.WINDOW = args.window
     docs = ds.documents[:args.limit] if args.limit else ds.documents
     base = Config()
     emb0 = Embedder(base.model)
@@ -50,6 +63,11 @@ def main() -> None:
     texts = [indexed_text(c, by_id[i].title, base) for i in sorted(fresh) for c in fresh[i][0]]
     n_sent = sum(len(fresh[i][1]) for i in fresh)
     print(f"{len(docs)} documents -> {len(texts)} chunks, {n_sent} sentences; chunking {t_chunk:.1f}s", flush=True)
+    kinds = [k for k in (args.build or ["pooled"]) + (["encoded"] if args.encoded else []) if k != "none"]
+    folder = tempfile.TemporaryDirectory() if args.files else None
+    if folder:
+        for n, d in enumerate(docs):
+            (Path(folder.name) / f"{n:06d}.txt").write_text(f"{d.title}\n\n{d.text}", encoding="utf-8")
     for rnd in range(args.repeat):
         for backend in args.backend or ["torch"]:
             emb = Embedder(base.model, backend=backend)
@@ -58,14 +76,16 @@ def main() -> None:
             emb.encode(texts)
             raw = time.perf_counter() - t0
             row = f"round {rnd + 1} {backend}: raw {raw:.1f}s ({len(texts) / raw:.1f} chunks/s)"
-            for sv in ["pooled"] + (["encoded"] if args.encoded else []):
+            for kind in kinds:
                 with tempfile.TemporaryDirectory() as tmp:
                     config = dataclasses.replace(base, index_dir=Path(tmp) / "idx", backend=backend,
-                                                 sentence_vectors=sv)
+                                                 sentence_vectors=kind.split("-")[0],
+                                                 corpus_dir=Path(folder.name) if folder else base.corpus_dir)
                     t0 = time.perf_counter()
-                    build_index(config, embedder=emb, documents=docs, progress=False)
+                    build_index(config, embedder=emb, documents=None if folder else docs, progress=False,
+                                overlap=not kind.endswith("-serial"))
                     took = time.perf_counter() - t0
-                row += f"; index {sv} {took:.1f}s (raw/index {raw / took:.2f})"
+                row += f"; index {kind} {took:.1f}s (raw/index {raw / took:.2f})"
             print(row, flush=True)
 
 

@@ -6,8 +6,10 @@ writes only the changed ones, plus the manifest and BM25), deleted files drop
 out, and nothing is written when nothing changed. A previously indexed file
 that now fails to read keeps its indexed version (with a warning). A change of
 model or chunker settings rebuilds everything, and so does a change of how
-sentence vectors are made (rag.vectors: one pass, pooled, or two). Each phase
-(reading, loading model, chunking, embedding, writing) is shown by a
+sentence vectors are made (rag.vectors: one pass, pooled, or two). Files are
+read and chunked in a thread (rag.pipeline) while earlier documents are embedded,
+WINDOW chunks at a time, longest first within a window. Each phase (loading
+model, reading or chunking, embedding: what is left, writing) is shown by a
 rag.progress.Progress. Does not watch the folder; run it again after edits.
 """
 from __future__ import annotations
@@ -21,18 +23,17 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from . import store, vectors
-from .chunk import chunk_text
+from . import pipeline, store, vectors
 from .config import BUILD_ONLY_KEYS, LEGACY_SETTINGS, Config
 from .errors import CorpusError, IndexCorruptError, IndexMismatchError, RagError
-from .ingest import SUPPORTED, Document, Skipped, load_corpus
+from .ingest import SUPPORTED, Document, Skipped
 from .lexical import PARAMS, BM25
 from .lock import IndexLock, held
 from .progress import Progress, Silent
 from .walk import safe_text
-from .watch import slow
 
 log = logging.getLogger("rag")
+WINDOW = 2048   # chunks embedded together (sorted by length) while later documents are read
 
 
 @dataclass(frozen=True)
@@ -134,18 +135,21 @@ def _chunk(docs: list[Document], config: Config, embedder, progress=None) -> dic
     for d in docs:
         if progress is not None:
             progress.advance()
-        prefix = f"{d.title}\n" if config.title_in_chunks else ""   # see indexed_text
-
-        def fits(text, prefix=prefix):
-            return embedder.count_tokens(prefix + text) <= config.max_model_tokens
-
-        with slow("chunking", d.id):
-            units, spans = chunk_text(d.text, chunk_tokens=config.chunk_tokens,
-                                      chunk_overlap=config.chunk_overlap, fits=fits)
-        chunks = [{"doc": d.id, "ordinal": n, "start": c.start, "end": c.end, "sent_lo": c.sent_lo,
-                   "sent_hi": c.sent_hi, "text": d.text[c.start:c.end]} for n, c in enumerate(spans)]
-        fresh[d.id] = (chunks, units, [d.text[a:b] for a, b in units])
+        fresh[d.id] = pipeline.chunk_document(d, config, embedder)
     return fresh
+
+
+class _Tally:
+    """Counts texts embedded while the reading phase is shown; once the embedding
+    phase is (bar set), forwards each count to it."""
+
+    def __init__(self):
+        self.done, self.bar = 0, None
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        if self.bar is not None:
+            self.bar.advance(n)
 
 
 def _lexical(chunks: list[dict], metas: list[dict], config: Config) -> tuple[BM25, BM25]:
@@ -158,8 +162,9 @@ def _lexical(chunks: list[dict], metas: list[dict], config: Config) -> tuple[BM2
             BM25.build([document_text(by_doc.get(m["id"], [])) for m in metas]))
 
 
-def build_index(config: Config, *, embedder, rebuild: bool = False, documents: list[Document] | None = None,
-                progress: Progress | bool | None = None, preread: list[Document] = ()) -> BuildReport:
+def build_index(config: Config, *, embedder, rebuild: bool = False,
+                documents: list[Document] | None = None, progress: Progress | bool | None = None,
+                preread: list[Document] = (), overlap: bool = True) -> BuildReport:
     """Index config.corpus_dir (or the given documents) into config.index_dir.
 
     Holds the index's writer lock from reading the old index to the final swap, so a
@@ -168,40 +173,76 @@ def build_index(config: Config, *, embedder, rebuild: bool = False, documents: l
     (a bar in a terminal, plain lines in logs); False: silent. preread: documents already
     read from the corpus (rag.documents' uploads), used when their file is unchanged.
     When this process already holds the lock (rag.documents), it is not taken again.
+    overlap: read and chunk in a thread while earlier documents are embedded (False:
+    one after the other).
     """
     progress = Progress() if progress is None or progress is True else progress or Silent()
     with nullcontext() if held(config.index_dir) else IndexLock(config.index_dir):
         store.cleanup(config.index_dir)   # what killed writers left behind
         try:
             return _build_index(config, embedder=embedder, rebuild=rebuild, documents=documents,
-                                progress=progress, preread=preread)
+                                progress=progress, preread=preread, overlap=overlap)
         finally:
             progress.end()
 
 
 def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Document] | None,
-                 progress: Progress, preread: list[Document]) -> BuildReport:
+                 progress: Progress, preread: list[Document], overlap: bool) -> BuildReport:
     if embedder.name != config.model:
         raise ValueError(f"embedder {embedder.name!r} is not the configured model {config.model!r}")
     backend = getattr(embedder, "backend", "torch")
     if backend != config.backend:
         raise ValueError(f"embedder backend {backend!r} is not the configured backend {config.backend!r}")
     t0 = time.perf_counter()
+    skipped: list[Skipped] = []
+    source = documents if documents is not None else pipeline.files(
+        config.corpus_dir, int(config.max_file_mb * 1_000_000), skipped)
     base = _previous(config, rebuild)
     old = _old_records(base)
-    docs, skipped = (documents, []) if documents is not None else load_corpus(
-        config.corpus_dir, max_bytes=int(config.max_file_mb * 1_000_000), progress=progress,
-        reuse=_reusable(old, preread))
+    if documents is None:
+        source.reuse = _reusable(old, preread)
+    if base is None and (source if documents is not None else source.entries):
+        progress.phase("loading model")   # everything is embedded; a refresh loads it when needed
+        embedder.count_tokens("")   # loads the model now, so its load time is not called reading
+
+    def keep(d: Document) -> bool:
+        return d.id in old and old[d.id][0]["sha256"] == d.sha256
+
+    seen, fresh, vecs, window, tally = {}, {}, {}, [], _Tally()
+
+    def flush():   # embed the documents of the window, longest texts first within it
+        texts = {i: [indexed_text(c, seen[i].doc.title, config) for c in fresh[i][0]] for i in window}
+        cv, sv, _ = vectors.embed(fresh, window, texts, config, embedder, tally, phase=False)
+        ci = si = 0
+        for i in window:
+            chunks, units, _ = fresh[i]
+            vecs[i] = (cv[ci:ci + len(chunks)], sv[si:si + len(units)])
+            ci, si = ci + len(chunks), si + len(units)
+            fresh[i] = (chunks, units, None)   # sentence texts are no longer needed
+        window.clear()
+
+    pending = 0   # chunks in the window
+    for item in pipeline.stream(source, config, embedder, keep=keep, progress=progress, skipped=skipped,
+                                overlap=overlap):
+        seen[item.id] = item
+        if item.chunked is not None:
+            fresh[item.id] = item.chunked
+            window.append(item.id)
+            pending += len(item.chunked[0])
+            if overlap and pending >= WINDOW:
+                flush()
+                pending = 0
+    skipped.sort(key=lambda s: s.path)
     skipped_ids = {s.path for s in skipped}
     kept_stale = sorted(i for i in old if i in skipped_ids)
     for doc_id in kept_stale:
         log.warning("%s: keeping the previously indexed version", doc_id)
-    if not docs and not kept_stale:
+    if not seen and not kept_stale:
         raise CorpusError(f"no usable documents in {config.corpus_dir} "
                           f"({len(skipped)} skipped); supported: {' '.join(SUPPORTED)}")
-    current = {d.id for d in docs} | set(kept_stale)
-    report = dict(added=[d.id for d in docs if d.id not in old],
-                  updated=[d.id for d in docs if d.id in old and old[d.id][0]["sha256"] != d.sha256],
+    current = set(seen) | set(kept_stale)
+    report = dict(added=[i for i in seen if i not in old],
+                  updated=[i for i in seen if i in old and old[i][0]["sha256"] != seen[i].doc.sha256],
                   removed=sorted(set(old) - current))
     listed = [{"path": x.path, "reason": x.reason} for x in skipped]
     if old and not any(report.values()) and base.manifest.get("skipped") == listed:
@@ -210,37 +251,32 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
         return BuildReport(config.index_dir, len(current), n_chunks, n_sent, kept_stale=kept_stale,
                            skipped=skipped, seconds=time.perf_counter() - t0, changed=False)
 
-    by_id = {d.id: d for d in docs}
-    todo = [d for d in docs if not (d.id in old and old[d.id][0]["sha256"] == d.sha256)]
-    if todo:
-        progress.phase("loading model")
-        embedder.count_tokens("")   # loads the model now, so its load time is not called chunking
-    progress.phase("chunking", len(todo), "documents")
-    fresh = _chunk(todo, config, embedder, progress)
-    order = sorted(fresh)   # the order documents are stored in, so vectors line up with records
-    texts = {i: [indexed_text(c, by_id[i].title, config) for c in fresh[i][0]] for i in order}
-    cvecs, svecs, how = vectors.embed(fresh, order, texts, config, embedder, progress)
+    total, unit = vectors.count(fresh, fresh, config, embedder)
+    progress.phase("embedding", total, unit)
+    progress.advance(tally.done)   # what was embedded while reading
+    tally.bar = progress
+    if window:
+        flush()
+    how = "pooled" if vectors.one_pass(config, embedder) else "encoded"
     progress.phase("writing")
 
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     metas, all_chunks, cv, sp, sv = [], [], [], [], []
-    ci = si = 0   # read positions in the fresh vectors
     for doc_id in sorted(current):
         if doc_id in fresh:
             chunks, units, _ = fresh[doc_id]
-            vecs, svec = cvecs[ci:ci + len(chunks)], svecs[si:si + len(units)]
-            ci, si = ci + len(chunks), si + len(units)
-            d = by_id[doc_id]
+            vec, svec = vecs[doc_id]
+            d = seen[doc_id].doc
             meta = dict(_about(d), id=d.id, title=d.title, sha256=d.sha256, indexed_at=now)
             units = np.asarray(units, dtype=np.int64).reshape(-1, 2)
         else:
-            meta, chunks, vecs, units, svec = old[doc_id]
+            meta, chunks, vec, units, svec = old[doc_id]
             meta = dict({k: meta[k] for k in ("id", "title", "sha256") + ABOUT if k in meta})
-            if doc_id in by_id and "kind" not in meta:   # indexed before these were recorded
-                meta.update(_about(by_id[doc_id]), indexed_at=base.manifest.get("built_at", now))
+            if doc_id in seen and "kind" not in meta:   # indexed before these were recorded
+                meta.update(_about(seen[doc_id].doc), indexed_at=base.manifest.get("built_at", now))
         all_chunks.extend(chunks)
         metas.append(dict(meta, chunks=len(chunks), sentences=len(units)))
-        cv.append(vecs)
+        cv.append(vec)
         sp.append(np.column_stack([np.full(len(units), len(metas) - 1, dtype=np.int64), units]))
         sv.append(svec)
     bm25, doc_bm25 = _lexical(all_chunks, metas, config)
@@ -257,7 +293,8 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
         "built_at": now, "skipped": listed,
         "bm25": dict(PARAMS, rows=bm25.size, vocabulary=bm25.vocab_size,
                      documents={"rows": doc_bm25.size, "vocabulary": doc_bm25.vocab_size}),
-        "build_seconds": round(seconds, 3), "corpus": safe_text(str(config.corpus_dir)), "documents": metas,
+        "build_seconds": round(seconds, 3), "corpus": safe_text(str(Path(config.corpus_dir).absolute())),
+        "documents": metas,
     }
     store.save(config.index_dir, data, base=base)   # writes only what base lacks
     return BuildReport(config.index_dir, len(metas), len(all_chunks), len(data.sentences),

@@ -97,10 +97,27 @@ def skipped_summary(skipped, limit: int = SKIPPED_LISTED) -> list[str]:
     return lines
 
 
+def _recorded_corpus(index_dir: Path):
+    """The corpus folder recorded in an existing index's manifest, else None."""
+    from .integrity import corpus_hint
+    from .store import read_manifest
+
+    if not (index_dir / "CURRENT").exists() and not (index_dir / "manifest.json").exists():
+        return None
+    try:
+        manifest = read_manifest(index_dir)
+    except RagError:
+        manifest = None   # an old layout or a damaged version: corpus_hint reads what it can
+    return corpus_hint(manifest, index_dir)
+
+
 def cmd_index(args) -> int:
     from .api import index
 
     config = _index_config(args, refuse=False)
+    recorded = None if args.corpus else _recorded_corpus(config.index_dir)
+    if recorded:   # `rag index --index I` refreshes I from the folder it was built from
+        config = replace(config, corpus_dir=Path(recorded))
     embedder = _build_embedder(config, args)
     try:
         r = index(config.corpus_dir, config.index_dir, rebuild=args.rebuild, max_file_mb=config.max_file_mb,
@@ -256,7 +273,8 @@ def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="rag", description="Ask questions of a folder of documents, offline.")
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("index", help="build or refresh the index of a corpus folder")
-    p.add_argument("corpus", nargs="?", help="folder of documents (default: $RAG_CORPUS, else seeds/ in a checkout, else the current folder)")
+    p.add_argument("corpus", nargs="?", help="folder of documents (default: the one an existing --index was built "
+                   "from, else $RAG_CORPUS, else seeds/ in a checkout, else the current folder)")
     p.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX, else index/default in the checkout or user data folder)")
     p.add_argument("--rebuild", action="store_true", help="re-embed everything")
     p.add_argument("--max-file-mb", type=float, metavar="N",
@@ -264,7 +282,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="sentence-transformers model name or local path")
     p.add_argument("--backend", choices=BACKENDS, help="how the model runs (default torch or $RAG_BACKEND)")
     p.add_argument("--sentence-vectors", choices=SENTENCE_VECTORS,
-                   help="pooled from the chunk pass (default, one encoder pass) or encoded one by one")
+                   help="encoded one by one (default) or pooled from the chunk pass (one encoder pass)")
     p.add_argument("--device", choices=("cpu", "cuda"), help="torch device that runs the model (default cpu "
                    "or $RAG_DEVICE); with --ray, each actor takes one GPU")
     p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
@@ -304,7 +322,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="sentence-transformers model name or local path")
     p.add_argument("--backend", choices=BACKENDS, help="how the model runs (default torch)")
     p.add_argument("--sentence-vectors", choices=SENTENCE_VECTORS,
-                   help="pooled from the chunk pass (default, one encoder pass) or encoded one by one")
+                   help="encoded one by one (default) or pooled from the chunk pass (one encoder pass)")
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser("serve", help="start the chat web UI")
     p.add_argument("--host", default="127.0.0.1",

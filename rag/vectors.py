@@ -31,6 +31,13 @@ def _encode(embedder, texts: list[str], progress) -> np.ndarray:
     return vecs
 
 
+def count(fresh: dict, ids, config: Config, embedder) -> tuple[int, str]:
+    """(texts the embedding phase counts for these documents, its unit)."""
+    if one_pass(config, embedder):
+        return sum(len(fresh[i][0]) for i in ids), "chunks"
+    return sum(len(fresh[i][0]) + len(fresh[i][1]) for i in ids), "texts"
+
+
 def one_pass(config: Config, embedder) -> bool:
     """Whether sentence vectors are pooled from the chunk pass (rag.pooling) for this build:
     configured so, and the embedder gives token outputs (mean-pooling models)."""
@@ -39,11 +46,13 @@ def one_pass(config: Config, embedder) -> bool:
 
 
 def embed(fresh: dict, order: list[str], texts: dict, config: Config, embedder,
-          progress) -> tuple[np.ndarray, np.ndarray, str]:
+          progress, *, phase: bool = True) -> tuple[np.ndarray, np.ndarray, str]:
     """(chunk vectors, sentence vectors, "pooled" or "encoded") for documents in order.
 
-    fresh: doc id -> (chunk records, sentence spans, sentence texts) as rag.build._chunk
-    makes them; texts: doc id -> what is embedded for each chunk (rag.build.indexed_text)."""
+    fresh: doc id -> (chunk records, sentence spans, sentence texts) as rag.pipeline
+    makes them; texts: doc id -> what is embedded for each chunk (rag.build.indexed_text).
+    phase=False: count on progress without starting its embedding phase (rag.build
+    embeds a window of documents at a time, see count())."""
     pooled = one_pass(config, embedder)
     chunk_texts, spans, where = [], [], []   # where: (chunk row, position in its spans) per sentence
     for i in order:
@@ -57,13 +66,15 @@ def embed(fresh: dict, order: list[str], texts: dict, config: Config, embedder,
                 where.append((base + j, len(spans[base + j])))
                 spans[base + j].append((a, b))
     if pooled:
-        progress.phase("embedding", len(chunk_texts), "chunks")
+        if phase:
+            progress.phase("embedding", len(chunk_texts), "chunks")
         cvecs, per_chunk = embedder.encode_spans(chunk_texts, spans, on_batch=progress.advance)
         svecs = (np.stack([per_chunk[j][n] for j, n in where]) if where
                  else np.zeros((0, cvecs.shape[1]), dtype=np.float32))
         return cvecs, svecs, "pooled"
     sent_texts = [t for i in order for t in fresh[i][2]]
-    progress.phase("embedding", len(chunk_texts) + len(sent_texts), "texts")
+    if phase:
+        progress.phase("embedding", len(chunk_texts) + len(sent_texts), "texts")
     if getattr(embedder, "one_call", False):   # rag.ray_embed: one actor pool for both
         vecs = _encode(embedder, chunk_texts + sent_texts, progress)
         return vecs[:len(chunk_texts)], vecs[len(chunk_texts):], "encoded"

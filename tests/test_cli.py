@@ -24,7 +24,7 @@ def test_index_ask_and_refresh(cli_env, seed_corpus, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "indexed 1 documents" in r.stdout and "chunks" in r.stdout
     # stderr is a pipe here: plain progress lines, one per phase start and end, no bar
-    for phase in ("reading", "chunking", "embedding", "writing"):
+    for phase in ("loading model", "reading", "embedding", "writing"):   # reading includes chunking
         assert f"\n{phase}: done" in "\n" + r.stderr, r.stderr
     assert "embedding: started, 36 texts" in r.stderr and "\r" not in r.stderr   # 6 chunks, 30 sentences
     r = run("index", env=cli_env)

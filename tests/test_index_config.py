@@ -105,3 +105,24 @@ def test_defaults_when_installed_point_outside_the_package(tmp_path):
     assert root == str(tmp_path / "data" / "rag-offline")   # rag eval's index/eval lives there too
     corpus, index, _, _ = run(RAG_DATA_DIR=str(tmp_path / "mine"), RAG_CORPUS=str(tmp_path / "docs"))
     assert (corpus, index) == (str(tmp_path / "docs"), str(tmp_path / "mine" / "index" / "default"))
+
+
+def test_cli_index_without_a_corpus_refreshes_the_folder_the_index_was_built_from(tmp_path, monkeypatch, capsys):
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    for name, text in FILES.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    (tmp_path / "other").mkdir()
+    monkeypatch.setenv("RAG_CORPUS", str(tmp_path / "not-this-one"))   # the default must not be used
+    embedder = FakeEmbedder()
+    monkeypatch.setattr(cli, "_embedder", lambda config: embedder)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["index", "docs", "--index", "idx", "--model", FakeEmbedder.name]) == 0   # a relative path
+    (corpus / "gamma.txt").write_text("Gamma rays are energetic. Lead blocks them.\n", encoding="utf-8")
+    embedder.encoded.clear()
+    monkeypatch.chdir(tmp_path / "other")
+    assert cli.main(["index", "--index", "../idx"]) == 0
+    out = capsys.readouterr().out
+    assert "(added 1, updated 0, removed 0)" in out.splitlines()[-1], out
+    assert embedder.encoded and all("Gamma" in t or "Lead" in t for t in embedder.encoded)
+    assert rag.store.read_manifest(tmp_path / "idx")["corpus"] == str(corpus)

@@ -23,12 +23,12 @@ def test_build_progress_in_logs_names_every_phase(tmp_path, fake_embedder):
     build_index(config, embedder=fake_embedder, progress=Progress(out))
     lines = out.getvalue().splitlines()
     assert "\r" not in out.getvalue() and "\033" not in out.getvalue()
-    for phase, count in (("reading", "3/3 files"), ("chunking", "2/2 documents"), ("embedding", "5/5 texts")):
+    for phase, count in (("reading", "3/3 files"), ("embedding", "5/5 texts")):   # reading includes chunking
         assert f"{phase}: started" in "\n".join(lines)
         assert any(ln.startswith(f"{phase}: done, {count} in ") for ln in lines), lines
     assert any(ln.startswith("writing: done in ") for ln in lines)
     order = [ln.split(":")[0] for ln in lines if ": done" in ln]
-    assert order == ["reading", "loading model", "chunking", "embedding", "writing"]
+    assert order == ["loading model", "reading", "embedding", "writing"]
 
 
 def test_log_lines_while_a_phase_runs_report_counts_and_eta():
