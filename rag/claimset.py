@@ -44,7 +44,8 @@ class Item:
     sentence: str
     passages: tuple[str, ...]
     planted: bool
-    kind: str        # verbatim | trimmed | qa | number | year | month | name | added
+    kind: str
+    question: str = ""        # verbatim | trimmed | qa | number | year | month | name | added
 
 
 def _load(folder: Path):
@@ -148,8 +149,8 @@ def build(folder, n: int = 400, seed: int = SEED) -> list[Item]:
         planted = _plant(rng, sentence, passages, names, others)
         if planted is None or planted[1] == sentence:
             continue
-        items.append(Item(qid, title, sentence, passages, False, kind))
-        items.append(Item(qid, title, planted[1], passages, True, planted[0]))
+        items.append(Item(qid, title, sentence, passages, False, kind, queries[qid]))
+        items.append(Item(qid, title, planted[1], passages, True, planted[0], queries[qid]))
     return items
 
 
@@ -162,13 +163,17 @@ def halves(items: list[Item]) -> tuple[list[Item], list[Item]]:
 
 
 def item_scores(items: list[Item], embed, weights=None) -> np.ndarray:
-    """The lowest claim score of each item's sentence (cited as [1]) against its passages."""
+    """The checker's score of each item's sentence against its passages; -1 when it has a foreign key
+    (a number, name or date no passage or question states: unsupported whatever the score)."""
     out = []
     for it in items:
         parts = [s for s, _ in cl.split_claims(it.sentence)]
-        feats, _ = cl.features(parts, it.passages, embed)
-        best, _ = cl.scores(feats, weights or (cl.W_SIM, cl.W_TERMS, cl.W_KEYS))
-        out.append(float(best.max(axis=1).min()) if len(parts) else 1.0)
+        data = [cl.data_only(p) for p in it.passages]
+        if any(cl.foreign_keys(s, data, it.question) for s in parts):
+            out.append(-1.0)
+            continue
+        score, _, _ = cl.claim_scores(parts, it.passages, embed, weights)
+        out.append(float(score.min()) if len(parts) else 1.0)
     return np.array(out)
 
 

@@ -78,7 +78,8 @@ class GenerativeAnswerer:
     def check(self, question: str, text: str, shown: Sequence[Passage], passages: Sequence[Passage],
               notice: str | None = None) -> Answer:
         """The Answer for the model's raw text: claims checked against the passages shown to it."""
-        checked = claims.check(text, [p.text for p in shown], self.embed, threshold=self.threshold)
+        checked = claims.check(text, [p.text for p in shown], self.embed, threshold=self.threshold,
+                               question=question)
         if checked.not_found:
             return Answer(question, NOT_FOUND, False, (), tuple(passages), notice, generated=True)
         citations, seen = [], set()
