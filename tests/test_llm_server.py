@@ -103,9 +103,9 @@ def answers(llm_rag):
     return out
 
 
-def foreign_keys(sentence: str, passages) -> set:
-    """Numbers and names of a sentence that no passage states (an independent, plain-text check)."""
-    text = " ".join(p.text for p in passages).lower().replace(",", "")
+def foreign_keys(sentence: str, passages, question: str) -> set:
+    """Numbers and names of a sentence that neither a passage nor the question states (a plain-text check)."""
+    text = " ".join([p.text for p in passages] + [question]).lower().replace(",", "")
     return {k for k in keys(sentence) if k not in re.findall(r"[a-z']+|\d+(?:\.\d+)?", text)}
 
 
@@ -131,7 +131,7 @@ def test_real_mistakes_are_flagged(answers):
     for q, items in answers.items():
         final = items[-1]
         for claim in final.claims:
-            if foreign_keys(claim.text, final.passages):
+            if foreign_keys(claim.text, final.passages, q):
                 seen += 1
                 assert not claim.supported, (q, claim)
     print(f"sentences with a foreign number or name written by the model: {seen}")
