@@ -13,14 +13,19 @@ sentence vectors (``embed``: the project's embedder), term share is the share of
 the claim's content terms found in the window, each weighted by its rarity in
 English (rag.evidence), and key share is the share of its *keys* found there:
 numbers (digits, "2,000" = "2000"; number words), dates' months, and names
-(capitalised words that are not common English words). A claim is supported
-when its best score reaches ``THRESHOLD`` (tuned on half of a labelled SQuAD set,
-rag.claimset) and it has no *foreign* key: a number, name or date that no passage
-states at all makes a claim unsupported whatever its score. A supported claim keeps the cited passages that support it; when
-none does, those markers are removed and the best passage's marker is added. An
-unsupported claim keeps its (existing) markers and is marked ``[unsupported]``
-in the checked text. The fixed "not in the documents" sentence is no claim, and a
-passage sentence that gives the model instructions is never evidence (``data_only``).
+(capitalised words that are not common English words). Words that only frame an
+answer ("the answer to the question ... is") are not terms. A sentence is scored
+clause by clause (split at ", and", ", but", ";", dashes: rag.claims.clauses), and
+its weakest clause counts, so an added clause cannot hide behind a faithful one. A
+claim is supported when that score reaches ``THRESHOLD`` (weights and threshold
+tuned on half A of a labelled SQuAD set: rag.claimset, bench/tune_claims.py) and
+it has no *foreign* key: a number, name or date that no passage (nor the
+question) states makes a claim unsupported whatever its score. A supported claim
+keeps the cited passages that support one of its clauses; when none does, those
+markers are removed and the best passage's marker is added. An unsupported claim
+keeps its valid markers and is marked ``[unsupported]`` in the checked text. The
+fixed "not in the documents" sentence is no claim, and a passage sentence that
+gives the model instructions is never evidence (``data_only``).
 Does not judge whether the answer answers the question, and reads English only.
 """
 from __future__ import annotations
