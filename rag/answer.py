@@ -5,7 +5,7 @@
 passages and a ``SentenceSource`` (the retriever's public view of the indexed
 sentences), it returns an ``Answer``. The extractive answerer
 (``rag.extractive``) is the one used today; an LLM answerer can plug in later
-through the same interface (``Rag(config, answerer=...)``). ``cite`` turns
+through the same interface (``Rag(config, answerer=...)``; rag.generative is one). ``cite`` turns
 chosen sentences into the answer text with ``[n]`` markers and its citations.
 Does not retrieve or embed anything itself.
 """
@@ -49,12 +49,16 @@ class Answer:
     short_start: Optional[int] = None  # its character span in that document
     short_end: Optional[int] = None
     score: float = 0.0                 # the evidence score the not-found rule compared with its threshold
+    claims: tuple = ()                 # generated answers: each sentence checked (rag.claims.Claim)
+    supported_share: Optional[float] = None   # generated answers: share of sentences the passages support
+    generated: bool = False            # written by an LLM (rag.generative) rather than quoted
 
     def to_dict(self) -> dict:
         return {"question": self.question, "answer": self.text, "found": self.found,
                 "short_answer": self.short, "short_doc": self.short_doc,
                 "short_start": self.short_start, "short_end": self.short_end,
-                "score": round(float(self.score), 4), "notice": self.notice,
+                "score": round(float(self.score), 4), "notice": self.notice, "generated": self.generated,
+                "supported_share": self.supported_share, "claims": [c.to_dict() for c in self.claims],
                 "citations": [asdict(c) for c in self.citations],
                 "passages": [p.to_dict() for p in self.passages]}
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import replace
+from typing import Iterator
 
+from . import generative
 from .answer import Answer, Answerer
 from .build import BuildReport, build_index
 from .config import CHECKOUT, Config
@@ -42,7 +44,8 @@ class Rag:
         self.live = LiveIndex(self.config.index_dir, lambda data: Retriever(
             data, weights=self.config.fusion_weights, depth=self.config.depth),
             settings=self.config.index_settings(), corpus=self.config.corpus_dir)
-        self.answerer = answerer or ExtractiveAnswerer(self.config.min_score)
+        self.answerer = answerer or generative.from_config(
+            self.config, self.embedder, ExtractiveAnswerer(self.config.min_score))
 
     @property
     def retriever(self) -> Retriever:
@@ -92,6 +95,41 @@ class Rag:
         qvec = self.embed(q.text)
         passages = retriever.search(q.text, qvec, q.k, mode=q.mode)
         return self.answer(q.text, passages, qvec, notice=q.notice, retriever=retriever)
+
+    def chat_stream(self, messages: list[dict], *, k: int | None = None,
+                    mode: str | None = None) -> Iterator[str | Answer]:
+        """chat(), streamed: text deltas (str) as they are written, then the final Answer.
+
+        With a generating answerer (rag.generative) the deltas are the model's raw text and the
+        final Answer holds the checked text (which may differ: citations fixed, unsupported
+        sentences marked, or the extractive fallback with its notice); show the final Answer's
+        text once it arrives. With the extractive answerer: its text as one delta, then the Answer."""
+        question, notice = self._read(messages)
+        q = check(question, k, mode, config=self.config)
+        retriever = self.retriever
+        qvec = self.embed(q.text)
+        passages = retriever.search(q.text, qvec, q.k, mode=q.mode)
+        notice = "; ".join(n for n in (notice, q.notice) if n) or None
+        stream = getattr(self.answerer, "stream", None)
+        if stream is None:
+            answer = self.answer(q.text, passages, qvec, notice=notice, retriever=retriever)
+            yield answer.text
+            yield answer
+            return
+        yield from stream(q.text, qvec, passages, retriever, notice=notice)
+
+    def _read(self, messages) -> tuple[str, str | None]:
+        """(the question as read, notice) for a conversation: see chat()."""
+        if (not isinstance(messages, list) or not messages or not isinstance(messages[-1], dict)
+                or messages[-1].get("role") != "user"):
+            raise QuestionError("the conversation must end with the user's question")
+        cleaned = [m for m in messages[:-1] if isinstance(m, dict) and isinstance(m.get("content"), str)
+                   and m["content"].strip() and m.get("role") in ("user", "assistant")]
+        last, notice = clean_question(messages[-1].get("content"), self.config.max_question_chars)
+        resolved = resolve_conversation(cleaned + [{"role": "user", "content": last}])
+        if not resolved.depends:
+            return last, notice
+        return resolved.question, "; ".join(n for n in (notice, f"Read as: {resolved.question}") if n)
 
     def chat(self, messages: list[dict], *, k: int | None = None, mode: str | None = None) -> Answer:
         """Answer the last message of a conversation [{"role": "user"|"assistant", "content": str}, ...].

@@ -42,7 +42,35 @@ def _config(args) -> Config:
         config = replace(config, upload_types=tuple(args.upload_types.replace(",", " ").split()))
     if getattr(args, "device", None):
         config = replace(config, device=args.device)
+    return _llm_config(args, config)
+
+
+def _llm_config(args, config: Config) -> Config:
+    """Generated answers when --llm [URL] or --llm-url is given (URL default $RAG_LLM_URL)."""
+    llm, url = getattr(args, "llm", None), getattr(args, "llm_url", None)
+    if llm is not None and "://" not in llm and getattr(args, "question", "") is None:
+        args.question, llm = llm, ""   # `rag ask --llm "question"`: the bare flag, then the question
+    if llm is None and url is None:
+        return config
+    config = replace(config, llm_url=url or llm or os.environ.get("RAG_LLM_URL", ""))
+    if getattr(args, "llm_model", None):
+        config = replace(config, llm_model=args.llm_model)
+    if getattr(args, "llm_key", None):
+        config = replace(config, llm_key=args.llm_key)
+    if getattr(args, "llm_timeout", None) is not None:
+        config = replace(config, llm_timeout=args.llm_timeout)
     return config
+
+
+def _llm_flags(p) -> None:
+    p.add_argument("--llm", nargs="?", const="", metavar="URL",
+                   help="generated answers from an OpenAI-compatible endpoint (default URL: $RAG_LLM_URL); "
+                        "every sentence is checked against the passages; extractive answer if it fails")
+    p.add_argument("--llm-url", metavar="URL", help="the endpoint's base URL (same as --llm URL)")
+    p.add_argument("--llm-model", metavar="NAME", help="model name to ask for (default: $RAG_LLM_MODEL or 'default')")
+    p.add_argument("--llm-key", metavar="KEY", help="API key (default: $RAG_LLM_KEY; prefer the variable)")
+    p.add_argument("--llm-timeout", type=float, metavar="S",
+                   help="seconds without data from the endpoint before falling back (default 30)")
 
 
 def _explicit(args) -> dict:
@@ -144,6 +172,9 @@ def cmd_ask(args) -> int:
     check(args.question, args.k, args.mode, config=config)   # fail fast, before loading anything
     config = _index_config(args)
     rag = open_default(config, embedder=_embedder(config))
+    if config.llm_url is not None and not args.json:
+        print_answer(stream_answer(rag, [{"role": "user", "content": args.question}], args.k, args.mode))
+        return 0
     answer = rag.query(args.question, k=args.k, mode=args.mode)
     if args.json:
         print(json.dumps(answer_json(answer, t0), indent=2, ensure_ascii=False))
@@ -158,11 +189,35 @@ def answer_json(answer, started: float) -> dict:
     return dict(answer.to_dict(), seconds=round(time.perf_counter() - started, 3))
 
 
+def _plain(text: str) -> str:
+    """Text safe for a terminal: control characters (escape sequences) removed, newlines kept."""
+    return "".join(ch for ch in text if ch >= " " or ch in "\n\t")
+
+
+def stream_answer(rag, messages, k, mode):
+    """Print the model's text as it arrives; return the final (checked) Answer."""
+    answer, streamed = None, False
+    for item in rag.chat_stream(messages, k=k, mode=mode):
+        if isinstance(item, str):
+            if getattr(rag.answerer, "generated", False):
+                print(_plain(item), end="", flush=True)
+                streamed = True
+        else:
+            answer = item
+    if streamed:
+        print("\n\n--- checked against the passages ---" if answer.generated
+              else "\n\n--- the model failed; extractive answer ---")
+    return answer
+
+
 def print_answer(answer) -> None:
     if answer.notice:
-        print(f"note: {answer.notice}")
-    print(answer.text)
+        print(f"note: {_plain(answer.notice)}")
+    print(_plain(answer.text))
     print()
+    if answer.generated and answer.supported_share is not None:
+        n = len(answer.claims)
+        print(f"Supported: {round(answer.supported_share * n)} of {n} sentences")
     if answer.citations:
         print("Sources:")
         for c in answer.citations:
@@ -195,7 +250,7 @@ def cmd_chat(args) -> int:
         if not line:
             return 0
         try:
-            answer = rag.chat(history + [{"role": "user", "content": line}], k=args.k, mode=args.mode)
+            answer = stream_answer(rag, history + [{"role": "user", "content": line}], args.k, args.mode)
         except RagError as exc:
             print(f"error: {exc}")
             continue
@@ -207,9 +262,16 @@ def cmd_eval(args) -> int:
     from .evaluate import evaluate, format_report
 
     config = _config(args)
+    if args.claims:   # the claim checker on the labelled set generated from SQuAD (rag.claimset)
+        from .claimset import format_measure, measure
+
+        embedder = _embedder(config)
+        result = measure(args.dataset, lambda texts: embedder.encode(texts, progress=False))
+        print(json.dumps(result, indent=2) if args.json else format_measure(result))
+        return 0
     report = evaluate(args.dataset, split=args.split, modes=args.mode, config=config, limit=args.limit,
                       conversations=args.conversations, abstention=not args.no_abstention,
-                      embedder=_embedder(config))
+                      embedder=_embedder(config), llm_limit=args.llm_limit)
     print(json.dumps(report.to_dict(), indent=2) if args.json else format_report(report))
     return 0
 
@@ -293,13 +355,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--ray-batch-size", type=int, default=256, metavar="N", help="texts per actor call (default 256)")
     p.set_defaults(func=cmd_index)
     p = sub.add_parser("ask", help="answer a question with cited passages")
-    p.add_argument("question")
+    p.add_argument("question", nargs="?")
     p.add_argument("-k", type=int, default=None, help="passages to retrieve (default 5)")
     p.add_argument("--json", action="store_true", help="print the full answer as JSON")
     p.add_argument("--mode", choices=MODES, help="retrieval mode (default hybrid)")
     p.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX or index/default)")
     p.add_argument("--model", help="model the index was built with (default: read from the index)")
     p.add_argument("--backend", choices=BACKENDS, help="backend the index was built with (default: read from the index)")
+    _llm_flags(p)
     p.set_defaults(func=cmd_ask)
     p = sub.add_parser("chat", help="a conversation in the terminal (follow-up questions use the previous turn)")
     p.add_argument("-k", type=int, default=None, help="passages to retrieve (default 5)")
@@ -307,6 +370,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX or index/default)")
     p.add_argument("--model", help="model the index was built with (default: read from the index)")
     p.add_argument("--backend", choices=BACKENDS, help="backend the index was built with (default: read from the index)")
+    _llm_flags(p)
     p.set_defaults(func=cmd_chat)
     p = sub.add_parser("eval", help="measure retrieval and answers on a BEIR-layout data set")
     p.add_argument("dataset", help="folder with corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv")
@@ -323,6 +387,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=BACKENDS, help="how the model runs (default torch)")
     p.add_argument("--sentence-vectors", choices=SENTENCE_VECTORS,
                    help="encoded one by one (default) or pooled from the chunk pass (one encoder pass)")
+    p.add_argument("--claims", action="store_true",
+                   help="measure the claim checker on a labelled set generated from this SQuAD folder")
+    _llm_flags(p)
+    p.add_argument("--llm-limit", type=int, default=100, metavar="N",
+                   help="with --llm: generated answers for the first N queries (default 100; slow on CPU)")
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser("serve", help="start the chat web UI")
     p.add_argument("--host", default="127.0.0.1",
@@ -334,6 +403,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", metavar="DIR", help="corpus to build the default index from if it is missing")
     p.add_argument("--model", help="model the index was built with (default: read from the index)")
     p.add_argument("--backend", choices=BACKENDS, help="backend the index was built with (default: read from the index)")
+    _llm_flags(p)
     p.set_defaults(func=cmd_serve)
     p = sub.add_parser("docs", help="list the indexed documents and the files skipped, with reasons")
     p.add_argument("--json", action="store_true", help="print them as JSON")

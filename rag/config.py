@@ -125,6 +125,14 @@ class Config:
     # A segment of at least this many chunks gets an approximate (IVF, 8-bit) dense index;
     # smaller ones are searched exactly (rag/ann.py; chosen with bench/scale.py, README "Scale").
     ann_threshold: int = 20_000
+    # Generated answers (rag.generative), off by default: an OpenAI-compatible base URL turns them on
+    # ("" = asked for but unset: the extractive answer with a notice); model and key default to
+    # $RAG_LLM_MODEL and $RAG_LLM_KEY; timeout: seconds without data before falling back.
+    llm_url: str | None = None
+    llm_model: str = dataclasses.field(default_factory=lambda: os.environ.get("RAG_LLM_MODEL") or "default")
+    llm_key: str | None = dataclasses.field(default_factory=lambda: os.environ.get("RAG_LLM_KEY") or None,
+                                            repr=False)
+    llm_timeout: float = 30.0
 
     def __post_init__(self):
         object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))

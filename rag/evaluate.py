@@ -10,7 +10,9 @@ the short answer's SQuAD exact match and F1 (a missing short answer scores 0),
 and, for the default mode, the not-found rule in the article-removed and
 one-document settings (rag.abstention); with ``questions.jsonl`` (SQuAD 2.0)
 its AUROC on questions written to look answerable; with a conversations file,
-follow-up accuracy (rag.conversations). Does not evaluate generation.
+follow-up accuracy (rag.conversations); with config.llm_url, generated answers on
+the first ``llm_limit`` questions beside extractive ones (containment, share of
+supported sentences). The claim checker is measured by rag.claimset.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from .build import build_index
 from .config import MODES, PROJECT_ROOT, Config
 from .datasets import load_beir
 from .errors import RagError
+from .extractive import ExtractiveAnswerer
 from .store import FORMAT_VERSION, read_manifest
 
 DEPTH = 100   # documents ranked per query for the metrics
@@ -54,6 +57,7 @@ class EvalReport:
     modes: list[ModeResult] = field(default_factory=list)
     abstention: dict = field(default_factory=dict)
     followup: dict = field(default_factory=dict)
+    generated: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -75,7 +79,7 @@ def _progress(done: int, total: int, t0: float, label: str) -> None:
 
 def evaluate(folder, *, split: str = "test", modes=None, config: Config | None = None,
              embedder=None, limit: int | None = None, index_dir=None, conversations=None,
-             abstention: bool = True) -> EvalReport:
+             abstention: bool = True, llm_limit: int = 100) -> EvalReport:
     """Run the evaluation; see the module docstring. modes defaults to all of MODES."""
     from .embed import Embedder
 
@@ -93,7 +97,7 @@ def evaluate(folder, *, split: str = "test", modes=None, config: Config | None =
     report = build_index(config, embedder=embedder, documents=ds.documents)
     build_seconds = report.seconds if report.changed else float(
         read_manifest(config.index_dir).get("build_seconds", 0.0))
-    rag = Rag(config, embedder=embedder)
+    rag = Rag(config, embedder=embedder, answerer=ExtractiveAnswerer(config.min_score))
     print(f"  index ready in {time.perf_counter() - t0:.0f}s (build {build_seconds:.0f}s)", file=sys.stderr)
 
     qids = list(ds.queries)[:limit] if limit else list(ds.queries)
@@ -141,7 +145,38 @@ def evaluate(folder, *, split: str = "test", modes=None, config: Config | None =
         out.abstention = _abstention(folder, ds, qids, qvecs, rag, config, embedder)
     if conversations:
         out.followup = convs.evaluate(rag, convs.load(conversations, ds.name, ds.queries, ds.answers))
+    if config.llm_url is not None and ds.answers:
+        out.generated = generated(Rag(config, embedder=embedder), ds, qids[:llm_limit], qvecs)
     return out
+
+
+def generated(rag: Rag, ds, qids, qvecs) -> dict:
+    """Generated answers (config.llm_url) beside extractive ones on the same questions: answer
+    containment, supported share, fallbacks, seconds per answer."""
+    rows, extractive = [], ExtractiveAnswerer(rag.config.min_score)
+    t0 = time.perf_counter()
+    for n, q in enumerate(qids, 1):
+        question, qvec = ds.queries[q], qvecs[q]
+        passages = rag.search(question, qvec=qvec)
+        t = time.perf_counter()
+        answer = rag.answer(question, passages, qvec)
+        seconds = time.perf_counter() - t
+        base = extractive.answer(question, qvec, passages, rag.retriever)
+        rows.append({"generated_contains": float(metrics.contains_answer(answer.text, ds.answers[q])),
+                     "extractive_contains": float(metrics.contains_answer(base.text, ds.answers[q])),
+                     "generated": float(answer.generated), "found": float(answer.found),
+                     "seconds": seconds, "supported_share": answer.supported_share})
+        if n % 10 == 0 or n == len(qids):
+            print(f"  generated: {n}/{len(qids)} questions, {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
+    shares = [r["supported_share"] for r in rows if r["supported_share"] is not None]
+    gen = [r for r in rows if r["generated"]]
+    return {"questions": len(rows), "generated": len(gen),
+            "fallbacks": len(rows) - len(gen),
+            "generated_contains": round(sum(r["generated_contains"] for r in rows) / max(1, len(rows)), 4),
+            "extractive_contains": round(sum(r["extractive_contains"] for r in rows) / max(1, len(rows)), 4),
+            "not_found": round(sum(1 - r["found"] for r in gen) / max(1, len(gen)), 4),
+            "supported_share": round(sum(shares) / len(shares), 4) if shares else None,
+            "seconds_p50": round(metrics.percentile([r["seconds"] for r in rows], 50), 2)}
 
 
 def _abstention(folder: Path, ds, qids, qvecs, rag, config: Config, embedder) -> dict:
@@ -192,4 +227,11 @@ def format_report(r: EvalReport) -> str:
         lines.append(f"follow-ups ({f['conversations']} conversations): answer containment {f['followup']:.3f}, "
                      f"same questions with context written out {f['context_written_out']:.3f}, "
                      f"resolved or left alone rightly {f['resolution_right']:.3f}")
+    if r.generated:
+        g = r.generated
+        share = "n/a" if g["supported_share"] is None else f"{g['supported_share']:.3f}"
+        lines.append(f"generated answers ({g['questions']} questions, {g['generated']} generated, {g['fallbacks']} "
+                     f"fell back): answer containment {g['generated_contains']:.3f} (extractive on the same "
+                     f"questions {g['extractive_contains']:.3f}), supported sentences {share}, "
+                     f"not-found {g['not_found']:.3f}, {g['seconds_p50']:.1f} s per answer (p50)")
     return "\n".join(lines)

@@ -1,0 +1,85 @@
+"""A tiny local OpenAI-compatible chat server for tests, on a free loopback port.
+
+``FakeLLM(mode, reply=...)``: mode "sse" streams ``reply`` in small server-sent events, "json" answers
+with one plain completion, "sleep" waits ``delay`` seconds before answering, "stall" sends one delta
+then stops sending, "garbage" answers 200 with bytes that are no chat completion, "badevents" sends
+SSE lines that are not JSON, "error" answers HTTP 500. The last request body is kept in ``.requests``.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class FakeLLM:
+    def __init__(self, mode: str = "sse", reply: str = "", delay: float = 5.0):
+        self.mode, self.reply, self.delay, self.requests = mode, reply, delay, []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                owner.requests.append(json.loads(body))
+                owner.handle(self)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def handle(self, h):
+        mode = self.mode
+        if mode == "sleep":
+            time.sleep(self.delay)
+            mode = "sse"
+        if mode == "error":
+            h.send_response(500)
+            h.send_header("Content-Type", "application/json")
+            h.end_headers()
+            h.wfile.write(b'{"error": "model exploded"}')
+            return
+        if mode == "garbage":
+            h.send_response(200)
+            h.send_header("Content-Type", "text/html")
+            h.end_headers()
+            h.wfile.write(b"<html>\x00\x01 not a completion \xff\xfe</html>")
+            return
+        if mode == "json":
+            h.send_response(200)
+            h.send_header("Content-Type", "application/json")
+            h.end_headers()
+            h.wfile.write(json.dumps({"choices": [{"message": {"role": "assistant",
+                                                               "content": self.reply}}]}).encode())
+            return
+        h.send_response(200)
+        h.send_header("Content-Type", "text/event-stream")
+        h.end_headers()
+        if mode == "badevents":
+            h.wfile.write(b"data: this is not json\n\n")
+            h.wfile.flush()
+            return
+        words = self.reply.split(" ")
+        for i, w in enumerate(words):
+            chunk = {"choices": [{"index": 0, "delta": {"content": w + (" " if i < len(words) - 1 else "")}}]}
+            h.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+            h.wfile.flush()
+            if mode == "stall":
+                time.sleep(self.delay)
+                return
+        h.wfile.write(b"data: [DONE]\n\n")
+        h.wfile.flush()
