@@ -123,6 +123,7 @@ def test_browser_chat_cites_and_stays_local(server):
             page.fill("#question textarea", QUESTION)
             page.keyboard.press("Enter")
             page.wait_for_selector("#sources mark", timeout=30000)
+            page.wait_for_selector("#chat a.cite", timeout=30000)   # the answer itself, rendered
             assert "12,000" in page.inner_text("#sources mark")
             assert "[1]" in page.inner_text("#chat")
         finally:
@@ -392,6 +393,7 @@ def test_browser_login_then_beacon_document_shows_as_text(auth_server, beacon):
             page.fill("#question textarea", BEACON_QUESTION)
             page.keyboard.press("Enter")
             page.wait_for_selector("#sources mark", timeout=30000)
+            page.wait_for_selector("#chat a.cite", timeout=30000)   # the answer itself, rendered
             page.wait_for_timeout(1500)   # time for any image the page would load
             chat, sources = page.inner_text("#chat"), page.inner_text("#sources")
             images = page.eval_on_selector_all("img", "els => els.map(e => e.src)")
