@@ -224,12 +224,15 @@ def build_app(rag: Rag):
         js.click(lambda t: export.payload(t, "json"), turns, download, api_name=False).then(
             None, download, None, js=DOWNLOAD_JS)
 
-        def on_load(saved_):
+        def on_load(saved_, turns_now):
+            if turns_now:   # a question was answered before the page's load event ran: keep it
+                return gr.skip(), gr.skip(), gr.skip()
             turns_ = session.restore(saved_)
             last = len(turns_) - 1
-            return (turns_, session.chat_messages(turns_), sources_html(turns_[-1] if turns_ else None, last),
-                    *overview())
-        app.load(on_load, [saved], [turns, chat, sources, status, examples], api_name=False)
+            return turns_, session.chat_messages(turns_), sources_html(turns_[-1] if turns_ else None, last)
+        # restore first (quick), then the status and the example questions (each asked of the index)
+        app.load(on_load, [saved, turns], [turns, chat, sources], api_name=False).then(
+            overview, None, [status, examples], api_name=False)
         docs.select(show_docs, None, docs_outputs, api_name=False)
         gr.Timer(60).tick(lambda: status_line(rag), None, status, api_name=False, show_progress="hidden")
     return app
