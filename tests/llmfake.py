@@ -2,7 +2,7 @@
 
 ``FakeLLM(mode, reply=...)``: mode "sse" streams ``reply`` in small server-sent events, "json" answers
 with one plain completion, "sleep" waits ``delay`` seconds before answering, "stall" sends one delta
-then stops sending, "garbage" answers 200 with bytes that are no chat completion, "badevents" sends
+then stops sending (in "sse", ``pace`` seconds pass between deltas), "garbage" answers 200 with bytes that are no chat completion, "badevents" sends
 SSE lines that are not JSON, "error" answers HTTP 500. The last request body is kept in ``.requests``.
 """
 from __future__ import annotations
@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FakeLLM:
-    def __init__(self, mode: str = "sse", reply: str = "", delay: float = 5.0):
-        self.mode, self.reply, self.delay, self.requests = mode, reply, delay, []
+    def __init__(self, mode: str = "sse", reply: str = "", delay: float = 5.0, pace: float = 0.0):
+        self.mode, self.reply, self.delay, self.pace, self.requests = mode, reply, delay, pace, []
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -81,5 +81,6 @@ class FakeLLM:
             if mode == "stall":
                 time.sleep(self.delay)
                 return
+            time.sleep(self.pace)
         h.wfile.write(b"data: [DONE]\n\n")
         h.wfile.flush()

@@ -6,7 +6,9 @@ earlier answer shows them), the whole document scrolled to a passage, example
 questions drawn from the index (rag.examples), retrieval settings under
 "Advanced", thumbs up/down into the feedback log (rag.feedback), export as
 Markdown or JSON, and the conversation kept in the browser's storage across
-reloads. Documents tab: ui/docs_tab.py. HTML comes from ui/render.py (all
+reloads. When an LLM writes the answers (rag.generative), the answer streams into
+the chat as it is written, then is replaced by the checked answer: unsupported
+sentences marked, the share of supported sentences under it. Documents tab: ui/docs_tab.py. HTML comes from ui/render.py (all
 document text escaped; the page makes no request to outside hosts, which
 ui/security.py's Content-Security-Policy enforces); the turns' JSON from
 ui/session.py. One click handler (BRIDGE_JS, run by Gradio's HTML component, no
@@ -76,6 +78,9 @@ mark.short {background: #f59e0b; color: #111827; font-weight: 600;}
 .open-doc, .close-doc {border: 1px solid #1d4ed8; color: #1d4ed8; background: #fff; border-radius: 6px;
   padding: 2px 10px; cursor: pointer; font-size: 0.9em;}
 a.cite {color: #1d4ed8; font-weight: 600; text-decoration: underline;}
+.unsupported {background: #fee2e2; color: #7f1d1d; text-decoration: underline wavy #b91c1c;}
+.unsupported-badge {background: #b91c1c; color: #fff; border-radius: 4px; padding: 0 4px; font-size: 0.85em;}
+.support, .writing {color: #4b5563; font-size: 0.9em;}
 table.docs {width: 100%; border-collapse: collapse;} table.docs td, table.docs th {padding: 4px 6px;
   border-bottom: 1px solid #d1d5db; text-align: left; vertical-align: top;}
 textarea::placeholder, input::placeholder {color: #4b5563 !important; opacity: 1 !important;}
@@ -103,21 +108,50 @@ def ask(rag: Rag, message, turns: list | None, mode=None) -> tuple[list, list, s
 
     Follow-ups are read against the earlier turns (Rag.chat); a bad question, k or
     mode shows as a one-line error in the chat."""
-    turns = list(turns or [])
-    shown = message[:2000] if isinstance(message, str) else f"({type(message).__name__})"
-    shown = shown.encode("utf-8", "replace").decode("utf-8")
+    turns, shown = list(turns or []), _shown(message)
     try:
         answer = rag.chat(session.conversation(turns) + [{"role": "user", "content": message}], mode=mode)
         turn = session.from_answer(shown, answer)
     except Exception as exc:   # noqa: BLE001 - the chat shows one line; the log keeps the rest
-        if isinstance(exc, RagError):
-            error = public_message(str(exc))
-        else:
-            log.exception("unexpected error answering a question")
-            error = f"unexpected {type(exc).__name__}: see the server log"
-        turn = session.from_error(shown, error)
+        turn = _error_turn(shown, exc)
     turns = session.add(turns, turn)
     return turns, session.chat_messages(turns), sources_html(turn, len(turns) - 1), ""
+
+
+def ask_stream(rag: Rag, message, turns: list | None, mode=None):
+    """ask(), streamed (for a generating answerer, rag.generative): yields (None, Chatbot messages
+    with the answer written so far, None, "") as the model's text arrives (turns and sources not
+    yet known), then what ask() returns, with the checked answer in place of the streamed text."""
+    turns, shown = list(turns or []), _shown(message)
+    before, text = session.chat_messages(turns), ""
+    try:
+        answer = None
+        for item in rag.chat_stream(session.conversation(turns) + [{"role": "user", "content": message}],
+                                    mode=mode):
+            if isinstance(item, str):
+                text += item
+                yield None, before + session.pending(shown, text), None, ""
+            else:
+                answer = item
+        turn = session.from_answer(shown, answer)
+    except Exception as exc:   # noqa: BLE001 - the chat shows one line; the log keeps the rest
+        turn = _error_turn(shown, exc)
+    turns = session.add(turns, turn)
+    yield turns, session.chat_messages(turns), sources_html(turn, len(turns) - 1), ""
+
+
+def _shown(message) -> str:
+    shown = message[:2000] if isinstance(message, str) else f"({type(message).__name__})"
+    return shown.encode("utf-8", "replace").decode("utf-8")
+
+
+def _error_turn(shown: str, exc: Exception) -> dict:
+    if isinstance(exc, RagError):
+        error = public_message(str(exc))
+    else:
+        log.exception("unexpected error answering a question")
+        error = f"unexpected {type(exc).__name__}: see the server log"
+    return session.from_error(shown, error)
 
 
 def act(rag: Rag, action: str, turns: list) -> tuple[str | None, str]:
@@ -198,9 +232,23 @@ def build_app(rag: Rag):
             turns_, messages, src, cleared = ask(rag, message, turns_, mode_)
             return turns_, turns_, messages, src, "", cleared
 
+        if getattr(rag.answerer, "generated", False):   # an LLM writes the answers: stream them
+            def on_ask(message, turns_, mode_):   # noqa: F811 - the streaming variant
+                for turns_, messages, src, cleared in ask_stream(rag, message, turns_, mode_):
+                    if turns_ is None:
+                        yield gr.skip(), gr.skip(), messages, gr.skip(), gr.skip(), cleared
+                    else:
+                        yield turns_, turns_, messages, src, "", cleared
+
         ask_outputs = [turns, saved, chat, sources, document, box]
         box.submit(on_ask, [box, turns, mode], ask_outputs, api_name="ask")
-        examples.click(lambda s, t, m: on_ask(s[0], t, m), [examples, turns, mode], ask_outputs, api_name=False)
+        if getattr(rag.answerer, "generated", False):
+            def on_example(s, t, m):
+                yield from on_ask(s[0], t, m)
+        else:
+            def on_example(s, t, m):
+                return on_ask(s[0], t, m)
+        examples.click(on_example, [examples, turns, mode], ask_outputs, api_name=False)
         def on_select(turns_, data: gr.SelectData):
             t = (data.index[0] if isinstance(data.index, (list, tuple)) else data.index) // 2
             return sources_html(session.turn_of(turns_, t), t), ""

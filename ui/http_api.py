@@ -4,6 +4,7 @@
 in front of Gradio's own on the one FastAPI app ``rag serve`` runs:
 
     POST   /api/ask                 {question, history?, k?, mode?} -> the JSON of `rag ask --json`
+                                    (stream: true -> text/event-stream of {"delta"} events, then {"answer"})
     GET    /api/documents           {"documents": [...], "skipped": [...]}   (rag.documents)
     POST   /api/documents           multipart files -> Rag.add_files -> {"added", "skipped"}
     DELETE /api/documents/{doc_id}  Rag.remove_document -> {"removed": doc_id}
@@ -32,7 +33,7 @@ from pathlib import Path
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
 from rag.cli import answer_json
@@ -40,7 +41,9 @@ from rag.errors import IndexLockedError, RagError
 from ui.security import MAX_BODY, Guard
 
 log = logging.getLogger(__name__)
-ASK_FIELDS = {"question", "history", "k", "mode"}
+ASK_FIELDS = {"question", "history", "k", "mode", "stream"}
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+_END = object()
 DEFAULT_UPLOAD_MB = 20.0       # when the Config has no upload_max_mb
 MULTIPART_SLACK = 64 << 10     # bytes of multipart headers allowed over the upload size
 
@@ -141,6 +144,39 @@ def history_of(value) -> list[dict]:
     return [{"role": m["role"], "content": m["content"]} for m in value]
 
 
+def _next(it):
+    try:
+        return next(it)
+    except StopIteration:   # cannot cross into the event loop's future
+        return _END
+
+
+async def chat_items(rag, messages: list[dict], **kw):
+    """Rag.chat_stream's items (text deltas, then the Answer) as an async iterator, each produced in
+    the threadpool. The first is computed before this returns, so a bad question raises here (a
+    400 from ``guarded``) rather than inside a response already started."""
+    it = rag.chat_stream(messages, **kw)
+    first = await run_in_threadpool(_next, it)
+
+    async def items():
+        item = first
+        while item is not _END:
+            yield item
+            item = await run_in_threadpool(_next, it)
+    return items()
+
+
+def sse(data: dict) -> str:
+    return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def stream_flag(body: dict) -> bool:
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise BadRequest("stream must be true or false")
+    return stream
+
+
 def api_routes(rag, login: tuple[str, str] | None) -> list[Route]:
     """The /api and /v1 routes over rag (see the module docstring)."""
     from ui.openai_compat import openai_routes
@@ -153,11 +189,23 @@ def api_routes(rag, login: tuple[str, str] | None) -> list[Route]:
         body = await json_body(request)
         unknown = sorted(set(body) - ASK_FIELDS)
         if unknown:
-            raise BadRequest(f"unknown field {unknown[0]!r}; expected question, history, k, mode")
+            raise BadRequest(f"unknown field {unknown[0]!r}; expected question, history, k, mode, stream")
         if "question" not in body:
             raise BadRequest("missing field 'question'")
         t0, history = time.perf_counter(), history_of(body.get("history"))
         kw = {"k": body.get("k"), "mode": body.get("mode")}
+        if stream_flag(body):
+            items = await chat_items(rag, history + [{"role": "user", "content": body["question"]}], **kw)
+
+            async def events():
+                try:
+                    async for item in items:
+                        yield sse({"delta": item} if isinstance(item, str) else {"answer": answer_json(item, t0)})
+                except Exception as exc:   # noqa: BLE001 - the response has begun: one error event
+                    log.exception("unexpected error while streaming an answer")
+                    yield sse({"error": public(exc) if isinstance(exc, RagError) else
+                               f"unexpected {type(exc).__name__}: see the server log"})
+            return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
         if history:
             answer = await run_in_threadpool(
                 rag.chat, history + [{"role": "user", "content": body["question"]}], **kw)

@@ -9,9 +9,13 @@ the nearest passages when the documents do not contain the answer; the structure
 answer (the JSON of `rag ask --json`) rides along in an extra top-level ``rag``
 field. ``stream: true`` sends the same content as ``text/event-stream`` chunks in
 OpenAI's ``chat.completion.chunk`` delta format, the last carrying
-``finish_reason: "stop"`` and ``rag``, then ``data: [DONE]``. System messages and
-sampling settings (temperature, max_tokens, ...) are accepted and ignored: the
-answer is extractive. Content may be a string or a list of ``{"type": "text"}``
+``finish_reason: "stop"`` and ``rag``, then ``data: [DONE]``. When an LLM writes
+the answers (rag.generative), the stream carries the model's text as it writes it,
+then "--- checked against the passages ---" (or "--- the model failed; extractive
+answer ---") and the checked content (unsupported sentences marked ``[unsupported]``,
+citations fixed; ``rag.claims`` says which sentence is supported); a non-streamed
+reply holds the checked content only. System messages and sampling settings
+(temperature, max_tokens, ...) are accepted and ignored: the prompt is the project's. Content may be a string or a list of ``{"type": "text"}``
 parts. Errors use OpenAI's shape, ``{"error": {"message", "type", "code"}}``. No
 token usage is reported (there is no generation to count).
 """
@@ -82,20 +86,50 @@ def cited_text(answer) -> str:
     return "\n\n".join(parts)
 
 
+CHECKED = "\n\n--- checked against the passages ---\n\n"
+FAILED = "\n\n--- the model failed; extractive answer ---\n\n"
+
+
+def chunk_event(ident, created, model, delta, finish=None, **extra) -> str:
+    data = dict({"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
+                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}, **extra)
+    return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+async def generated_events(items, ident, created, model, t0):
+    """The chunks of a streamed generated answer: the model's pieces, then the checked content."""
+    yield chunk_event(ident, created, model, {"role": "assistant", "content": ""})
+    streamed = False
+    async for item in items:
+        if isinstance(item, str):
+            if item:
+                streamed = True
+                yield chunk_event(ident, created, model, {"content": item})
+            continue
+        tail = cited_text(item)
+        if streamed:
+            tail = (CHECKED if item.generated else FAILED) + tail
+        yield chunk_event(ident, created, model, {"content": tail})
+        yield chunk_event(ident, created, model, {}, "stop", rag=answer_json(item, t0))
+    yield "data: [DONE]\n\n"
+
+
 def openai_routes(rag, login) -> list[Route]:
-    from ui.http_api import BadRequest, guarded, json_body
+    from ui.http_api import SSE_HEADERS, chat_items, guarded, json_body, stream_flag
 
     async def completions(request):
         body = await json_body(request)
         messages = conversation(body.get("messages"))
-        stream = body.get("stream", False)
-        if not isinstance(stream, bool):
-            raise BadRequest("stream must be true or false")
+        stream = stream_flag(body)
         model = body.get("model") if isinstance(body.get("model"), str) and body.get("model") else MODEL
         t0 = time.perf_counter()
+        ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+        if stream and getattr(rag.answerer, "generated", False):
+            items = await chat_items(rag, messages, k=body.get("k"), mode=body.get("mode"))
+            return StreamingResponse(generated_events(items, ident, created, model, t0),
+                                     media_type="text/event-stream", headers=SSE_HEADERS)
         answer = await run_in_threadpool(rag.chat, messages, k=body.get("k"), mode=body.get("mode"))
         content, structured = cited_text(answer), answer_json(answer, t0)
-        ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         if not stream:
             return JSONResponse({
                 "id": ident, "object": "chat.completion", "created": created, "model": model,
@@ -104,9 +138,7 @@ def openai_routes(rag, login) -> list[Route]:
                 "rag": structured})
 
         def chunk(delta, finish=None, **extra):
-            data = dict({"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
-                         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}, **extra)
-            return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+            return chunk_event(ident, created, model, delta, finish, **extra)
 
         async def events():
             yield chunk({"role": "assistant", "content": ""})

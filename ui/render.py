@@ -71,17 +71,37 @@ def marked(text: str, base: int, marks: list[tuple[int, int, str]]) -> str:
 
 
 def answer_html(turn: dict, t: int) -> str:
-    """The chat bubble of answer t: escaped text, each [n] a link to its source."""
-    text = turn["answer"] + (f"\n\n(Note: {turn['notice']})" if turn.get("notice") else "")
+    """The chat bubble of answer t: escaped text, each [n] a link to its source. A generated
+    answer with checked claims is drawn sentence by sentence: an unsupported one is wrapped in
+    ``span.unsupported`` followed by an ``[unsupported]`` badge, and the supported share is
+    shown under the answer ("3 of 4 sentences supported by the passages")."""
     markers = {s["marker"] for s in turn.get("sources", ()) if not turn.get("nearest")}
-    body = reading_text(text, line_start=False)
 
     def link(m):
         n = int(m.group(1))
         if n not in markers:
             return m.group(0)
         return f"<a href='#cite-{t}-{n}' class='cite'>[{n}]</a>"   # the chat keeps only href and class
-    return _MARKER.sub(link, body)
+    claims = turn.get("claims") or ()
+    note = f"\n\n(Note: {turn['notice']})" if turn.get("notice") else ""
+    if not claims:
+        return _MARKER.sub(link, reading_text(turn["answer"] + note, line_start=False))
+    parts = []
+    for c in claims:
+        cites = "".join(f"[{n}]" for n in c["citations"])
+        sentence = _MARKER.sub(link, reading_text(c["text"] + (" " + cites if cites else ""), line_start=False))
+        parts.append(sentence if c["supported"] else
+                     f"<span class='unsupported'>{sentence}</span> "
+                     f"<strong class='unsupported-badge'>[unsupported]</strong>")
+    n, good = len(claims), sum(bool(c["supported"]) for c in claims)
+    share = (f"<br><br><em class='support'>{good} of {n} sentence{'s' if n != 1 else ''} "
+             f"supported by the passages</em>")
+    return " ".join(parts) + share + _MARKER.sub(link, reading_text(note, line_start=False))
+
+
+def pending_html(text: str) -> str:
+    """The answer bubble while the model is still writing: its text so far, escaped, no links."""
+    return reading_text(text, line_start=False) + " <em class='writing'>(writing…)</em>"
 
 
 def question_html(turn: dict) -> str:

@@ -3,7 +3,10 @@
 A turn is what one question produced: {"question", "answer", "found", "notice",
 "short", "short_doc", "short_start", "short_end", "nearest", "error",
 "sources": [{"marker", "doc", "title", "text", "start", "end", "page",
-"chunk", "quotes": [[start, end], ...]}]}. Every answer keeps its own sources,
+"chunk", "quotes": [[start, end], ...]}]}, and for a generated answer (rag.generative)
+also "generated": True, "supported_share" and "claims": [{"text", "citations",
+"supported", "score"}] (each sentence as checked; ui/render.py marks the unsupported
+ones). Every answer keeps its own sources,
 so an older answer's sources can be shown again. The turns live in a per-session
 gr.State and are mirrored to the browser's storage (gr.BrowserState) so a reload
 keeps the conversation; what comes back from the browser is untrusted and is
@@ -12,7 +15,7 @@ checked field by field (``restore``), and everything is escaped when shown
 """
 from __future__ import annotations
 
-from ui.render import answer_html, question_html
+from ui.render import answer_html, pending_html, question_html
 
 MAX_TURNS = 50          # older turns are dropped (the browser's storage and each request stay small)
 MAX_TEXT = 20_000       # characters kept of any one text field
@@ -36,10 +39,21 @@ def from_answer(question: str, answer) -> dict:
         for i, p in enumerate(answer.passages[:3], 1):
             sources[i] = {"marker": i, "doc": p.doc_id, "title": p.title, "text": p.text, "start": p.start,
                           "end": p.end, "page": getattr(p, "page", None), "chunk": p.chunk, "quotes": []}
-    return {"question": question, "answer": answer.text, "found": bool(answer.found), "notice": answer.notice,
+    turn = {"question": question, "answer": answer.text, "found": bool(answer.found), "notice": answer.notice,
             "short": answer.short, "short_doc": answer.short_doc, "short_start": answer.short_start,
             "short_end": answer.short_end, "nearest": nearest, "error": False,
             "sources": [sources[k] for k in sorted(sources)]}
+    if getattr(answer, "generated", False):
+        turn.update(generated=True, supported_share=answer.supported_share, claims=[
+            {"text": c.text, "citations": list(c.citations), "supported": bool(c.supported),
+             "score": round(float(c.score), 4)} for c in answer.claims])
+    return turn
+
+
+def pending(question: str, text: str) -> list[dict]:
+    """The Chatbot messages of a turn whose answer is still being written (text so far, escaped)."""
+    return [{"role": "user", "content": question_html({"question": question})},
+            {"role": "assistant", "content": pending_html(text)}]
 
 
 def from_error(question: str, message: str) -> dict:
@@ -94,6 +108,24 @@ def _int(v, none: bool = False):
     return v
 
 
+def _float(v):
+    if v is None:
+        return None
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 1:
+        raise ValueError
+    return float(v)
+
+
+def _claims(t: dict) -> dict:
+    """A stored turn's generated-answer fields, checked (none for an extractive answer)."""
+    if not t.get("generated"):
+        return {}
+    claims = [{"text": _text(c["text"]), "citations": [_int(m) for m in c["citations"][:20]],
+               "supported": bool(c["supported"]), "score": float(c.get("score") or 0.0)}
+              for c in t.get("claims", [])[:100]]
+    return {"generated": True, "supported_share": _float(t.get("supported_share")), "claims": claims}
+
+
 def restore(saved) -> list[dict]:
     """The turns stored in the browser, checked: malformed turns are dropped, never shown raw."""
     out = []
@@ -110,7 +142,8 @@ def restore(saved) -> list[dict]:
                         "found": bool(t.get("found")), "notice": _text(t.get("notice"), True),
                         "short": _text(t.get("short"), True), "short_doc": _text(t.get("short_doc"), True),
                         "short_start": _int(t.get("short_start"), True), "short_end": _int(t.get("short_end"), True),
-                        "nearest": bool(t.get("nearest")), "error": bool(t.get("error")), "sources": sources})
+                        "nearest": bool(t.get("nearest")), "error": bool(t.get("error")), "sources": sources,
+                        **_claims(t)})
         except (KeyError, TypeError, ValueError, AttributeError):
             continue
     return out
