@@ -137,18 +137,11 @@ class Rag:
         A follow-up that leans on the previous turn ("and how many were killed?") is
         resolved against it first (rag.followup); Answer.question is then the question
         as read, and the notice says so. A self-contained question is asked as is."""
-        if (not isinstance(messages, list) or not messages or not isinstance(messages[-1], dict)
-                or messages[-1].get("role") != "user"):
-            raise QuestionError("the conversation must end with the user's question")
-        cleaned = [m for m in messages[:-1] if isinstance(m, dict) and isinstance(m.get("content"), str)
-                   and m["content"].strip() and m.get("role") in ("user", "assistant")]
-        last, notice = clean_question(messages[-1].get("content"), self.config.max_question_chars)
-        resolved = resolve_conversation(cleaned + [{"role": "user", "content": last}])
-        if not resolved.depends:
-            return self.query(last, k=k, mode=mode)
-        answer = self.query(resolved.question, k=k, mode=mode)
-        read_as = f"Read as: {resolved.question}"
-        return replace(answer, notice="; ".join(n for n in (notice, read_as, answer.notice) if n))
+        question, notice = self._read(messages)
+        answer = self.query(question, k=k, mode=mode)
+        if not notice:
+            return answer
+        return replace(answer, notice="; ".join(n for n in (notice, answer.notice) if n))
 
     # Document management (rag.documents): list, view, upload, remove.
     def documents(self) -> list:

@@ -105,3 +105,16 @@ def env_set(name, value):
         else:
             os.environ[name] = old
     return restore
+
+
+def chunked_post(url, path, chunks, headers):
+    """POST a chunked body (no Content-Length); the status, or None if the server cut the connection."""
+    u = urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    try:
+        conn.request("POST", path, body=iter(chunks), headers=headers, encode_chunked=True)
+        return conn.getresponse().status
+    except (ConnectionError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()

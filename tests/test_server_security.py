@@ -14,7 +14,7 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
-from apiserver import env_set, multipart, open_rag, request, serve, write_corpus
+from apiserver import chunked_post, env_set, multipart, open_rag, request, serve, write_corpus
 from ui.security import MAX_BODY, Guard
 
 UPLOAD_MAX = 3_000_000   # bytes: over the 1 MiB of the other routes, so the per-route limit shows
@@ -158,16 +158,6 @@ def test_other_routes_keep_one_mib(site):
         assert status == 413, path
 
 
-def chunked_post(url, path, chunks, headers):
-    u = urlsplit(url)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-    try:
-        conn.request("POST", path, body=iter(chunks), headers=headers, encode_chunked=True)
-        return conn.getresponse().status
-    except (ConnectionError, http.client.HTTPException):
-        return None
-    finally:
-        conn.close()
 
 
 @pytest.mark.parametrize("method, path, limit", [

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from apiserver import chunked_post
 from conftest import SEEDS, free_port
 from rag.config import Config
 from rag.examples import example_questions
@@ -234,19 +235,6 @@ def post_claiming(url, path, length, headers):
         conn.endheaders()
         return conn.getresponse().status
     except (OSError, http.client.HTTPException):
-        return None
-    finally:
-        conn.close()
-
-
-def chunked_post(url, path, chunks, headers):
-    """POST a chunked body (no Content-Length); the status, or None if the server cut the connection."""
-    u = urlsplit(url)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-    try:
-        conn.request("POST", path, body=iter(chunks), headers=headers, encode_chunked=True)
-        return conn.getresponse().status
-    except (ConnectionError, http.client.HTTPException):
         return None
     finally:
         conn.close()
