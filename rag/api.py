@@ -64,7 +64,8 @@ class Rag:
     def status(self) -> dict:
         m = self.retriever.manifest
         return {"documents": m["counts"]["documents"], "chunks": m["counts"]["chunks"],
-                "model": m["model"], "index": str(self.config.index_dir), "built_at": m.get("built_at")}
+                "model": m["model"], "index": str(self.config.index_dir), "built_at": m.get("built_at"),
+                "skipped": len(m.get("skipped") or [])}
 
     def embed(self, question: str):
         """The question's vector (one model call)."""

@@ -55,6 +55,8 @@ def test_status_in_plain_language():
         "1 document, indexed just now"
     assert status_text({"documents": 3, "built_at": "2025-12-31T11:00:00+00:00"}, now).endswith("2 days ago")
     assert status_text({"documents": 3, "built_at": None}, now) == "3 documents, indexed at an unknown time"
+    assert status_text({"documents": 3, "built_at": None, "skipped": 2}, now) == \
+        "3 documents, indexed at an unknown time · 2 files could not be read (see Documents)"
 
 
 def test_restore_keeps_valid_turns_and_drops_tampered_ones():

@@ -171,9 +171,13 @@ def ago(when: str | None, now: datetime.datetime | None = None) -> str:
 
 
 def status_text(status: dict, now: datetime.datetime | None = None) -> str:
-    """'29 documents, indexed 5 minutes ago'."""
-    n = status["documents"]
-    return f"{n} document{'s' if n != 1 else ''}, indexed {ago(status.get('built_at'), now)}"
+    """'29 documents, indexed 5 minutes ago', and how many files could not be read, if any
+    (so a question about one of them is not simply 'not in the documents')."""
+    n, skipped = status["documents"], status.get("skipped") or 0
+    text = f"{n} document{'s' if n != 1 else ''}, indexed {ago(status.get('built_at'), now)}"
+    if skipped:
+        text += f" · {skipped} file{'s' if skipped != 1 else ''} could not be read (see Documents)"
+    return text
 
 
 def size_text(n: int) -> str:
