@@ -22,26 +22,21 @@ from .errors import RagError
 SKIPPED_LISTED = 10   # skipped files listed one by one; above this, counts by reason and the first few
 
 
+# command-line option -> Config field, with how its value is read (options left unset keep the defaults)
+_OPTIONS = (("index", "index_dir", Path), ("corpus", "corpus_dir", Path), ("model", "model", str),
+            ("max_file_mb", "max_file_mb", float), ("backend", "backend", str),
+            ("sentence_vectors", "sentence_vectors", str), ("upload_max_mb", "upload_max_mb", float),
+            ("upload_types", "upload_types", lambda v: tuple(v.replace(",", " ").split())),
+            ("device", "device", str))
+
+
 def _config(args) -> Config:
-    config = Config()
-    if getattr(args, "index", None):
-        config = replace(config, index_dir=Path(args.index))
-    if getattr(args, "corpus", None):
-        config = replace(config, corpus_dir=Path(args.corpus))
-    if getattr(args, "model", None):
-        config = replace(config, model=args.model)
-    if getattr(args, "max_file_mb", None) is not None:
-        config = replace(config, max_file_mb=args.max_file_mb)
-    if getattr(args, "backend", None):
-        config = replace(config, backend=args.backend)
-    if getattr(args, "sentence_vectors", None):
-        config = replace(config, sentence_vectors=args.sentence_vectors)
-    if getattr(args, "upload_max_mb", None) is not None:
-        config = replace(config, upload_max_mb=args.upload_max_mb)
-    if getattr(args, "upload_types", None):
-        config = replace(config, upload_types=tuple(args.upload_types.replace(",", " ").split()))
-    if getattr(args, "device", None):
-        config = replace(config, device=args.device)
+    given = {}
+    for option, field, read in _OPTIONS:
+        value = getattr(args, option, None)
+        if value is not None and value != "":
+            given[field] = read(value)
+    config = replace(Config(), **given)
     return _llm_config(args, config)
 
 
