@@ -91,11 +91,15 @@ class Rag:
         k: passages to retrieve, 1 to 100 (default config.top_k); mode: dense, bm25,
         rrf or hybrid (default config.mode). Raises QuestionError (one line) for a
         question, k or mode of the wrong type or value; see rag.question."""
+        q, retriever, qvec, passages = self._retrieve(question, k, mode)
+        return self.answer(q.text, passages, qvec, notice=q.notice, retriever=retriever)
+
+    def _retrieve(self, question, k, mode):
+        """(checked question, the index version used, its vector, ranked passages)."""
         q = check(question, k, mode, config=self.config)
         retriever = self.retriever   # one index version for the whole question
         qvec = self.embed(q.text)
-        passages = retriever.search(q.text, qvec, q.k, mode=q.mode)
-        return self.answer(q.text, passages, qvec, notice=q.notice, retriever=retriever)
+        return q, retriever, qvec, retriever.search(q.text, qvec, q.k, mode=q.mode)
 
     def chat_stream(self, messages: list[dict], *, k: int | None = None,
                     mode: str | None = None) -> Iterator[str | Answer]:
@@ -106,10 +110,7 @@ class Rag:
         sentences marked, or the extractive fallback with its notice); show the final Answer's
         text once it arrives. With the extractive answerer: its text as one delta, then the Answer."""
         question, notice = self._read(messages)
-        q = check(question, k, mode, config=self.config)
-        retriever = self.retriever
-        qvec = self.embed(q.text)
-        passages = retriever.search(q.text, qvec, q.k, mode=q.mode)
+        q, retriever, qvec, passages = self._retrieve(question, k, mode)
         notice = "; ".join(n for n in (notice, q.notice) if n) or None
         stream = getattr(self.answerer, "stream", None)
         if stream is None:

@@ -48,24 +48,12 @@ class FakeLLM:
             time.sleep(self.delay)
             mode = "sse"
         if mode == "error":
-            h.send_response(500)
-            h.send_header("Content-Type", "application/json")
-            h.end_headers()
-            h.wfile.write(b'{"error": "model exploded"}')
-            return
+            return _send(h, 500, "application/json", b'{"error": "model exploded"}')
         if mode == "garbage":
-            h.send_response(200)
-            h.send_header("Content-Type", "text/html")
-            h.end_headers()
-            h.wfile.write(b"<html>\x00\x01 not a completion \xff\xfe</html>")
-            return
+            return _send(h, 200, "text/html", b"<html>\x00\x01 not a completion \xff\xfe</html>")
         if mode == "json":
-            h.send_response(200)
-            h.send_header("Content-Type", "application/json")
-            h.end_headers()
-            h.wfile.write(json.dumps({"choices": [{"message": {"role": "assistant",
-                                                               "content": self.reply}}]}).encode())
-            return
+            reply = {"choices": [{"message": {"role": "assistant", "content": self.reply}}]}
+            return _send(h, 200, "application/json", json.dumps(reply).encode())
         h.send_response(200)
         h.send_header("Content-Type", "text/event-stream")
         h.end_headers()
@@ -84,3 +72,11 @@ class FakeLLM:
             time.sleep(self.pace)
         h.wfile.write(b"data: [DONE]\n\n")
         h.wfile.flush()
+
+
+def _send(h, status: int, content_type: str, body: bytes) -> None:
+    """One whole (non-streamed) reply."""
+    h.send_response(status)
+    h.send_header("Content-Type", content_type)
+    h.end_headers()
+    h.wfile.write(body)
