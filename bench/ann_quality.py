@@ -3,7 +3,7 @@
     PYTHONPATH=. python bench/ann_quality.py INDEX DATASET [--threshold 500] [--split test] [--backend onnx-int8]
 
 Copies INDEX (an index that `rag eval DATASET` built, e.g. index/eval/squad-dev-HASH) to a temporary
-folder, rewrites it as one segment with an ANN index (rag.ann) by saving it again with a tiny
+folder, rewrites it as one segment with an ANN index (rag.storage.dense) by saving it again with a tiny
 ann_threshold (no re-embedding), and runs the same evaluation over it, so the figures compare with
 `rag eval DATASET` on the exact index side by side (README "Scale").
 """
@@ -12,9 +12,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from rag import store
+from rag.storage import writer as store
 from rag.config import Config
-from rag.evaluate import evaluate, format_report
+from rag.evaluation.evaluate import evaluate, format_report
 
 ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 ap.add_argument("index"), ap.add_argument("dataset")

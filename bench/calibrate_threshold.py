@@ -1,12 +1,12 @@
 """Tune the answer-sentence weights and calibrate the not-found threshold (in-sample, on SQuAD dev).
 
-Computes every candidate sentence's features once (rag.extractive: cosine,
+Computes every candidate sentence's features once (rag.answer.extractive: cosine,
 rarity-weighted term share in the sentence and in its passage, answer-type
 match, 1/rank) in three settings:
   removed     SQuAD-dev half, each question with its article present (answerable)
               and with its article's passages removed from the results (not)
   single-doc  each article indexed alone, its own questions (answerable) and as
-              many from other articles (not)                 [rag.abstention]
+              many from other articles (not)                 [rag.evaluation.notfound]
   squad2      SQuAD 2.0 dev questions, answerable vs written-to-look-answerable
 then grids the evidence weights (for each, the threshold that maximises the
 worse balanced accuracy of the two abstention settings, and the SQuAD 2.0
@@ -30,14 +30,14 @@ from pathlib import Path
 import numpy as np
 
 from rag import Config
-from rag.abstention import article_documents, load_questions, single_doc_config
+from rag.evaluation.notfound import article_documents, load_questions, single_doc_config
 from rag.api import Rag
-from rag.build import build_index
-from rag.datasets import load_beir
-from rag.embed import Embedder
-from rag.evaluate import _cache_dir
-from rag.extractive import ExtractiveAnswerer
-from rag.metrics import auroc, contains_answer, squad_em_f1
+from rag.build.builder import build_index
+from rag.evaluation.datasets import load_beir
+from rag.embed.embedder import Embedder
+from rag.evaluation.evaluate import _cache_dir
+from rag.answer.extractive import ExtractiveAnswerer
+from rag.evaluation.metrics import auroc, contains_answer, squad_em_f1
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 FULL = 0.5   # evidence weight of full coverage (all question words in one sentence): kept fixed

@@ -4,12 +4,12 @@ import pickle, sys
 from dataclasses import replace
 from pathlib import Path
 from rag.api import Rag
-from rag.build import build_index
+from rag.build.builder import build_index
 from rag.config import Config
-from rag.datasets import load_beir
-from rag.embed import Embedder
-from rag.evaluate import _cache_dir
-from rag.extractive import ExtractiveAnswerer
+from rag.evaluation.datasets import load_beir
+from rag.embed.embedder import Embedder
+from rag.evaluation.evaluate import _cache_dir
+from rag.answer.extractive import ExtractiveAnswerer
 sys.path.insert(0, str(Path(__file__).parent))
 from calibrate_threshold import qvecs_for
 

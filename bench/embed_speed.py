@@ -15,7 +15,7 @@ ratios measured in the same run, not absolute times across runs):
 --files writes the documents to a temporary folder of .txt files first and
 builds from that folder, as `rag index FOLDER` does (reading included);
 --build none times the raw pass only. --window N embeds N chunks at a time while
-reading (default rag.build.WINDOW, 2048: a small corpus has one window, so no overlap).
+reading (default rag.build.builder.WINDOW, 2048: a small corpus has one window, so no overlap).
 Backends are interleaved round by round (--repeat), so load changes hit all alike.
 """
 from __future__ import annotations
@@ -29,11 +29,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag import build as build_mod  # noqa: E402
-from rag.build import _chunk, build_index, indexed_text  # noqa: E402
+from rag.build import builder as build_mod  # noqa: E402
+from rag.build.builder import _chunk, build_index, indexed_text  # noqa: E402
 from rag.config import Config  # noqa: E402
-from rag.datasets import load_beir  # noqa: E402
-from rag.embed import Embedder  # noqa: E402
+from rag.evaluation.datasets import load_beir  # noqa: E402
+from rag.embed.embedder import Embedder  # noqa: E402
 
 
 def main() -> None:
@@ -46,7 +46,7 @@ def main() -> None:
     ap.add_argument("--build", action="append", choices=["none", "pooled", "encoded", "pooled-serial",
                                                          "encoded-serial"])
     ap.add_argument("--files", action="store_true", help="build from a folder of .txt files")
-    ap.add_argument("--window", type=int, help="chunks embedded together while reading (rag.build.WINDOW)")
+    ap.add_argument("--window", type=int, help="chunks embedded together while reading (rag.build.builder.WINDOW)")
     ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
     ds = load_beir(Path(args.dataset), args.split)

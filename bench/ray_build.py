@@ -1,4 +1,4 @@
-"""Time a local build against a Ray build (rag.ray_embed) of the same corpora, side by side.
+"""Time a local build against a Ray build (rag.embed.ray_cluster) of the same corpora, side by side.
 
     PYTHONPATH=. python bench/ray_build.py [--scifact ../shared/data/scifact --limit 300]
         [--address ADDR] [--actors N] [--sentence-vectors encoded|pooled] [--ray-first]
@@ -22,11 +22,11 @@ import numpy as np
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 from rag import Config  # noqa: E402
-from rag.build import build_index  # noqa: E402
-from rag.datasets import load_beir  # noqa: E402
-from rag.embed import Embedder  # noqa: E402
-from rag.ray_embed import RayEmbedder, require_ray  # noqa: E402
-from rag.store import load  # noqa: E402
+from rag.build.builder import build_index  # noqa: E402
+from rag.evaluation.datasets import load_beir  # noqa: E402
+from rag.embed.embedder import Embedder  # noqa: E402
+from rag.embed.ray_cluster import RayEmbedder, require_ray  # noqa: E402
+from rag.storage.writer import load  # noqa: E402
 
 
 def build(config, embedder, documents):

@@ -6,7 +6,7 @@ Indexes the BEIR corpus (SciFact: 5,183 abstracts) with the fake hashing embedde
 tests/conftest.py at the real model's dimension (so vector files have their real size;
 embedding itself costs next to nothing, so the figures are the index engine's own
 work), then: a full rebuild (--rebuild), a refresh after changing one document, one
-after adding one, one after removing one, and, when rag.live exists, a reader's
+after adding one, one after removing one, and, when rag.storage.live exists, a reader's
 reload. For each: seconds, bytes of files created in the index folder (new or
 replaced files, by size), and bytes passed to write() (/proc/self/io wchar, which
 also counts temporary files). Prints one JSON line per step. --code DIR imports rag
@@ -29,11 +29,11 @@ sys.path[:0] = [_code, str(ROOT / "tests")]
 
 from conftest import FakeEmbedder  # noqa: E402
 
-from rag import store  # noqa: E402
-from rag.build import build_index  # noqa: E402
+from rag.storage import writer as store  # noqa: E402
+from rag.build.builder import build_index  # noqa: E402
 from rag.config import Config  # noqa: E402
-from rag.datasets import load_beir  # noqa: E402
-from rag.ingest import Document, sha256_bytes  # noqa: E402
+from rag.evaluation.datasets import load_beir  # noqa: E402
+from rag.ingest.read import Document, sha256_bytes  # noqa: E402
 
 
 def wchar() -> int:
@@ -85,7 +85,7 @@ def main(argv=None) -> None:
     changed[len(changed) // 2] = dataclasses.replace(d, text=text, sha256=sha256_bytes(text.encode()))
     reader = None
     try:
-        from rag.live import LiveIndex
+        from rag.storage.live import LiveIndex
 
         reader = LiveIndex(config.index_dir, lambda data: data)
     except ImportError:
@@ -100,7 +100,7 @@ def main(argv=None) -> None:
     step("refresh: 1 document removed", lambda: {"removed": build(changed).removed}, config.index_dir)
     data = store.load(config.index_dir)
     t0 = time.perf_counter()
-    from rag.build import _lexical
+    from rag.build.builder import _lexical
     _lexical(data.chunks, data.manifest["documents"], config)   # the part of a refresh that is not I/O-bound
     print(json.dumps({"step": "BM25 rebuild alone (chunks + documents)",
                       "seconds": round(time.perf_counter() - t0, 3)}))

@@ -10,9 +10,9 @@ folder of any format, e.g. the one `rag eval ../shared/data/squad-dev --backend 
 under bench/.cache/. Passages of each size are then
 made of those vectors and perturbed copies of them (Gaussian noise, re-normalised: a copy keeps a cosine of
 about 0.9 with its source), each with --spp sentence vectors made the same way, in documents of 10
-passages, and written with the project's own store (rag.store.save: float16 segments, an ANN index when a
+passages, and written with the project's own store (rag.storage.writer.save: float16 segments, an ANN index when a
 segment holds at least --threshold chunks). Each phase runs in a child process that reports its peak RSS
-(VmHWM): build (making the vectors included), then serving (rag.store.load, checksums and all, and a
+(VmHWM): build (making the vectors included), then serving (rag.storage.writer.load, checksums and all, and a
 Retriever). Printed: build time, peak RSS of build and serving, size on disk and bytes per passage, single-
 query latency p50/p95 (one thread; every query 3 times) of the dense candidate search alone and of
 Retriever.search in dense mode (candidates rescored exactly), Recall@10 of both against exact search over the
@@ -59,7 +59,7 @@ def real_vectors(args) -> dict:
     if path.is_file():
         z = np.load(path, allow_pickle=False)
         return _distinct({k: z[k] for k in z.files})
-    from rag.embed import Embedder
+    from rag.embed.embedder import Embedder
 
     sents, qtexts = [], []
     for d in args.embed + args.ask:
@@ -110,9 +110,9 @@ def perturbed(base: np.ndarray, n: int, seed: int) -> np.ndarray:
 # ---------------------------------------------------------------- phases (child processes)
 
 def build(args) -> dict:
-    from rag import store
+    from rag.storage import writer as store
     from rag.config import Config
-    from rag.lexical import BM25
+    from rag.storage.lexical import BM25
 
     real = real_vectors(args)
     n, spp, texts = args.size, args.spp, [str(t) for t in real["texts"]]
@@ -154,8 +154,8 @@ def build(args) -> dict:
 def serve(args) -> dict:
     import faiss
 
-    from rag import store
-    from rag.retrieve import Retriever
+    from rag.storage import writer as store
+    from rag.retrieve.retriever import Retriever
 
     real = real_vectors(args)
     qs, qtexts = real["queries"].astype(np.float32), [str(t) for t in real["qtexts"]]
@@ -205,7 +205,7 @@ def serve(args) -> dict:
                 sweep.append((nprobe, index.nlist, recall([dense.search(q, 10)[1][0] for q in qs]), ms))
             index.nprobe = base
     out["sweep"] = sweep
-    from rag import ann   # exact float16 search over every row, for the threshold: after the RSS reading
+    from rag.storage import dense as ann   # exact float16 search over every row, for the threshold: after the RSS reading
     flat = ann.Dense([(ann.exact(data.chunk_vecs, np.arange(n)), np.arange(n))], data.chunk_vecs.dim)
     out["exact_ms"] = timed(lambda i: flat.search(qs[i], 100), rounds=1)
     return out

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from rag import Config
 from rag.api import Rag
-from rag import conversations
-from rag.build import build_index
-from rag.embed import Embedder
+from rag.evaluation import followups as conversations
+from rag.build.builder import build_index
+from rag.embed.embedder import Embedder
 
 HERE = Path(__file__).resolve().parent
 

@@ -1,7 +1,7 @@
 """Short-answer figures on the candidates dumped by bench/dump_candidates.py, without retrieval, so rules in
 rag/short_answer.py can be judged on the whole SQuAD-dev half in seconds (in-sample). Mirrors the extractive
 answerer: the type feature is recomputed, the sentence picked by SELECT_WEIGHTS, the short answer taken by
-rag.extractive.short_answer_of; refused questions (evidence under min_score) get none. Does not handle
+rag.answer.extractive.short_answer_of; refused questions (evidence under min_score) get none. Does not handle
 "summarize"/"compare" questions, so its containment differs a little from `rag eval`.
 Usage: PYTHONPATH=. python bench/short_iter.py CANDS.pkl [N examples to print] (ONLY=kind:firstword filters them)"""
 import collections
@@ -12,12 +12,14 @@ import sys
 
 import numpy as np
 
-from rag import multi, short_answer
+from rag.answer import multi_sentence as multi
+
+from rag.answer import short_answer
 from rag.config import Config
-from rag.evidence import answer_type
-from rag.extractive import EVIDENCE_WEIGHTS, SECOND_SENTENCE_MARGIN, SELECT_WEIGHTS, Candidate, short_answer_of
-from rag.metrics import contains_answer, squad_em_f1
-from rag.retrieve import Passage, Sentence
+from rag.text.evidence import answer_type
+from rag.answer.extractive import EVIDENCE_WEIGHTS, SECOND_SENTENCE_MARGIN, SELECT_WEIGHTS, Candidate, short_answer_of
+from rag.evaluation.metrics import contains_answer, squad_em_f1
+from rag.retrieve.retriever import Passage, Sentence
 
 data = pickle.load(open(sys.argv[1], "rb"))
 show = int(sys.argv[2]) if len(sys.argv) > 2 else 0

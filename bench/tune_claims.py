@@ -1,8 +1,8 @@
-"""Tune the claim checker (rag.claims weights and threshold) on half A of the labelled set; show half B.
+"""Tune the claim checker (rag.llm.claims weights and threshold) on half A of the labelled set; show half B.
 
 Usage: PYTHONPATH=. python bench/tune_claims.py ../shared/data/squad-dev [N] [--cache FILE]
-The set is generated from the data at run time (rag.claimset). For each weight setting, the threshold is
-tuned on half A (rag.claimset.tune) and both halves' rates are printed at it, best on half A first; choose
+The set is generated from the data at run time (rag.evaluation.claimset). For each weight setting, the threshold is
+tuned on half A (rag.evaluation.claimset.tune) and both halves' rates are printed at it, best on half A first; choose
 on half A only, then set rag/claims.py's constants. The similarity weight is kept at 0.1 or more by design
 (the score is similarity plus lexical overlap); with 0 allowed, half A prefers 0 by a hair (AUROC 0.9925
 against 0.9920). --cache keeps sentence vectors between runs (pickle in
@@ -15,9 +15,9 @@ import sys
 
 import numpy as np
 
-from rag import claims as cl
-from rag import claimset as cs
-from rag import metrics
+from rag.llm import claims as cl
+from rag.evaluation import claimset as cs
+from rag.evaluation import metrics
 
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
 folder, n = args[0], int(args[1]) if len(args) > 1 else 400
@@ -33,7 +33,7 @@ def embed(texts):
     missing = [t for t in dict.fromkeys(texts) if t not in cache]
     if missing:
         if model is None:
-            from rag.embed import Embedder
+            from rag.embed.embedder import Embedder
             model = Embedder()
         cache.update(zip(missing, model.encode(missing, progress=False)))
     return np.array([cache[t] for t in texts])

@@ -18,9 +18,9 @@ import numpy as np
 
 from rag import Config
 from rag.api import Rag
-from rag.datasets import load_beir
-from rag.evaluate import _cache_dir
-from rag.metrics import hit_at_k, ndcg_at_k
+from rag.evaluation.datasets import load_beir
+from rag.evaluation.evaluate import _cache_dir
+from rag.evaluation.metrics import hit_at_k, ndcg_at_k
 
 
 def features(rag: Rag, question: str, qvec: np.ndarray, depth: int):

@@ -8,14 +8,15 @@
 
 Importing this package does no work: models and indexes load on first use.
 """
-__version__ = "0.1.0"
+from rag.answer.base import Answer, Answerer, Citation
+from rag.api import Rag, index, query
+from rag.build.builder import BuildReport
+from rag.config import Config
+from rag.errors import RagError
+from rag.retrieve.retriever import Passage
+from rag.version import package_version
 
-from .answer import Answer, Answerer, Citation
-from .api import Rag, index, query
-from .build import BuildReport
-from .config import Config
-from .errors import RagError
-from .retrieve import Passage
+__version__ = package_version()
 
 __all__ = ["query", "index", "Rag", "Config", "Answer", "Answerer", "Citation", "Passage", "BuildReport",
            "RagError"]

@@ -2,13 +2,13 @@
 
 ``Rag`` is the one place that wires the pipeline: it loads an index folder once
 (checking its manifest against the configuration) into a retriever, holds the
-embedding model and the answer step (an ``rag.answer.Answerer``; the
+embedding model and the answer step (an ``rag.answer.base.Answerer``; the
 extractive one by default), and offers ``search`` (ranked passages, used by
 evaluation and benchmarks), ``query`` (one question) and ``chat`` (a
 conversation whose last message is the new question). ``query`` keeps one ``Rag`` per
 configuration and, for the default configuration only, builds the index from
 the corpus folder when it is missing. A ``Rag`` notices a completed update of
-its index (by any process) on its next question and switches to it (rag.live).
+its index (by any process) on its next question and switches to it (rag.storage.live).
 """
 from __future__ import annotations
 
@@ -17,18 +17,18 @@ import threading
 from dataclasses import replace
 from typing import Iterator
 
-from . import generative
-from .answer import Answer, Answerer
-from .build import BuildReport, build_index
-from .config import CHECKOUT, Config
-from .embed import Embedder
-from .errors import IndexMissingError, QuestionError, RagError
-from .extractive import ExtractiveAnswerer
-from .followup import resolve_conversation
-from .index_config import for_index
-from .live import LiveIndex
-from .question import check, check_k, check_mode, clean_question
-from .retrieve import Passage, Retriever
+from rag.llm import answerer as generative
+from rag.answer.base import Answer, Answerer
+from rag.build.builder import BuildReport, build_index
+from rag.config import CHECKOUT, Config
+from rag.embed.embedder import Embedder
+from rag.errors import IndexMissingError, QuestionError, RagError
+from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.followup import resolve_conversation
+from rag.storage.settings import for_index
+from rag.storage.live import LiveIndex
+from rag.question import check, check_k, check_mode, clean_question
+from rag.retrieve.retriever import Passage, Retriever
 
 _CACHE: dict[Config, "Rag"] = {}
 _CACHE_LOCK = threading.Lock()
@@ -49,14 +49,14 @@ class Rag:
 
     @property
     def retriever(self) -> Retriever:
-        """The current version's retriever (reloaded when an update completed: rag.live);
+        """The current version's retriever (reloaded when an update completed: rag.storage.live);
         take it once per question."""
         return self.live.get()
 
     @classmethod
     def open(cls, index_dir, *, embedder=None, answerer: Answerer | None = None, **settings) -> "Rag":
         """Load the index in index_dir with the settings it was built with (model, backend,
-        chunker, fusion weights: rag.index_config); settings set other Config fields (top_k...)
+        chunker, fusion weights: rag.storage.settings); settings set other Config fields (top_k...)
         and may repeat stored ones, but one that conflicts is refused with the rebuild command."""
         return cls(for_index(index_dir, settings), embedder=embedder, answerer=answerer)
 
@@ -86,7 +86,7 @@ class Rag:
         return self.answerer.answer(question, qvec, passages, retriever or self.retriever, notice=notice)
 
     def query(self, question: str, *, k: int | None = None, mode: str | None = None) -> Answer:
-        """Answer one question with cited passages; see rag.extractive for how.
+        """Answer one question with cited passages; see rag.answer.extractive for how.
 
         k: passages to retrieve, 1 to 100 (default config.top_k); mode: dense, bm25,
         rrf or hybrid (default config.mode). Raises QuestionError (one line) for a
@@ -105,7 +105,7 @@ class Rag:
                     mode: str | None = None) -> Iterator[str | Answer]:
         """chat(), streamed: text deltas (str) as they are written, then the final Answer.
 
-        With a generating answerer (rag.generative) the deltas are the model's raw text and the
+        With a generating answerer (rag.llm.answerer) the deltas are the model's raw text and the
         final Answer holds the checked text (which may differ: citations fixed, unsupported
         sentences marked, or the extractive fallback with its notice); show the final Answer's
         text once it arrives. With the extractive answerer: its text as one delta, then the Answer."""
@@ -137,7 +137,7 @@ class Rag:
         """Answer the last message of a conversation [{"role": "user"|"assistant", "content": str}, ...].
 
         A follow-up that leans on the previous turn ("and how many were killed?") is
-        resolved against it first (rag.followup); Answer.question is then the question
+        resolved against it first (rag.answer.followup); Answer.question is then the question
         as read, and the notice says so. A self-contained question is asked as is."""
         question, notice = self._read(messages)
         answer = self.query(question, k=k, mode=mode)
@@ -145,30 +145,30 @@ class Rag:
             return answer
         return replace(answer, notice="; ".join(n for n in (notice, answer.notice) if n))
 
-    # Document management (rag.documents): list, view, upload, remove.
+    # Document management (rag.build.documents): list, view, upload, remove.
     def documents(self) -> list:
-        """Every indexed document (rag.documents.DocumentInfo), in manifest order."""
-        from . import documents
+        """Every indexed document (rag.build.documents.DocumentInfo), in manifest order."""
+        from rag.build import documents
         return documents.documents(self)
 
     def skipped(self) -> list:
-        """Files the latest build or refresh skipped (rag.documents.SkippedFile), with reasons."""
-        from . import documents
+        """Files the latest build or refresh skipped (rag.build.documents.SkippedFile), with reasons."""
+        from rag.build import documents
         return documents.skipped(self)
 
     def document(self, doc_id: str):
         """One document's info, indexed text and chunks (DocumentView); DocumentError if unknown."""
-        from . import documents
+        from rag.build import documents
         return documents.document(self, doc_id)
 
     def add_files(self, files, *, progress=None):
         """Store uploads ((name, bytes) pairs or paths) in the corpus and index them (AddResult)."""
-        from . import documents
+        from rag.build import documents
         return documents.add_files(self, files, progress=progress)
 
     def remove_document(self, doc_id: str) -> None:
         """Delete a document's source file from the corpus and refresh; DocumentError if unknown."""
-        from . import documents
+        from rag.build import documents
         documents.remove_document(self, doc_id)
 
 
@@ -203,7 +203,7 @@ def query(question: str, *, k: int | None = None, mode: str | None = None,
 def index(corpus_dir=None, index_dir=None, *, rebuild: bool = False, embedder=None, ray: str | None = None,
           **settings) -> BuildReport:
     """Build or refresh an index; arguments default to the configured folders. ray: embed on a
-    Ray cluster at that address ("": ray.init()'s default; rag.ray_embed) instead of locally."""
+    Ray cluster at that address ("": ray.init()'s default; rag.embed.ray_cluster) instead of locally."""
     config = Config(**settings)
     config = replace(config, corpus_dir=corpus_dir or config.corpus_dir,
                      index_dir=index_dir or config.index_dir)
@@ -213,7 +213,7 @@ def index(corpus_dir=None, index_dir=None, *, rebuild: bool = False, embedder=No
         pass   # no usable index: build with the given settings
     own = None
     if embedder is None and ray is not None:
-        from .ray_embed import RayEmbedder
+        from rag.embed.ray_cluster import RayEmbedder
 
         embedder = own = RayEmbedder(config.model, batch_size=config.batch_size, backend=config.backend,
                                      device=config.device, address=ray)

@@ -1,5 +1,5 @@
 """The ``rag`` command: ``index``, ``ask``, ``chat``, ``eval``, ``serve`` and ``docs``/``add``/``remove``
-(document management, rag.documents) over the library.
+(document management, rag.build.documents) over the library.
 
 Library errors print as one line (``error: ...``) with exit status 1; warnings
 about skipped files print as ``warning: FILE: reason``. Set RAG_DEBUG=1 to see
@@ -16,8 +16,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from .config import BACKENDS, MODES, SENTENCE_VECTORS, Config
-from .errors import RagError
+from rag.config import BACKENDS, MODES, SENTENCE_VECTORS, Config
+from rag.errors import RagError
 
 SKIPPED_LISTED = 10   # skipped files listed one by one; above this, counts by reason and the first few
 
@@ -69,14 +69,14 @@ def _llm_flags(p) -> None:
 
 
 def _explicit(args) -> dict:
-    """The index settings given as flags (the others come from the index: rag.index_config)."""
+    """The index settings given as flags (the others come from the index: rag.storage.settings)."""
     return {k: getattr(args, k) for k in ("model", "backend", "sentence_vectors")
             if getattr(args, k, None)}
 
 
 def _index_config(args, *, refuse: bool = True) -> Config:
     """_config(args) with the settings of the existing index (flags must agree unless not refuse)."""
-    from .index_config import for_index
+    from rag.storage.settings import for_index
 
     config = _config(args)
     try:
@@ -88,16 +88,16 @@ def _index_config(args, *, refuse: bool = True) -> Config:
 
 
 def _embedder(config: Config):
-    from .embed import Embedder
+    from rag.embed.embedder import Embedder
 
     return Embedder(config.model, batch_size=config.batch_size, backend=config.backend, device=config.device)
 
 
 def _build_embedder(config: Config, args):
-    """The local Embedder, or with --ray a rag.ray_embed.RayEmbedder (same interface)."""
+    """The local Embedder, or with --ray a rag.embed.ray_cluster.RayEmbedder (same interface)."""
     if getattr(args, "ray", None) is None:
         return _embedder(config)
-    from .ray_embed import RayEmbedder
+    from rag.embed.ray_cluster import RayEmbedder
 
     return RayEmbedder(config.model, batch_size=config.batch_size, backend=config.backend, device=config.device,
                        address=args.ray, actors=args.ray_actors, ray_batch=args.ray_batch_size)
@@ -122,8 +122,8 @@ def skipped_summary(skipped, limit: int = SKIPPED_LISTED) -> list[str]:
 
 def _recorded_corpus(index_dir: Path):
     """The corpus folder recorded in an existing index's manifest, else None."""
-    from .integrity import corpus_hint
-    from .store import read_manifest
+    from rag.storage.integrity import corpus_hint
+    from rag.storage.writer import read_manifest
 
     if not (index_dir / "CURRENT").exists() and not (index_dir / "manifest.json").exists():
         return None
@@ -135,7 +135,7 @@ def _recorded_corpus(index_dir: Path):
 
 
 def cmd_index(args) -> int:
-    from .api import index
+    from rag.api import index
 
     config = _index_config(args, refuse=False)
     recorded = None if args.corpus else _recorded_corpus(config.index_dir)
@@ -159,8 +159,8 @@ def cmd_index(args) -> int:
 
 
 def cmd_ask(args) -> int:
-    from .api import open_default
-    from .question import check
+    from rag.api import open_default
+    from rag.question import check
 
     t0 = time.perf_counter()
     config = _config(args)
@@ -230,7 +230,7 @@ def print_answer(answer) -> None:
 
 def cmd_chat(args) -> int:
     """A terminal conversation: follow-up questions are read against the previous turn."""
-    from .api import open_default
+    from rag.api import open_default
 
     config = _index_config(args)
     rag = open_default(config, embedder=_embedder(config))
@@ -254,11 +254,11 @@ def cmd_chat(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .evaluate import evaluate, format_report
+    from rag.evaluation.evaluate import evaluate, format_report
 
     config = _config(args)
-    if args.claims:   # the claim checker on the labelled set generated from SQuAD (rag.claimset)
-        from .claimset import format_measure, measure
+    if args.claims:   # the claim checker on the labelled set generated from SQuAD (rag.evaluation.claimset)
+        from rag.evaluation.claimset import format_measure, measure
 
         embedder = _embedder(config)
         result = measure(args.dataset, lambda texts: embedder.encode(texts, progress=False))
@@ -272,7 +272,7 @@ def cmd_eval(args) -> int:
 
 
 def _rag(args):
-    from .api import Rag
+    from rag.api import Rag
 
     config = _index_config(args)
     return Rag(config, embedder=_embedder(config))
@@ -297,7 +297,7 @@ def cmd_docs(args) -> int:
 
 
 def cmd_add(args) -> int:
-    from .progress import Progress
+    from rag.build.progress import Progress
 
     rag = _rag(args)
     bar = Progress()
@@ -422,11 +422,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .embed import offline_env
+    from rag.embed.embedder import offline_env
 
     offline_env()
     args = parser().parse_args(argv)
-    from .progress import LogHandler
+    from rag.build.progress import LogHandler
 
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", handlers=[LogHandler(sys.stderr)])
     try:

@@ -7,7 +7,7 @@ corpus and the index lives in the user data folder (``$RAG_DATA_DIR``, else
 ``$XDG_DATA_HOME/rag-offline``, else ``~/.local/share/rag-offline``), never inside
 site-packages. ``RAG_CORPUS`` and ``RAG_INDEX`` override them, and ``Config(...)``
 or ``dataclasses.replace`` override everything. An existing index's own settings
-(model, chunker, fusion weights) are read from its manifest by rag.index_config.
+(model, chunker, fusion weights) are read from its manifest by rag.storage.settings.
 """
 from __future__ import annotations
 
@@ -88,11 +88,11 @@ class Config:
     # mean-pool always encode.
     sentence_vectors: str = "encoded"
     # The torch device that runs the model: cpu, cuda or cuda:N (default $RAG_DEVICE or cpu); not an
-    # index setting (vectors agree within float tolerance). rag.ray_embed gives each actor one GPU.
+    # index setting (vectors agree within float tolerance). rag.embed.ray_cluster gives each actor one GPU.
     device: str = dataclasses.field(default_factory=lambda: os.environ.get("RAG_DEVICE") or "cpu")
     # Files larger than this (in MB of 1,000,000 bytes) are skipped before reading.
     max_file_mb: float = 20.0
-    # Uploads (rag.documents: `rag add`, the UI, the HTTP API): the largest file accepted, in MB,
+    # Uploads (rag.build.documents: `rag add`, the UI, the HTTP API): the largest file accepted, in MB,
     # and the types accepted (extensions; default every supported one). $RAG_UPLOAD_MAX_MB and
     # $RAG_UPLOAD_TYPES ("pdf,docx,md") set them too.
     upload_max_mb: float = dataclasses.field(
@@ -113,7 +113,7 @@ class Config:
     mode: str = "hybrid"
     fusion_weights: tuple = (1.0, 0.3, 1.0, 0.4)
     depth: int = 100   # candidates taken from each of dense and BM25 before fusion
-    # Best evidence score of a candidate sentence (rag.extractive) under which the
+    # Best evidence score of a candidate sentence (rag.answer.extractive) under which the
     # answer is "not in the documents"; it uses no statistics of the indexed corpus.
     # Calibrated on SQuAD dev, article removed and one-document corpora, with
     # bench/calibrate_threshold.py (README, "Answer sentences and the not-found rule").
@@ -125,7 +125,7 @@ class Config:
     # A segment of at least this many chunks gets an approximate (IVF, 8-bit) dense index;
     # smaller ones are searched exactly (rag/ann.py; chosen with bench/scale.py, README "Scale").
     ann_threshold: int = 20_000
-    # Generated answers (rag.generative), off by default: an OpenAI-compatible base URL turns them on
+    # Generated answers (rag.llm.answerer), off by default: an OpenAI-compatible base URL turns them on
     # ("" = asked for but unset: the extractive answer with a notice); model and key default to
     # $RAG_LLM_MODEL and $RAG_LLM_KEY; timeout: seconds without data before falling back.
     llm_url: str | None = None

@@ -21,8 +21,8 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from .config import MODES
-from .errors import QuestionError
+from rag.config import MODES
+from rag.errors import QuestionError
 
 MAX_K = 100   # passages per question; the hybrid retriever draws 100 candidates per method
 _SURROGATE = re.compile("[\ud800-\udfff]")

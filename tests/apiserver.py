@@ -31,7 +31,7 @@ def write_corpus(corpus) -> None:
 
 def open_rag(corpus, index_dir):
     from rag import Config, Rag
-    from rag.build import build_index
+    from rag.build.builder import build_index
 
     build_index(Config(corpus_dir=corpus, index_dir=index_dir, model=FakeEmbedder.name),
                 embedder=FakeEmbedder(), progress=False)

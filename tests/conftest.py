@@ -56,7 +56,7 @@ def fake_embedder():
 
 @pytest.fixture(scope="session")
 def real_embedder():
-    from rag.embed import Embedder
+    from rag.embed.embedder import Embedder
 
     return Embedder()
 
@@ -73,7 +73,7 @@ def seed_corpus(tmp_path):
 def seed_index(tmp_path_factory, real_embedder):
     """The seed corpus indexed once with the real model."""
     from rag import Config
-    from rag.build import build_index
+    from rag.build.builder import build_index
 
     index_dir = tmp_path_factory.mktemp("seed") / "index"
     build_index(Config(corpus_dir=SEEDS, index_dir=index_dir), embedder=real_embedder)

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # the checkout
 from conftest import FakeEmbedder  # noqa: E402
 
 from rag import Config  # noqa: E402
-from rag.build import build_index  # noqa: E402
-from rag.ingest import Document, sha256_bytes  # noqa: E402
+from rag.build.builder import build_index  # noqa: E402
+from rag.ingest.read import Document, sha256_bytes  # noqa: E402
 
 TOPICS = ["apples", "bridges", "comets", "deserts", "engines", "forests", "glaciers", "harbours"]
 
@@ -88,7 +88,7 @@ def main(argv):
     mode, index_dir = argv[0], Path(argv[1])
     import faiss  # noqa: F401  - imported up front, so that kills after "ready" land in builds
 
-    from rag.lexical import tokenize
+    from rag.storage.lexical import tokenize
     tokenize("warm up")
     print("ready", flush=True)
     if mode == "alternate":
@@ -115,7 +115,7 @@ def main(argv):
         build_index(config(index_dir, Path(argv[2])), embedder=Slow())
         print("done", flush=True)
     elif mode == "read":
-        from rag import store
+        from rag.storage import writer as store
 
         texts = {sha256_bytes(t.encode()): (tag, t) for tag in "AB" for t in contents(tag).values()}
         summary = {"loads": 0, "A": 0, "B": 0, "errors": []}

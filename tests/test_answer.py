@@ -4,7 +4,7 @@ import re
 import pytest
 
 from rag import Answer, Rag
-from rag.answer import NOT_FOUND
+from rag.answer.base import NOT_FOUND
 from rag.errors import QuestionError
 
 from conftest import SEED_DOC, SEEDS

@@ -6,11 +6,11 @@ import shlex
 import numpy as np
 import pytest
 
-from rag import store
-from rag.build import build_index
+from rag.storage import writer as store
+from rag.build.builder import build_index
 from rag.config import Config
 from rag.errors import DependencyError, IndexMismatchError
-from rag.ingest import Document, sha256_bytes
+from rag.ingest.read import Document, sha256_bytes
 
 from conftest import SEED_DOC, SEEDS, FakeEmbedder
 from indexutil import edit_manifest
@@ -96,7 +96,7 @@ def onnx_cache(tmp_path_factory):
 def test_onnx_vectors_are_close_to_torch(onnx_cache, real_embedder, backend, mean_cos, min_cos):
     """Measured on the seed article's lines: onnx cosine 1.0000 (max abs difference 1e-7);
     onnx-int8 mean 0.993, minimum 0.990."""
-    from rag.embed import Embedder
+    from rag.embed.embedder import Embedder
 
     lines = [ln.strip() for ln in (SEEDS / SEED_DOC).read_text(encoding="utf-8").splitlines() if ln.strip()]
     ref = real_embedder.encode(lines)
@@ -112,14 +112,14 @@ def test_onnx_vectors_are_close_to_torch(onnx_cache, real_embedder, backend, mea
     cvecs, per_text = emb.encode_spans(lines[:4], spans)
     assert np.sum(cvecs * vecs[:4], axis=1).min() >= (0.99999 if backend == "onnx" else 0.98)
     assert all(v.shape == (1, ref.shape[1]) for v in per_text)
-    cached = list((emb_cache := __import__("rag.onnx_backend", fromlist=["cache_root"]).cache_root()).rglob("*.onnx"))
+    cached = list((emb_cache := __import__("rag.embed.onnx", fromlist=["cache_root"]).cache_root()).rglob("*.onnx"))
     assert cached and all(p.parent.parent == emb_cache / "onnx" for p in cached)
 
 
 def test_missing_onnxruntime_names_the_install_command(monkeypatch):
     import builtins
 
-    from rag import onnx_backend
+    from rag.embed import onnx as onnx_backend
 
     real_import = builtins.__import__
 

@@ -2,9 +2,9 @@
 import numpy as np
 
 from rag import Config
-from rag.build import build_index
-from rag.ingest import Document, sha256_bytes
-from rag.store import chunk_vectors, load
+from rag.build.builder import build_index
+from rag.ingest.read import Document, sha256_bytes
+from rag.storage.writer import chunk_vectors, load
 
 
 def half(x):

@@ -5,7 +5,7 @@ import string
 
 import pytest
 
-from rag.chunk import chunk_text, count_tokens, split_sentences
+from rag.text.chunk import chunk_text, count_tokens, split_sentences
 from rag.config import Config
 
 from conftest import SEED_DOC, SEEDS, FakeEmbedder
@@ -271,8 +271,8 @@ class ModelTokenFake(FakeEmbedder):
 
 
 def test_build_index_stores_only_texts_the_model_reads_whole(real_embedder, tmp_path):
-    from rag import store
-    from rag.build import build_index
+    from rag.storage import writer as store
+    from rag.build.builder import build_index
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -1,5 +1,5 @@
-"""rag.display.clean_for_display: PDF lines joined into paragraphs, Markdown syntax removed."""
-from rag.display import clean_for_display
+"""rag.text.display.clean_for_display: PDF lines joined into paragraphs, Markdown syntax removed."""
+from rag.text.display import clean_for_display
 
 
 def test_pdf_lines_are_joined_keeping_paragraphs_and_dehyphenating():

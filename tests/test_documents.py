@@ -1,4 +1,4 @@
-"""Document management (rag.documents): list, view, upload with limits and safe names, remove,
+"""Document management (rag.build.documents): list, view, upload with limits and safe names, remove,
 and questions answered while an upload is indexed. Fake embedder, generated corpora."""
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import time
 import pytest
 
 from rag import Config, Rag
-from rag.answer import Answer
-from rag.build import build_index
-from rag.documents import MAX_NAME, safe_upload_name
+from rag.answer.base import Answer
+from rag.build.builder import build_index
+from rag.build.documents import MAX_NAME, safe_upload_name
 from rag.errors import DocumentError, RagError
 
 from conftest import FakeEmbedder
@@ -112,7 +112,7 @@ def test_upload_becomes_answerable_without_a_restart_with_progress(rag, tmp_path
     assert "uploads/Comets.md" in ids(rag)
     assert top_doc(rag, "comets tails") == "uploads/Comets.md"
     phases = [p for p, _, _ in seen]
-    for phase in ("reading", "embedding", "writing"):   # reading includes chunking (rag.pipeline)
+    for phase in ("reading", "embedding", "writing"):   # reading includes chunking (rag.build.reading)
         assert phase in phases
     assert ("embedding", 0, 2) in seen or any(p == "embedding" and t > 0 for p, _, t in seen)
 
@@ -311,6 +311,6 @@ def test_upload_limits_from_the_environment(monkeypatch):
 
 def test_default_upload_types_are_the_supported_ones():
     from rag.config import UPLOAD_TYPES
-    from rag.ingest import SUPPORTED
+    from rag.ingest.read import SUPPORTED
 
     assert sorted("." + t for t in UPLOAD_TYPES) == sorted(SUPPORTED)

@@ -2,7 +2,7 @@
 import pytest
 
 from rag.errors import QuestionError
-from rag.followup import resolve, resolve_conversation
+from rag.answer.followup import resolve, resolve_conversation
 
 
 @pytest.mark.parametrize("question, previous, answer, expected", [

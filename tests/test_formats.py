@@ -1,4 +1,4 @@
-"""Office formats, tables, e-books, PDF page numbers and OCR of scanned PDFs (rag.convert, rag.pdf).
+"""Office formats, tables, e-books, PDF page numbers and OCR of scanned PDFs (rag.ingest.convert, rag.ingest.pdf).
 Every file is generated here with the library that writes its format; retrieval runs on BM25
 with the fake embedder, so a failing test points at the conversion, not the model."""
 from __future__ import annotations
@@ -9,8 +9,8 @@ import zipfile
 import pytest
 
 from rag import Config, Rag
-from rag.build import build_index
-from rag.ingest import load_corpus
+from rag.build.builder import build_index
+from rag.ingest.read import load_corpus
 
 from conftest import FakeEmbedder
 from test_ingest import make_pdf
@@ -185,7 +185,7 @@ def test_ask_prints_the_page_of_a_pdf_citation(rag, monkeypatch, capsys):
 
 
 def test_converter_failures_are_skipped_with_one_line_reasons(tmp_path, monkeypatch):
-    from rag import convert
+    from rag.ingest import convert
 
     (tmp_path / "a.xlsx").write_bytes(b"PK\x03\x04 broken")
     (tmp_path / "b.pptx").write_bytes(make_docx())           # a Word file named .pptx
@@ -221,7 +221,7 @@ def test_size_limit_applies_to_office_files(corpus):
 # ---------------------------------------------------------------- scanned PDFs
 
 def test_scanned_pdf_without_ocr_is_skipped_with_the_install_hint(tmp_path, monkeypatch):
-    from rag import pdf
+    from rag.ingest import pdf
 
     monkeypatch.setattr(pdf, "ocr_engine", lambda: None)   # as without the optional package
     (tmp_path / "scan.pdf").write_bytes(scanned_pdf(["Nothing here is text."]))

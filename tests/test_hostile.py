@@ -24,7 +24,7 @@ sys.path[:0] = [sys.argv[1], sys.argv[2]]
 from hostile import peak_kb
 from conftest import FakeEmbedder
 from rag import Config
-from rag.build import build_index
+from rag.build.builder import build_index
 
 warnings = []
 class Keep(logging.Handler):
@@ -77,7 +77,7 @@ def test_corpus_is_large_and_the_build_completes_in_bounded_memory(hostile):
 
 def test_nothing_outside_the_folder_is_indexed(hostile):
     h, index_dir, out = hostile
-    from rag import store
+    from rag.storage import writer as store
 
     data = store.load(index_dir, {"model": FakeEmbedder.name, "chunk_tokens": 180, "chunk_overlap": 40,
                                   "max_model_tokens": 256, "title_in_chunks": True})
@@ -180,7 +180,7 @@ def test_good_documents_and_the_long_line_are_answerable(hostile):
 # ---------------------------------------------------------------- bounded reads, watchdog, chunking cost
 
 def test_read_is_bounded_even_when_the_size_lies(tmp_path, monkeypatch):
-    from rag import ingest
+    from rag.ingest import read as ingest
 
     path = tmp_path / "liar.txt"
     path.write_bytes(b"word " * 2_000_000)                  # 10 MB
@@ -193,14 +193,14 @@ def test_read_is_bounded_even_when_the_size_lies(tmp_path, monkeypatch):
 
 
 def test_devices_are_never_read(tmp_path):
-    from rag.ingest import read_bounded
+    from rag.ingest.read import read_bounded
 
     with pytest.raises(ValueError, match="not a regular file"):
         read_bounded(Path("/dev/zero"), 1000)
 
 
 def test_size_limit_is_checked_before_reading(tmp_path):
-    from rag.ingest import load_corpus
+    from rag.ingest.read import load_corpus
 
     (tmp_path / "small.txt").write_text("Small file.\n")
     (tmp_path / "big.txt").write_text("Big file. " * 200_000)   # 2 MB
@@ -210,7 +210,7 @@ def test_size_limit_is_checked_before_reading(tmp_path):
 
 
 def test_watchdog_names_a_slow_file(caplog):
-    from rag.watch import slow
+    from rag.ingest.watchdog import slow
 
     with caplog.at_level(logging.WARNING, logger="rag"):
         with slow("chunking", "slow/file.txt", after=0.05, every=0.05):
@@ -233,7 +233,7 @@ def _line(n, *, punctuation=True, seed=3):
 
 
 def test_sentence_splitting_a_long_single_line_is_linear():
-    from rag.chunk import split_sentences
+    from rag.text.chunk import split_sentences
 
     text = _line(500_000)
     t0 = time.perf_counter()
@@ -243,7 +243,7 @@ def test_sentence_splitting_a_long_single_line_is_linear():
 
 
 def test_cutting_a_long_sentence_checks_each_piece_a_few_times():
-    from rag.chunk import chunk_text
+    from rag.text.chunk import chunk_text
 
     text = _line(300_000, punctuation=False)
     fake, calls = FakeEmbedder(), []
@@ -292,7 +292,7 @@ def test_cli_index_on_a_hostile_folder(tmp_path, cli_env):
 # ---------------------------------------------------------------- each point of the issue, small and in-process
 
 def test_links_out_of_the_folder_are_not_followed(tmp_path):       # issue 10, point 1
-    from rag.ingest import load_corpus
+    from rag.ingest.read import load_corpus
 
     corpus, outside = tmp_path / "corpus", tmp_path / "outside"
     corpus.mkdir()
@@ -313,7 +313,7 @@ def test_fifo_and_dev_zero_neither_hang_nor_swamp(tmp_path):        # issue 10, 
     os.mkfifo(corpus / "pipe.txt")
     (corpus / "zero.txt").symlink_to("/dev/zero")
     (corpus / "ok.txt").write_text("An ordinary file.\n")
-    code = ("import json, sys; sys.path[:0] = sys.argv[1:3]; from rag.ingest import load_corpus; "
+    code = ("import json, sys; sys.path[:0] = sys.argv[1:3]; from rag.ingest.read import load_corpus; "
             "from hostile import peak_kb; docs, skipped = load_corpus(sys.argv[3]); "
             "print(json.dumps([[d.id for d in docs], [s.path for s in skipped], peak_kb()]))")
     proc = subprocess.run([sys.executable, "-c", code, str(ROOT), str(TESTS), str(corpus)], capture_output=True,
@@ -325,8 +325,9 @@ def test_fifo_and_dev_zero_neither_hang_nor_swamp(tmp_path):        # issue 10, 
 
 
 def test_non_utf8_file_name_is_indexed_under_a_safe_id(tmp_path, fake_embedder):   # issue 10, point 2
-    from rag import Config, store
-    from rag.build import build_index
+    from rag import Config
+    from rag.storage import writer as store
+    from rag.build.builder import build_index
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -340,7 +341,7 @@ def test_non_utf8_file_name_is_indexed_under_a_safe_id(tmp_path, fake_embedder):
 
 
 def test_garbage_is_rejected_and_wide_encodings_and_unclosed_titles_are_read(tmp_path, caplog):  # point 3
-    from rag.ingest import load_corpus
+    from rag.ingest.read import load_corpus
 
     rng = random.Random(4)
     for i, size in enumerate((16, 64, 700, 5000, 70000)):

@@ -12,7 +12,7 @@ import pytest
 
 import rag
 from rag import Rag, cli
-from rag.build import build_index
+from rag.build.builder import build_index
 from rag.config import Config
 from rag.errors import IndexMismatchError
 
@@ -72,7 +72,7 @@ def test_refresh_through_the_api_keeps_the_index_settings(config):
     report = rag.index(config.corpus_dir, config.index_dir, embedder=embedder)   # no settings given
     assert report.added == ["gamma.txt"] and report.updated == []   # no rebuild over other settings
     assert all("Gamma" in t or "Lead" in t for t in embedder.encoded)
-    m = rag.store.read_manifest(config.index_dir)
+    m = rag.storage.writer.read_manifest(config.index_dir)
     assert m["settings"]["chunk_tokens"] == 40 and m["retrieval"]["fusion_weights"] == [0.5, 0.1, 0.7, 0.2]
 
 
@@ -125,4 +125,4 @@ def test_cli_index_without_a_corpus_refreshes_the_folder_the_index_was_built_fro
     out = capsys.readouterr().out
     assert "(added 1, updated 0, removed 0)" in out.splitlines()[-1], out
     assert embedder.encoded and all("Gamma" in t or "Lead" in t for t in embedder.encoded)
-    assert rag.store.read_manifest(tmp_path / "idx")["corpus"] == str(corpus)
+    assert rag.storage.writer.read_manifest(tmp_path / "idx")["corpus"] == str(corpus)

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from rag.errors import CorpusError
-from rag.ingest import Document, Skipped, load_corpus
+from rag.ingest.read import Document, Skipped, load_corpus
 
 
 def make_pdf(lines, title=None):

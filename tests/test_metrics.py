@@ -1,4 +1,4 @@
-"""rag.metrics against small cases worked out by hand (arithmetic in the comments).
+"""rag.evaluation.metrics against small cases worked out by hand (arithmetic in the comments).
 
 1 / log2(2) = 1, 1 / log2(3) = 0.630930, 1 / log2(4) = 0.5, 1 / log2(5) = 0.430677.
 """
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.metrics import (contains_answer, documents_from_passages, hit_at_k, mean, mrr_at_k,
+from rag.evaluation.metrics import (contains_answer, documents_from_passages, hit_at_k, mean, mrr_at_k,
                          ndcg_at_k, normalize_answer, percentile, recall_at_k, summarize)
 
 INV_LOG2_3 = 0.6309297535714575  # 1 / log2(3)

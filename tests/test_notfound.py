@@ -2,7 +2,7 @@
 import pytest
 
 from rag import Config, Rag
-from rag.build import build_index
+from rag.build.builder import build_index
 
 CUP = """# Harbour Cup 2016
 

@@ -1,4 +1,4 @@
-"""Reading and chunking in a thread, overlapped with embedding (rag.pipeline, rag.build)."""
+"""Reading and chunking in a thread, overlapped with embedding (rag.build.reading, rag.build.builder)."""
 import io
 import logging
 import threading
@@ -6,12 +6,16 @@ import threading
 import numpy as np
 import pytest
 
-from rag import Config, build as build_mod, pipeline
-from rag.build import build_index
+from rag import Config
+
+from rag.build import builder as build_mod
+
+from rag.build import reading as pipeline
+from rag.build.builder import build_index
 from rag.errors import CorpusError, RagError
-from rag.ingest import Document, sha256_bytes
-from rag.progress import Progress
-from rag.store import chunk_vectors, load
+from rag.ingest.read import Document, sha256_bytes
+from rag.build.progress import Progress
+from rag.storage.writer import chunk_vectors, load
 
 WORDS = "ants bees cats dogs eels foxes goats hens ibis jays kites lions mice newts owls pigs".split()
 

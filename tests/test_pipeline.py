@@ -1,6 +1,6 @@
 """Rag wires retriever, embedder and answer step; the answer step is swappable."""
 from rag import Answer, Rag
-from rag.answer import cite
+from rag.answer.base import cite
 
 
 class FirstSentence:

@@ -2,11 +2,13 @@
 import numpy as np
 import pytest
 
-from rag import pooling, store
-from rag.build import _chunk, build_index, indexed_text
-from rag.chunk import split_sentences
+from rag.embed import pooling
+
+from rag.storage import writer as store
+from rag.build.builder import _chunk, build_index, indexed_text
+from rag.text.chunk import split_sentences
 from rag.config import Config
-from rag.ingest import Document, sha256_bytes
+from rag.ingest.read import Document, sha256_bytes
 
 from conftest import SEED_DOC, SEEDS, FakeEmbedder
 

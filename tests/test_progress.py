@@ -2,11 +2,11 @@
 import io
 import logging
 
-from rag.build import build_index
+from rag.build.builder import build_index
 from rag.cli import skipped_summary
 from rag.config import Config
-from rag.ingest import Skipped
-from rag.progress import LogHandler, Progress
+from rag.ingest.read import Skipped
+from rag.build.progress import LogHandler, Progress
 
 
 def write(root, files):

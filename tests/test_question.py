@@ -43,7 +43,7 @@ BAD = [   # (question, k, mode, words the one-line message must contain)
 
 @pytest.fixture(scope="module")
 def fake_rag(tmp_path_factory):
-    from rag.build import build_index
+    from rag.build.builder import build_index
 
     embedder = FakeEmbedder()
     index_dir = tmp_path_factory.mktemp("q") / "index"

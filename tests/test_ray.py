@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from rag import Config
-from rag.build import build_index
+from rag.build.builder import build_index
 from conftest import ROOT, free_port
 from indexutil import segment_dir
 
@@ -129,9 +129,9 @@ def test_ray_build_equals_local_build(cluster, tmp_path, real_embedder, ray_env,
     Ray job; small batches over the default pool (one actor per CPU), so results come
     back from several actor calls and must be put back in input order."""
     import rag
-    import rag.ray_embed
+    import rag.embed.ray_cluster
 
-    monkeypatch.setattr(rag.ray_embed, "RAY_BATCH", 8)
+    monkeypatch.setattr(rag.embed.ray_cluster, "RAY_BATCH", 8)
 
     corpus = write_corpus(tmp_path / "corpus")
     build_index(Config(corpus_dir=corpus, index_dir=tmp_path / "local", sentence_vectors="encoded"),
@@ -159,7 +159,7 @@ def test_cli_ray_pooled_build_equals_local_build(cluster, tmp_path, real_embedde
 def test_missing_ray_is_one_line_with_the_install_command(tmp_path, monkeypatch, capsys):
     from rag import cli
     from rag.errors import DependencyError
-    from rag.ray_embed import RayEmbedder
+    from rag.embed.ray_cluster import RayEmbedder
 
     monkeypatch.setitem(sys.modules, "ray", None)   # import ray -> ImportError
     monkeypatch.setitem(sys.modules, "ray.data", None)
@@ -173,7 +173,7 @@ def test_missing_ray_is_one_line_with_the_install_command(tmp_path, monkeypatch,
 
 
 def test_cuda_on_a_cluster_without_gpus_is_refused_before_any_actor_starts(cluster, ray_env):
-    from rag.ray_embed import RayBuildError, RayEmbedder
+    from rag.embed.ray_cluster import RayBuildError, RayEmbedder
 
     with RayEmbedder("all-MiniLM-L6-v2", device="cuda", address=cluster) as embedder:
         with pytest.raises(RayBuildError, match="the Ray cluster has no GPU"):
@@ -185,7 +185,7 @@ def test_device_is_checked(tmp_path, capsys):
     import torch
 
     from rag import cli
-    from rag.embed import Embedder
+    from rag.embed.embedder import Embedder
     from rag.errors import ModelError
 
     with pytest.raises(ValueError, match="device must be cpu, cuda"):
@@ -216,7 +216,7 @@ def test_ray_options_are_checked(tmp_path, capsys):
 def test_an_actor_error_comes_back_as_one_line():
     """Ray returns what an actor raised as traceback text (the shape Ray 2.60 gives)."""
     from rag.errors import ModelError
-    from rag.ray_embed import RayBuildError, actor_error
+    from rag.embed.ray_cluster import RayBuildError, actor_error
 
     text = ("\x1b[36mray::MapWorker(MapBatches(EmbedActor)).submit()\x1b[39m (pid=1, ip=10.0.0.2)\n"
             '  File "/x/rag/embed.py", line 69, in _load\n    raise ModelError(\n'

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 
 from rag import Config
-from rag.build import build_index
+from rag.build.builder import build_index
 from rag.errors import IndexCorruptError
-from rag.ingest import Document, sha256_bytes
-from rag.lexical import BM25, tokenize
-from rag.retrieve import RRF_K, Retriever
-from rag.store import load
+from rag.ingest.read import Document, sha256_bytes
+from rag.storage.lexical import BM25, tokenize
+from rag.retrieve.retriever import RRF_K, Retriever
+from rag.storage.writer import load
 
 from indexutil import edit_manifest
 
@@ -53,7 +53,7 @@ def test_bm25_save_load_without_pickle(tmp_path):
         np.load(f, allow_pickle=False)
     again = BM25.load(tmp_path / "bm25", expect_docs=3, expect_vocab=bm.vocab_size)
     assert np.array_equal(again.scores("plum pear"), bm.scores("plum pear"))
-    with pytest.raises(IndexCorruptError, match="3 rows .* manifest says 4"):   # rag.store adds the rebuild command
+    with pytest.raises(IndexCorruptError, match="3 rows .* manifest says 4"):   # rag.storage.writer adds the rebuild command
         BM25.load(tmp_path / "bm25", expect_docs=4)
     (tmp_path / "bm25" / "vocab.index.json").write_text("{broken")
     with pytest.raises(IndexCorruptError, match="damaged"):
@@ -125,8 +125,8 @@ def test_unknown_mode_is_refused(retriever, fake_embedder):
 
 
 def test_document_text_is_rebuilt_from_overlapping_chunks():
-    from rag.build import document_text
-    from rag.chunk import chunk_text
+    from rag.build.builder import document_text
+    from rag.text.chunk import chunk_text
 
     text = " ".join(f"Sentence number {i} talks about topic {i % 7}." for i in range(60))
     _, spans = chunk_text(text, chunk_tokens=40, chunk_overlap=12)

@@ -1,4 +1,4 @@
-"""Scale: float16 memory-mapped vectors, approximate search in large segments (rag.ann), row views (rag.rows).
+"""Scale: float16 memory-mapped vectors, approximate search in large segments (rag.storage.dense), row views (rag.storage.vector_rows).
 
 The threshold is set tiny here so that the ANN path runs on small corpora."""
 import dataclasses
@@ -6,12 +6,14 @@ import dataclasses
 import numpy as np
 import pytest
 
-from rag import ann, store
-from rag.build import build_index
+from rag.storage import dense as ann
+
+from rag.storage import writer as store
+from rag.build.builder import build_index
 from rag.config import Config
 from rag.errors import IndexCorruptError, IndexMismatchError
-from rag.retrieve import Retriever
-from rag.rows import Rows, runs_of
+from rag.retrieve.retriever import Retriever
+from rag.storage.vector_rows import Rows, runs_of
 
 from conftest import FakeEmbedder
 from indexutil import edit_manifest, segment_dir

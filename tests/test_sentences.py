@@ -1,8 +1,8 @@
 """Sentence choice and short answers: rules on hand-made text (no model needed)."""
 import pytest
 
-from rag.evidence import answer_type, question_terms, sentence_kind
-from rag.short_answer import find
+from rag.text.evidence import answer_type, question_terms, sentence_kind
+from rag.answer.short_answer import find
 
 
 @pytest.mark.parametrize("sentence, line, first, kind", [

@@ -1,10 +1,10 @@
 """Short answers for "what/which X" questions and the boundary / fallback rules (issue 6), on hand-made sentences."""
 import pytest
 
-from rag.evidence import answer_type
-from rag.extractive import Candidate, short_answer_of
-from rag.retrieve import Passage, Sentence
-from rag.short_answer import find, phrase
+from rag.text.evidence import answer_type
+from rag.answer.extractive import Candidate, short_answer_of
+from rag.retrieve.retriever import Passage, Sentence
+from rag.answer.short_answer import find, phrase
 
 
 @pytest.mark.parametrize("question, sentence, expected", [

@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 
 import rag
-from rag import Rag, store
-from rag.answer import Answer
-from rag.build import build_index
-from rag.chunk import chunk_text
+from rag import Rag
+from rag.storage import writer as store
+from rag.answer.base import Answer
+from rag.build.builder import build_index
+from rag.text.chunk import chunk_text
 from rag.config import Config
-from rag.lexical import BM25
+from rag.storage.lexical import BM25
 from rag.errors import CorpusError, IndexCorruptError, IndexMismatchError, IndexMissingError
 
 from conftest import FakeEmbedder

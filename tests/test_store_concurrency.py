@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from rag import store
-from rag.build import build_index
+from rag.storage import writer as store
+from rag.build.builder import build_index
 from rag.errors import RagError
 
 import index_worker as worker
@@ -83,7 +83,7 @@ def test_second_writer_is_refused_then_succeeds(tmp_path, fake_embedder):
 
 
 def test_lock_is_exclusive_and_freed_when_released(tmp_path):
-    from rag.lock import IndexLock
+    from rag.storage.lock import IndexLock
 
     with IndexLock(tmp_path / "idx"):
         with pytest.raises(locked_error(), match=f"pid {os.getpid()} since"):

@@ -8,8 +8,10 @@ import shlex
 import numpy as np
 import pytest
 
-from rag import Rag, store
-from rag.build import build_index
+from rag import Rag
+
+from rag.storage import writer as store
+from rag.build.builder import build_index
 from rag.config import Config
 from rag.errors import IndexCorruptError, IndexMismatchError
 

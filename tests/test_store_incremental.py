@@ -6,10 +6,12 @@ import json
 import numpy as np
 import pytest
 
-from rag import store, store_plan
-from rag.build import build_index
+from rag.storage import writer as store
+
+from rag.storage import plan as store_plan
+from rag.build.builder import build_index
 from rag.config import Config
-from rag.retrieve import Retriever
+from rag.retrieve.retriever import Retriever
 
 from conftest import FakeEmbedder
 from indexutil import leftovers, snapshot

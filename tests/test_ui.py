@@ -19,7 +19,7 @@ import pytest
 from apiserver import chunked_post
 from conftest import SEEDS, free_port
 from rag.config import Config
-from rag.examples import example_questions
+from rag.answer.examples import example_questions
 from ui.app import ask, public_message, status_line
 from ui.http_api import MULTIPART_SLACK, upload_limit
 from ui.render import sources_html

@@ -28,7 +28,7 @@ BEES = ("Honey bees of Varnholm\n\n# Hives\n\nThe Varnholm beekeepers' cooperati
 def app(tmp_path_factory, real_embedder):
     """(url, rag): the UI served in this process on a free loopback port."""
     from rag import Config, Rag
-    from rag.build import build_index
+    from rag.build.builder import build_index
     from ui.app import launch
 
     root = tmp_path_factory.mktemp("ui")
@@ -139,7 +139,7 @@ def test_citation_source_document_followup_and_reload(app, browser):
 
 def test_feedback_and_export(app, browser):
     url, rag = app
-    from rag.feedback import default_path
+    from rag.answer.feedback import default_path
 
     log = default_path(rag.config.index_dir)
     before = log.read_text().splitlines() if log.exists() else []

@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from rag.examples import candidates, salient_terms
-from rag.feedback import default_path, record
+from rag.answer.examples import candidates, salient_terms
+from rag.answer.feedback import default_path, record
 from ui import export, session
 from ui.render import answer_html, marked, reading_text, sources_html, status_text
 
@@ -105,7 +105,7 @@ def test_feedback_lines_append_and_do_not_interleave(tmp_path):
 
 def test_example_candidates_come_from_the_documents(tmp_path, fake_embedder):
     from rag import Config, Rag
-    from rag.build import build_index
+    from rag.build.builder import build_index
 
     text = ("Lighthouses of Varnholm\n\nThe Varnholm lighthouse was built by Edda Strand in 1871. "
             "Edda Strand also kept the Skarv beacon. The beacon and the Varnholm lighthouse share a keeper. "

@@ -3,10 +3,10 @@
 Chat tab: the conversation (each [n] marker a link to its source), the sources
 of the selected answer (every answer keeps its own; selecting a marker or an
 earlier answer shows them), the whole document scrolled to a passage, example
-questions drawn from the index (rag.examples), retrieval settings under
-"Advanced", thumbs up/down into the feedback log (rag.feedback), export as
+questions drawn from the index (rag.answer.examples), retrieval settings under
+"Advanced", thumbs up/down into the feedback log (rag.answer.feedback), export as
 Markdown or JSON, and the conversation kept in the browser's storage across
-reloads. When an LLM writes the answers (rag.generative), the answer streams into
+reloads. When an LLM writes the answers (rag.llm.answerer), the answer streams into
 the chat as it is written, then is replaced by the checked answer: unsupported
 sentences marked, the share of supported sentences under it. Documents tab: ui/docs_tab.py. HTML comes from ui/render.py (all
 document text escaped; the page makes no request to outside hosts, which
@@ -26,8 +26,8 @@ import gradio as gr
 from rag.api import Rag, open_default
 from rag.config import Config
 from rag.errors import RagError
-from rag.examples import example_questions
-from rag.feedback import default_path, record
+from rag.answer.examples import example_questions
+from rag.answer.feedback import default_path, record
 from ui import docs_tab, export, session
 from ui.render import document_html, sources_html, status_text
 from ui.security import MAX_BODY, serve_auth
@@ -119,7 +119,7 @@ def ask(rag: Rag, message, turns: list | None, mode=None) -> tuple[list, list, s
 
 
 def ask_stream(rag: Rag, message, turns: list | None, mode=None):
-    """ask(), streamed (for a generating answerer, rag.generative): yields (None, Chatbot messages
+    """ask(), streamed (for a generating answerer, rag.llm.answerer): yields (None, Chatbot messages
     with the answer written so far, None, "") as the model's text arrives (turns and sources not
     yet known), then what ask() returns, with the checked answer in place of the streamed text."""
     turns, shown = list(turns or []), _shown(message)
@@ -300,7 +300,7 @@ def launch(config: Config | None = None, *, host: str = "127.0.0.1", port: int =
     else ServeError before anything loads. Request bodies over max_body bytes are
     refused (413) on every route but the upload routes (Config.upload_max_mb); the
     HTTP API (ui/http_api.py) is served on the same port, behind the same login."""
-    from rag.embed import Embedder, offline_env
+    from rag.embed.embedder import Embedder, offline_env
     from ui.http_api import launch_kwargs
 
     login = serve_auth(host, auth if auth is not None else os.environ.get("RAG_AUTH"))

@@ -21,7 +21,7 @@ METHODS = ("documents", "skipped", "document", "add_files", "remove_document")
 
 
 def available(rag) -> bool:
-    """Whether this Rag offers document management (rag.documents: the docs branch)."""
+    """Whether this Rag offers document management (rag.build.documents: the docs branch)."""
     return all(callable(getattr(rag, m, None)) for m in METHODS)
 
 

@@ -10,10 +10,10 @@ answer (the JSON of `rag ask --json`) rides along in an extra top-level ``rag``
 field. ``stream: true`` sends the same content as ``text/event-stream`` chunks in
 OpenAI's ``chat.completion.chunk`` delta format, the last carrying
 ``finish_reason: "stop"`` and ``rag``, then ``data: [DONE]``. When an LLM writes
-the answers (rag.generative), the stream carries the model's text as it writes it,
+the answers (rag.llm.answerer), the stream carries the model's text as it writes it,
 then "--- checked against the passages ---" (or "--- the model failed; extractive
 answer ---") and the checked content (unsupported sentences marked ``[unsupported]``,
-citations fixed; ``rag.claims`` says which sentence is supported); a non-streamed
+citations fixed; ``rag.llm.claims`` says which sentence is supported); a non-streamed
 reply holds the checked content only. System messages and sampling settings
 (temperature, max_tokens, ...) are accepted and ignored: the prompt is the project's. Content may be a string or a list of ``{"type": "text"}``
 parts. Errors use OpenAI's shape, ``{"error": {"message", "type", "code"}}``. No

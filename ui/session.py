@@ -3,7 +3,7 @@
 A turn is what one question produced: {"question", "answer", "found", "notice",
 "short", "short_doc", "short_start", "short_end", "nearest", "error",
 "sources": [{"marker", "doc", "title", "text", "start", "end", "page",
-"chunk", "quotes": [[start, end], ...]}]}, and for a generated answer (rag.generative)
+"chunk", "quotes": [[start, end], ...]}]}, and for a generated answer (rag.llm.answerer)
 also "generated": True, "supported_share" and "claims": [{"text", "citations",
 "supported", "score"}] (each sentence as checked; ui/render.py marks the unsupported
 ones). Every answer keeps its own sources,
@@ -22,7 +22,7 @@ MAX_TEXT = 20_000       # characters kept of any one text field
 
 
 def from_answer(question: str, answer) -> dict:
-    """The turn for a rag.answer.Answer to question (question as the person typed it)."""
+    """The turn for a rag.answer.base.Answer to question (question as the person typed it)."""
     by_span = {(p.doc_id, p.start, p.end): p for p in answer.passages}
     sources: dict[int, dict] = {}
     for c in answer.citations:

@@ -1,0 +1,153 @@
+"""The extractive answerer: quote the sentence(s) of the passages that answer the question.
+
+Candidates are the statements among the sentences of the retrieved passages
+(headings, title lines, captions and fragments are never quoted; see
+rag.text.evidence.sentence_kind). Each has six features: cosine(question,
+sentence); the share of the question's rarity-weighted terms in the sentence
+(or its document's title, the subject it speaks of); that share in its passage
+and title; whether it holds an answer of the asked type; 1 / passage rank; and
+a negation mismatch (the question says "not"/"never", the sentence does not);
+full coverage (all of the question's content words, at least two, are in it or
+its title). One weighting of them is the evidence score, another picks the
+sentence. The best one (and a second
+within a small margin) is quoted with its [n] marker; when the question asks
+for a date, number, person or place found in a quoted sentence (or, for
+"what/which" questions, a phrase next to the question's words; see
+short_answer_of), that short answer leads the text and its span is returned. The answer is "not in the
+documents" when the best evidence is under ``min_score``: no term of the score
+depends on statistics of the indexed corpus, so the threshold means the same
+on one document or thousands. "Summarize X", comparisons and yes/no questions
+take their sentences from rag.answer.multi_sentence. Does not paraphrase or generate text.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from rag.answer import multi_sentence as multi
+
+from rag.answer import short_answer
+from rag.answer.base import NOT_FOUND, Answer, SentenceSource, cite
+from rag.text.evidence import answer_type, line_of, question_terms, sentence_kind
+from rag.text.evidence import terms as terms_of
+from rag.retrieve.retriever import Passage, Sentence
+
+# Feature columns: cosine, sentence term share, passage term share, type match, 1/passage rank,
+# negation mismatch (the question says not/never/no, the sentence does not), full coverage (every
+# content word of the question, at least two, is in the sentence or its title). Weights of the
+# evidence score (the not-found rule) and of the score that picks the sentence; tuned in-sample
+# on SQuAD dev / SQuAD 2.0 dev with bench/calibrate_threshold.py.
+EVIDENCE_WEIGHTS = (1.0, 0.1, 0.0, 0.0, 0.0, -0.5, 0.5)
+SELECT_WEIGHTS = (1.0, 0.5, 0.5, 0.2, 0.0, 0.0, 0.0)
+SECOND_SENTENCE_MARGIN = 0.1
+NEGATION = re.compile(r"\b(?:not|never|no|none|nothing|nobody|neither|nor|without|cannot)\b|n't\b", re.I)
+
+
+@dataclass
+class Candidate:
+    passage: Passage
+    sentence: Sentence
+    short: short_answer.Span | None
+
+
+def candidates(question: str, passages: Sequence[Passage], source: SentenceSource):
+    """Statement sentences of the passages (each once) and their feature rows."""
+    terms, kind = question_terms(question), answer_type(question)
+    negated = bool(NEGATION.search(question))
+    total = sum(terms.values())
+    cands, rows, seen = [], [], set()
+    for p in passages:
+        title, ctx = terms_of(p.title), terms_of(p.title + " " + p.text)
+        ctx_share = sum(w for t, w in terms.items() if t in ctx) / total if total else 0.0
+        for s in source.sentences(p):
+            a = s.start - p.start
+            line = line_of(p.text, a, a + len(s.text))
+            if s.row in seen or sentence_kind(s.text, line, first_line=s.start == 0) != "statement":
+                continue
+            seen.add(s.row)
+            present = terms_of(s.text) | title   # a sentence speaks of its document's subject
+            span = short_answer.find(question, s.text, kind)
+            cands.append(Candidate(p, s, span))
+            share = sum(w for t, w in terms.items() if t in present) / total if total else 0.0
+            if kind == "AUTHOR" and span is not None:   # a byline answers "who wrote this" in full
+                share = 1.0
+            mismatch = negated and not NEGATION.search(s.text)
+            rows.append((0.0, share, ctx_share, float(span is not None), 1.0 / p.rank, float(mismatch),
+                         float(share >= 0.999 and len(terms) >= 2 and not mismatch)))
+    feats = np.array(rows, dtype=np.float32).reshape(-1, 7)
+    return cands, feats
+
+
+class ExtractiveAnswerer:
+    """Answer by quoting sentences; see the module docstring."""
+
+    def __init__(self, min_score: float, *, evidence_weights=EVIDENCE_WEIGHTS, select_weights=SELECT_WEIGHTS,
+                 margin: float = SECOND_SENTENCE_MARGIN):
+        self.min_score, self.margin = min_score, margin
+        self.evidence_weights = np.asarray(evidence_weights, np.float32)
+        self.select_weights = np.asarray(select_weights, np.float32)
+
+    @staticmethod
+    def features(question: str, qvec: np.ndarray, passages: Sequence[Passage], source: SentenceSource):
+        """(candidates, features: cosine, sentence term share, passage term share, type match, 1/rank,
+        negation mismatch, full coverage)."""
+        cands, feats = candidates(question, passages, source)
+        if cands:
+            feats[:, 0] = source.sentence_vectors([c.sentence.row for c in cands]) @ np.asarray(qvec, np.float32)
+        return cands, feats
+
+    def score(self, question: str, qvec: np.ndarray, passages: Sequence[Passage], source: SentenceSource):
+        """(candidates, evidence scores, selection scores)."""
+        cands, feats = self.features(question, qvec, passages, source)
+        return cands, feats @ self.evidence_weights, feats @ self.select_weights
+
+    def answer(self, question: str, qvec: np.ndarray, passages: Sequence[Passage],
+               source: SentenceSource, *, notice: str | None = None) -> Answer:
+        passages = tuple(passages)
+        kind = multi.intent(question)
+        if kind == "summary" and passages and multi.summary_matches(question, passages[0]):
+            picked = multi.summary(passages[0].doc_id, source)
+            if picked:
+                text, citations = cite(picked)
+                return Answer(question, text, True, citations, passages, notice, score=1.0)
+        cands, evidence, select = self.score(question, qvec, passages, source)
+        best = float(evidence.max()) if len(cands) else 0.0
+        if not cands or best < self.min_score:
+            return Answer(question, NOT_FOUND, False, (), passages, notice, score=best)
+        if kind == "compare":
+            picked = multi.compare(question, passages, source)
+            if len(picked) == 2:
+                text, citations = cite(picked, reading_order=False)
+                return Answer(question, text, True, citations, passages, notice, score=best)
+        order = np.argsort(-select, kind="stable")
+        picked = [cands[order[0]]]
+        if len(order) > 1 and select[order[1]] >= select[order[0]] - self.margin:
+            picked.append(cands[order[1]])
+        # a yes/no question leads with the sentence that decides it; others read in document order
+        text, citations = cite([(c.passage, c.sentence) for c in picked], reading_order=kind != "yes/no")
+        top, span = short_answer_of(question, picked, kind)
+        if span is None:
+            return Answer(question, text, True, citations, passages, notice, score=best)
+        a = top.sentence.start + span.start
+        return Answer(question, f"{span.text}\n\n{text}", True, citations, passages, notice,
+                      short=span.text, short_doc=top.passage.doc_id, short_start=a,
+                      short_end=a + len(span.text), score=best)
+
+
+def short_answer_of(question: str, picked: Sequence[Candidate], intent: str | None):
+    """(candidate, span) of the short answer among the quoted sentences, or (picked[0], None).
+
+    The best sentence's span of the asked type; else the second quoted sentence's; else, for
+    "what/which" questions and typed ones with no span of their type, the phrase of the best
+    sentence next to the question's words (rag.answer.short_answer.phrase). Yes/no questions get none."""
+    top = picked[0]
+    if top.short is not None:
+        return top, top.short
+    if len(picked) > 1 and picked[1].short is not None:
+        return picked[1], picked[1].short
+    if intent == "yes/no":
+        return top, None
+    return top, short_answer.phrase(question, top.sentence.text, any_question=answer_type(question) is not None)

@@ -1,0 +1,305 @@
+"""Build or refresh an index from a corpus folder: ingest, chunk, embed, store.
+
+A refresh re-embeds only documents whose sha256 changed; unchanged documents
+keep their chunks and vectors (and stay in their segments on disk: rag.storage.writer
+writes only the changed ones, plus the manifest and BM25), deleted files drop
+out, and nothing is written when nothing changed. A previously indexed file
+that now fails to read keeps its indexed version (with a warning). A change of
+model or chunker settings rebuilds everything, and so does a change of how
+sentence vectors are made (rag.build.vectors: one pass, pooled, or two). Files are
+read and chunked in a thread (rag.build.reading) while earlier documents are embedded,
+WINDOW chunks at a time, longest first within a window. Each phase (loading
+model, reading or chunking, embedding: what is left, writing) is shown by a
+rag.build.progress.Progress. Does not watch the folder; run it again after edits.
+"""
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from rag.build import reading as pipeline
+
+from rag.storage import writer as store
+
+from rag.build import vectors
+from rag.config import BUILD_ONLY_KEYS, LEGACY_SETTINGS, Config
+from rag.errors import CorpusError, IndexCorruptError, IndexMismatchError, RagError
+from rag.ingest.read import SUPPORTED, Document, Skipped
+from rag.storage.lexical import PARAMS, BM25
+from rag.storage.lock import IndexLock, held
+from rag.build.progress import Progress, Silent
+from rag.ingest.walk import safe_text
+
+log = logging.getLogger("rag")
+WINDOW = 2048   # chunks embedded together (sorted by length) while later documents are read
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    index_dir: Path
+    documents: int
+    chunks: int
+    sentences: int
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    kept_stale: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    seconds: float = 0.0
+    changed: bool = True
+
+
+def indexed_text(chunk: dict, title: str, config: Config) -> str:
+    """What is embedded and BM25-indexed for a chunk: its text, after the document
+    title when the chunk does not start the document (so later chunks keep their topic)."""
+    if config.title_in_chunks and chunk["start"] > 0 and title:
+        return f"{title}\n{chunk['text']}"
+    return chunk["text"]
+
+
+def document_text(chunks: list[dict]) -> str:
+    """A document's text rebuilt from its chunks (overlaps removed; whitespace
+    between sentences may differ), so unchanged documents need not be re-read."""
+    parts, pos = [], 0
+    for c in sorted(chunks, key=lambda c: c["start"]):
+        if c["end"] > pos:
+            parts.append(c["text"][max(0, pos - c["start"]):])
+            pos = c["end"]
+    return " ".join(parts)
+
+
+ABOUT = ("kind", "size", "indexed_at", "page_starts")   # optional per-document keys of the manifest
+
+
+def _about(d: Document) -> dict:
+    """What the manifest records about a document's source file besides id, title and sha256."""
+    out = {"kind": d.kind or PurePosixPath(d.id).suffix.lower().lstrip("."), "size": d.size}
+    if d.page_starts:
+        out["page_starts"] = list(d.page_starts)
+    return out
+
+
+def _reusable(old: dict, preread) -> dict[str, Document]:
+    """doc id -> a Document the reader may return for unchanged bytes instead of converting again:
+    the previous index's (text not needed: its chunks are kept) and the preread ones."""
+    out = {i: Document(i, rec[0]["title"], "", rec[0]["sha256"], rec[0].get("kind", ""), rec[0].get("size", 0),
+                       tuple(rec[0].get("page_starts", ()))) for i, rec in old.items()}
+    out.update({d.id: d for d in preread})
+    return out
+
+
+def _previous(config: Config, rebuild: bool):
+    if rebuild:
+        return None
+    try:
+        old = store.load(config.index_dir, config.index_settings())
+        built, wanted = old.manifest["settings"], config.index_settings()
+        changed = [k for k in BUILD_ONLY_KEYS if built.get(k, LEGACY_SETTINGS.get(k)) != wanted[k]]
+        if changed:   # queries accept such an index; a refresh must not mix both kinds of vectors
+            log.warning("rebuilding everything: the index has %s", ", ".join(
+                f"{k} {built.get(k, LEGACY_SETTINGS.get(k))!r}, the configuration {wanted[k]!r}" for k in changed))
+            return None
+        return old
+    except IndexMismatchError as exc:
+        log.warning("rebuilding everything: %s", str(exc).split(";")[0])
+    except IndexCorruptError as exc:
+        log.warning("the index is damaged, rebuilding everything: %s", str(exc).split("; rebuild")[0])
+    except RagError:
+        pass
+    return None
+
+
+def _old_records(old: store.IndexData) -> dict[str, tuple]:
+    """doc id -> (chunk records, chunk vectors, sentence spans, sentence vectors) of an old index."""
+    if old is None:
+        return {}
+    vecs = store.chunk_vectors(old)
+    by_doc: dict[str, list[int]] = {}
+    for i, c in enumerate(old.chunks):
+        by_doc.setdefault(c["doc"], []).append(i)
+    out = {}
+    bounds = np.searchsorted(old.sentences[:, 0], np.arange(len(old.manifest["documents"]) + 1))
+    for d, meta in enumerate(old.manifest["documents"]):
+        rows = by_doc.get(meta["id"], [])
+        srows = np.arange(bounds[d], bounds[d + 1])   # sentences are in document order
+        out[meta["id"]] = (meta, [old.chunks[i] for i in rows], vecs[rows],
+                           old.sentences[srows, 1:], np.asarray(old.sentence_vecs[srows]))
+    return out
+
+
+def _chunk(docs: list[Document], config: Config, embedder, progress=None) -> dict[str, tuple]:
+    """doc id -> (chunk records, sentence spans, sentence texts) for documents to embed."""
+    fresh = {}
+    for d in docs:
+        if progress is not None:
+            progress.advance()
+        fresh[d.id] = pipeline.chunk_document(d, config, embedder)
+    return fresh
+
+
+class _Tally:
+    """Counts texts embedded while the reading phase is shown; once the embedding
+    phase is (bar set), forwards each count to it."""
+
+    def __init__(self):
+        self.done, self.bar = 0, None
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        if self.bar is not None:
+            self.bar.advance(n)
+
+
+def _lexical(chunks: list[dict], metas: list[dict], config: Config) -> tuple[BM25, BM25]:
+    """BM25 over the chunks (as embedded) and over whole documents (rebuilt from chunks)."""
+    titles = {m["id"]: m["title"] for m in metas}
+    by_doc: dict[str, list[dict]] = {}
+    for c in chunks:
+        by_doc.setdefault(c["doc"], []).append(c)
+    return (BM25.build([indexed_text(c, titles[c["doc"]], config) for c in chunks]),
+            BM25.build([document_text(by_doc.get(m["id"], [])) for m in metas]))
+
+
+def build_index(config: Config, *, embedder, rebuild: bool = False,
+                documents: list[Document] | None = None, progress: Progress | bool | None = None,
+                preread: list[Document] = (), overlap: bool = True) -> BuildReport:
+    """Index config.corpus_dir (or the given documents) into config.index_dir.
+
+    Holds the index's writer lock from reading the old index to the final swap, so a
+    second writer is refused at once (IndexLockedError). See the module docstring for
+    what a refresh keeps. progress: a rag.build.progress.Progress; None: one on stderr
+    (a bar in a terminal, plain lines in logs); False: silent. preread: documents already
+    read from the corpus (rag.build.documents' uploads), used when their file is unchanged.
+    When this process already holds the lock (rag.build.documents), it is not taken again.
+    overlap: read and chunk in a thread while earlier documents are embedded (False:
+    one after the other).
+    """
+    progress = Progress() if progress is None or progress is True else progress or Silent()
+    with nullcontext() if held(config.index_dir) else IndexLock(config.index_dir):
+        store.cleanup(config.index_dir)   # what killed writers left behind
+        try:
+            return _build_index(config, embedder=embedder, rebuild=rebuild, documents=documents,
+                                progress=progress, preread=preread, overlap=overlap)
+        finally:
+            progress.end()
+
+
+def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Document] | None,
+                 progress: Progress, preread: list[Document], overlap: bool) -> BuildReport:
+    if embedder.name != config.model:
+        raise ValueError(f"embedder {embedder.name!r} is not the configured model {config.model!r}")
+    backend = getattr(embedder, "backend", "torch")
+    if backend != config.backend:
+        raise ValueError(f"embedder backend {backend!r} is not the configured backend {config.backend!r}")
+    t0 = time.perf_counter()
+    skipped: list[Skipped] = []
+    source = documents if documents is not None else pipeline.files(
+        config.corpus_dir, int(config.max_file_mb * 1_000_000), skipped)
+    base = _previous(config, rebuild)
+    old = _old_records(base)
+    if documents is None:
+        source.reuse = _reusable(old, preread)
+    if base is None and (source if documents is not None else source.entries):
+        progress.phase("loading model")   # everything is embedded; a refresh loads it when needed
+        embedder.count_tokens("")   # loads the model now, so its load time is not called reading
+
+    def keep(d: Document) -> bool:
+        return d.id in old and old[d.id][0]["sha256"] == d.sha256
+
+    seen, fresh, vecs, window, tally = {}, {}, {}, [], _Tally()
+
+    def flush():   # embed the documents of the window, longest texts first within it
+        texts = {i: [indexed_text(c, seen[i].doc.title, config) for c in fresh[i][0]] for i in window}
+        cv, sv, _ = vectors.embed(fresh, window, texts, config, embedder, tally, phase=False)
+        ci = si = 0
+        for i in window:
+            chunks, units, _ = fresh[i]
+            vecs[i] = (cv[ci:ci + len(chunks)], sv[si:si + len(units)])
+            ci, si = ci + len(chunks), si + len(units)
+            fresh[i] = (chunks, units, None)   # sentence texts are no longer needed
+        window.clear()
+
+    pending = 0   # chunks in the window
+    for item in pipeline.stream(source, config, embedder, keep=keep, progress=progress, skipped=skipped,
+                                overlap=overlap):
+        seen[item.id] = item
+        if item.chunked is not None:
+            fresh[item.id] = item.chunked
+            window.append(item.id)
+            pending += len(item.chunked[0])
+            if overlap and pending >= WINDOW:
+                flush()
+                pending = 0
+    skipped.sort(key=lambda s: s.path)
+    skipped_ids = {s.path for s in skipped}
+    kept_stale = sorted(i for i in old if i in skipped_ids)
+    for doc_id in kept_stale:
+        log.warning("%s: keeping the previously indexed version", doc_id)
+    if not seen and not kept_stale:
+        raise CorpusError(f"no usable documents in {config.corpus_dir} "
+                          f"({len(skipped)} skipped); supported: {' '.join(SUPPORTED)}")
+    current = set(seen) | set(kept_stale)
+    report = dict(added=[i for i in seen if i not in old],
+                  updated=[i for i in seen if i in old and old[i][0]["sha256"] != seen[i].doc.sha256],
+                  removed=sorted(set(old) - current))
+    listed = [{"path": x.path, "reason": x.reason} for x in skipped]
+    if old and not any(report.values()) and base.manifest.get("skipped") == listed:
+        n_chunks = sum(len(old[i][1]) for i in current)
+        n_sent = sum(len(old[i][3]) for i in current)
+        return BuildReport(config.index_dir, len(current), n_chunks, n_sent, kept_stale=kept_stale,
+                           skipped=skipped, seconds=time.perf_counter() - t0, changed=False)
+
+    total, unit = vectors.count(fresh, fresh, config, embedder)
+    progress.phase("embedding", total, unit)
+    progress.advance(tally.done)   # what was embedded while reading
+    tally.bar = progress
+    if window:
+        flush()
+    how = "pooled" if vectors.one_pass(config, embedder) else "encoded"
+    progress.phase("writing")
+
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    metas, all_chunks, cv, sp, sv = [], [], [], [], []
+    for doc_id in sorted(current):
+        if doc_id in fresh:
+            chunks, units, _ = fresh[doc_id]
+            vec, svec = vecs[doc_id]
+            d = seen[doc_id].doc
+            meta = dict(_about(d), id=d.id, title=d.title, sha256=d.sha256, indexed_at=now)
+            units = np.asarray(units, dtype=np.int64).reshape(-1, 2)
+        else:
+            meta, chunks, vec, units, svec = old[doc_id]
+            meta = dict({k: meta[k] for k in ("id", "title", "sha256") + ABOUT if k in meta})
+            if doc_id in seen and "kind" not in meta:   # indexed before these were recorded
+                meta.update(_about(seen[doc_id].doc), indexed_at=base.manifest.get("built_at", now))
+        all_chunks.extend(chunks)
+        metas.append(dict(meta, chunks=len(chunks), sentences=len(units)))
+        cv.append(vec)
+        sp.append(np.column_stack([np.full(len(units), len(metas) - 1, dtype=np.int64), units]))
+        sv.append(svec)
+    bm25, doc_bm25 = _lexical(all_chunks, metas, config)
+    data = store.IndexData(manifest={}, chunks=all_chunks, chunk_vecs=np.concatenate(cv),
+                           sentences=np.concatenate(sp), sentence_vecs=np.concatenate(sv),
+                           bm25=bm25, doc_bm25=doc_bm25)
+    seconds = time.perf_counter() - t0
+    data.manifest = {
+        "format": store.FORMAT, "format_version": store.FORMAT_VERSION,
+        "package_version": store.package_version(), "model": embedder.name, "backend": backend,
+        "sentence_vectors": how, "retrieval": {"fusion_weights": list(config.fusion_weights)},
+        "dimension": int(data.chunk_vecs.shape[1]), "settings": config.index_settings(),
+        "counts": {"documents": len(metas), "chunks": len(all_chunks), "sentences": len(data.sentences)},
+        "built_at": now, "skipped": listed,
+        "bm25": dict(PARAMS, rows=bm25.size, vocabulary=bm25.vocab_size,
+                     documents={"rows": doc_bm25.size, "vocabulary": doc_bm25.vocab_size}),
+        "build_seconds": round(seconds, 3), "corpus": safe_text(str(Path(config.corpus_dir).absolute())),
+        "documents": metas,
+    }
+    store.save(config.index_dir, data, base=base)   # writes only what base lacks
+    return BuildReport(config.index_dir, len(metas), len(all_chunks), len(data.sentences),
+                       kept_stale=kept_stale, skipped=skipped, seconds=time.perf_counter() - t0, **report)

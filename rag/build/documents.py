@@ -1,0 +1,324 @@
+"""Documents of an index: list them and the skipped files, view one, add (upload) and remove.
+
+``Rag.documents/skipped/document/add_files/remove_document`` call these. The
+list comes from the current version's manifest (rag.build.builder records kind, size,
+indexed_at and page starts per document, and the files skipped with reasons).
+Uploads are checked before anything is written: the name is made safe
+(``safe_upload_name``: the last path part only, no control characters, hidden,
+reserved or over-long names), the type must be in Config.upload_types and the
+size under Config.upload_max_mb, and the content must convert to text. Accepted
+files are stored in ``CORPUS/uploads/`` (a different file of the same name gets
+" (2)"), written to a hidden temporary name and renamed, and the index is then
+refreshed incrementally (rag.build.builder) under its writer lock, which is held from
+before the first file is written; if the refresh fails the files written are
+removed again, so a failed upload leaves the corpus and the index as they were.
+Questions asked meanwhile are answered from the previous version until the new
+one is swapped in (rag.storage.live). Removing deletes the source file (kept aside under
+a hidden name until the refresh succeeds) and refreshes. The corpus is the
+folder the index was built from when its manifest names an existing absolute
+one, else Config.corpus_dir. Does not handle uploads into sub-folders, renames,
+or documents whose source file lies outside the corpus folder.
+"""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import threading
+import unicodedata
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
+
+from rag.build.builder import build_index
+from rag.errors import CorpusError, DocumentError
+from rag.ingest.read import parse_document, read_bounded
+from rag.storage.lock import IndexLock
+from rag.build.progress import Silent
+from rag.ingest.walk import safe_text
+
+UPLOADS = "uploads"   # the corpus sub-folder uploads are stored in
+MAX_NAME = 120        # characters of a stored file name, extension included
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+_WRITERS: dict[str, threading.Lock] = {}   # one writer per index in this process; others wait
+_WRITERS_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    id: str            # the document id in the index (path relative to the corpus folder)
+    title: str
+    kind: str          # file type, lower-case extension without dot: "pdf", "docx", "md", ...
+    size: int          # bytes of the source file when indexed
+    indexed_at: str    # ISO-8601 UTC time the document's current content was indexed
+    chunks: int
+    pages: int | None  # page count for paged formats (pdf, pptx slides), else None
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    path: str          # relative to the corpus folder
+    reason: str        # one line
+
+
+@dataclass(frozen=True)
+class AddResult:
+    added: list[str]            # document ids now indexed (new or replaced)
+    skipped: list[SkippedFile]  # uploaded files refused or not indexable, with the reason
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    info: DocumentInfo
+    text: str                   # the document's whole indexed text (as chunk offsets refer to it)
+    passages: list              # rag.retrieve.retriever.Passage of every chunk in order
+
+
+def _info(d: dict, built_at: str) -> DocumentInfo:
+    starts = d.get("page_starts") or None
+    return DocumentInfo(d["id"], d["title"], d.get("kind") or PurePosixPath(d["id"]).suffix.lower().lstrip("."),
+                        int(d.get("size", 0)), d.get("indexed_at") or built_at, int(d["chunks"]),
+                        len(starts) if starts else None)
+
+
+def documents(rag) -> list[DocumentInfo]:
+    m = rag.retriever.manifest
+    return [_info(d, m.get("built_at", "")) for d in m["documents"]]
+
+
+def skipped(rag) -> list[SkippedFile]:
+    return [SkippedFile(s["path"], s["reason"]) for s in rag.retriever.manifest.get("skipped", [])]
+
+
+def document(rag, doc_id: str) -> DocumentView:
+    retriever = rag.retriever   # one version for the whole view
+    m = retriever.manifest
+    meta = next((d for d in m["documents"] if d["id"] == doc_id), None)
+    if meta is None:
+        raise DocumentError(f"no document {safe_text(str(doc_id))!r} in the index")
+    passages = retriever.document_passages(doc_id)
+    return DocumentView(_info(meta, m.get("built_at", "")), _text(passages), passages)
+
+
+def _text(passages) -> str:
+    """The document text the chunk offsets refer to, laid out from its (overlapping) chunks;
+    the whitespace between chunks, which chunking drops, becomes a space or a blank line."""
+    out, pos = [], 0
+    for p in sorted(passages, key=lambda p: p.start):
+        if p.end <= pos:
+            continue
+        if p.start > pos:
+            out.append(" " if p.start - pos == 1 else "\n" + " " * (p.start - pos - 1))
+        out.append(p.text[max(0, pos - p.start):])
+        pos = p.end
+    return "".join(out)
+
+
+# ---------------------------------------------------------------- names
+
+def safe_upload_name(name: str) -> str:
+    """The file name an upload is stored under; ValueError when nothing usable is left.
+
+    Only the last part of a path counts (either separator, a Windows drive too); control
+    characters are dropped, characters other than letters, digits, space and -_.,()+&@
+    become "_"; leading dots and spaces (hidden files) and trailing dots and spaces go; a
+    reserved Windows device name gets a "_" prefix; the stem is cut so the name has at
+    most MAX_NAME characters. The extension is lower-cased."""
+    if not isinstance(name, str):
+        raise ValueError("file name is not text")
+    name = unicodedata.normalize("NFC", name)
+    name = re.split(r"[/\\]", name)[-1]
+    name = re.sub(r"^[A-Za-z]:", "", name)
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = re.sub(r"[^\w\s\-.,()+&@]", "_", name)
+    name = " ".join(name.split()).strip(" .")
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    stem, ext = stem.strip(" ."), ext.lower()
+    if not stem or stem.strip("_") == "":
+        raise ValueError("no usable file name")
+    if stem.split(".")[0].lower() in _RESERVED:
+        stem = "_" + stem
+    if not ext:
+        raise ValueError(f"no file extension in {stem!r}; cannot tell its type")
+    stem = stem[:max(1, MAX_NAME - len(ext) - 1)].rstrip(" .") or "_"
+    return f"{stem}.{ext}"
+
+
+def _mb(n: float) -> str:
+    """Bytes as MB for a message: "31.2", "20", "0.005"."""
+    mb = n / 1_000_000
+    return f"{mb:.1f}".removesuffix(".0") if mb >= 0.1 else f"{mb:.3g}"
+
+
+def _take(item, limit: int) -> tuple[str, bytes]:
+    """(name, bytes) of one upload: a (name, data) pair or a path to read (at most limit bytes)."""
+    if isinstance(item, (tuple, list)) and len(item) == 2:
+        name, data = item
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise ValueError("upload content is not bytes")
+        return str(name), bytes(data)
+    if isinstance(item, (str, os.PathLike)):
+        try:
+            data = read_bounded(Path(item), limit)
+        except ValueError as exc:
+            if str(exc).startswith("too large"):
+                size = os.stat(item).st_size
+                raise ValueError(f"too large ({_mb(size)} MB > {_mb(limit)} MB)") from None
+            raise
+        return Path(item).name, data
+    raise ValueError(f"cannot upload a {type(item).__name__}: give (name, bytes) or a path")
+
+
+def _shown(item) -> str:
+    raw = item[0] if isinstance(item, (tuple, list)) and item else item
+    return safe_text(re.split(r"[/\\]", str(raw))[-1])[:MAX_NAME] or "(unnamed)"
+
+
+# ---------------------------------------------------------------- writing
+
+def _corpus(rag) -> Path:
+    """The folder the index was built from (see the module docstring)."""
+    named = rag.retriever.manifest.get("corpus")
+    if isinstance(named, str) and os.path.isabs(named) and os.path.isdir(named):
+        return Path(named)
+    if not rag.config.corpus_dir.is_dir():
+        raise CorpusError(f"corpus folder not found: {safe_text(str(rag.config.corpus_dir))}")
+    return rag.config.corpus_dir
+
+
+def _writer(index_dir: Path) -> threading.Lock:
+    with _WRITERS_LOCK:
+        return _WRITERS.setdefault(os.path.realpath(index_dir), threading.Lock())
+
+
+class _Callback(Silent):
+    """A rag.build.progress.Progress that reports (phase, done, total) to a function."""
+
+    def __init__(self, report):
+        super().__init__()
+        self.report = report
+
+    def phase(self, name, total=None, unit=""):
+        super().phase(name, total, unit)
+        self.report(name, 0, total or 0)
+
+    def advance(self, n=1):
+        super().advance(n)
+        if self.name is not None:
+            self.report(self.name, self.done, self.total or 0)
+
+
+def _free_name(folder: Path, name: str, data: bytes, taken: set) -> tuple[str, bool]:
+    """(name to store data under, whether that file already holds exactly data)."""
+    stem, ext = name.rsplit(".", 1)
+    for n in range(1, 10_000):
+        candidate = name if n == 1 else f"{stem[:MAX_NAME - len(ext) - 8]} ({n}).{ext}"
+        if candidate in taken:
+            continue
+        path = folder / candidate
+        if not os.path.lexists(path):
+            return candidate, False
+        if path.is_file() and not path.is_symlink() and path.stat().st_size == len(data) \
+                and path.read_bytes() == data:
+            return candidate, True
+    raise ValueError("too many files of this name")
+
+
+def _write(folder: Path, name: str, data: bytes) -> Path:
+    tmp = folder / f".upload-{secrets.token_hex(8)}"
+    try:
+        with open(tmp, "xb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(tmp, folder / name)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return folder / name
+
+
+def add_files(rag, files, *, progress=None) -> "AddResult":
+    config = rag.config
+    limit = int(config.upload_max_mb * 1_000_000)
+    read_limit = min(limit, int(config.max_file_mb * 1_000_000))
+    refused, accepted = [], []
+    for item in files:
+        try:
+            name, data = _take(item, limit)
+            name = safe_upload_name(name)
+            kind = name.rsplit(".", 1)[1]
+            if kind not in config.upload_types:
+                raise ValueError(f"file type .{kind} is not accepted (accepted: {', '.join(config.upload_types)})")
+            if len(data) > read_limit:
+                raise ValueError(f"too large ({_mb(len(data))} MB > {_mb(read_limit)} MB)")
+            accepted.append((name, data))
+        except (ValueError, OSError) as exc:
+            refused.append(SkippedFile(_shown(item), " ".join(str(exc).split())))
+    if not accepted:
+        return AddResult([], refused)
+    corpus = _corpus(rag)
+    folder = corpus / UPLOADS
+    build_config = replace(config, corpus_dir=corpus)
+    with _writer(config.index_dir), IndexLock(config.index_dir):
+        folder.mkdir(exist_ok=True)
+        if folder.is_symlink() or not folder.is_dir():
+            raise CorpusError(f"{safe_text(str(folder))} is not a folder; uploads cannot be stored")
+        written, ids, docs, taken = [], [], [], set()
+        try:
+            for name, data in accepted:
+                stored, same = _free_name(folder, name, data, taken)
+                doc_id = f"{UPLOADS}/{stored}"
+                try:
+                    doc = parse_document(data, doc_id)   # converts once; the refresh reuses it
+                except ValueError as exc:
+                    refused.append(SkippedFile(name, " ".join(str(exc).split())))
+                    continue
+                taken.add(stored)
+                if not same:
+                    written.append(_write(folder, stored, data))
+                ids.append(doc_id)
+                docs.append(doc)
+            if not ids:
+                return AddResult([], refused)
+            report = build_index(build_config, embedder=rag.embedder, preread=docs,
+                                 progress=_Callback(progress) if progress else False)
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
+        failed = {s.path: s.reason for s in report.skipped if s.path in ids}
+        if failed:   # read at the refresh differently than checked (changed meanwhile): take them out
+            for path in written:
+                if f"{UPLOADS}/{path.name}" in failed:
+                    path.unlink(missing_ok=True)
+            build_index(build_config, embedder=rag.embedder, progress=False)
+            refused += [SkippedFile(i, failed[i]) for i in ids if i in failed]
+        return AddResult([i for i in ids if i not in failed], refused)
+
+
+def remove_document(rag, doc_id: str) -> None:
+    if not any(d["id"] == doc_id for d in rag.retriever.manifest["documents"]):
+        raise DocumentError(f"no document {safe_text(str(doc_id))!r} in the index")
+    corpus = _corpus(rag)
+    parts = PurePosixPath(doc_id).parts
+    if not parts or PurePosixPath(doc_id).is_absolute() or any(p in ("..", ".", "") for p in parts):
+        raise DocumentError(f"document id {safe_text(doc_id)!r} does not name a file in the corpus")
+    path = corpus.joinpath(*parts)
+    with _writer(rag.config.index_dir), IndexLock(rag.config.index_dir):
+        aside = None
+        if os.path.lexists(path):
+            aside = path.with_name(f".removing-{secrets.token_hex(8)}")
+            os.rename(path, aside)   # a link is moved itself, never its target
+        try:
+            build_index(replace(rag.config, corpus_dir=corpus), embedder=rag.embedder, progress=False)
+        except BaseException:
+            if aside is not None:
+                os.rename(aside, path)
+            raise
+        if aside is not None:
+            aside.unlink()
+    if any(d["id"] == doc_id for d in rag.retriever.manifest["documents"]):
+        raise DocumentError(f"{safe_text(doc_id)!r} is still indexed: its source file was not found at "
+                            f"{safe_text(str(path))}; remove it from the corpus folder and run rag index")

@@ -1,0 +1,145 @@
+"""The front of a build, overlapped with embedding: read and chunk documents in a thread.
+
+``files`` walks the corpus folder (rag.ingest.walk: which files, safe ids; warnings
+for what it skips) in the caller's thread, so a missing folder fails at once.
+``stream`` then reads those files (rag.ingest.read.read_document) or takes the given
+documents, and chunks each one the build must embed (``keep(doc)`` false), in a
+producer thread; the caller receives ``Read`` items in corpus order through a
+queue of at most QUEUE documents, and embeds earlier ones meanwhile. Items hold
+a document without its text, and its chunks, so a
+large corpus's texts are not all held at once. A file that cannot be read is
+logged (``FILE: skipped: reason``) and listed in ``skipped``, as
+rag.ingest.read.load_corpus does; any other exception in the producer (a RagError, a
+bug) is raised again in the caller's thread, unchanged; a caller that stops
+early (an error while embedding, Ctrl-C) stops the producer. The progress phase
+is ``reading`` (files) or ``chunking`` (given documents), counted by the
+producer. ``overlap=False`` runs the same steps in the caller's thread, for
+comparison. Does not embed, decide what a refresh keeps (rag.build.builder), or chunk
+in parallel (one producer).
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from rag.text.chunk import chunk_text
+from rag.ingest.read import Document, Skipped, read_document
+from rag.ingest.walk import Entry, walk
+from rag.ingest.watchdog import slow
+
+log = logging.getLogger("rag")
+QUEUE = 256        # documents read ahead of the embedder at most
+_END = object()
+
+
+@dataclass(frozen=True)
+class Read:
+    doc: Document           # its text dropped ("")
+    chunked: tuple | None   # (chunk records, sentence spans, sentence texts); None: kept as indexed
+
+    @property
+    def id(self) -> str:
+        return self.doc.id
+
+
+@dataclass
+class Files:
+    entries: list[Entry]
+    max_bytes: int
+    reuse: dict = field(default_factory=dict)   # doc id -> Document to keep for unchanged bytes
+
+
+def files(corpus_dir: Path, max_bytes: int, skipped: list[Skipped]) -> Files:
+    """The corpus's files to read; what the walk skips is logged and added to skipped."""
+    entries, walk_skipped = walk(Path(corpus_dir))
+    for doc_id, reason in walk_skipped:
+        log.warning("%s: skipped: %s", doc_id, reason)
+        skipped.append(Skipped(doc_id, reason))
+    return Files(entries, max_bytes)
+
+
+def chunk_document(d: Document, config, embedder) -> tuple:
+    """(chunk records, sentence spans, sentence texts) of one document."""
+    prefix = f"{d.title}\n" if config.title_in_chunks else ""   # see rag.build.builder.indexed_text
+
+    def fits(text):
+        return embedder.count_tokens(prefix + text) <= config.max_model_tokens
+
+    with slow("chunking", d.id):
+        units, spans = chunk_text(d.text, chunk_tokens=config.chunk_tokens,
+                                  chunk_overlap=config.chunk_overlap, fits=fits)
+    chunks = [{"doc": d.id, "ordinal": n, "start": c.start, "end": c.end, "sent_lo": c.sent_lo,
+               "sent_hi": c.sent_hi, "text": d.text[c.start:c.end]} for n, c in enumerate(spans)]
+    return chunks, units, [d.text[a:b] for a, b in units]
+
+
+def _documents(source, skipped: list[Skipped]):
+    if not isinstance(source, Files):
+        yield from source
+        return
+    for entry in source.entries:
+        try:
+            with slow("reading", entry.doc_id):
+                doc = read_document(entry.path, entry.doc_id, max_bytes=source.max_bytes,
+                                    reuse=source.reuse.get(entry.doc_id))
+        except ValueError as exc:
+            log.warning("%s: skipped: %s", entry.doc_id, exc)
+            skipped.append(Skipped(entry.doc_id, str(exc)))
+            doc = None
+        yield doc
+
+
+def _items(source, config, embedder, keep, progress, skipped):
+    for d in _documents(source, skipped):
+        progress.advance()
+        if d is not None:
+            yield Read(replace(d, text=""), None if keep(d) else chunk_document(d, config, embedder))
+
+
+def stream(source, config, embedder, *, keep, progress, skipped: list[Skipped], overlap: bool = True):
+    """Read items for source (a Files or a list of Documents); see the module docstring."""
+    if isinstance(source, Files):
+        progress.phase("reading", len(source.entries), "files")
+    else:
+        progress.phase("chunking", len(source), "documents")
+    items = _items(source, config, embedder, keep, progress, skipped)
+    if not overlap:
+        yield from items
+        return
+    q: queue.Queue = queue.Queue(QUEUE)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def run():
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_END)
+        except BaseException as exc:   # handed to the caller's thread, raised there
+            put(exc)
+
+    thread = threading.Thread(target=run, name="rag-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=10)   # it stops at its next document; a daemon, never waited on at exit

@@ -1,0 +1,81 @@
+"""The vectors of a build: chunks and their sentences, in one encoder pass or two.
+
+One pass (``Config.sentence_vectors == "pooled"`` and an embedder with token
+outputs, i.e. ``encode_spans``): the chunks are encoded once and each sentence's
+vector is pooled from its chunk's token embeddings (rag.embed.pooling chooses the
+chunk and the span). Two passes (``"encoded"``, or an embedder without token
+outputs such as the tests' fake): chunks, then every sentence on its own. The
+embedding phase of the given rag.build.progress.Progress counts chunks (one pass) or
+texts (two). Does not chunk, store or decide what a refresh keeps (rag.build.builder).
+"""
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from rag.embed import pooling
+from rag.config import Config
+
+
+def _encode(embedder, texts: list[str], progress) -> np.ndarray:
+    """embedder.encode, reporting each batch when the embedder can (else the whole call)."""
+    try:
+        batches = "on_batch" in inspect.signature(embedder.encode).parameters
+    except (TypeError, ValueError):
+        batches = False
+    if batches:
+        return embedder.encode(texts, on_batch=progress.advance)
+    vecs = embedder.encode(texts)
+    progress.advance(len(texts))
+    return vecs
+
+
+def count(fresh: dict, ids, config: Config, embedder) -> tuple[int, str]:
+    """(texts the embedding phase counts for these documents, its unit)."""
+    if one_pass(config, embedder):
+        return sum(len(fresh[i][0]) for i in ids), "chunks"
+    return sum(len(fresh[i][0]) + len(fresh[i][1]) for i in ids), "texts"
+
+
+def one_pass(config: Config, embedder) -> bool:
+    """Whether sentence vectors are pooled from the chunk pass (rag.embed.pooling) for this build:
+    configured so, and the embedder gives token outputs (mean-pooling models)."""
+    return (config.sentence_vectors == "pooled" and hasattr(embedder, "encode_spans")
+            and bool(getattr(embedder, "token_outputs", False)))
+
+
+def embed(fresh: dict, order: list[str], texts: dict, config: Config, embedder,
+          progress, *, phase: bool = True) -> tuple[np.ndarray, np.ndarray, str]:
+    """(chunk vectors, sentence vectors, "pooled" or "encoded") for documents in order.
+
+    fresh: doc id -> (chunk records, sentence spans, sentence texts) as rag.build.reading
+    makes them; texts: doc id -> what is embedded for each chunk (rag.build.builder.indexed_text).
+    phase=False: count on progress without starting its embedding phase (rag.build.builder
+    embeds a window of documents at a time, see count())."""
+    pooled = one_pass(config, embedder)
+    chunk_texts, spans, where = [], [], []   # where: (chunk row, position in its spans) per sentence
+    for i in order:
+        chunks, units, _ = fresh[i]
+        base = len(chunk_texts)
+        chunk_texts += texts[i]
+        if pooled:
+            spans += [[] for _ in chunks]
+            prefixes = [len(t) - (c["end"] - c["start"]) for t, c in zip(texts[i], chunks)]
+            for j, a, b in pooling.plan(chunks, units, prefixes):
+                where.append((base + j, len(spans[base + j])))
+                spans[base + j].append((a, b))
+    if pooled:
+        if phase:
+            progress.phase("embedding", len(chunk_texts), "chunks")
+        cvecs, per_chunk = embedder.encode_spans(chunk_texts, spans, on_batch=progress.advance)
+        svecs = (np.stack([per_chunk[j][n] for j, n in where]) if where
+                 else np.zeros((0, cvecs.shape[1]), dtype=np.float32))
+        return cvecs, svecs, "pooled"
+    sent_texts = [t for i in order for t in fresh[i][2]]
+    if phase:
+        progress.phase("embedding", len(chunk_texts) + len(sent_texts), "texts")
+    if getattr(embedder, "one_call", False):   # rag.embed.ray_cluster: one actor pool for both
+        vecs = _encode(embedder, chunk_texts + sent_texts, progress)
+        return vecs[:len(chunk_texts)], vecs[len(chunk_texts):], "encoded"
+    return _encode(embedder, chunk_texts, progress), _encode(embedder, sent_texts, progress), "encoded"

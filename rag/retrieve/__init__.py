@@ -1,0 +1,2 @@
+"""Rank passages for a question: dense, BM25, plain RRF or the tuned hybrid (retriever).
+"""

@@ -1,0 +1,177 @@
+"""Rank passages for a question: dense, BM25, their plain RRF, or the tuned hybrid.
+
+Every mode draws candidates from the top ``depth`` chunks of the dense search
+(cosine; exact, or approximate in large segments: rag.storage.dense)
+and, when the index has one, of BM25, then scores them:
+  dense   cosine similarity of the question and chunk vectors
+  bm25    BM25 score of the chunk text
+  rrf     reciprocal rank fusion of the dense and BM25 rankings (k=60)
+  hybrid  w_dense * cosine + w_bm25 * BM25 / max BM25 + w_sentence * best sentence
+          cosine + w_document * document BM25 / max document BM25
+Each passage also carries its cosine ``similarity`` to the question, whatever
+the mode, and the page its start is on for paged documents (PDF, slides). Does not filter by document or rerank with a cross-encoder.
+"""
+from __future__ import annotations
+
+import bisect
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from rag.config import MODES
+from rag.storage.writer import IndexData, chunk_vectors
+
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class Passage:
+    rank: int
+    chunk: int       # row in chunks.jsonl / the FAISS index
+    doc_id: str
+    title: str
+    text: str
+    start: int       # character span of the passage in its document
+    end: int
+    score: float     # the mode's ranking score
+    similarity: float  # cosine similarity of question and passage
+    page: int | None = None   # 1-based page (PDF page, slide) of the passage start; None if not paged
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    row: int         # row in sentences.npy / sentence_vecs.npy
+    start: int       # character span in the document
+    end: int
+    text: str
+
+
+class Retriever:
+    """Holds a loaded index; safe to share between threads for reading."""
+
+    def __init__(self, data: IndexData, *, weights: tuple, depth: int):
+        import faiss
+
+        faiss.omp_set_num_threads(1)   # fastest for single queries on small machines
+        self.data, self.weights, self.depth = data, tuple(weights), depth
+        self.docs = data.manifest["documents"]
+        self.bm25, self.doc_bm25 = data.bm25, data.doc_bm25
+        self._pages = [d.get("page_starts") or None for d in self.docs]
+        self._vecs = chunk_vectors(data)
+        self._sent_vecs = data.sentence_vecs   # float32 rows on demand (rag.storage.vector_rows over float16 segments)
+        doc_no = {d["id"]: i for i, d in enumerate(self.docs)}
+        base = np.searchsorted(data.sentences[:, 0], np.arange(len(self.docs)))
+        self._chunk_doc = np.array([doc_no[c["doc"]] for c in data.chunks], dtype=np.int64)
+        self._sent_lo = base[self._chunk_doc] + np.array([c["sent_lo"] for c in data.chunks], dtype=np.int64)
+        self._sent_hi = base[self._chunk_doc] + np.array([c["sent_hi"] for c in data.chunks], dtype=np.int64)
+
+    @property
+    def manifest(self) -> dict:
+        return self.data.manifest
+
+    def _candidates(self, question: str, qvec: np.ndarray, depth: int, mode: str):
+        n = self.data.faiss_index.ntotal
+        _, ids = self.data.faiss_index.search(qvec.reshape(1, -1), min(depth, n))
+        dense_ids = ids[0][ids[0] >= 0]
+        bm = self.bm25.scores(question) if self.bm25 is not None and mode != "dense" else None
+        if bm is None:
+            return dense_ids, np.zeros(0, np.int64), None
+        top = min(depth, n)
+        bm_ids = np.argpartition(-bm, top - 1)[:top] if top < n else np.arange(n)
+        bm_ids = bm_ids[np.argsort(-bm[bm_ids], kind="stable")]
+        bm_ids = bm_ids[bm[bm_ids] > 0]
+        return dense_ids, bm_ids, bm
+
+    def best_sentence(self, chunks: np.ndarray, qvec: np.ndarray) -> np.ndarray:
+        """Highest sentence cosine within each chunk."""
+        lo, hi = self._sent_lo[chunks], self._sent_hi[chunks]
+        rows = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)])
+        sims = self._sent_vecs[rows] @ qvec
+        return np.maximum.reduceat(sims, np.concatenate([[0], np.cumsum(hi - lo)[:-1]]))
+
+    def search(self, question: str, qvec: np.ndarray, k: int, *, mode: str = "hybrid",
+               depth: int | None = None) -> list[Passage]:
+        if mode not in MODES:
+            raise ValueError(f"unknown retrieval mode {mode!r}: choose from {', '.join(MODES)}")
+        qvec = np.asarray(qvec, np.float32).reshape(-1)
+        depth = max(k, depth or self.depth)
+        dense_ids, bm_ids, bm = self._candidates(question, qvec, depth, mode)
+        if mode == "bm25" and bm is not None:
+            cands = bm_ids
+            if len(cands) == 0:
+                return []
+            scores = bm[cands]
+        else:
+            cands = np.unique(np.concatenate([dense_ids, bm_ids]))   # by row: ties do not depend on the ANN
+            if len(cands) == 0:
+                return []
+            sims = self._vecs[cands] @ qvec
+            if mode == "dense" or bm is None:
+                scores = sims
+            elif mode == "rrf":
+                scores = np.zeros(len(cands))
+                pos = {c: i for i, c in enumerate(cands)}
+                for ranked in (dense_ids, bm_ids):
+                    for r, c in enumerate(ranked, 1):
+                        scores[pos[c]] += 1.0 / (RRF_K + r)
+            else:
+                wd, wb, ws, wdoc = self.weights
+                bmax = float(bm.max())
+                scores = wd * sims + (wb * bm[cands] / bmax if bmax > 0 else 0.0)
+                if ws:
+                    scores = scores + ws * self.best_sentence(cands, qvec)
+                if wdoc and self.doc_bm25 is not None:
+                    dbm = self.doc_bm25.scores(question)
+                    if dbm.max() > 0:
+                        scores = scores + wdoc * dbm[self._chunk_doc[cands]] / float(dbm.max())
+        order = np.argsort(-scores, kind="stable")[:k]
+        picked = cands[order]
+        sims = self._vecs[picked] @ qvec
+        out = []
+        for rank, (i, s, sim) in enumerate(zip(picked, scores[order], sims), 1):
+            c = self.data.chunks[i]
+            title = self.docs[self._chunk_doc[i]]["title"]
+            out.append(Passage(rank, int(i), c["doc"], title, c["text"], c["start"], c["end"],
+                               float(s), float(sim), self.page(int(i))))
+        return out
+
+    def fusion_features(self, question: str, qvec: np.ndarray, depth: int) -> dict:
+        """The hybrid score's inputs for the candidates (for tuning its weights): candidate chunk rows,
+        their doc ids, chunk cosine, chunk BM25 / best, best sentence cosine, document BM25 / best,
+        and the dense and BM25 rankings."""
+        qvec = np.asarray(qvec, np.float32).reshape(-1)
+        dense_ids, bm_ids, bm = self._candidates(question, qvec, depth, "hybrid")
+        cands = np.unique(np.concatenate([dense_ids, bm_ids]))
+        dbm = self.doc_bm25.scores(question)
+        return {"chunks": cands, "docs": [self.data.chunks[c]["doc"] for c in cands],
+                "dense": self._vecs[cands] @ qvec, "bm25": bm[cands] / (float(bm.max()) or 1.0),
+                "sentence": self.best_sentence(cands, qvec),
+                "document": dbm[self._chunk_doc[cands]] / (float(dbm.max()) or 1.0),
+                "dense_ids": dense_ids, "bm25_ids": bm_ids}
+
+    def document_passages(self, doc_id: str) -> list[Passage]:
+        """Every chunk of one document, in reading order, as unranked passages (rank 0, score 0)."""
+        rows = [i for i, c in enumerate(self.data.chunks) if c["doc"] == doc_id]
+        return [Passage(0, i, doc_id, self.docs[self._chunk_doc[i]]["title"], self.data.chunks[i]["text"],
+                        self.data.chunks[i]["start"], self.data.chunks[i]["end"], 0.0, 0.0, self.page(i))
+                for i in rows]
+
+    def page(self, chunk: int) -> int | None:
+        """The 1-based page on which chunk row `chunk` starts, or None for a document without pages."""
+        starts = self._pages[self._chunk_doc[chunk]]
+        return bisect.bisect_right(starts, self.data.chunks[chunk]["start"]) if starts else None
+
+    def sentences(self, passage: Passage) -> list[Sentence]:
+        """The sentences of a passage, with their rows in the sentence arrays."""
+        c = self.data.chunks[passage.chunk]
+        out = []
+        for row in range(self._sent_lo[passage.chunk], self._sent_hi[passage.chunk]):
+            _, a, b = (int(x) for x in self.data.sentences[row])
+            out.append(Sentence(int(row), a, b, c["text"][a - c["start"]:b - c["start"]]))
+        return out
+
+    def sentence_vectors(self, rows: list[int]) -> np.ndarray:
+        return self._sent_vecs[rows]

@@ -1,0 +1,42 @@
+"""Which documents a new version keeps in their old segments and which it writes anew.
+
+A document is kept where it is when the base (the verified previous version the
+build started from) holds it with the same sha256 and counts: the build reused
+its records and vectors unchanged. Everything else (added or changed documents)
+goes into one new segment. Merging: segments left with no live document are
+dropped; a segment whose live chunks are under half of what it stores is
+rewritten (its tombstones purged); and while more than MAX_SEGMENTS would
+remain, the smallest are folded into the new segment. Does not write anything
+(rag.storage.writer does) nor merge in the background: merges happen in the writer,
+under the lock, and cost a rewrite of the documents they move.
+"""
+from __future__ import annotations
+
+MAX_SEGMENTS = 8
+MIN_LIVE_SHARE = 0.5
+
+
+def plan(docs: list[dict], base_manifest: dict | None) -> tuple[dict[str, str], list[int]]:
+    """(doc id -> kept segment name, positions in docs of the documents to write anew)."""
+    base_docs = {d["id"]: d for d in (base_manifest or {}).get("documents", []) if "segment" in d}
+    stored = (base_manifest or {}).get("segments", {})
+    keep: dict[str, str] = {}
+    for d in docs:
+        b = base_docs.get(d["id"])
+        if b is not None and b["segment"] in stored and all(b[k] == d[k] for k in
+                                                            ("sha256", "title", "chunks", "sentences")):
+            keep[d["id"]] = b["segment"]
+    live: dict[str, int] = {}
+    for d in docs:
+        if d["id"] in keep:
+            live[keep[d["id"]]] = live.get(keep[d["id"]], 0) + d["chunks"]
+    doomed = {s for s, n in live.items() if stored[s]["chunks"] and n < MIN_LIVE_SHARE * stored[s]["chunks"]}
+    fresh = len(keep) < len(docs) or bool(doomed)
+    for s in sorted(live, key=lambda s: (live[s], s)):
+        if len(live) - len(doomed) + (1 if fresh else 0) <= MAX_SEGMENTS:
+            break
+        if s not in doomed:
+            doomed.add(s)
+            fresh = True
+    keep = {i: s for i, s in keep.items() if s not in doomed}
+    return keep, [n for n, d in enumerate(docs) if d["id"] not in keep]

@@ -1,0 +1,195 @@
+"""Immutable segment folders: the chunks, vectors and sentences of a set of documents.
+
+A segment (INDEX/segments/s-000007/) holds, for the documents it was written
+with, in id order and contiguous per document:
+  documents.json     [{"id", "chunks", "sentences"}, ...]: the storage order
+  chunks.jsonl       one chunk record a line (doc, ordinal, start, end, sent_lo, sent_hi, text)
+  chunk_vecs.npy     float16 [C, dim]
+  sentences.npy      int64 [S, 2]: start, end of each sentence in its document
+  sentence_vecs.npy  float16 [S, dim]
+  ann.faiss          only with at least ann_threshold chunks: rag.storage.dense's index of chunk_vecs
+Vectors are stored as float16 (half the bytes; unit vectors lose about 1e-3 of
+each cosine) and read memory-mapped. A version's manifest names the segments it uses with the sha256 of each of their
+files, and says which segment holds each live document: documents of a segment
+the manifest does not point at are deleted (tombstones). ``write`` makes one
+(under a temporary name, fsynced, then renamed); ``read`` verifies and parses
+one; ``assemble`` lays out the positional records of a version and views
+(rag.storage.vector_rows) over the segments' vectors, and ``dense`` its dense search (rag.storage.dense).
+Does not decide which documents go into a new segment (rag.storage.writer does) and never
+modifies a segment once written.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag.storage import dense as ann
+
+from rag.storage import integrity
+from rag.storage.vector_rows import Rows, runs_of
+from rag.errors import IndexCorruptError
+
+FOLDER = "segments"
+SEGMENT_RE = re.compile(r"s-(\d{6,})")
+FILES = ("documents.json", "chunks.jsonl", "chunk_vecs.npy", "sentences.npy", "sentence_vecs.npy")
+VECTOR_DTYPE = np.float16
+
+
+@dataclass
+class Segment:
+    docs: dict          # doc id -> (chunk lo, chunk hi, sentence lo, sentence hi) rows in this segment
+    chunks: list[dict]
+    chunk_vecs: np.ndarray      # float16 [C, dim], memory-mapped
+    spans: np.ndarray   # int64 [S, 2]
+    sentence_vecs: np.ndarray   # float16 [S, dim], memory-mapped
+    ann: object = None  # rag.storage.dense's index of chunk_vecs, for large segments
+
+
+def names(index_dir: Path) -> list[str]:
+    folder = Path(index_dir) / FOLDER
+    return sorted(p.name for p in folder.iterdir() if SEGMENT_RE.fullmatch(p.name)) if folder.is_dir() else []
+
+
+def unused(index_dir: Path, versions) -> list[Path]:
+    """Segments that none of the given versions references; none when one of their
+    manifests is unreadable (better to keep a segment than lose one in use)."""
+    index_dir, used = Path(index_dir), set()
+    for version in filter(None, versions):
+        try:
+            used |= set(json.loads((index_dir / version / "manifest.json").read_bytes())["segments"])
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError, KeyError, TypeError):
+            return []
+    return [index_dir / FOLDER / n for n in names(index_dir) if n not in used]
+
+
+def write(index_dir: Path, docs: list[dict], chunks: list[dict], chunk_vecs, spans, sentence_vecs,
+          tmp_prefix: str, fsync_tree, *, ann_threshold: int | None = None) -> tuple[str, dict]:
+    """Write one segment from rows ordered as docs ([{"id", "chunks", "sentences"}]), with an
+    approximate index when it has at least ann_threshold chunks (None: never); returns
+    (its name, its manifest entry: counts, ANN parameters and the sha256 of every file)."""
+    import shutil
+
+    index_dir = Path(index_dir)
+    (index_dir / FOLDER).mkdir(exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=tmp_prefix, dir=index_dir))
+    try:
+        os.chmod(tmp, 0o755)
+        (tmp / "documents.json").write_text(json.dumps(docs, ensure_ascii=False) + "\n", encoding="utf-8")
+        with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as f:
+            for c in chunks:
+                f.write(json.dumps(c, ensure_ascii=False) + "\n")
+        np.save(tmp / "chunk_vecs.npy", np.asarray(chunk_vecs, dtype=VECTOR_DTYPE), allow_pickle=False)
+        np.save(tmp / "sentences.npy", np.asarray(spans, dtype=np.int64).reshape(-1, 2), allow_pickle=False)
+        np.save(tmp / "sentence_vecs.npy", np.asarray(sentence_vecs, dtype=VECTOR_DTYPE), allow_pickle=False)
+        extra = {}
+        if ann_threshold is not None and len(chunks) >= max(1, ann_threshold):
+            index, extra["ann"] = ann.build(np.load(tmp / "chunk_vecs.npy", mmap_mode="r"))
+            ann.write(index, tmp / ann.FILE)
+            del index
+        files = {name: integrity.sha256_file(tmp / name) for name in FILES + ((ann.FILE,) if extra else ())}
+        fsync_tree(tmp)
+        taken = [int(SEGMENT_RE.fullmatch(n).group(1)) for n in names(index_dir)]
+        name = f"s-{max(taken, default=0) + 1:06d}"
+        os.rename(tmp, index_dir / FOLDER / name)
+        fd = os.open(index_dir / FOLDER, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    info = {"documents": len(docs), "chunks": len(chunks), "sentences": int(len(spans)), **extra, "files": files}
+    return name, info
+
+
+def read(folder: Path, info: dict, dim: int) -> Segment:
+    """One segment, every file checked against info["files"], shapes against its counts.
+    FileNotFoundError passes through (a writer may have removed it: rag.storage.reader retries)."""
+    integrity.check_files(folder, info["files"])
+    try:
+        docs = json.loads((folder / "documents.json").read_text(encoding="utf-8"))
+        with open(folder / "chunks.jsonl", encoding="utf-8") as f:
+            chunks = [json.loads(line) for line in f if line.strip()]
+        cvecs = np.load(folder / "chunk_vecs.npy", allow_pickle=False, mmap_mode="r")
+        spans = np.load(folder / "sentences.npy", allow_pickle=False)
+        svecs = np.load(folder / "sentence_vecs.npy", allow_pickle=False, mmap_mode="r")
+        index = ann.read(folder / ann.FILE, info["ann"], info["chunks"], dim) if "ann" in info else None
+    except FileNotFoundError:
+        raise
+    except Exception as exc:
+        raise IndexCorruptError(f"segment {folder.name} is damaged ({type(exc).__name__}: {exc})") from None
+    where = f"segment {folder.name}"
+    if not (isinstance(docs, list) and all(isinstance(d, dict) and isinstance(d.get("id"), str)
+                                           and integrity._is(d.get("chunks"), int)
+                                           and integrity._is(d.get("sentences"), int) for d in docs)):
+        raise IndexCorruptError(f"{where}: documents.json does not list documents")
+    integrity.check_chunks(chunks, {d["id"] for d in docs})
+    problems = []
+    if len(docs) != info["documents"] or len(chunks) != info["chunks"] or len(spans) != info["sentences"]:
+        problems.append(f"{len(docs)} documents, {len(chunks)} chunks, {len(spans)} sentences, "
+                        f"manifest says {info['documents']}, {info['chunks']}, {info['sentences']}")
+    for name, arr, rows in (("chunk_vecs", cvecs, len(chunks)), ("sentence_vecs", svecs, len(spans))):
+        if arr.dtype != VECTOR_DTYPE or arr.ndim != 2 or arr.shape != (rows, dim):
+            problems.append(f"{name}.npy is {arr.dtype} {arr.shape}, expected float16 [{rows}, {dim}]")
+    if spans.dtype != np.int64 or spans.ndim != 2 or spans.shape[1:] != (2,):
+        problems.append(f"sentences.npy is {spans.dtype} {spans.shape}, expected int64 [S, 2]")
+    out, c, s = {}, 0, 0
+    for d in docs:
+        out[d["id"]] = (c, c + d["chunks"], s, s + d["sentences"])
+        if any(ch["doc"] != d["id"] for ch in chunks[c:c + d["chunks"]]):
+            problems.append(f"chunk records of {d['id']!r} are out of place")
+            break
+        c, s = c + d["chunks"], s + d["sentences"]
+    if (c, s) != (len(chunks), len(spans)) or len(out) != len(docs):
+        problems.append("documents.json counts disagree with the records")
+    if problems:
+        raise IndexCorruptError(f"{where} disagrees with the manifest ({'; '.join(problems)})")
+    return Segment(out, chunks, cvecs, spans, svecs, index)
+
+
+def assemble(manifest: dict, segs: dict[str, Segment]):
+    """The positional layout of a version: documents in manifest order, each from its segment.
+    Returns (chunks, chunk vectors, sentences [S, 3] with document numbers, sentence vectors),
+    the vectors as rag.storage.vector_rows.Rows over the segments' arrays (parts in sorted segment order)."""
+    names = sorted(segs)
+    part = {name: n for n, name in enumerate(names)}
+    chunks, sp, c_ranges, s_ranges = [], [], [], []
+    for n, d in enumerate(manifest["documents"]):
+        seg = segs[d["segment"]]
+        if d["id"] not in seg.docs:
+            raise IndexCorruptError(f"manifest puts {d['id']!r} in segment {d['segment']}, which lacks it")
+        c0, c1, s0, s1 = seg.docs[d["id"]]
+        if (c1 - c0, s1 - s0) != (d["chunks"], d["sentences"]):
+            raise IndexCorruptError(f"segment {d['segment']} holds {c1 - c0} chunks and {s1 - s0} sentences "
+                                    f"of {d['id']!r}, manifest says {d['chunks']} and {d['sentences']}")
+        chunks += seg.chunks[c0:c1]
+        c_ranges.append((part[d["segment"]], c0, c1))
+        s_ranges.append((part[d["segment"]], s0, s1))
+        sp.append(np.column_stack([np.full(s1 - s0, n, dtype=np.int64), seg.spans[s0:s1]]))
+    dim = manifest["dimension"]
+    cv = Rows([segs[n].chunk_vecs for n in names], runs_of(c_ranges), dim)
+    sv = Rows([segs[n].sentence_vecs for n in names], runs_of(s_ranges), dim)
+    return chunks, cv, np.concatenate(sp) if sp else np.zeros((0, 3), np.int64), sv
+
+
+def dense(segs: dict[str, Segment], chunk_vecs: Rows) -> ann.Dense:
+    """The dense search of a version (chunk_vecs from assemble): each segment's ANN index
+    when it has one, else an exact index over its live rows."""
+    parts = []
+    for n, name in enumerate(sorted(segs)):
+        to_version = chunk_vecs.global_rows(n)
+        if segs[name].ann is not None:
+            parts.append((segs[name].ann, to_version))
+        else:
+            live = np.flatnonzero(to_version >= 0)
+            parts.append((ann.exact(segs[name].chunk_vecs, live), to_version[live]))
+    return ann.Dense(parts, chunk_vecs.dim)

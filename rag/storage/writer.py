@@ -1,0 +1,196 @@
+"""Save an index folder as immutable segments and versions behind a pointer; never pickles.
+
+Layout of an index folder INDEX (all readable without this package):
+  CURRENT           {"version": "v-000042", "manifest_sha256": "..."}: the live version
+  .lock             the writers' lock file (rag.storage.lock); meaningless unless flock'ed
+  segments/s-000007/  immutable chunks, vectors and sentences of some documents (rag.storage.segments)
+  v-000042/         one version, never modified once written:
+    manifest.json     format, versions, model, dimension, settings (chunker, backend,
+                      fusion weights), corpus, documents (id, title, sha256, counts and
+                      the segment holding each), totals, build time, "segments": the
+                      segments used, with the sha256 of each of their files, and "files":
+                      the sha256 of every other file in the version folder
+    bm25/             BM25 over the live chunks (bm25s's .npy arrays and JSON files)
+    bm25_docs/        BM25 over whole documents, rows in manifest document order
+  v-000041/         the previous version, kept for readers still loading it
+
+A save (under the writer lock, rag.storage.lock) writes the documents new or changed since
+its base version as one segment (rag.storage.plan decides, and folds small or
+mostly-deleted segments in), then the version folder (manifest, BM25 rebuilt
+from the live chunks), each as ``.tmp-*/``, fsynced and renamed, then atomically
+replaces CURRENT: a crash at any moment leaves CURRENT naming a whole version
+whose segments all exist. It then removes temporary folders, versions other than
+the new one and its predecessor, and segments neither references. Row numbers
+exist only in memory: on disk a chunk is (document id, ordinal). Readers: see
+rag.storage.reader and rag.storage.live. Does not handle network file systems without flock
+or atomic rename, nor a forger who rewrites files, manifest and CURRENT alike.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from rag.storage import integrity
+
+from rag.storage import segments
+
+from rag.storage import plan as store_plan
+from rag.config import Config
+from rag.version import package_version  # noqa: F401  (recorded in manifests)
+from rag.errors import RagError
+from rag.storage.lock import IndexLock, held
+from rag.storage.reader import (FORMAT, FORMAT_VERSION, POINTER, TMP_PREFIX, VERSION_RE, IndexData,  # noqa: F401
+                         check_settings, load, read_manifest, read_pointer)
+
+_OLD_LAYOUT = ("manifest.json", "chunks.jsonl", "chunks.faiss", "sentences.npy", "sentence_vecs.npy",
+               "bm25", "bm25_docs")   # format v2 kept these directly in INDEX
+
+
+
+
+# ---------------------------------------------------------------- writing
+
+def save(index_dir: Path, data: IndexData, *, base: IndexData | None = None) -> str:
+    """Write data (the whole logical index, documents in manifest order) as a new version of
+    index_dir and make it current; returns the version. base: the verified version data was
+    built from (its unchanged documents are referenced, not rewritten); None writes all.
+
+    Takes the writer lock unless this process already holds it (build_index does)."""
+    index_dir = Path(index_dir)
+    if held(index_dir):
+        return _save(index_dir, data, base)
+    with IndexLock(index_dir):
+        return _save(index_dir, data, base)
+
+
+def _save(index_dir: Path, data: IndexData, base: IndexData | None) -> str:
+    previous = _current_version(index_dir)
+    docs = [{k: v for k, v in d.items() if k != "segment"} for d in data.manifest["documents"]]
+    keep, todo = store_plan.plan(docs, base.manifest if base is not None else None)
+    segs = {s: base.manifest["segments"][s] for s in set(keep.values())}
+    written = tmp = None
+    try:
+        if todo:
+            written, info = _write_segment(index_dir, data, docs, todo)
+            segs[written] = info
+            keep.update({docs[n]["id"]: written for n in todo})
+        manifest = dict(data.manifest, documents=[dict(d, segment=keep[d["id"]]) for d in docs],
+                        segments=dict(sorted(segs.items())))
+        tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=index_dir))
+        os.chmod(tmp, 0o755)   # mkdtemp makes it private; an index is readable like its files
+        if data.bm25 is not None:
+            data.bm25.save(tmp / "bm25")
+        if data.doc_bm25 is not None:
+            data.doc_bm25.save(tmp / "bm25_docs")
+        files = {p.relative_to(tmp).as_posix(): integrity.sha256_file(p)
+                 for p in sorted(tmp.rglob("*")) if p.is_file()}
+        raw = (json.dumps(dict(manifest, files=files), indent=1, ensure_ascii=False) + "\n").encode()
+        (tmp / "manifest.json").write_bytes(raw)
+        _fsync_tree(tmp)
+        version = f"v-{_last_number(index_dir) + 1:06d}"
+        os.rename(tmp, index_dir / version)
+    except BaseException:   # leave the folder as it was (a kill -9 leaves this to the next writer)
+        for path in (tmp, written and index_dir / segments.FOLDER / written):
+            if path:
+                shutil.rmtree(path, ignore_errors=True)
+        raise
+    _fsync(index_dir)
+    _write_pointer(index_dir, version, integrity.sha256_bytes(raw))
+    cleanup(index_dir, keep={version, previous}, old_layout=True)
+    return version
+
+
+def _write_segment(index_dir: Path, data: IndexData, docs: list[dict], rows: list[int]) -> tuple[str, dict]:
+    """The documents at positions rows of data, as one new segment."""
+    c_at = np.concatenate([[0], np.cumsum([d["chunks"] for d in docs])]).astype(int)
+    s_at = np.concatenate([[0], np.cumsum([d["sentences"] for d in docs])]).astype(int)
+    if c_at[-1] != len(data.chunks) or s_at[-1] != len(data.sentences):
+        raise ValueError("index data rows do not follow its manifest documents")
+    crow = np.concatenate([np.arange(c_at[n], c_at[n + 1]) for n in rows]).astype(int)
+    srow = np.concatenate([np.arange(s_at[n], s_at[n + 1]) for n in rows]).astype(int)
+    seg_docs = [{"id": docs[n]["id"], "chunks": docs[n]["chunks"], "sentences": docs[n]["sentences"]}
+                for n in rows]
+    threshold = data.manifest.get("settings", {}).get("ann_threshold", Config.ann_threshold)
+    return segments.write(index_dir, seg_docs, [data.chunks[i] for i in crow], chunk_vectors(data)[crow],
+                          np.asarray(data.sentences)[srow, 1:], data.sentence_vecs[srow],
+                          TMP_PREFIX, _fsync_tree, ann_threshold=threshold)
+
+
+def _write_pointer(index_dir: Path, version: str, manifest_sha: str) -> None:
+    tmp = index_dir / f"{TMP_PREFIX}{POINTER}-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(json.dumps({"version": version, "manifest_sha256": manifest_sha}) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, index_dir / POINTER)
+    _fsync(index_dir)
+
+
+def cleanup(index_dir: Path, keep: set | None = None, *, old_layout: bool = False) -> list[str]:
+    """Remove what killed or finished writers left: temporary folders, versions other than
+    those in keep (default: the current one and the newest older one) and segments that
+    no kept version references, plus, when
+    old_layout, the files of a format-2 index and its .NAME.tmp-*/.NAME.old-* siblings.
+    Call only under the writer lock. Returns the names removed."""
+    index_dir = Path(index_dir)
+    if not index_dir.is_dir():
+        return []
+    if keep is None:
+        current = _current_version(index_dir)
+        older = [v for v in _versions(index_dir) if current and v < current]
+        keep = {current, max(older) if older else None}
+    doomed = [p for p in index_dir.iterdir()
+              if p.name.startswith(TMP_PREFIX) or (VERSION_RE.fullmatch(p.name) and p.name not in keep)
+              or (old_layout and p.name in _OLD_LAYOUT)]
+    if old_layout and index_dir.parent.is_dir():
+        doomed += [p for p in index_dir.parent.iterdir()
+                   if p.name.startswith((f".{index_dir.name}.tmp-", f".{index_dir.name}.old-"))]
+    doomed += segments.unused(index_dir, keep)
+    for p in doomed:
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+    return sorted(p.name for p in doomed)
+
+
+def _versions(index_dir: Path) -> list[str]:
+    return sorted(p.name for p in index_dir.iterdir() if VERSION_RE.fullmatch(p.name))
+
+
+def _last_number(index_dir: Path) -> int:
+    names = _versions(index_dir) + [_current_version(index_dir) or "v-000000"]
+    return max(int(VERSION_RE.fullmatch(n).group(1)) for n in names)
+
+
+def _current_version(index_dir: Path) -> str | None:
+    try:
+        return read_pointer(index_dir)[0]
+    except RagError:
+        return None
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    for p in sorted(root.rglob("*"), reverse=True):   # files before their folders
+        _fsync(p)
+    _fsync(root)
+
+
+def chunk_vectors(data: IndexData):
+    """The chunk vectors: float32 rows by position (an array, or rag.storage.vector_rows.Rows for a loaded index)."""
+    if data.chunk_vecs is None:
+        raise ValueError("index data without chunk vectors")
+    return data.chunk_vecs

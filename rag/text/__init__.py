@@ -1,0 +1,4 @@
+"""Plain-text analysis shared by every stage: sentences and token-bounded chunks (chunk), question and
+sentence terms, answer types and sentence kinds (evidence), cleaning text for reading (display).
+Imports nothing of rag but errors and config.
+"""
