@@ -17,18 +17,15 @@ import threading
 from dataclasses import replace
 from typing import Iterator
 
-from rag.llm import answerer as generative
+from rag import assemble
 from rag.answer.base import Answer, Answerer
+from rag.answer.followup import resolve_conversation
 from rag.build.builder import BuildReport, build_index
 from rag.config import CHECKOUT, Config
-from rag.embed.embedder import Embedder
 from rag.errors import IndexMissingError, QuestionError, RagError
-from rag.answer.extractive import ExtractiveAnswerer
-from rag.answer.followup import resolve_conversation
-from rag.storage.settings import for_index
-from rag.storage.live import LiveIndex
 from rag.question import check, check_k, check_mode, clean_question
 from rag.retrieve.retriever import Passage, Retriever
+from rag.storage.settings import for_index
 
 _CACHE: dict[Config, "Rag"] = {}
 _CACHE_LOCK = threading.Lock()
@@ -39,13 +36,9 @@ class Rag:
 
     def __init__(self, config: Config | None = None, *, embedder=None, answerer: Answerer | None = None):
         self.config = config or Config()
-        self.embedder = embedder or Embedder(self.config.model, batch_size=self.config.batch_size,
-                                             backend=self.config.backend, device=self.config.device)
-        self.live = LiveIndex(self.config.index_dir, lambda data: Retriever(
-            data, weights=self.config.fusion_weights, depth=self.config.depth),
-            settings=self.config.index_settings(), corpus=self.config.corpus_dir)
-        self.answerer = answerer or generative.from_config(
-            self.config, self.embedder, ExtractiveAnswerer(self.config.min_score))
+        self.embedder = embedder or assemble.embedder(self.config)
+        self.live = assemble.live_index(self.config)
+        self.answerer = answerer or assemble.answerer(self.config, self.embedder)
 
     @property
     def retriever(self) -> Retriever:
@@ -66,6 +59,20 @@ class Rag:
         return {"documents": m["counts"]["documents"], "chunks": m["counts"]["chunks"],
                 "model": m["model"], "index": str(self.config.index_dir), "built_at": m.get("built_at"),
                 "skipped": len(m.get("skipped") or [])}
+
+    def examples(self, n: int = 4) -> list[str]:
+        """Up to n example questions this index answers (the chat's suggestions; rag.answer.examples)."""
+        from rag.answer.examples import example_questions
+
+        return example_questions(self, n)
+
+    def record_feedback(self, *, rating: str, question: str, answer: str, passages: list[dict]) -> dict:
+        """Append a thumbs up/down line to the feedback log (config.feedback_log, else
+        INDEX-feedback.jsonl beside the index) and return it (rag.answer.feedback)."""
+        from rag.answer.feedback import default_path, record
+
+        path = self.config.feedback_log or default_path(self.config.index_dir)
+        return record(path, rating=rating, question=question, answer=answer, passages=passages)
 
     def embed(self, question: str):
         """The question's vector (one model call)."""
@@ -186,8 +193,7 @@ def open_default(config: Config | None = None, *, embedder=None) -> Rag:
             except IndexMissingError:   # built only for a checkout's seeds/ or a configured $RAG_CORPUS
                 if config.index_dir != Config().index_dir or not (CHECKOUT or os.environ.get("RAG_CORPUS")):
                     raise
-                embedder = embedder or Embedder(config.model, batch_size=config.batch_size, backend=config.backend,
-                                                device=config.device)
+                embedder = embedder or assemble.embedder(config)
                 build_index(config, embedder=embedder)
                 _CACHE[config] = Rag(config, embedder=embedder)
         return _CACHE[config]
@@ -212,13 +218,8 @@ def index(corpus_dir=None, index_dir=None, *, rebuild: bool = False, embedder=No
     except RagError:
         pass   # no usable index: build with the given settings
     own = None
-    if embedder is None and ray is not None:
-        from rag.embed.ray_cluster import RayEmbedder
-
-        embedder = own = RayEmbedder(config.model, batch_size=config.batch_size, backend=config.backend,
-                                     device=config.device, address=ray)
-    embedder = embedder or Embedder(config.model, batch_size=config.batch_size, backend=config.backend,
-                                    device=config.device)
+    if embedder is None:
+        embedder = own = assemble.embedder(config, ray=ray)
     try:
         report = build_index(config, embedder=embedder, rebuild=rebuild)
     finally:

@@ -16,6 +16,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from rag import assemble
 from rag.config import BACKENDS, MODES, SENTENCE_VECTORS, Config
 from rag.errors import RagError
 
@@ -76,11 +77,9 @@ def _explicit(args) -> dict:
 
 def _index_config(args, *, refuse: bool = True) -> Config:
     """_config(args) with the settings of the existing index (flags must agree unless not refuse)."""
-    from rag.storage.settings import for_index
-
     config = _config(args)
     try:
-        return for_index(config.index_dir, _explicit(args), config, refuse=refuse)
+        return assemble.config_for_index(config.index_dir, _explicit(args), config, refuse=refuse)
     except RagError:
         if refuse and (config.index_dir / "CURRENT").exists():
             raise
@@ -88,19 +87,15 @@ def _index_config(args, *, refuse: bool = True) -> Config:
 
 
 def _embedder(config: Config):
-    from rag.embed.embedder import Embedder
-
-    return Embedder(config.model, batch_size=config.batch_size, backend=config.backend, device=config.device)
+    return assemble.embedder(config)
 
 
 def _build_embedder(config: Config, args):
-    """The local Embedder, or with --ray a rag.embed.ray_cluster.RayEmbedder (same interface)."""
+    """The local embedder, or with --ray one that embeds on a Ray cluster (same interface)."""
     if getattr(args, "ray", None) is None:
         return _embedder(config)
-    from rag.embed.ray_cluster import RayEmbedder
-
-    return RayEmbedder(config.model, batch_size=config.batch_size, backend=config.backend, device=config.device,
-                       address=args.ray, actors=args.ray_actors, ray_batch=args.ray_batch_size)
+    return assemble.embedder(config, ray=getattr(args, "ray", None), actors=getattr(args, "ray_actors", None),
+                             ray_batch=getattr(args, "ray_batch_size", None))
 
 
 def skipped_summary(skipped, limit: int = SKIPPED_LISTED) -> list[str]:
@@ -120,25 +115,11 @@ def skipped_summary(skipped, limit: int = SKIPPED_LISTED) -> list[str]:
     return lines
 
 
-def _recorded_corpus(index_dir: Path):
-    """The corpus folder recorded in an existing index's manifest, else None."""
-    from rag.storage.integrity import corpus_hint
-    from rag.storage.writer import read_manifest
-
-    if not (index_dir / "CURRENT").exists() and not (index_dir / "manifest.json").exists():
-        return None
-    try:
-        manifest = read_manifest(index_dir)
-    except RagError:
-        manifest = None   # an old layout or a damaged version: corpus_hint reads what it can
-    return corpus_hint(manifest, index_dir)
-
-
 def cmd_index(args) -> int:
     from rag.api import index
 
     config = _index_config(args, refuse=False)
-    recorded = None if args.corpus else _recorded_corpus(config.index_dir)
+    recorded = None if args.corpus else assemble.recorded_corpus(config.index_dir)
     if recorded:   # `rag index --index I` refreshes I from the folder it was built from
         config = replace(config, corpus_dir=Path(recorded))
     embedder = _build_embedder(config, args)
@@ -146,7 +127,7 @@ def cmd_index(args) -> int:
         r = index(config.corpus_dir, config.index_dir, rebuild=args.rebuild, max_file_mb=config.max_file_mb,
                   embedder=embedder, **_explicit(args))
     finally:
-        getattr(embedder, "close", lambda: None)()   # a Ray cluster it started
+        embedder.close()   # a Ray cluster it started
     if not r.changed:
         print(f"nothing to do: {r.documents} documents unchanged ({r.chunks} chunks) in {r.index_dir}")
     else:
@@ -179,9 +160,8 @@ def cmd_ask(args) -> int:
 
 
 def answer_json(answer, started: float) -> dict:
-    """What `rag ask --json` prints (and the HTTP API's /api/ask returns): the answer, and the
-    seconds since started (a time.perf_counter() value)."""
-    return dict(answer.to_dict(), seconds=round(time.perf_counter() - started, 3))
+    """What `rag ask --json` prints: Answer.to_json with the seconds since started (perf_counter)."""
+    return answer.to_json(seconds=time.perf_counter() - started)
 
 
 def _plain(text: str) -> str:
@@ -254,11 +234,11 @@ def cmd_chat(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from rag.evaluation.evaluate import evaluate, format_report
+    from rag.evaluation import evaluate, format_report
 
     config = _config(args)
     if args.claims:   # the claim checker on the labelled set generated from SQuAD (rag.evaluation.claimset)
-        from rag.evaluation.claimset import format_measure, measure
+        from rag.evaluation import format_measure, measure_claims as measure
 
         embedder = _embedder(config)
         result = measure(args.dataset, lambda texts: embedder.encode(texts, progress=False))
@@ -297,10 +277,8 @@ def cmd_docs(args) -> int:
 
 
 def cmd_add(args) -> int:
-    from rag.build.progress import Progress
-
     rag = _rag(args)
-    bar = Progress()
+    bar = assemble.Progress()
     try:
         result = rag.add_files(args.files, progress=lambda phase, done, total: (
             bar.phase(phase, total or None) if done == 0 else bar.advance()))
@@ -422,13 +400,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from rag.embed.embedder import offline_env
-
-    offline_env()
+    assemble.offline_env()
     args = parser().parse_args(argv)
-    from rag.build.progress import LogHandler
-
-    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", handlers=[LogHandler(sys.stderr)])
+    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s",
+                        handlers=[assemble.LogHandler(sys.stderr)])
     try:
         return args.func(args)
     except RagError as exc:

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.embed.base import EmbeddingModel
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -25,7 +27,7 @@ SEEDS = ROOT / "seeds"
 SEED_DOC = "north-korean-troops-in-russia.txt"
 
 
-class FakeEmbedder:
+class FakeEmbedder(EmbeddingModel):
     """Deterministic bag-of-words hashing vectors; counts calls so tests can see re-embedding."""
 
     name = "fake-hash-64"
@@ -37,7 +39,7 @@ class FakeEmbedder:
     def count_tokens(self, text: str) -> int:
         return len(re.findall(r"\w+|[^\w\s]", text)) + 2
 
-    def encode(self, texts, *, progress=None):
+    def encode(self, texts, *, progress=None, on_batch=None):
         self.encoded.extend(texts)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, t in enumerate(texts):
@@ -46,6 +48,8 @@ class FakeEmbedder:
                 out[i, h % self.dim] += 1.0
             norm = np.linalg.norm(out[i])
             out[i] = out[i] / norm if norm else out[i]
+        if on_batch:
+            on_batch(len(texts))
         return out
 
 

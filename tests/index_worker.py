@@ -107,10 +107,10 @@ def main(argv):
         pause = float(argv[3])
 
         class Slow(FakeEmbedder):
-            def encode(self, texts, *, progress=None):
+            def encode(self, texts, *, progress=None, on_batch=None):
                 print("encoding", flush=True)
                 time.sleep(pause)
-                return super().encode(texts, progress=progress)
+                return super().encode(texts, progress=progress, on_batch=on_batch)
 
         build_index(config(index_dir, Path(argv[2])), embedder=Slow())
         print("done", flush=True)

@@ -176,7 +176,7 @@ def test_a_good_file_goes_in_while_an_unindexable_one_beside_it_is_reported(rag,
 
 
 class BrokenEmbedder(FakeEmbedder):
-    def encode(self, texts, *, progress=None):
+    def encode(self, texts, *, progress=None, on_batch=None):
         raise RuntimeError("the model crashed")
 
 
@@ -193,10 +193,10 @@ def test_a_failed_refresh_removes_the_upload_and_keeps_the_index(rag, tmp_path):
 class SlowEmbedder(FakeEmbedder):
     """Slow to embed a batch (building), quick for one question."""
 
-    def encode(self, texts, *, progress=None):
+    def encode(self, texts, *, progress=None, on_batch=None):
         if len(texts) > 1:
             time.sleep(0.5)
-        return super().encode(texts, progress=progress)
+        return super().encode(texts, progress=progress, on_batch=on_batch)
 
 
 def test_questions_asked_during_an_upload_are_always_answered(rag):

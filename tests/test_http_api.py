@@ -13,7 +13,7 @@ import pytest
 
 from apiserver import (PEOPLE, basic, get_json, multipart, open_rag, post_json, request, serve,
                        write_corpus)
-from rag.cli import answer_json
+from rag.cli import answer_json  # the CLI JSON equals the HTTP API JSON
 
 LOGIN = ("reader", "s3cret-pw")
 

@@ -49,11 +49,11 @@ def test_a_question_in_flight_finishes_on_the_old_data(built):
     started, release = threading.Event(), threading.Event()
 
     class Blocking(FakeEmbedder):
-        def encode(self, texts, *, progress=None):
+        def encode(self, texts, *, progress=None, on_batch=None):
             if texts == ["harbours apples comets"]:
                 started.set()
                 assert release.wait(30)
-            return super().encode(texts, progress=progress)
+            return super().encode(texts, progress=progress, on_batch=on_batch)
 
     rag = Rag.open(built.index_dir, embedder=Blocking())
     result = {}

@@ -23,11 +23,10 @@ import re
 
 import gradio as gr
 
+from rag import assemble
 from rag.api import Rag, open_default
 from rag.config import Config
 from rag.errors import RagError
-from rag.answer.examples import example_questions
-from rag.answer.feedback import default_path, record
 from ui import docs_tab, export, session
 from ui.render import document_html, sources_html, status_text
 from ui.security import MAX_BODY, serve_auth
@@ -185,14 +184,13 @@ def feedback(rag: Rag, turns: list, index, liked) -> dict | None:
     if turn is None or turn.get("error"):
         return None
     rating = "up" if liked is True or liked == "like" else "down"
-    path = rag.config.feedback_log or default_path(rag.config.index_dir)
-    return record(path, rating=rating, question=turn["question"], answer=turn["answer"],
-                  passages=[dict(s, doc=s["doc"]) for s in turn["sources"]])
+    return rag.record_feedback(rating=rating, question=turn["question"], answer=turn["answer"],
+                               passages=[dict(s, doc=s["doc"]) for s in turn["sources"]])
 
 
 def build_app(rag: Rag):
     def overview():
-        return status_line(rag), gr.Dataset(samples=[[q] for q in example_questions(rag)])
+        return status_line(rag), gr.Dataset(samples=[[q] for q in rag.examples()])
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
         gr.Markdown(f"## {TITLE}")
@@ -300,15 +298,13 @@ def launch(config: Config | None = None, *, host: str = "127.0.0.1", port: int =
     else ServeError before anything loads. Request bodies over max_body bytes are
     refused (413) on every route but the upload routes (Config.upload_max_mb); the
     HTTP API (ui/http_api.py) is served on the same port, behind the same login."""
-    from rag.embed.embedder import Embedder, offline_env
     from ui.http_api import launch_kwargs
 
     login = serve_auth(host, auth if auth is not None else os.environ.get("RAG_AUTH"))
-    offline_env()
+    assemble.offline_env()
     if rag is None:
         config = config or Config()
-        rag = open_default(config, embedder=Embedder(config.model, batch_size=config.batch_size,
-                                                     backend=config.backend))
+        rag = open_default(config, embedder=assemble.embedder(config))
     rag.query("warm up")   # load the model now, not on the first question
     print(f"serving on http://{host}:{port}  ({status_line(rag)}; index at {rag.config.index_dir}; "
           f"{'login required' if login else 'no login: loopback only'})", flush=True)

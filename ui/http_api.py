@@ -36,7 +36,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from rag.cli import answer_json
 from rag.errors import IndexLockedError, RagError
 from ui.security import MAX_BODY, Guard
 
@@ -200,7 +199,7 @@ def api_routes(rag, login: tuple[str, str] | None) -> list[Route]:
             async def events():
                 try:
                     async for item in items:
-                        yield sse({"delta": item} if isinstance(item, str) else {"answer": answer_json(item, t0)})
+                        yield sse({"delta": item} if isinstance(item, str) else {"answer": item.to_json(seconds=time.perf_counter() - t0)})
                 except Exception as exc:   # noqa: BLE001 - the response has begun: one error event
                     log.exception("unexpected error while streaming an answer")
                     yield sse({"error": public(exc) if isinstance(exc, RagError) else
@@ -211,7 +210,7 @@ def api_routes(rag, login: tuple[str, str] | None) -> list[Route]:
                 rag.chat, history + [{"role": "user", "content": body["question"]}], **kw)
         else:
             answer = await run_in_threadpool(rag.query, body["question"], **kw)
-        return JSONResponse(answer_json(answer, t0))
+        return JSONResponse(answer.to_json(seconds=time.perf_counter() - t0))
 
     async def documents(request):
         needs("documents")

@@ -30,7 +30,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from rag.cli import answer_json
 
 MODEL = "rag-offline"
 
@@ -110,7 +109,7 @@ async def generated_events(items, ident, created, model, t0):
         if streamed:
             tail = (CHECKED if item.generated else FAILED) + tail
         yield chunk_event(ident, created, model, {"content": tail})
-        yield chunk_event(ident, created, model, {}, "stop", rag=answer_json(item, t0))
+        yield chunk_event(ident, created, model, {}, "stop", rag=item.to_json(seconds=time.perf_counter() - t0))
     yield "data: [DONE]\n\n"
 
 
@@ -129,7 +128,7 @@ def openai_routes(rag, login) -> list[Route]:
             return StreamingResponse(generated_events(items, ident, created, model, t0),
                                      media_type="text/event-stream", headers=SSE_HEADERS)
         answer = await run_in_threadpool(rag.chat, messages, k=body.get("k"), mode=body.get("mode"))
-        content, structured = cited_text(answer), answer_json(answer, t0)
+        content, structured = cited_text(answer), answer.to_json(seconds=time.perf_counter() - t0)
         if not stream:
             return JSONResponse({
                 "id": ident, "object": "chat.completion", "created": created, "model": model,

@@ -53,6 +53,14 @@ class Answer:
     supported_share: Optional[float] = None   # generated answers: share of sentences the passages support
     generated: bool = False            # written by an LLM (rag.llm.answerer) rather than quoted
 
+    def to_json(self, *, seconds: float | None = None) -> dict:
+        """The JSON shape of `rag ask --json` and the HTTP API's /api/ask: to_dict(), plus the
+        seconds the answer took when given."""
+        out = self.to_dict()
+        if seconds is not None:
+            out["seconds"] = round(float(seconds), 3)
+        return out
+
     def to_dict(self) -> dict:
         return {"question": self.question, "answer": self.text, "found": self.found,
                 "short_answer": self.short, "short_doc": self.short_doc,

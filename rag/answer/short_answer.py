@@ -19,7 +19,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from rag.storage.lexical import tokenize
+from rag.text.terms import tokenize
 
 MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
          r"Jan\.|Feb\.|Mar\.|Apr\.|Jun\.|Jul\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\.)")

@@ -194,7 +194,7 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
                  progress: Progress, preread: list[Document], overlap: bool) -> BuildReport:
     if embedder.name != config.model:
         raise ValueError(f"embedder {embedder.name!r} is not the configured model {config.model!r}")
-    backend = getattr(embedder, "backend", "torch")
+    backend = embedder.backend
     if backend != config.backend:
         raise ValueError(f"embedder backend {backend!r} is not the configured backend {config.backend!r}")
     t0 = time.perf_counter()

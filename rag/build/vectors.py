@@ -10,7 +10,6 @@ texts (two). Does not chunk, store or decide what a refresh keeps (rag.build.bui
 """
 from __future__ import annotations
 
-import inspect
 
 import numpy as np
 
@@ -19,16 +18,8 @@ from rag.config import Config
 
 
 def _encode(embedder, texts: list[str], progress) -> np.ndarray:
-    """embedder.encode, reporting each batch when the embedder can (else the whole call)."""
-    try:
-        batches = "on_batch" in inspect.signature(embedder.encode).parameters
-    except (TypeError, ValueError):
-        batches = False
-    if batches:
-        return embedder.encode(texts, on_batch=progress.advance)
-    vecs = embedder.encode(texts)
-    progress.advance(len(texts))
-    return vecs
+    """embedder.encode, reporting each batch on progress."""
+    return embedder.encode(texts, on_batch=progress.advance)
 
 
 def count(fresh: dict, ids, config: Config, embedder) -> tuple[int, str]:
@@ -41,8 +32,7 @@ def count(fresh: dict, ids, config: Config, embedder) -> tuple[int, str]:
 def one_pass(config: Config, embedder) -> bool:
     """Whether sentence vectors are pooled from the chunk pass (rag.embed.pooling) for this build:
     configured so, and the embedder gives token outputs (mean-pooling models)."""
-    return (config.sentence_vectors == "pooled" and hasattr(embedder, "encode_spans")
-            and bool(getattr(embedder, "token_outputs", False)))
+    return config.sentence_vectors == "pooled" and embedder.token_outputs
 
 
 def embed(fresh: dict, order: list[str], texts: dict, config: Config, embedder,
@@ -75,7 +65,7 @@ def embed(fresh: dict, order: list[str], texts: dict, config: Config, embedder,
     sent_texts = [t for i in order for t in fresh[i][2]]
     if phase:
         progress.phase("embedding", len(chunk_texts) + len(sent_texts), "texts")
-    if getattr(embedder, "one_call", False):   # rag.embed.ray_cluster: one actor pool for both
+    if embedder.one_call:   # rag.embed.ray_cluster: one actor pool for both
         vecs = _encode(embedder, chunk_texts + sent_texts, progress)
         return vecs[:len(chunk_texts)], vecs[len(chunk_texts):], "encoded"
     return _encode(embedder, chunk_texts, progress), _encode(embedder, sent_texts, progress), "encoded"

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.embed import pooling
+from rag.embed.base import EmbeddingModel
 from rag.config import BACKENDS, DEFAULT_MODEL
 from rag.errors import ModelError
 
@@ -95,7 +96,7 @@ def is_mean_pooling(model) -> bool:
         v for k, v in cfg.items() if k.startswith("pooling_mode_") and k != "pooling_mode_mean_tokens")
 
 
-class Embedder:
+class Embedder(EmbeddingModel):
     """A named sentence-transformers model run by a backend; loads lazily on first use."""
 
     def __init__(self, name: str = DEFAULT_MODEL, *, batch_size: int = 32, backend: str | None = None,

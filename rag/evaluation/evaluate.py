@@ -26,12 +26,12 @@ from pathlib import Path
 from rag.evaluation import notfound as abst
 from rag.evaluation import followups as convs
 from rag.evaluation import metrics
+from rag import assemble
 from rag.api import Rag
 from rag.build.builder import build_index
 from rag.config import MODES, PROJECT_ROOT, Config
 from rag.evaluation.datasets import load_beir
 from rag.errors import RagError
-from rag.answer.extractive import ExtractiveAnswerer
 from rag.storage.writer import FORMAT_VERSION, read_manifest
 
 DEPTH = 100   # documents ranked per query for the metrics
@@ -81,8 +81,6 @@ def evaluate(folder, *, split: str = "test", modes=None, config: Config | None =
              embedder=None, limit: int | None = None, index_dir=None, conversations=None,
              abstention: bool = True, llm_limit: int = 100) -> EvalReport:
     """Run the evaluation; see the module docstring. modes defaults to all of MODES."""
-    from rag.embed.embedder import Embedder
-
     folder, config = Path(folder), config or Config()
     modes = list(modes or MODES)
     unknown = [m for m in modes if m not in MODES]
@@ -90,14 +88,14 @@ def evaluate(folder, *, split: str = "test", modes=None, config: Config | None =
         raise RagError(f"unknown mode {unknown[0]!r}: choose from {', '.join(MODES)}")
     ds = load_beir(folder, split)
     config = replace(config, index_dir=Path(index_dir) if index_dir else _cache_dir(folder, config))
-    embedder = embedder or Embedder(config.model, batch_size=config.batch_size, backend=config.backend)
+    embedder = embedder or assemble.embedder(config)
     print(f"{ds.name}: {len(ds.documents)} documents, {len(ds.queries)} queries ({split}); "
           f"index {config.index_dir}", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     report = build_index(config, embedder=embedder, documents=ds.documents)
     build_seconds = report.seconds if report.changed else float(
         read_manifest(config.index_dir).get("build_seconds", 0.0))
-    rag = Rag(config, embedder=embedder, answerer=ExtractiveAnswerer(config.min_score))
+    rag = Rag(config, embedder=embedder, answerer=assemble.extractive_answerer(config))
     print(f"  index ready in {time.perf_counter() - t0:.0f}s (build {build_seconds:.0f}s)", file=sys.stderr)
 
     qids = list(ds.queries)[:limit] if limit else list(ds.queries)
@@ -153,7 +151,7 @@ def evaluate(folder, *, split: str = "test", modes=None, config: Config | None =
 def generated(rag: Rag, ds, qids, qvecs) -> dict:
     """Generated answers (config.llm_url) beside extractive ones on the same questions: answer
     containment, supported share, fallbacks, seconds per answer."""
-    rows, extractive = [], ExtractiveAnswerer(rag.config.min_score)
+    rows, extractive = [], assemble.extractive_answerer(rag.config)
     t0 = time.perf_counter()
     for n, q in enumerate(qids, 1):
         question, qvec = ds.queries[q], qvecs[q]

@@ -20,8 +20,9 @@ import math
 
 import numpy as np
 
-FILE = "ann.faiss"
-KIND = "ivf-sq8"
+from rag.storage.layout import ANN_FILE, ANN_KIND
+
+FILE, KIND = ANN_FILE, ANN_KIND
 TRAIN_PER_LIST = 64
 _BLOCK = 65536
 

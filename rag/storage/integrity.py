@@ -110,8 +110,7 @@ def check_manifest(m: dict) -> None:
 
 
 def _check_segment(name, info) -> None:
-    from rag.storage.dense import FILE as ANN_FILE, KIND as ANN_KIND
-    from rag.storage.segments import FILES, SEGMENT_RE
+    from rag.storage.layout import ANN_FILE, ANN_KIND, SEGMENT_FILES as FILES, SEGMENT_RE
 
     where = f"manifest segment {name!r}"
     if not SEGMENT_RE.fullmatch(name):

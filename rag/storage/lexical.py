@@ -15,35 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.errors import DependencyError, IndexCorruptError
+from rag.errors import IndexCorruptError
+from rag.text.terms import STEMMER, _require, tokenize  # noqa: F401  (tokenize: callers import it here)
 
-PARAMS = {"k1": 1.2, "b": 0.75, "method": "lucene", "stemmer": "english", "stopwords": "en"}
-_WORD = re.compile(r"\w+")
-
-
-def _require():
-    try:
-        import bm25s
-        import Stemmer
-
-        logging.getLogger("bm25s").setLevel(logging.WARNING)   # it logs progress at DEBUG
-    except ImportError:
-        raise DependencyError("BM25 needs bm25s and PyStemmer: pip install bm25s PyStemmer") from None
-    return bm25s, Stemmer
-
-
-@functools.lru_cache(maxsize=1)
-def _analyzer():
-    bm25s, Stemmer = _require()
-    from bm25s.stopwords import STOPWORDS_EN
-
-    return frozenset(STOPWORDS_EN), Stemmer.Stemmer(PARAMS["stemmer"])
-
-
-def tokenize(text: str) -> list[str]:
-    """Lowercased word tokens, stopwords removed, stemmed."""
-    stop, stemmer = _analyzer()
-    return stemmer.stemWords([w for w in _WORD.findall(text.lower()) if w not in stop])
+PARAMS = {"k1": 1.2, "b": 0.75, "method": "lucene", "stemmer": STEMMER, "stopwords": "en"}
 
 
 class BM25:

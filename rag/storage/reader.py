@@ -29,11 +29,7 @@ from rag.storage import segments
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, RagError
 from rag.storage.integrity import corpus_hint, rebuild_hint
 
-FORMAT = "rag-index"
-FORMAT_VERSION = 5   # 5: float16 vectors, optional per-segment ANN index (4: float32)
-POINTER = "CURRENT"
-TMP_PREFIX = ".tmp-"
-VERSION_RE = re.compile(r"v-(\d{6,})")
+from rag.storage.layout import FORMAT, FORMAT_VERSION, POINTER, TMP_PREFIX, VERSION_RE  # noqa: F401
 _ATTEMPTS = 5   # loads restarted because a writer swapped versions meanwhile
 
 

@@ -32,12 +32,12 @@ import numpy as np
 from rag.storage import dense as ann
 
 from rag.storage import integrity
+from rag.storage.layout import SEGMENT_FILES, SEGMENT_RE  # noqa: F401  (SEGMENT_RE: callers read it here)
 from rag.storage.vector_rows import Rows, runs_of
 from rag.errors import IndexCorruptError
 
 FOLDER = "segments"
-SEGMENT_RE = re.compile(r"s-(\d{6,})")
-FILES = ("documents.json", "chunks.jsonl", "chunk_vecs.npy", "sentences.npy", "sentence_vecs.npy")
+FILES = SEGMENT_FILES
 VECTOR_DTYPE = np.float16
 
 

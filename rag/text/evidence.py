@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import re
 
-from rag.storage.lexical import tokenize
+from rag.text.terms import tokenize
 
 # Words that shape a question but are not evidence in a sentence (after stemming).
 QUESTION_WORDS = set("""how mani much what which who whom whose when where whi did doe do were
