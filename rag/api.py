@@ -119,13 +119,7 @@ class Rag:
         question, notice = self._read(messages)
         q, retriever, qvec, passages = self._retrieve(question, k, mode)
         notice = "; ".join(n for n in (notice, q.notice) if n) or None
-        stream = getattr(self.answerer, "stream", None)
-        if stream is None:
-            answer = self.answer(q.text, passages, qvec, notice=notice, retriever=retriever)
-            yield answer.text
-            yield answer
-            return
-        yield from stream(q.text, qvec, passages, retriever, notice=notice)
+        yield from self.answerer.stream(q.text, qvec, passages, retriever, notice=notice)
 
     def _read(self, messages) -> tuple[str, str | None]:
         """(the question as read, notice) for a conversation: see chat()."""

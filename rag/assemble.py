@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rag import embed
 from rag.answer.base import Answerer
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.build.progress import LogHandler, Progress  # noqa: F401  (the edge's progress display)
-from rag import embed
 from rag.config import Config
 from rag.embed.base import EmbeddingModel
 from rag.embed.embedder import offline_env  # noqa: F401  (the edge calls it before anything loads)

@@ -174,7 +174,7 @@ def stream_answer(rag, messages, k, mode):
     answer, streamed = None, False
     for item in rag.chat_stream(messages, k=k, mode=mode):
         if isinstance(item, str):
-            if getattr(rag.answerer, "generated", False):
+            if rag.answerer.generated:
                 print(_plain(item), end="", flush=True)
                 streamed = True
         else:
@@ -238,7 +238,8 @@ def cmd_eval(args) -> int:
 
     config = _config(args)
     if args.claims:   # the claim checker on the labelled set generated from SQuAD (rag.evaluation.claimset)
-        from rag.evaluation import format_measure, measure_claims as measure
+        from rag.evaluation import format_measure
+        from rag.evaluation import measure_claims as measure
 
         embedder = _embedder(config)
         result = measure(args.dataset, lambda texts: embedder.encode(texts, progress=False))

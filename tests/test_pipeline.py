@@ -1,9 +1,9 @@
 """Rag wires retriever, embedder and answer step; the answer step is swappable."""
-from rag import Answer, Rag
+from rag import Answer, Answerer, Rag
 from rag.answer.base import cite
 
 
-class FirstSentence:
+class FirstSentence(Answerer):
     """A minimal Answerer: quote the first sentence of the best passage."""
 
     def __init__(self):

@@ -230,7 +230,7 @@ def build_app(rag: Rag):
             turns_, messages, src, cleared = ask(rag, message, turns_, mode_)
             return turns_, turns_, messages, src, "", cleared
 
-        if getattr(rag.answerer, "generated", False):   # an LLM writes the answers: stream them
+        if rag.answerer.generated:   # an LLM writes the answers: stream them
             def on_ask(message, turns_, mode_):   # noqa: F811 - the streaming variant
                 for turns_, messages, src, cleared in ask_stream(rag, message, turns_, mode_):
                     if turns_ is None:
@@ -240,7 +240,7 @@ def build_app(rag: Rag):
 
         ask_outputs = [turns, saved, chat, sources, document, box]
         box.submit(on_ask, [box, turns, mode], ask_outputs, api_name="ask")
-        if getattr(rag.answerer, "generated", False):
+        if rag.answerer.generated:
             def on_example(s, t, m):
                 yield from on_ask(s[0], t, m)
         else:

@@ -63,7 +63,7 @@ def upload_limit(config) -> int:
 
 
 def public(text) -> str:
-    from ui.app import public_message   # one line, absolute paths cut to their last part
+    from ui.app import public_message  # one line, absolute paths cut to their last part
 
     return public_message(str(text))
 

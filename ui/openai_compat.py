@@ -30,7 +30,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-
 MODEL = "rag-offline"
 
 
@@ -123,7 +122,7 @@ def openai_routes(rag, login) -> list[Route]:
         model = body.get("model") if isinstance(body.get("model"), str) and body.get("model") else MODEL
         t0 = time.perf_counter()
         ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-        if stream and getattr(rag.answerer, "generated", False):
+        if stream and rag.answerer.generated:
             items = await chat_items(rag, messages, k=body.get("k"), mode=body.get("mode"))
             return StreamingResponse(generated_events(items, ident, created, model, t0),
                                      media_type="text/event-stream", headers=SSE_HEADERS)

@@ -11,8 +11,9 @@ Does not retrieve or embed anything itself.
 """
 from __future__ import annotations
 
+import abc
 from dataclasses import asdict, dataclass
-from typing import Optional, Protocol, Sequence
+from typing import Iterator, Optional, Protocol, Sequence
 
 import numpy as np
 
@@ -81,11 +82,26 @@ class SentenceSource(Protocol):
     def document_passages(self, doc_id: str) -> list[Passage]: ...
 
 
-class Answerer(Protocol):
-    """The answer step: ranked passages in, an Answer out."""
+class Answerer(abc.ABC):
+    """The answer step: ranked passages in, an Answer out, whole (answer) or streamed (stream).
 
+    generated: whether the text is written by a model (rag.llm.answerer) rather than quoted; the
+    edges stream such answers as they are written and then show the checked final Answer."""
+
+    generated: bool = False
+
+    @abc.abstractmethod
     def answer(self, question: str, qvec: np.ndarray, passages: Sequence[Passage],
-               source: SentenceSource, *, notice: str | None = None) -> Answer: ...
+               source: SentenceSource, *, notice: str | None = None) -> Answer:
+        """The answer to question from the ranked passages (source: their indexed sentences)."""
+
+    def stream(self, question: str, qvec: np.ndarray, passages: Sequence[Passage],
+               source: SentenceSource, *, notice: str | None = None) -> Iterator[str | Answer]:
+        """Text deltas (str) as they are written, then the final Answer. An answer step that
+        does not write text piece by piece yields its whole text once, then the Answer."""
+        answer = self.answer(question, qvec, passages, source, notice=notice)
+        yield answer.text
+        yield answer
 
 
 def cite(picked: Sequence[tuple[Passage, Sentence]], *, reading_order: bool = True) -> tuple[str, tuple]:

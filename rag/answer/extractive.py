@@ -28,12 +28,11 @@ from typing import Sequence
 import numpy as np
 
 from rag.answer import multi_sentence as multi
-
 from rag.answer import short_answer
-from rag.answer.base import NOT_FOUND, Answer, SentenceSource, cite
+from rag.answer.base import NOT_FOUND, Answer, Answerer, SentenceSource, cite
+from rag.retrieve.retriever import Passage, Sentence
 from rag.text.evidence import answer_type, line_of, question_terms, sentence_kind
 from rag.text.evidence import terms as terms_of
-from rag.retrieve.retriever import Passage, Sentence
 
 # Feature columns: cosine, sentence term share, passage term share, type match, 1/passage rank,
 # negation mismatch (the question says not/never/no, the sentence does not), full coverage (every
@@ -81,7 +80,7 @@ def candidates(question: str, passages: Sequence[Passage], source: SentenceSourc
     return cands, feats
 
 
-class ExtractiveAnswerer:
+class ExtractiveAnswerer(Answerer):
     """Answer by quoting sentences; see the module docstring."""
 
     def __init__(self, min_score: float, *, evidence_weights=EVIDENCE_WEIGHTS, select_weights=SELECT_WEIGHTS,

@@ -20,8 +20,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rag.answer.short_answer import _NOT_NAMES, CAP_RUN
 from rag.text.evidence import QUESTION_WORDS, answer_type
-from rag.answer.short_answer import CAP_RUN, _NOT_NAMES
 
 LEADING = re.compile(r"^\s*(?:and|but|also|so|then|what about|how about)\b[\s,]*", re.I)
 PERSONAL = {"he": "", "she": "", "him": "", "his": "'s", "her": "'s", "hers": "'s"}

@@ -26,6 +26,7 @@ import numpy as np
 from rag.build import reading as pipeline
 
 from rag.storage import writer as store
+from rag.storage.manifest import Manifest
 
 from rag.build import vectors
 from rag.config import BUILD_ONLY_KEYS, LEGACY_SETTINGS, Config
@@ -99,11 +100,10 @@ def _previous(config: Config, rebuild: bool):
         return None
     try:
         old = store.load(config.index_dir, config.index_settings())
-        built, wanted = old.manifest["settings"], config.index_settings()
-        changed = [k for k in BUILD_ONLY_KEYS if built.get(k, LEGACY_SETTINGS.get(k)) != wanted[k]]
+        changed = Manifest.differences(old.manifest, config.index_settings(), keys=BUILD_ONLY_KEYS)
         if changed:   # queries accept such an index; a refresh must not mix both kinds of vectors
             log.warning("rebuilding everything: the index has %s", ", ".join(
-                f"{k} {built.get(k, LEGACY_SETTINGS.get(k))!r}, the configuration {wanted[k]!r}" for k in changed))
+                f"{k} {have!r}, the configuration {want!r}" for k, have, want in changed))
             return None
         return old
     except IndexMismatchError as exc:
@@ -288,18 +288,14 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
                            sentences=np.concatenate(sp), sentence_vecs=np.concatenate(sv),
                            bm25=bm25, doc_bm25=doc_bm25)
     seconds = time.perf_counter() - t0
-    data.manifest = {
-        "format": store.FORMAT, "format_version": store.FORMAT_VERSION,
-        "package_version": store.package_version(), "model": embedder.name, "backend": backend,
-        "sentence_vectors": how, "retrieval": {"fusion_weights": list(config.fusion_weights)},
-        "dimension": int(data.chunk_vecs.shape[1]), "settings": config.index_settings(),
-        "counts": {"documents": len(metas), "chunks": len(all_chunks), "sentences": len(data.sentences)},
-        "built_at": now, "skipped": listed,
-        "bm25": dict(PARAMS, rows=bm25.size, vocabulary=bm25.vocab_size,
-                     documents={"rows": doc_bm25.size, "vocabulary": doc_bm25.vocab_size}),
-        "build_seconds": round(seconds, 3), "corpus": safe_text(str(Path(config.corpus_dir).absolute())),
-        "documents": metas,
-    }
+    data.manifest = Manifest.new(
+        model=embedder.name, backend=backend, sentence_vectors=how, settings=config.index_settings(),
+        fusion_weights=config.fusion_weights, dimension=data.chunk_vecs.shape[1],
+        counts={"documents": len(metas), "chunks": len(all_chunks), "sentences": len(data.sentences)},
+        built_at=now, skipped=listed,
+        bm25=dict(PARAMS, rows=bm25.size, vocabulary=bm25.vocab_size,
+                  documents={"rows": doc_bm25.size, "vocabulary": doc_bm25.vocab_size}),
+        build_seconds=seconds, corpus=safe_text(str(Path(config.corpus_dir).absolute())), documents=metas)
     store.save(config.index_dir, data, base=base)   # writes only what base lacks
     return BuildReport(config.index_dir, len(metas), len(all_chunks), len(data.sentences),
                        kept_stale=kept_stale, skipped=skipped, seconds=time.perf_counter() - t0, **report)

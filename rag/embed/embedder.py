@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.config import BACKENDS, DEFAULT_MODEL
 from rag.embed import pooling
 from rag.embed.base import EmbeddingModel
-from rag.config import BACKENDS, DEFAULT_MODEL
 from rag.errors import ModelError
 
 BUNDLED_NAMES = {DEFAULT_MODEL, "sentence-transformers/" + DEFAULT_MODEL}

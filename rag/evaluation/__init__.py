@@ -2,7 +2,8 @@
 the not-found settings (notfound), follow-ups and the claim-checker set (claimset).
 """
 
-from rag.evaluation.claimset import format_measure, measure as measure_claims
+from rag.evaluation.claimset import format_measure
+from rag.evaluation.claimset import measure as measure_claims
 from rag.evaluation.evaluate import evaluate, format_report
 
 __all__ = ["evaluate", "format_report", "measure_claims", "format_measure"]

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.evaluation.datasets import _jsonl
 from rag.llm import claims as cl
 from rag.text.chunk import split_sentences
-from rag.evaluation.datasets import _jsonl
 from rag.text.evidence import rarity
 
 SEED = 20260128

@@ -23,16 +23,16 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from rag.evaluation import notfound as abst
-from rag.evaluation import followups as convs
-from rag.evaluation import metrics
 from rag import assemble
 from rag.api import Rag
 from rag.build.builder import build_index
 from rag.config import MODES, PROJECT_ROOT, Config
-from rag.evaluation.datasets import load_beir
 from rag.errors import RagError
-from rag.storage.writer import FORMAT_VERSION, read_manifest
+from rag.evaluation import followups as convs
+from rag.evaluation import metrics
+from rag.evaluation import notfound as abst
+from rag.evaluation.datasets import load_beir
+from rag.storage.reader import FORMAT_VERSION, read_manifest
 
 DEPTH = 100   # documents ranked per query for the metrics
 

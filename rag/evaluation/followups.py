@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rag.evaluation import metrics
 from rag.answer.followup import resolve
+from rag.evaluation import metrics
 
 
 def load(path, corpus: str, queries: dict, answers: dict) -> list[dict]:

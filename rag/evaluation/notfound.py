@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.evaluation import metrics
 from rag.build.builder import build_index
+from rag.evaluation import metrics
 from rag.ingest.read import Document, sha256_bytes
 
 

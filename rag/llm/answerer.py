@@ -22,10 +22,8 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from rag.llm import claims
-
-from rag.llm import prompt
-from rag.answer.base import NOT_FOUND, Answer, Citation, SentenceSource
+from rag.answer.base import NOT_FOUND, Answer, Answerer, Citation, SentenceSource
+from rag.llm import claims, prompt
 from rag.llm.client import LLMClient, LLMError
 from rag.retrieve.retriever import Passage
 
@@ -37,7 +35,7 @@ def _join(*notes) -> str | None:
     return "; ".join(n for n in notes if n) or None
 
 
-class GenerativeAnswerer:
+class GenerativeAnswerer(Answerer):
     """See the module docstring. client: an LLMClient, or None (always the fallback, with a notice)."""
 
     generated = True

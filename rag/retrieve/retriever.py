@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from rag.config import MODES
-from rag.storage.writer import IndexData, chunk_vectors
+from rag.storage.reader import IndexData, chunk_vectors
 
 RRF_K = 60
 

@@ -110,7 +110,8 @@ def check_manifest(m: dict) -> None:
 
 
 def _check_segment(name, info) -> None:
-    from rag.storage.layout import ANN_FILE, ANN_KIND, SEGMENT_FILES as FILES, SEGMENT_RE
+    from rag.storage.layout import ANN_FILE, ANN_KIND, SEGMENT_RE
+    from rag.storage.layout import SEGMENT_FILES as FILES
 
     where = f"manifest segment {name!r}"
     if not SEGMENT_RE.fullmatch(name):

@@ -8,9 +8,6 @@ languages other than English well (stemming and stopwords are English).
 """
 from __future__ import annotations
 
-import functools
-import logging
-import re
 from pathlib import Path
 
 import numpy as np

@@ -19,8 +19,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from rag.storage import writer as store
 from rag.errors import RagError
+from rag.storage import reader as store
 
 
 class LiveIndex:

@@ -23,13 +23,17 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.storage import integrity
-
-from rag.storage import segments
-from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, RagError
+from rag.errors import (
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexMissingError,
+    RagError,
+)
+from rag.storage import integrity, segments
 from rag.storage.integrity import corpus_hint, rebuild_hint
-
 from rag.storage.layout import FORMAT, FORMAT_VERSION, POINTER, TMP_PREFIX, VERSION_RE  # noqa: F401
+from rag.storage.manifest import Manifest
+
 _ATTEMPTS = 5   # loads restarted because a writer swapped versions meanwhile
 
 
@@ -92,7 +96,7 @@ def _read_version_manifest(index_dir: Path, version: str, sha: str, seen: dict) 
                                  f"this version reads {FORMAT!r} v{FORMAT_VERSION}")
     if fv != FORMAT_VERSION:
         raise IndexCorruptError(f"manifest format_version should be {FORMAT_VERSION}, found {fv!r}")
-    integrity.check_manifest(manifest)
+    Manifest.check(manifest)
     return manifest
 
 
@@ -139,13 +143,12 @@ def read_manifest(index_dir: Path, *, corpus=None) -> dict:
 def check_settings(manifest: dict, settings: dict, index_dir: Path) -> None:
     """Refuse an index built with other settings than the configured ones (no hint added),
     except build-only ones (config.BUILD_ONLY_KEYS: rag.build.builder rebuilds over those)."""
-    from rag.config import BUILD_ONLY_KEYS, LEGACY_SETTINGS, SEGMENT_KEYS
+    from rag.config import BUILD_ONLY_KEYS, SEGMENT_KEYS
 
-    built = {**LEGACY_SETTINGS, **manifest["settings"]}   # keys older indexes lack have their old value
-    diffs = [f"{k}: index has {built.get(k)!r}, config has {v!r}" for k, v in settings.items()
-             if built.get(k) != v and k not in BUILD_ONLY_KEYS + SEGMENT_KEYS]
-    if built.get("backend") != settings.get("backend", built.get("backend")):
-        diffs.append(f"query it as built with --backend {built.get('backend')}")
+    found = Manifest.differences(manifest, settings, skip=BUILD_ONLY_KEYS + SEGMENT_KEYS)
+    diffs = [f"{k}: index has {have!r}, config has {want!r}" for k, have, want in found]
+    if any(k == "backend" for k, _, _ in found):
+        diffs.append(f"query it as built with --backend {Manifest.settings(manifest).get('backend')}")
     if diffs:
         raise IndexMismatchError(f"index at {index_dir} does not match the configuration "
                                  f"({'; '.join(diffs)})")
@@ -193,3 +196,10 @@ def _load_version(index_dir: Path, version: str, manifest: dict, cache: dict | N
         doc_bm25 = BM25.load(folder / "bm25_docs", expect_docs=len(docs),
                              expect_vocab=info["documents"]["vocabulary"])
     return IndexData(manifest, chunks, chunk_vecs, sentences, sentence_vecs, dense, bm25, doc_bm25)
+
+
+def chunk_vectors(data: IndexData):
+    """The chunk vectors: float32 rows by position (an array, or rag.storage.vector_rows.Rows for a loaded index)."""
+    if data.chunk_vecs is None:
+        raise ValueError("index data without chunk vectors")
+    return data.chunk_vecs

@@ -22,19 +22,17 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from rag.errors import IndexCorruptError
 from rag.storage import dense as ann
-
 from rag.storage import integrity
 from rag.storage.layout import SEGMENT_FILES, SEGMENT_RE  # noqa: F401  (SEGMENT_RE: callers read it here)
 from rag.storage.vector_rows import Rows, runs_of
-from rag.errors import IndexCorruptError
 
 FOLDER = "segments"
 FILES = SEGMENT_FILES

@@ -35,17 +35,25 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.storage import integrity
-
-from rag.storage import segments
-
-from rag.storage import plan as store_plan
 from rag.config import Config
-from rag.version import package_version  # noqa: F401  (recorded in manifests)
 from rag.errors import RagError
+from rag.storage import integrity, segments
+from rag.storage import plan as store_plan
 from rag.storage.lock import IndexLock, held
-from rag.storage.reader import (FORMAT, FORMAT_VERSION, POINTER, TMP_PREFIX, VERSION_RE, IndexData,  # noqa: F401
-                         check_settings, load, read_manifest, read_pointer)
+from rag.storage.reader import (  # noqa: F401
+    FORMAT,
+    FORMAT_VERSION,
+    POINTER,
+    TMP_PREFIX,
+    VERSION_RE,
+    IndexData,
+    check_settings,
+    chunk_vectors,
+    load,
+    read_manifest,
+    read_pointer,
+)
+from rag.version import package_version  # noqa: F401  (recorded in manifests)
 
 _OLD_LAYOUT = ("manifest.json", "chunks.jsonl", "chunks.faiss", "sentences.npy", "sentence_vecs.npy",
                "bm25", "bm25_docs")   # format v2 kept these directly in INDEX
@@ -187,10 +195,3 @@ def _fsync_tree(root: Path) -> None:
     for p in sorted(root.rglob("*"), reverse=True):   # files before their folders
         _fsync(p)
     _fsync(root)
-
-
-def chunk_vectors(data: IndexData):
-    """The chunk vectors: float32 rows by position (an array, or rag.storage.vector_rows.Rows for a loaded index)."""
-    if data.chunk_vecs is None:
-        raise ValueError("index data without chunk vectors")
-    return data.chunk_vecs
