@@ -314,8 +314,8 @@ def cmd_add(args) -> int:
 
 
 def cmd_remove(args) -> int:
-    _rag(args).remove_document(args.doc_id)
-    print(f"removed {args.doc_id}")
+    result = _rag(args).remove_document(args.doc_id, delete_upload=args.delete_upload)
+    print(result.message)
     return 0
 
 
@@ -413,8 +413,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--upload-types", metavar="EXT,...",
                    help="accepted types, e.g. pdf,docx,md (default: all supported, or $RAG_UPLOAD_TYPES)")
     p.set_defaults(func=cmd_add)
-    p = sub.add_parser("remove", help="delete a document's file from the corpus and drop it from the index")
+    p = sub.add_parser("remove", help="drop a document from the index (its file is kept; `rag index` leaves it out)")
     p.add_argument("doc_id", metavar="DOC_ID", help="the document id, as `rag docs` lists it")
+    p.add_argument("--delete-upload", action="store_true",
+                   help="also delete the file if rag stored it (an upload); files of your folder are never deleted")
     p.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX or index/default)")
     p.add_argument("--corpus", metavar="DIR", help="corpus folder, if the index does not name one")
     p.set_defaults(func=cmd_remove)
