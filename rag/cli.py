@@ -185,8 +185,10 @@ def answer_json(answer, started: float) -> dict:
 
 
 def _plain(text: str) -> str:
-    """Text safe for a terminal: control characters (escape sequences) removed, newlines kept."""
-    return "".join(ch for ch in text if ch >= " " or ch in "\n\t")
+    """Text safe for a terminal: escape sequences and control characters (C0, DEL, C1 such as
+    U+009B) removed, newlines and tabs kept."""
+    from .llm_text import plain
+    return plain(text)
 
 
 def stream_answer(rag, messages, k, mode):
@@ -217,15 +219,15 @@ def print_answer(answer) -> None:
         print("Sources:")
         for c in answer.citations:
             page = f"p. {c.page}, " if c.page else ""
-            print(f"  [{c.marker}] {c.title} ({c.doc_id}, {page}characters {c.quote_start}-{c.quote_end}, "
-                  f"score {c.score:.2f})")
-            print(f"      \"{c.quote}\"")
+            print(_plain(f"  [{c.marker}] {c.title} ({c.doc_id}, {page}characters {c.quote_start}-{c.quote_end}, "
+                         f"score {c.score:.2f})"))
+            print(_plain(f"      \"{c.quote}\""))
     else:
         print("Nearest passages:")
         for p in answer.passages[:3]:
             snippet = " ".join(p.text.split())[:160]
             page = f"p. {p.page}, " if p.page else ""
-            print(f"  {p.rank}. {p.title} ({p.doc_id}, {page}score {p.score:.2f}): {snippet}...")
+            print(_plain(f"  {p.rank}. {p.title} ({p.doc_id}, {page}score {p.score:.2f}): {snippet}..."))
 
 
 def cmd_chat(args) -> int:
