@@ -283,11 +283,13 @@ def _rag(args):
 def cmd_docs(args) -> int:
     rag = _rag(args)
     docs, skipped = rag.documents(), rag.skipped()
+    from .corpus_state import load
+    excluded = load(rag.config.index_dir).excluded
     if args.json:
         from dataclasses import asdict
 
-        print(json.dumps({"documents": [asdict(d) for d in docs], "skipped": [asdict(s) for s in skipped]},
-                         indent=2, ensure_ascii=False))
+        print(json.dumps({"documents": [asdict(d) for d in docs], "skipped": [asdict(s) for s in skipped],
+                          "excluded": excluded}, indent=2, ensure_ascii=False))
         return 0
     print(f"{len(docs)} documents in {rag.config.index_dir}:")
     for d in docs:
@@ -295,6 +297,10 @@ def cmd_docs(args) -> int:
         print(f"  {d.id}  [{d.kind}, {d.size:,} bytes{pages}, {d.chunks} chunks, indexed {d.indexed_at}]  {d.title}")
     for line in skipped_summary(skipped, limit=len(skipped)):
         print(line)
+    if excluded:
+        print(f"{len(excluded)} removed from the index (files kept; `rag add PATH` includes one again):")
+        for doc_id in excluded:
+            print(f"  {_plain(doc_id)}")
     return 0
 
 

@@ -114,6 +114,11 @@ def test_cli_remove_keeps_the_file(cli, rag, capsys, tmp_path):
     assert (corpus / "bridges.txt").read_bytes() == FILES["bridges.txt"]
     assert cli(["index"]) == 0
     assert ids(rag) == ["sub/comets.txt"]
+    capsys.readouterr()
+    assert cli(["docs"]) == 0
+    assert "2 removed from the index (files kept" in capsys.readouterr().out
+    assert cli(["docs", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["excluded"] == ["apples.md", "bridges.txt"]
     (tmp_path / "new.md").write_text("# Kites\n\nKites fly in strong wind.\n")
     assert cli(["add", str(tmp_path / "new.md")]) == 0
     assert cli(["remove", "--delete-upload", "uploads/new.md"]) == 0
