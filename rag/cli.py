@@ -54,6 +54,8 @@ def _llm_config(args, config: Config) -> Config:
         config = replace(config, llm_key=args.llm_key)
     if getattr(args, "llm_timeout", None) is not None:
         config = replace(config, llm_timeout=args.llm_timeout)
+    if getattr(args, "llm_max_chars", None) is not None:
+        config = replace(config, llm_max_chars=max(1, args.llm_max_chars))
     return config
 
 
@@ -66,6 +68,8 @@ def _llm_flags(p) -> None:
     p.add_argument("--llm-key", metavar="KEY", help="API key (default: $RAG_LLM_KEY; prefer the variable)")
     p.add_argument("--llm-timeout", type=float, metavar="S",
                    help="seconds without data from the endpoint before falling back (default 30)")
+    p.add_argument("--llm-max-chars", type=int, metavar="N",
+                   help="longest generated answer kept, in characters; a longer one is cut with a notice (default 4000)")
 
 
 def _explicit(args) -> dict:
