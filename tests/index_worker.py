@@ -120,7 +120,7 @@ def main(argv):
         print("done", flush=True)
     elif mode == "add":
         from rag import Rag, store
-        import rag.documents as documents
+        import rag.documents as docs_module
 
         corpus, pause, files = Path(argv[2]), float(argv[3]), argv[4:]
 
@@ -139,7 +139,7 @@ def main(argv):
             return wrapped
 
         store.save = mark(store.save, "saved")
-        documents.build_index = mark(documents.build_index, "built")
+        docs_module.build_index = mark(docs_module.build_index, "built")
         Rag(config(index_dir, corpus), embedder=Slow()).add_files(files)
         print("done", flush=True)
     elif mode == "read":
