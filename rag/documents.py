@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import threading
 import unicodedata
 from dataclasses import dataclass, replace
@@ -231,20 +230,6 @@ def _free_name(folder: Path, name: str, data: bytes, taken: set) -> tuple[str, b
     raise ValueError("too many files of this name")
 
 
-def _write(folder: Path, name: str, data: bytes) -> Path:
-    tmp = folder / f".upload-{secrets.token_hex(8)}"
-    try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(tmp, folder / name)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return folder / name
-
-
 def _reinclude(rag, files) -> tuple[list, list[str]]:
     """(items still to upload, ids of removed corpus documents to include again): a path given
     that lies in the corpus and names an excluded document is included again, not copied."""
@@ -370,22 +355,15 @@ def remove_document(rag, doc_id: str, *, delete_upload: bool = False) -> RemoveR
         before = corpus_state.State(list(state.excluded), list(state.uploads))
         delete = delete_upload and doc_id in state.uploads and os.path.lexists(path)
         state.excluded = sorted(set(state.excluded) | {doc_id})
-        if delete:
-            state.uploads = sorted(set(state.uploads) - {doc_id})
         corpus_state.save(index_dir, state)
-        aside = None
-        try:
-            if delete:
-                aside = path.with_name(f".removing-{secrets.token_hex(8)}")
-                os.rename(path, aside)   # a link is moved itself, never its target
+        try:   # the exclusion takes it out; the file is not needed gone for that
             build_index(replace(rag.config, corpus_dir=corpus), embedder=rag.embedder, progress=False)
         except BaseException:
-            if aside is not None:
-                os.rename(aside, path)
             corpus_state.save(index_dir, before)
             raise
-        if aside is not None:
-            aside.unlink()
+        if delete:   # an upload the application stored, and asked for in words: its copy goes
+            path.unlink(missing_ok=True)
+            state.uploads = sorted(set(state.uploads) - {doc_id})
             state.excluded = sorted(set(state.excluded) - {doc_id})   # nothing left to keep out
             corpus_state.save(index_dir, state)
     if delete:
