@@ -11,9 +11,10 @@ files are staged in the index folder (rag.corpus_state), never in the corpus, an
 indexed from there under the id ``uploads/NAME`` (a different file of the same name
 gets " (2)") by an incremental refresh (rag.build) under the index's writer lock,
 held from before the first file is written; only once that version is current are
-they moved into ``CORPUS/uploads/`` and recorded as uploads. A failed or killed
-upload leaves the corpus and the index as they were (a killed one's staged file is
-cleaned, with a warning, by the next writer). Questions asked meanwhile are answered
+they moved into ``CORPUS/uploads/`` and recorded as uploads. A failed upload
+leaves the corpus and the index as they were; a killed one leaves the index as
+before or as after and no file in the corpus that the index does not know (the
+next writer moves in or deletes, with a warning, what it left staged). Questions asked meanwhile are answered
 from the previous version until the new one is swapped in (rag.live).
 
 Removing takes a document out of the index and records it as excluded, so later
