@@ -167,10 +167,17 @@ class Rag:
         from rag.build import documents
         return documents.add_files(self, files, progress=progress)
 
-    def remove_document(self, doc_id: str) -> None:
-        """Delete a document's source file from the corpus and refresh; DocumentError if unknown."""
+    def remove_document(self, doc_id: str, *, delete_upload: bool = False):
+        """Take a document out of the index (its file is kept; later refreshes leave it out) and
+        return a RemoveResult; DocumentError if unknown. delete_upload: also delete the file, only
+        when the application stored it (an upload); a file of the person's folder is never deleted."""
         from rag.build import documents
-        documents.remove_document(self, doc_id)
+        return documents.remove_document(self, doc_id, delete_upload=delete_upload)
+
+    def is_upload(self, doc_id: str) -> bool:
+        """Whether doc_id's file is an upload the application stored (see remove_document)."""
+        from rag.build import documents
+        return documents.is_upload(self, doc_id)
 
 
 def open_default(config: Config | None = None, *, embedder=None) -> Rag:

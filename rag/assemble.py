@@ -26,7 +26,7 @@ from rag.storage.live import LiveIndex
 
 def embedder(config: Config, *, ray: str | None = None, actors: int | None = None,
              ray_batch: int | None = None) -> EmbeddingModel:
-    """The embedding model config names (see rag.embed.from_config)."""
+    """The embedding model config names (see from_config in rag.embed.embedder)."""
     return embed.from_config(config, ray=ray, actors=actors, ray_batch=ray_batch)
 
 

@@ -55,6 +55,8 @@ def _llm_config(args, config: Config) -> Config:
         config = replace(config, llm_key=args.llm_key)
     if getattr(args, "llm_timeout", None) is not None:
         config = replace(config, llm_timeout=args.llm_timeout)
+    if getattr(args, "llm_max_chars", None) is not None:
+        config = replace(config, llm_max_chars=max(1, args.llm_max_chars))
     return config
 
 
@@ -67,6 +69,8 @@ def _llm_flags(p) -> None:
     p.add_argument("--llm-key", metavar="KEY", help="API key (default: $RAG_LLM_KEY; prefer the variable)")
     p.add_argument("--llm-timeout", type=float, metavar="S",
                    help="seconds without data from the endpoint before falling back (default 30)")
+    p.add_argument("--llm-max-chars", type=int, metavar="N",
+                   help="longest generated answer kept, in characters; a longer one is cut with a notice (default 4000)")
 
 
 def _explicit(args) -> dict:
@@ -165,8 +169,10 @@ def answer_json(answer, started: float) -> dict:
 
 
 def _plain(text: str) -> str:
-    """Text safe for a terminal: control characters (escape sequences) removed, newlines kept."""
-    return "".join(ch for ch in text if ch >= " " or ch in "\n\t")
+    """Text safe for a terminal: escape sequences and control characters (C0, DEL, C1 such as
+    U+009B) removed, newlines and tabs kept."""
+    from rag.llm.text import plain
+    return plain(text)
 
 
 def stream_answer(rag, messages, k, mode):
@@ -197,15 +203,15 @@ def print_answer(answer) -> None:
         print("Sources:")
         for c in answer.citations:
             page = f"p. {c.page}, " if c.page else ""
-            print(f"  [{c.marker}] {c.title} ({c.doc_id}, {page}characters {c.quote_start}-{c.quote_end}, "
-                  f"score {c.score:.2f})")
-            print(f"      \"{c.quote}\"")
+            print(_plain(f"  [{c.marker}] {c.title} ({c.doc_id}, {page}characters {c.quote_start}-{c.quote_end}, "
+                         f"score {c.score:.2f})"))
+            print(_plain(f"      \"{c.quote}\""))
     else:
         print("Nearest passages:")
         for p in answer.passages[:3]:
             snippet = " ".join(p.text.split())[:160]
             page = f"p. {p.page}, " if p.page else ""
-            print(f"  {p.rank}. {p.title} ({p.doc_id}, {page}score {p.score:.2f}): {snippet}...")
+            print(_plain(f"  {p.rank}. {p.title} ({p.doc_id}, {page}score {p.score:.2f}): {snippet}..."))
 
 
 def cmd_chat(args) -> int:
@@ -262,11 +268,13 @@ def _rag(args):
 def cmd_docs(args) -> int:
     rag = _rag(args)
     docs, skipped = rag.documents(), rag.skipped()
+    from rag.build.corpus_state import load
+    excluded = load(rag.config.index_dir).excluded
     if args.json:
         from dataclasses import asdict
 
-        print(json.dumps({"documents": [asdict(d) for d in docs], "skipped": [asdict(s) for s in skipped]},
-                         indent=2, ensure_ascii=False))
+        print(json.dumps({"documents": [asdict(d) for d in docs], "skipped": [asdict(s) for s in skipped],
+                          "excluded": excluded}, indent=2, ensure_ascii=False))
         return 0
     print(f"{len(docs)} documents in {rag.config.index_dir}:")
     for d in docs:
@@ -274,6 +282,10 @@ def cmd_docs(args) -> int:
         print(f"  {d.id}  [{d.kind}, {d.size:,} bytes{pages}, {d.chunks} chunks, indexed {d.indexed_at}]  {d.title}")
     for line in skipped_summary(skipped, limit=len(skipped)):
         print(line)
+    if excluded:
+        print(f"{len(excluded)} removed from the index (files kept; `rag add PATH` includes one again):")
+        for doc_id in excluded:
+            print(f"  {_plain(doc_id)}")
     return 0
 
 
@@ -293,8 +305,8 @@ def cmd_add(args) -> int:
 
 
 def cmd_remove(args) -> int:
-    _rag(args).remove_document(args.doc_id)
-    print(f"removed {args.doc_id}")
+    result = _rag(args).remove_document(args.doc_id, delete_upload=args.delete_upload)
+    print(result.message)
     return 0
 
 
@@ -392,8 +404,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--upload-types", metavar="EXT,...",
                    help="accepted types, e.g. pdf,docx,md (default: all supported, or $RAG_UPLOAD_TYPES)")
     p.set_defaults(func=cmd_add)
-    p = sub.add_parser("remove", help="delete a document's file from the corpus and drop it from the index")
+    p = sub.add_parser("remove", help="drop a document from the index (its file is kept; `rag index` leaves it out)")
     p.add_argument("doc_id", metavar="DOC_ID", help="the document id, as `rag docs` lists it")
+    p.add_argument("--delete-upload", action="store_true",
+                   help="also delete the file if rag stored it (an upload); files of your folder are never deleted")
     p.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX or index/default)")
     p.add_argument("--corpus", metavar="DIR", help="corpus folder, if the index does not name one")
     p.set_defaults(func=cmd_remove)

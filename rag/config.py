@@ -133,6 +133,8 @@ class Config:
     llm_key: str | None = dataclasses.field(default_factory=lambda: os.environ.get("RAG_LLM_KEY") or None,
                                             repr=False)
     llm_timeout: float = 30.0
+    # Longest generated answer kept (characters): a longer one is cut at a sentence end, with a notice.
+    llm_max_chars: int = 4000
 
     def __post_init__(self):
         object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))

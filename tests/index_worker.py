@@ -6,6 +6,10 @@
     python tests/index_worker.py slow INDEX CORPUS S    # one build of CORPUS, each encode call sleeping S s
     python tests/index_worker.py read INDEX SECONDS [STOP]  # load in a loop (until the file STOP
                                                         # exists), print a JSON summary
+    python tests/index_worker.py add INDEX CORPUS PAUSE FILE...  # Rag.add_files of FILEs, printing
+                                                        # "encoding", "saved" (new version current)
+                                                        # and "built" (refresh returned), each
+                                                        # followed by PAUSE s, then "done"
 
 Uses the fake embedder of tests/conftest.py, so no model is loaded. Prints "ready"
 once imported and "saved N" after each build (alternate), "encoding" when the slow
@@ -113,6 +117,31 @@ def main(argv):
                 return super().encode(texts, progress=progress, on_batch=on_batch)
 
         build_index(config(index_dir, Path(argv[2])), embedder=Slow())
+        print("done", flush=True)
+    elif mode == "add":
+        from rag import Rag
+        from rag.storage import writer as store
+        import rag.build.documents as docs_module
+
+        corpus, pause, files = Path(argv[2]), float(argv[3]), argv[4:]
+
+        class Slow(FakeEmbedder):
+            def encode(self, texts, *, progress=None):
+                print("encoding", flush=True)
+                time.sleep(pause)
+                return super().encode(texts, progress=progress)
+
+        def mark(fn, word):
+            def wrapped(*args, **kwargs):
+                out = fn(*args, **kwargs)
+                print(word, flush=True)
+                time.sleep(pause)
+                return out
+            return wrapped
+
+        store.save = mark(store.save, "saved")
+        docs_module.build_index = mark(docs_module.build_index, "built")
+        Rag(config(index_dir, corpus), embedder=Slow()).add_files(files)
         print("done", flush=True)
     elif mode == "read":
         from rag.storage import writer as store

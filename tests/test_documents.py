@@ -187,7 +187,9 @@ def test_a_failed_refresh_removes_the_upload_and_keeps_the_index(rag, tmp_path):
         broken.add_files([("new.txt", b"Volcanoes erupt.\n")])
     assert not (tmp_path / "corpus" / "uploads" / "new.txt").exists()
     assert manifest_docs(broken) == before and broken.retriever.data.pointer == version
-    assert [p.name for p in (tmp_path / "corpus" / "uploads").iterdir()] == []   # no temporary left
+    uploads, staging = tmp_path / "corpus" / "uploads", rag.config.index_dir / "staging"
+    assert not uploads.exists() or list(uploads.iterdir()) == []   # no temporary left
+    assert not staging.exists() or list(staging.iterdir()) == []
 
 
 class SlowEmbedder(FakeEmbedder):
@@ -228,13 +230,13 @@ def test_questions_asked_during_an_upload_are_always_answered(rag):
 
 # ---------------------------------------------------------------- removing
 
-def test_remove_deletes_the_file_and_the_document(rag, tmp_path):
+def test_remove_drops_the_document_and_keeps_the_file(rag, tmp_path):
     rag.add_files([("gone.txt", b"Engines burn fuel.\n")])
     rag.remove_document("uploads/gone.txt")
     assert "uploads/gone.txt" not in ids(rag)
-    assert not (tmp_path / "corpus" / "uploads" / "gone.txt").exists()
+    assert (tmp_path / "corpus" / "uploads" / "gone.txt").read_bytes() == b"Engines burn fuel.\n"
     rag.remove_document("bridges.txt")
-    assert ids(rag) == ["apples.md"] and not (tmp_path / "corpus" / "bridges.txt").exists()
+    assert ids(rag) == ["apples.md"] and (tmp_path / "corpus" / "bridges.txt").is_file()
     with pytest.raises(DocumentError):
         rag.remove_document("bridges.txt")
     with pytest.raises(DocumentError):
@@ -249,14 +251,14 @@ def test_removing_the_last_document_is_refused_and_the_file_kept(rag, tmp_path):
     assert not [p for p in (tmp_path / "corpus").iterdir() if p.name.startswith(".")]
 
 
-def test_remove_a_link_deletes_the_link_not_its_target(rag, tmp_path):
+def test_remove_a_link_keeps_the_link_and_its_target(rag, tmp_path):
     corpus = tmp_path / "corpus"
     (corpus / "sub").mkdir()
     (corpus / "sub" / "target.txt").write_text("Lighthouses guide sailors.\n")
     (corpus / "link.txt").symlink_to(corpus / "sub" / "target.txt")
     build_index(rag.config, embedder=FakeEmbedder(), progress=False)
     rag.remove_document("link.txt")
-    assert not (corpus / "link.txt").exists() and (corpus / "sub" / "target.txt").is_file()
+    assert (corpus / "link.txt").is_symlink() and (corpus / "sub" / "target.txt").is_file()
     assert "sub/target.txt" in ids(rag) and "link.txt" not in ids(rag)
 
 

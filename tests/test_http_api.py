@@ -229,7 +229,7 @@ def test_documents_list_add_ask_remove(api, corpus_rag):
     _, answer = post_json(api, "/api/ask", {"question": "How many workers dug the Zephyrine canal?"})
     assert "4,312" in answer["answer"] and answer["citations"][0]["doc_id"] == doc_id
     status, got = request(api, "DELETE", "/api/documents/" + doc_id)[::2]
-    assert status == 200 and json.loads(got) == {"removed": doc_id}
+    assert status == 200 and json.loads(got) == {"removed": doc_id, "file_deleted": False}
     _, listed = get_json(api, "/api/documents")
     assert doc_id not in {d["id"] for d in listed["documents"]}
     status, got = request(api, "DELETE", "/api/documents/" + doc_id)[::2]

@@ -1,10 +1,11 @@
 """The Documents tab in a real browser: the list, uploading a .docx and a .md (then asking
 about each), a file that cannot be indexed changing nothing, and removing a document (its
-answers go). Needs the document interface of rag.api.Rag (rag/documents.py)."""
+answers go, its file stays unless the box to delete an uploaded copy is ticked). Needs the document interface of rag.api.Rag (rag/documents.py)."""
 from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -48,6 +49,11 @@ def listing(page) -> str:
     return page.inner_text("#documents")
 
 
+def result_text(page) -> str:
+    return page.input_value("#doc-result textarea") if page.locator("#doc-result textarea").count() else \
+        page.input_value("#doc-result input")
+
+
 def upload(page, files, expect):
     page.set_input_files("#upload input[type=file]", files)
     page.wait_for_function(f"document.querySelector('#doc-result textarea, #doc-result input').value"
@@ -80,15 +86,31 @@ def test_upload_ask_remove(app, browser):  # noqa: F811 - pytest fixtures
         assert "7:40" in ask(page, "When does the Skelmoor ferry leave the harbour?", 1)
 
         listing(page)
-        page.once("dialog", lambda d: d.accept())
+        asked = []
+        page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
         page.click("#remove-choice input")
         page.locator("ul[role=listbox] li", has_text="ferry.md").click()
         page.click("#remove")
         page.wait_for_function("document.querySelector('#doc-result textarea, #doc-result input').value"
                                ".startsWith('Removed')", timeout=120000)
         assert "3 indexed documents" in listing(page) and "ferry.md" not in page.inner_text("#documents")
+        assert asked == ["Remove uploads/ferry.md from the index? The file in your folder is kept."]
+        stored = Path(rag.retriever.manifest["corpus"]) / "uploads" / "ferry.md"
+        assert stored.read_bytes() == MD and "file in your folder is kept" in result_text(page)
         page.get_by_role("tab", name="Chat").click()
         assert "do not contain" in ask(page, "When does the Skelmoor ferry leave the harbour?", 2)
         assert "8,450" in ask(page, "How many kilograms of quinces did the Tallbrook orchard harvest?", 3)
+
+        # the uploaded copy is deleted only with the box ticked, and the confirmation says so
+        listing(page)
+        page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
+        page.click("#remove-choice input")
+        page.locator("ul[role=listbox] li", has_text="orchard.docx").click()
+        page.check("#delete-upload input")
+        page.click("#remove")
+        page.wait_for_function("document.querySelector('#doc-result textarea, #doc-result input').value"
+                               ".includes('deleted the uploaded copy')", timeout=120000)
+        assert asked[1] == "Remove uploads/orchard.docx from the index and delete the uploaded copy?"
+        assert not stored.with_name("orchard.docx").exists() and stored.is_file()
     finally:
         ctx.close()

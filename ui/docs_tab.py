@@ -5,7 +5,8 @@ A thin layer over the document interface of rag.api.Rag (``documents``,
 rag/documents.py). Uploads are read from Gradio's upload folder and handed to
 ``Rag.add_files`` as (file name, bytes): the library names, checks and indexes
 them, and a failure leaves the index as it was. Progress phases come from the
-index refresh. Does not touch the corpus or the index itself.
+index refresh. Removing asks first, saying whether the file is kept (always, for
+the person's own files) or the uploaded copy deleted (the checkbox, uploads only). Does not touch the corpus or the index itself.
 """
 from __future__ import annotations
 
@@ -65,13 +66,22 @@ def upload(rag, paths, progress=None) -> str:
     return " ".join(parts) or "Nothing changed."
 
 
-def remove(rag, doc_id) -> str:
+CONFIRM_KEEP = "Remove {d} from the index? The file in your folder is kept."
+CONFIRM_DELETE = "Remove {d} from the index and delete the uploaded copy?"
+# the page asks before removing, in these words (the checkbox decides which)
+CONFIRM_JS = ("(d, del_) => (d && confirm(del_ ? " + repr(CONFIRM_DELETE).replace("{d}", "' + d + '")
+              + " : " + repr(CONFIRM_KEEP).replace("{d}", "' + d + '") + ")) ? [d, del_] : [null, false]")
+
+
+def remove(rag, doc_id, delete_upload: bool = False) -> str:
+    """Take doc_id out of the index; its file is kept unless delete_upload and it is an upload."""
     if not available(rag):
         return "Removing needs a version of rag with document management."
     if not doc_id:
         return "Choose a document to remove."
-    rag.remove_document(doc_id)
-    return f"Removed {doc_id}."
+    result = rag.remove_document(doc_id, delete_upload=bool(delete_upload))
+    message = getattr(result, "message", None) or f"removed {doc_id} from the index"
+    return message[:1].upper() + message[1:] + "."
 
 
 def document_text(rag, doc_id: str) -> tuple[str, str]:
@@ -92,6 +102,8 @@ def build(rag, refresh):
                         file_types=[f".{t.lstrip('.')}" for t in types] if types else None)
         with gr.Row():
             pick = gr.Dropdown(choices=[], label="Document to remove", elem_id="remove-choice", scale=3)
+            delete_box = gr.Checkbox(False, label="Also delete the uploaded copy (uploads only; files of your "
+                                     "folder are always kept)", elem_id="delete-upload", scale=2)
             remove_btn = gr.Button("Remove document", variant="stop", elem_id="remove", scale=1)
     result = gr.Textbox(label="Last change", interactive=False, elem_id="doc-result")
 
@@ -110,9 +122,9 @@ def build(rag, refresh):
             message = "Nothing changed: the upload failed (see the server log)."
         return after(message)
 
-    def on_remove(doc_id):
+    def on_remove(doc_id, delete_upload):
         try:
-            message = remove(rag, doc_id)
+            message = remove(rag, doc_id, delete_upload)
         except RagError as exc:
             message = f"Nothing changed: {exc}"
         return after(message)
@@ -123,7 +135,6 @@ def build(rag, refresh):
     if available(rag):
         outputs = [result, listing, pick, files, *refresh[1]]
         files.upload(on_upload, files, outputs, concurrency_limit=1, show_progress="full")
-        remove_btn.click(on_remove, pick, outputs, concurrency_limit=1,
-                         js="(d) => (d && confirm('Remove ' + d + ' from the index?')) ? d : null")
+        remove_btn.click(on_remove, [pick, delete_box], outputs, concurrency_limit=1, js=CONFIRM_JS)
         return listing, on_show, [listing, pick]
     return listing, lambda: documents_html(rag), [listing]

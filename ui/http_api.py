@@ -7,7 +7,9 @@ in front of Gradio's own on the one FastAPI app ``rag serve`` runs:
                                     (stream: true -> text/event-stream of {"delta"} events, then {"answer"})
     GET    /api/documents           {"documents": [...], "skipped": [...]}   (rag.documents)
     POST   /api/documents           multipart files -> Rag.add_files -> {"added", "skipped"}
-    DELETE /api/documents/{doc_id}  Rag.remove_document -> {"removed": doc_id}
+    DELETE /api/documents/{doc_id}[?delete_file=true]  Rag.remove_document -> {"removed": doc_id,
+                                    "file_deleted": bool}: out of the index, file kept; delete_file
+                                    deletes it only if it is an upload the application stored
     GET    /api/status              counts, model and index by name (no absolute path)
     POST   /v1/chat/completions, GET /v1/models   OpenAI-compatible (ui/openai_compat.py)
 
@@ -240,8 +242,11 @@ def api_routes(rag, login: tuple[str, str] | None) -> list[Route]:
     async def remove(request):
         needs("remove_document")
         doc_id = request.path_params["doc_id"]
-        await run_in_threadpool(rag.remove_document, doc_id)
-        return JSONResponse({"removed": doc_id})
+        flag = request.query_params.get("delete_file", "false").lower()
+        if flag not in ("true", "false", "1", "0"):
+            raise BadRequest("delete_file must be true or false")
+        result = await run_in_threadpool(lambda: rag.remove_document(doc_id, delete_upload=flag in ("true", "1")))
+        return JSONResponse({"removed": doc_id, "file_deleted": bool(getattr(result, "file_deleted", False))})
 
     async def status(request):
         s = await run_in_threadpool(lambda: rag.status)

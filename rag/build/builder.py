@@ -23,10 +23,11 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from rag.build import corpus_state
+
 from rag.build import reading as pipeline
 
 from rag.storage import writer as store
-from rag.storage.manifest import Manifest
 
 from rag.build import vectors
 from rag.config import BUILD_ONLY_KEYS, LEGACY_SETTINGS, Config
@@ -34,8 +35,9 @@ from rag.errors import CorpusError, IndexCorruptError, IndexMismatchError, RagEr
 from rag.ingest.read import SUPPORTED, Document, Skipped
 from rag.storage.lexical import PARAMS, BM25
 from rag.storage.lock import IndexLock, held
+from rag.storage.manifest import Manifest
 from rag.build.progress import Progress, Silent
-from rag.ingest.walk import safe_text
+from rag.ingest.walk import Entry, safe_text
 
 log = logging.getLogger("rag")
 WINDOW = 2048   # chunks embedded together (sorted by length) while later documents are read
@@ -168,7 +170,7 @@ def _lexical(chunks: list[dict], metas: list[dict], config: Config) -> tuple[BM2
 
 def build_index(config: Config, *, embedder, rebuild: bool = False,
                 documents: list[Document] | None = None, progress: Progress | bool | None = None,
-                preread: list[Document] = (), overlap: bool = True) -> BuildReport:
+                preread: list[Document] = (), overlap: bool = True, staged=()) -> BuildReport:
     """Index config.corpus_dir (or the given documents) into config.index_dir.
 
     Holds the index's writer lock from reading the old index to the final swap, so a
@@ -178,20 +180,36 @@ def build_index(config: Config, *, embedder, rebuild: bool = False,
     read from the corpus (rag.build.documents' uploads), used when their file is unchanged.
     When this process already holds the lock (rag.build.documents), it is not taken again.
     overlap: read and chunk in a thread while earlier documents are embedded (False:
-    one after the other).
+    one after the other). staged: (path, doc id) of uploads staged outside the corpus
+    (rag.build.corpus_state), read from path and indexed under doc id. Documents removed by
+    rag.documents (excluded in INDEX/documents.json) are left out; what a killed upload
+    left staged is finished or cleaned first (rag.build.corpus_state.recover).
     """
     progress = Progress() if progress is None or progress is True else progress or Silent()
     with nullcontext() if held(config.index_dir) else IndexLock(config.index_dir):
         store.cleanup(config.index_dir)   # what killed writers left behind
+        if documents is None and not staged:   # staged: the caller recovered before staging
+            _recover_uploads(config)
         try:
             return _build_index(config, embedder=embedder, rebuild=rebuild, documents=documents,
-                                progress=progress, preread=preread, overlap=overlap)
+                                progress=progress, preread=preread, overlap=overlap, staged=staged)
         finally:
             progress.end()
 
 
+def _recover_uploads(config: Config) -> list[str]:
+    """What killed uploads left staged: moved into the corpus when indexed, else deleted."""
+    if not corpus_state.staging_dir(config.index_dir).is_dir():
+        return []
+    try:
+        known = {d["id"] for d in store.read_manifest(config.index_dir)["documents"]}
+    except RagError:
+        known = set()
+    return corpus_state.recover(config.index_dir, config.corpus_dir, known)
+
+
 def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Document] | None,
-                 progress: Progress, preread: list[Document], overlap: bool) -> BuildReport:
+                 progress: Progress, preread: list[Document], overlap: bool, staged=()) -> BuildReport:
     if embedder.name != config.model:
         raise ValueError(f"embedder {embedder.name!r} is not the configured model {config.model!r}")
     backend = embedder.backend
@@ -201,6 +219,12 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
     skipped: list[Skipped] = []
     source = documents if documents is not None else pipeline.files(
         config.corpus_dir, int(config.max_file_mb * 1_000_000), skipped)
+    if documents is None:   # removed documents stay out; staged uploads come in under their corpus id
+        excluded = set(corpus_state.load(config.index_dir).excluded)
+        extra = {doc_id: Entry(path=Path(path), doc_id=doc_id) for path, doc_id in staged}
+        source.entries = sorted([e for e in source.entries if e.doc_id not in excluded and e.doc_id not in extra]
+                                + list(extra.values()), key=lambda e: e.doc_id)
+        skipped[:] = [s for s in skipped if s.path not in excluded]
     base = _previous(config, rebuild)
     old = _old_records(base)
     if documents is None:

@@ -7,28 +7,34 @@ Uploads are checked before anything is written: the name is made safe
 (``safe_upload_name``: the last path part only, no control characters, hidden,
 reserved or over-long names), the type must be in Config.upload_types and the
 size under Config.upload_max_mb, and the content must convert to text. Accepted
-files are stored in ``CORPUS/uploads/`` (a different file of the same name gets
-" (2)"), written to a hidden temporary name and renamed, and the index is then
-refreshed incrementally (rag.build.builder) under its writer lock, which is held from
-before the first file is written; if the refresh fails the files written are
-removed again, so a failed upload leaves the corpus and the index as they were.
-Questions asked meanwhile are answered from the previous version until the new
-one is swapped in (rag.storage.live). Removing deletes the source file (kept aside under
-a hidden name until the refresh succeeds) and refreshes. The corpus is the
-folder the index was built from when its manifest names an existing absolute
-one, else Config.corpus_dir. Does not handle uploads into sub-folders, renames,
-or documents whose source file lies outside the corpus folder.
+files are staged in the index folder (rag.build.corpus_state), never in the corpus, and
+indexed from there under the id ``uploads/NAME`` (a different file of the same name
+gets " (2)") by an incremental refresh (rag.build.builder) under the index's writer lock,
+held from before the first file is written; only once that version is current are
+they moved into ``CORPUS/uploads/`` and recorded as uploads. A failed upload
+leaves the corpus and the index as they were; a killed one leaves the index as
+before or as after and no file in the corpus that the index does not know (the
+next writer moves in or deletes, with a warning, what it left staged). Questions asked meanwhile are answered
+from the previous version until the new one is swapped in (rag.storage.live).
+
+Removing takes a document out of the index and records it as excluded, so later
+refreshes leave it out; its file is kept. Only an upload the application stored
+is deleted, and only when asked (``delete_upload``). Giving ``add_files`` the path
+of an excluded corpus file includes it again. The corpus is the folder the index
+was built from when its manifest names an existing absolute one, else
+Config.corpus_dir. Does not handle uploads into sub-folders, renames, or documents
+whose source file lies outside the corpus folder.
 """
 from __future__ import annotations
 
 import os
 import re
-import secrets
 import threading
 import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
+from rag.build import corpus_state
 from rag.build.builder import build_index
 from rag.errors import CorpusError, DocumentError
 from rag.ingest.read import parse_document, read_bounded
@@ -225,22 +231,31 @@ def _free_name(folder: Path, name: str, data: bytes, taken: set) -> tuple[str, b
     raise ValueError("too many files of this name")
 
 
-def _write(folder: Path, name: str, data: bytes) -> Path:
-    tmp = folder / f".upload-{secrets.token_hex(8)}"
+def _reinclude(rag, files) -> tuple[list, list[str]]:
+    """(items still to upload, ids of removed corpus documents to include again): a path given
+    that lies in the corpus and names an excluded document is included again, not copied."""
+    excluded = set(corpus_state.load(rag.config.index_dir).excluded)
+    if not excluded:
+        return list(files), []
     try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(tmp, folder / name)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return folder / name
+        root = os.path.realpath(_corpus(rag))
+    except CorpusError:
+        return list(files), []
+    rest, back = [], []
+    for item in files:
+        if isinstance(item, (str, os.PathLike)):
+            rel = os.path.relpath(os.path.realpath(item), root)
+            doc_id = safe_text(rel.replace(os.sep, "/"))
+            if not rel.startswith("..") and doc_id in excluded:
+                back.append(doc_id)
+                continue
+        rest.append(item)
+    return rest, back
 
 
 def add_files(rag, files, *, progress=None) -> "AddResult":
     config = rag.config
+    files, back = _reinclude(rag, files)
     limit = int(config.upload_max_mb * 1_000_000)
     read_limit = min(limit, int(config.max_file_mb * 1_000_000))
     refused, accepted = [], []
@@ -256,16 +271,19 @@ def add_files(rag, files, *, progress=None) -> "AddResult":
             accepted.append((name, data))
         except (ValueError, OSError) as exc:
             refused.append(SkippedFile(_shown(item), " ".join(str(exc).split())))
-    if not accepted:
+    if not accepted and not back:
         return AddResult([], refused)
     corpus = _corpus(rag)
     folder = corpus / UPLOADS
     build_config = replace(config, corpus_dir=corpus)
-    with _writer(config.index_dir), IndexLock(config.index_dir):
-        folder.mkdir(exist_ok=True)
-        if folder.is_symlink() or not folder.is_dir():
+    index_dir = config.index_dir
+    with _writer(index_dir), IndexLock(index_dir):
+        if accepted and (folder.is_symlink() or (os.path.lexists(folder) and not folder.is_dir())):
             raise CorpusError(f"{safe_text(str(folder))} is not a folder; uploads cannot be stored")
-        written, ids, docs, taken = [], [], [], set()
+        build_index_recover(build_config)   # what a killed upload left staged, before names are chosen
+        state = corpus_state.load(index_dir)
+        before = corpus_state.State(list(state.excluded), list(state.uploads))
+        staged, ids, docs, taken = [], [], [], set()
         try:
             for name, data in accepted:
                 stored, same = _free_name(folder, name, data, taken)
@@ -276,29 +294,54 @@ def add_files(rag, files, *, progress=None) -> "AddResult":
                     refused.append(SkippedFile(name, " ".join(str(exc).split())))
                     continue
                 taken.add(stored)
-                if not same:
-                    written.append(_write(folder, stored, data))
+                if not same:   # indexed from the staging folder; moved into the corpus once indexed
+                    staged.append((corpus_state.stage(index_dir, stored, data), doc_id))
                 ids.append(doc_id)
                 docs.append(doc)
+            ids += back
             if not ids:
                 return AddResult([], refused)
-            report = build_index(build_config, embedder=rag.embedder, preread=docs,
+            if back or any(i in state.excluded for i in ids):
+                state.excluded = sorted(set(state.excluded) - set(ids))
+                corpus_state.save(index_dir, state)
+            report = build_index(build_config, embedder=rag.embedder, preread=docs, staged=staged,
                                  progress=_Callback(progress) if progress else False)
         except BaseException:
-            for path in written:
-                path.unlink(missing_ok=True)
+            for path, _ in staged:
+                corpus_state.discard(path)
+            if before.excluded != state.excluded:
+                corpus_state.save(index_dir, before)
             raise
         failed = {s.path: s.reason for s in report.skipped if s.path in ids}
-        if failed:   # read at the refresh differently than checked (changed meanwhile): take them out
-            for path in written:
-                if f"{UPLOADS}/{path.name}" in failed:
-                    path.unlink(missing_ok=True)
-            build_index(build_config, embedder=rag.embedder, progress=False)
-            refused += [SkippedFile(i, failed[i]) for i in ids if i in failed]
+        # the new version is current: move the indexed uploads into the corpus (a refused one is dropped)
+        for path, doc_id in staged:
+            if doc_id in failed:
+                corpus_state.discard(path)
+        corpus_state.publish(index_dir, corpus, [(p, i) for p, i in staged if i not in failed], state)
+        refused += [SkippedFile(i, failed[i]) for i in ids if i in failed]
         return AddResult([i for i in ids if i not in failed], refused)
 
 
-def remove_document(rag, doc_id: str) -> None:
+def build_index_recover(config) -> None:
+    from rag.build.builder import _recover_uploads
+    _recover_uploads(config)
+
+
+@dataclass(frozen=True)
+class RemoveResult:
+    removed: str             # the document id, no longer in the index
+    file_deleted: bool       # True only for an uploaded copy deleted on request
+    message: str             # one line for the person
+
+
+def is_upload(rag, doc_id: str) -> bool:
+    """Whether doc_id's file was stored by the application (an upload), so it may be deleted on request."""
+    return doc_id in corpus_state.load(rag.config.index_dir).uploads
+
+
+def remove_document(rag, doc_id: str, *, delete_upload: bool = False) -> RemoveResult:
+    """Take doc_id out of the index and keep it out of later refreshes. Its file is never
+    deleted, except an upload the application stored, and then only when delete_upload."""
     if not any(d["id"] == doc_id for d in rag.retriever.manifest["documents"]):
         raise DocumentError(f"no document {safe_text(str(doc_id))!r} in the index")
     corpus = _corpus(rag)
@@ -306,19 +349,25 @@ def remove_document(rag, doc_id: str) -> None:
     if not parts or PurePosixPath(doc_id).is_absolute() or any(p in ("..", ".", "") for p in parts):
         raise DocumentError(f"document id {safe_text(doc_id)!r} does not name a file in the corpus")
     path = corpus.joinpath(*parts)
-    with _writer(rag.config.index_dir), IndexLock(rag.config.index_dir):
-        aside = None
-        if os.path.lexists(path):
-            aside = path.with_name(f".removing-{secrets.token_hex(8)}")
-            os.rename(path, aside)   # a link is moved itself, never its target
-        try:
+    index_dir = rag.config.index_dir
+    shown = safe_text(doc_id)
+    with _writer(index_dir), IndexLock(index_dir):
+        state = corpus_state.load(index_dir)
+        before = corpus_state.State(list(state.excluded), list(state.uploads))
+        delete = delete_upload and doc_id in state.uploads and os.path.lexists(path)
+        state.excluded = sorted(set(state.excluded) | {doc_id})
+        corpus_state.save(index_dir, state)
+        try:   # the exclusion takes it out; the file is not needed gone for that
             build_index(replace(rag.config, corpus_dir=corpus), embedder=rag.embedder, progress=False)
         except BaseException:
-            if aside is not None:
-                os.rename(aside, path)
+            corpus_state.save(index_dir, before)
             raise
-        if aside is not None:
-            aside.unlink()
-    if any(d["id"] == doc_id for d in rag.retriever.manifest["documents"]):
-        raise DocumentError(f"{safe_text(doc_id)!r} is still indexed: its source file was not found at "
-                            f"{safe_text(str(path))}; remove it from the corpus folder and run rag index")
+        if delete:   # an upload the application stored, and asked for in words: its copy goes
+            path.unlink(missing_ok=True)
+            state.uploads = sorted(set(state.uploads) - {doc_id})
+            state.excluded = sorted(set(state.excluded) - {doc_id})   # nothing left to keep out
+            corpus_state.save(index_dir, state)
+    if delete:
+        return RemoveResult(doc_id, True, f"removed {shown} from the index and deleted the uploaded copy")
+    why = " (it is not an upload stored by rag)" if delete_upload else ""
+    return RemoveResult(doc_id, False, f"removed {shown} from the index; the file in your folder is kept{why}")

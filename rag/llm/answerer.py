@@ -11,7 +11,11 @@ When there is no client (no endpoint configured), or the client fails (down,
 timeout, malformed reply), the final Answer is the fallback answerer's (the
 extractive one) with a one-line notice naming the reason; deltas already
 streamed are then superseded by that final Answer. The model's fixed "not in the
-documents" sentence gives ``found=False``. Does not retry, cache, or render
+documents" sentence gives ``found=False``. The model's text loses escape
+sequences and control characters (rag.llm.text) and impossible markers
+(``[-1]``, ``[1000000000000]``); an answer over ``max_chars`` (Config.llm_max_chars)
+is no longer read and is cut at a sentence end, and one the stream left
+unfinished mid-sentence, each with a notice saying so. Does not retry, cache, or render
 anything: text is returned as plain text for the caller to show as text.
 """
 from __future__ import annotations
@@ -24,6 +28,7 @@ import numpy as np
 
 from rag.answer.base import NOT_FOUND, Answer, Answerer, Citation, SentenceSource
 from rag.llm import claims, prompt
+from rag.llm import text as llm_text
 from rag.llm.client import LLMClient, LLMError
 from rag.retrieve.retriever import Passage
 
@@ -42,9 +47,10 @@ class GenerativeAnswerer(Answerer):
 
     def __init__(self, client: LLMClient | None, fallback, embed: Callable, *,
                  budget: int = prompt.DEFAULT_BUDGET, max_tokens: int = 300,
-                 threshold: float = claims.THRESHOLD):
+                 threshold: float = claims.THRESHOLD, max_chars: int = 4000):
         self.client, self.fallback, self.embed = client, fallback, embed
         self.budget, self.max_tokens, self.threshold = budget, max_tokens, threshold
+        self.max_chars = max(1, int(max_chars))
 
     def answer(self, question: str, qvec: np.ndarray, passages: Sequence[Passage],
                source: SentenceSource, *, notice: str | None = None) -> Answer:
@@ -65,20 +71,42 @@ class GenerativeAnswerer(Answerer):
             return
         messages, shown = prompt.build(question, passages, self.budget)
         parts: list[str] = []
+        state: dict = {}
+        size, capped = 0, False
+        deltas = self.client.stream(messages, max_tokens=self.max_tokens, state=state)
         try:
-            for delta in self.client.stream(messages, max_tokens=self.max_tokens):
+            for delta in deltas:
                 parts.append(delta)
-                yield delta
+                size += len(delta)
+                shown_delta = llm_text.plain(delta)
+                if shown_delta:
+                    yield shown_delta
+                if size > self.max_chars:   # a runaway answer: stop reading it
+                    capped = True
+                    break
         except LLMError as exc:
             log.info("LLM failed: %s", exc)
             yield self._fallback(question, qvec, passages, source, notice, str(exc))
             return
-        yield self.check(question, "".join(parts), shown, passages, notice)
+        finally:
+            deltas.close()   # a capped answer: the connection is closed now
+        text = llm_text.plain("".join(parts))
+        note = None
+        if capped or len(text) > self.max_chars or state.get("finish") in ("length", "limit"):
+            if len(text) > self.max_chars:
+                text = llm_text.cut(text, self.max_chars)
+            note = (f"the model's answer was cut at {len(text):,} characters (llm_max_chars {self.max_chars:,})"
+                    if capped or state.get("finish") == "limit" else "the model's answer reached its length limit")
+            if not llm_text.complete(text):
+                note += " and ends mid-sentence"
+        elif state.get("finish") is None and not llm_text.complete(text):
+            note = "the model's answer was cut off mid-sentence (the stream ended early)"
+        yield self.check(question, text, shown, passages, _join(notice, note))
 
     def check(self, question: str, text: str, shown: Sequence[Passage], passages: Sequence[Passage],
               notice: str | None = None) -> Answer:
         """The Answer for the model's raw text: claims checked against the passages shown to it."""
-        checked = claims.check(text, [p.text for p in shown], self.embed, threshold=self.threshold,
+        checked = claims.check(llm_text.bad_markers(llm_text.plain(text)), [p.text for p in shown], self.embed, threshold=self.threshold,
                                question=question)
         if checked.not_found:
             return Answer(question, NOT_FOUND, False, (), tuple(passages), notice, generated=True)
@@ -115,4 +143,5 @@ def from_config(config, embedder, fallback):
     client = None
     if config.llm_url:
         client = LLMClient(config.llm_url, config.llm_model, config.llm_key, timeout=config.llm_timeout)
-    return GenerativeAnswerer(client, fallback, lambda texts: embedder.encode(texts, progress=False))
+    return GenerativeAnswerer(client, fallback, lambda texts: embedder.encode(texts, progress=False),
+                              max_chars=config.llm_max_chars)

@@ -20,9 +20,14 @@ its weakest clause counts, so an added clause cannot hide behind a faithful one.
 claim is supported when that score reaches ``THRESHOLD`` (weights and threshold
 tuned on half A of a labelled SQuAD set: rag.evaluation.claimset, bench/tune_claims.py) and
 it has no *foreign* key: a number, name or date that no passage (nor the
-question) states makes a claim unsupported whatever its score. A supported claim
-keeps the cited passages that support one of its clauses; when none does, those
-markers are removed and the best passage's marker is added. An unsupported claim
+question) states makes a claim unsupported whatever its score. Each clause must
+moreover be backed by one passage alone: its score there reaches the threshold
+and that passage (or the question) states every number, name and date of the
+clause, so "Kestrick is 359 m [1]" is unsupported when [1] says 285 m and only
+another passage says 359. A supported claim keeps the cited passages that back
+one of its clauses; when none does, those markers are removed and the marker of
+the passage that backs the whole sentence (else of each clause's best backer) is
+added. An unsupported claim
 keeps its valid markers and is marked ``[unsupported]`` in the checked text. The
 fixed "not in the documents" sentence is no claim, and a passage sentence that
 gives the model instructions is never evidence (``data_only``).
@@ -250,6 +255,7 @@ def check(text: str, passages: Sequence[str], embed: Callable, *, threshold: flo
         passages = [""]
     claim_score, rows, wins = claim_scores([s for s, _ in parts], passages, embed)
     data = [data_only(p) for p in passages]
+    pkeys, qkeys = [_window_keys(p) for p in data], _window_keys(question)
     claims, pieces = [], []
     for ci, (sentence, markers) in enumerate(parts):
         mine = [(row, arg) for i, row, arg in rows if i == ci]
@@ -261,12 +267,23 @@ def check(text: str, passages: Sequence[str], embed: Callable, *, threshold: flo
         # the passage that supports it best: the best over passages of its weakest clause there
         whole = np.min([row for row, _ in mine], axis=0)
         best = int(np.argmax(whole))
+        # a clause is backed by one passage: its score there reaches the threshold and every number,
+        # name and date of the clause is in that passage (or the question), never in another one
+        parts_of = clauses(sentence)
+        backers = [[p for p in range(len(data)) if row[p] >= threshold
+                    and not keys(c) - pkeys[p] - qkeys] for c, (row, _) in zip(parts_of, mine)]
+        supported = supported and all(backers)
         added, cites = (), valid
-        if supported:   # keep the cited passages that support a clause; else cite the best per clause
-            cites = tuple(m for m in valid if any(row[m - 1] >= threshold for row, _ in mine))
+        if supported:   # keep the cited passages that back a clause; a clause none backs gets its best backer
+            cites = tuple(m for m in valid if any(m - 1 in b for b in backers))
             removed += tuple(m for m in valid if m not in cites)
-            if not cites:
-                cites = added = tuple(dict.fromkeys(int(np.argmax(row)) + 1 for row, _ in mine))
+            alone = [p for p in backers[0] if all(p in b for b in backers)]   # backs every clause
+            if not cites and alone:
+                cites = added = (max(alone, key=lambda p: whole[p]) + 1,)
+            else:
+                extra = tuple(dict.fromkeys(max(b, key=lambda p: row[p]) + 1 for b, (row, _) in zip(backers, mine)
+                                            if not any(m - 1 in b for m in cites)))
+                cites, added = cites + extra, extra
         quote = wins[best][mine[0][1][best]] if wins[best] else None
         claims.append(Claim(sentence, cites, supported, score, best + 1, added, removed, quote, foreign))
         marks = "".join(f"[{m}]" for m in cites)

@@ -10,7 +10,7 @@ reason, so the caller can fall back: connection refused or unreachable, no
 data for ``timeout`` seconds (each socket read) or the whole answer over
 ``total_timeout``, an HTTP error status (the server's message quoted), and
 garbage: a body that is not SSE/JSON, events without ``choices``, or text that
-is mostly control characters or empty. Uses urllib only (no dependency); does
+is mostly control characters or empty, or JSON nested too deeply to parse. Uses urllib only (no dependency); does
 not retry, and never follows redirects to another host.
 """
 from __future__ import annotations
@@ -83,14 +83,19 @@ class LLMClient:
             raise LLMError(f"LLM endpoint {self.url} unreachable: {reason}") from None
 
     def stream(self, messages: list[dict], *, max_tokens: int = 300,
-               temperature: float = 0.0) -> Iterator[str]:
-        """Yield the answer's text deltas; raise LLMError (see the module docstring)."""
+               temperature: float = 0.0, state: dict | None = None) -> Iterator[str]:
+        """Yield the answer's text deltas; raise LLMError (see the module docstring). state, when
+        given, gets "finish": "stop" (the server ended the answer: [DONE] or finish_reason stop),
+        "length" (the server's token limit), "limit" (MAX_ANSWER_CHARS) or None (the stream just
+        ended: cut)."""
+        state = {} if state is None else state
+        state["finish"] = None
         t0, total = time.monotonic(), ""
         resp = self._request(messages, max_tokens, temperature)
         try:
             ctype = resp.headers.get("Content-Type", "")
             if "event-stream" not in ctype:   # a server that ignores "stream": one JSON body
-                text = self._json_body(resp.read(MAX_EVENT_BYTES + 1))
+                text, state["finish"] = self._json_body(resp.read(MAX_EVENT_BYTES + 1))
                 if garbage(text):
                     raise LLMError("LLM endpoint returned an empty or unreadable answer")
                 yield text
@@ -108,14 +113,16 @@ class LLMClient:
                     continue   # blank separators, comments, event:/id: fields
                 data = line[5:].strip()
                 if data == b"[DONE]":
+                    state["finish"] = state["finish"] or "stop"
                     break
-                delta = self._delta(data)
+                delta = self._delta(data, state)
                 if delta:
                     total += delta
                     if garbage(total) and len(total) > 20:
                         raise LLMError("LLM endpoint returned unreadable text")
                     yield delta
                     if len(total) > MAX_ANSWER_CHARS:
+                        state["finish"] = "limit"
                         break
         except (socket.timeout, TimeoutError):
             raise LLMError(f"LLM endpoint stopped sending for {self.timeout:g}s") from None
@@ -127,12 +134,16 @@ class LLMClient:
             raise LLMError("LLM endpoint returned an empty or unreadable answer")
 
     @staticmethod
-    def _delta(data: bytes) -> str:
+    def _delta(data: bytes, state: dict | None = None) -> str:
         try:
             event = json.loads(data)
             choice = event["choices"][0] if event.get("choices") else {}
+        except RecursionError:
+            raise LLMError("LLM endpoint sent an event nested too deeply") from None
         except (ValueError, TypeError, KeyError, AttributeError, IndexError):
             raise LLMError(f"LLM endpoint sent a malformed event: {data[:80]!r}") from None
+        if state is not None and isinstance(choice, dict) and isinstance(choice.get("finish_reason"), str):
+            state["finish"] = "length" if choice["finish_reason"] == "length" else "stop"
         if "error" in event and not choice:
             raise LLMError(f"LLM endpoint error: {str(event['error'])[:200]}")
         if not isinstance(choice, dict):
@@ -145,12 +156,16 @@ class LLMClient:
         return delta or ""
 
     @staticmethod
-    def _json_body(raw: bytes) -> str:
+    def _json_body(raw: bytes) -> tuple[str, str]:
+        """(text, "stop" or "length") of one plain JSON completion."""
         try:
             body = json.loads(raw)
             text = body["choices"][0]["message"]["content"]
-        except (ValueError, TypeError, KeyError, IndexError):
+            reason = body["choices"][0].get("finish_reason")
+        except RecursionError:
+            raise LLMError("LLM endpoint returned JSON nested too deeply, not a chat completion") from None
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
             raise LLMError(f"LLM endpoint returned garbage, not a chat completion: {raw[:80]!r}") from None
         if not isinstance(text, str):
             raise LLMError("LLM endpoint returned a completion without text")
-        return text
+        return text, "length" if reason == "length" else "stop"
