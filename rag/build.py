@@ -30,6 +30,7 @@ from .ingest import SUPPORTED, Document, Skipped
 from .lexical import PARAMS, BM25
 from .lock import IndexLock, held
 from .progress import Progress, Silent
+from .sandbox import Limits
 from .walk import safe_text
 
 log = logging.getLogger("rag")
@@ -196,7 +197,7 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
     t0 = time.perf_counter()
     skipped: list[Skipped] = []
     source = documents if documents is not None else pipeline.files(
-        config.corpus_dir, int(config.max_file_mb * 1_000_000), skipped)
+        config.corpus_dir, int(config.max_file_mb * 1_000_000), skipped, Limits.from_config(config))
     base = _previous(config, rebuild)
     old = _old_records(base)
     if documents is None:
