@@ -37,7 +37,9 @@ from .zipcheck import ZipLimits
 
 log = logging.getLogger("rag")
 WORKERS = 2
+START_TIMEOUT = 120.0        # seconds a new worker may take to load its libraries
 RETIRE_GROWTH_KB = 300_000   # a worker that stays this much bigger than at start is replaced after its file
+WORKER_PIDS: set[int] = set()      # every worker started by this process
 LAST_PEAK_KB: dict[str, int] = {}   # doc id -> peak resident kB of the worker while converting it (last 1,000)
 _HEADER = struct.Struct(">I")
 
@@ -89,6 +91,12 @@ class _Worker:
         self.proc = subprocess.Popen([sys.executable, "-m", "rag.sandbox"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=None if os.environ.get("RAG_DEBUG")
                                      else subprocess.DEVNULL, env=env, close_fds=True)
+        try:   # the worker says when its libraries are loaded: a file's time limit starts after that
+            self.pid = self.receive(START_TIMEOUT)["ready"]
+            WORKER_PIDS.add(self.pid)
+        except (TimeoutError, EOFError, OSError, ValueError, KeyError):
+            self.kill()
+            raise ValueError("the converter process could not be started; not read") from None
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -268,6 +276,8 @@ def _convert_here(header: dict, data: bytes) -> dict:
         Path("/proc/self/clear_refs").write_text("5")   # resets VmHWM: the peak of this file alone
     except OSError:
         pass
+    peak_before = _status_kb("self", "VmPeak")
+    limit_kb = base_kb + memory // 1024
     keep = _Keep()
     rag_log = logging.getLogger("rag")
     rag_log.addHandler(keep)
@@ -281,8 +291,7 @@ def _convert_here(header: dict, data: bytes) -> dict:
         finally:
             resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
     except MemoryError:
-        out = {"error": f"needs more than {header['memory_mb']:g} MB of memory to convert (limit; raise it "
-                        "with --convert-memory-mb); not read", "retire": True}
+        out = {"error": _over_memory(header), "retire": True}
     except RecursionError:
         out = {"error": "nested too deeply to convert; not read", "retire": True}
     except ValueError as exc:
@@ -293,6 +302,10 @@ def _convert_here(header: dict, data: bytes) -> dict:
     finally:
         signal.alarm(0)
         rag_log.removeHandler(keep)
+    peak_after = _status_kb("self", "VmPeak")
+    if "error" in out and peak_after > peak_before and peak_after >= limit_kb - 32_000:
+        # a C library (lxml) that ran out of memory reports it as a parse error
+        out = {"error": _over_memory(header), "retire": True}
     out["logs"] = keep.records
     out["peak_kb"] = _status_kb("self", "VmHWM")
     if _status_kb("self", "VmRSS") > _START_KB + RETIRE_GROWTH_KB:
@@ -301,6 +314,11 @@ def _convert_here(header: dict, data: bytes) -> dict:
 
 
 _START_KB = 0
+
+
+def _over_memory(header: dict) -> str:
+    return (f"needs more than {header['memory_mb']:g} MB of memory to convert (limit; raise it with "
+            "--convert-memory-mb); not read")
 
 
 def main() -> int:
@@ -316,6 +334,9 @@ def main() -> int:
         except ImportError:
             pass   # the file that needs it says so
     _START_KB = _status_kb("self", "VmRSS")
+    ready = json.dumps({"ready": os.getpid()}).encode()
+    out.write(_HEADER.pack(len(ready)) + ready)
+    out.flush()
     while True:
         raw = _read_exact(inp, _HEADER.size)
         if raw is None:
