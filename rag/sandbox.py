@@ -38,7 +38,7 @@ from .zipcheck import ZipLimits
 log = logging.getLogger("rag")
 WORKERS = 2
 START_TIMEOUT = 120.0        # seconds a new worker may take to load its libraries
-RETIRE_GROWTH_KB = 300_000   # a worker that stays this much bigger than at start is replaced after its file
+RETIRE_GROWTH_KB = 150_000   # a worker that stays this much bigger than at start is replaced after its file
 WORKER_PIDS: set[int] = set()      # every worker started by this process
 LAST_PEAK_KB: dict[str, int] = {}   # doc id -> peak resident kB of the worker while converting it (last 1,000)
 _HEADER = struct.Struct(">I")
@@ -71,14 +71,21 @@ class Limits:
                    allow_hard_links=bool(config.allow_hard_links))
 
 
-def _status_kb(pid: int | str, key: str) -> int:
+def _status(pid: int | str) -> dict[str, int]:
+    """The kB figures of /proc/PID/status (VmSize, VmPeak, VmRSS, VmHWM...); {} where there is none."""
+    out = {}
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
+            if line.startswith("Vm") and line.endswith(" kB"):
+                key, value = line.split(":", 1)
+                out[key] = int(value.split()[0])
     except (OSError, ValueError):
         pass
-    return 0
+    return out
+
+
+def _status_kb(pid: int | str, key: str) -> int:
+    return _status(pid).get(key, 0)
 
 
 # ---------------------------------------------------------------- parent side
@@ -270,13 +277,13 @@ def _convert_here(header: dict, data: bytes) -> dict:
 
     convert_mod.ZIP_LIMITS = ZipLimits(*header["zip"])
     memory = int(header["memory_mb"] * 1_000_000)
-    base_kb = _status_kb("self", "VmSize")
+    before = _status("self")
+    base_kb, peak_before = before.get("VmSize", 0), before.get("VmPeak", 0)
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     try:
         Path("/proc/self/clear_refs").write_text("5")   # resets VmHWM: the peak of this file alone
     except OSError:
         pass
-    peak_before = _status_kb("self", "VmPeak")
     limit_kb = base_kb + memory // 1024
     keep = _Keep()
     rag_log = logging.getLogger("rag")
@@ -284,7 +291,8 @@ def _convert_here(header: dict, data: bytes) -> dict:
     signal.alarm(int(header["timeout_s"]) + 5)   # a backstop if the parent is gone: SIGALRM ends the worker
     out: dict
     try:
-        resource.setrlimit(resource.RLIMIT_AS, (base_kb * 1024 + memory, hard))
+        soft = base_kb * 1024 + memory
+        resource.setrlimit(resource.RLIMIT_AS, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
         try:
             c = convert_binary(header["suffix"], data, header["doc_id"])
             out = {"text": c.text, "title": c.title, "page_starts": list(c.page_starts)}
@@ -302,13 +310,14 @@ def _convert_here(header: dict, data: bytes) -> dict:
     finally:
         signal.alarm(0)
         rag_log.removeHandler(keep)
-    peak_after = _status_kb("self", "VmPeak")
+    after = _status("self")
+    peak_after = after.get("VmPeak", 0)
     if "error" in out and peak_after > peak_before and peak_after >= limit_kb - 32_000:
         # a C library (lxml) that ran out of memory reports it as a parse error
         out = {"error": _over_memory(header), "retire": True}
     out["logs"] = keep.records
-    out["peak_kb"] = _status_kb("self", "VmHWM")
-    if _status_kb("self", "VmRSS") > _START_KB + RETIRE_GROWTH_KB:
+    out["peak_kb"] = after.get("VmHWM", 0)
+    if after.get("VmRSS", 0) > _START_KB + RETIRE_GROWTH_KB:
         out["retire"] = True
     return out
 

@@ -227,8 +227,8 @@ def make_hostile_corpus(root: Path, *, n_good: int = 400, n_binary: int = 560, n
     # office files: compression bombs, lying size headers, over the memory and time limits
     (corpus / "office").mkdir()
     for name, data, why in (
-            ("office/xml-bomb.docx", bombs.docx_xml_bomb(40), "Word document member 'word/document.xml' expands "
-                                                               "more than 200 times"),
+            ("office/xml-bomb.docx", bombs.docx_xml_bomb(40), ("Word document member 'word/document.xml' expands "
+                                                               "more than 200 times")),
             ("office/lying-header.docx", bombs.docx_lying_header(40), "unreadable Word document (BadZipFile: Bad CRC"),
             ("office/lying-two.docx", bombs.zip_lying_header(40), "unreadable Word document (BadZipFile: Bad CRC"),
             ("office/dense.docx", bombs.docx_dense(12), f"needs more than {CONVERT_MEMORY_MB:g} MB of memory"),

@@ -93,7 +93,7 @@ def test_office_bombs_hard_link_and_swapped_file_are_skipped_with_reasons(hostil
     r = reasons(out)
     for name, why in h.office_bad.items():
         assert r.get(name, "").startswith(why), (name, r.get(name))
-    assert r[f"office/dense.docx"].endswith("raise it with --convert-memory-mb); not read")
+    assert r["office/dense.docx"].endswith("raise it with --convert-memory-mb); not read")
     assert r["office/huge.xlsx"] == (f"conversion took longer than {CONVERT_TIMEOUT:g} s (limit; raise it with "
                                      "--convert-timeout); not read")
     assert r[h.hard_link] == "has 2 hard links; may be a link to a file outside the folder; pass --allow-hard-links"

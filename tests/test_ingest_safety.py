@@ -5,12 +5,9 @@ from __future__ import annotations
 import logging
 import os
 
-import pytest
-
 import bombs
 from conftest import FakeEmbedder
-from rag import Config, store
-from rag import ingest, pipeline
+from rag import Config, ingest, pipeline, store
 from rag.build import build_index
 from rag.ingest import load_corpus
 
@@ -147,8 +144,8 @@ def test_a_converter_over_its_memory_limit_is_stopped_and_the_run_goes_on(tmp_pa
     docs, skipped = load_corpus(tmp_path, limits=Limits(memory_mb=40, zip=no_zip_caps()))
     assert [d.id for d in docs] == ["b-ok.docx", "c.txt"]
     assert [(s.path, s.reason) for s in skipped] == [
-        ("a-dense.docx", "needs more than 40 MB of memory to convert (limit; raise it with --convert-memory-mb); "
-                         "not read")]
+        ("a-dense.docx", ("needs more than 40 MB of memory to convert (limit; raise it with --convert-memory-mb); "
+                          "not read"))]
     assert sandbox.LAST_PEAK_KB["a-dense.docx"] < 500_000
     docs, skipped = load_corpus(tmp_path, limits=Limits(memory_mb=1000, zip=no_zip_caps()))
     assert "a-dense.docx" in {d.id for d in docs}                    # it was the limit, not the file
