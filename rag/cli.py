@@ -28,7 +28,8 @@ _OPTIONS = (("index", "index_dir", Path), ("corpus", "corpus_dir", Path), ("mode
             ("max_file_mb", "max_file_mb", float), ("backend", "backend", str),
             ("sentence_vectors", "sentence_vectors", str), ("upload_max_mb", "upload_max_mb", float),
             ("upload_types", "upload_types", lambda v: tuple(v.replace(",", " ").split())),
-            ("device", "device", str))
+            ("device", "device", str), ("convert_memory_mb", "convert_memory_mb", float),
+            ("convert_timeout", "convert_timeout", float), ("allow_hard_links", "allow_hard_links", bool))
 
 
 def _config(args) -> Config:
@@ -129,7 +130,8 @@ def cmd_index(args) -> int:
     embedder = _build_embedder(config, args)
     try:
         r = index(config.corpus_dir, config.index_dir, rebuild=args.rebuild, max_file_mb=config.max_file_mb,
-                  embedder=embedder, **_explicit(args))
+                  convert_memory_mb=config.convert_memory_mb, convert_timeout=config.convert_timeout,
+                  allow_hard_links=config.allow_hard_links, embedder=embedder, **_explicit(args))
     finally:
         embedder.close()   # a Ray cluster it started
     if not r.changed:
@@ -327,6 +329,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="re-embed everything")
     p.add_argument("--max-file-mb", type=float, metavar="N",
                    help="skip files larger than N MB, checked before reading (default 20)")
+    p.add_argument("--convert-memory-mb", type=float, metavar="N",
+                   help="memory one office file, e-book or PDF may take to convert (default 1000 or "
+                        "$RAG_CONVERT_MEMORY_MB); a file over it is skipped")
+    p.add_argument("--convert-timeout", type=float, metavar="S",
+                   help="seconds one such file may take to convert (default 60 or $RAG_CONVERT_TIMEOUT)")
+    p.add_argument("--allow-hard-links", action="store_true", default=None,
+                   help="read files with more than one hard link (skipped by default: one may be a link to a "
+                        "file outside the folder; or $RAG_ALLOW_HARD_LINKS=1)")
     p.add_argument("--model", help="sentence-transformers model name or local path")
     p.add_argument("--backend", choices=BACKENDS, help="how the model runs (default torch or $RAG_BACKEND)")
     p.add_argument("--sentence-vectors", choices=SENTENCE_VECTORS,

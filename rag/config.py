@@ -92,6 +92,18 @@ class Config:
     device: str = dataclasses.field(default_factory=lambda: os.environ.get("RAG_DEVICE") or "cpu")
     # Files larger than this (in MB of 1,000,000 bytes) are skipped before reading.
     max_file_mb: float = 20.0
+    # Office files, e-books and PDFs are converted in a worker process (rag.ingest.sandbox) that may grow by
+    # at most this many MB (of 1,000,000 bytes) of address space and take this many seconds per file;
+    # a file over either is skipped with the reason ($RAG_CONVERT_MEMORY_MB, $RAG_CONVERT_TIMEOUT).
+    convert_memory_mb: float = dataclasses.field(
+        default_factory=lambda: float(os.environ.get("RAG_CONVERT_MEMORY_MB") or 1000.0))
+    convert_timeout: float = dataclasses.field(
+        default_factory=lambda: float(os.environ.get("RAG_CONVERT_TIMEOUT") or 60.0))
+    # Files with more than one hard link are skipped (one may be a link to a file outside the folder)
+    # unless this is set ($RAG_ALLOW_HARD_LINKS=1, rag index --allow-hard-links).
+    allow_hard_links: bool = dataclasses.field(
+        default_factory=lambda: (os.environ.get("RAG_ALLOW_HARD_LINKS") or "").strip().lower()
+        in ("1", "true", "yes", "on"))
     # Uploads (rag.build.documents: `rag add`, the UI, the HTTP API): the largest file accepted, in MB,
     # and the types accepted (extensions; default every supported one). $RAG_UPLOAD_MAX_MB and
     # $RAG_UPLOAD_TYPES ("pdf,docx,md") set them too.
@@ -165,6 +177,10 @@ class Config:
             raise ValueError(f"upload_types: unsupported {', '.join(unknown)}; choose from {', '.join(UPLOAD_TYPES)}")
         if not self.upload_max_mb > 0:
             raise ValueError(f"upload_max_mb must be positive, got {self.upload_max_mb}")
+        if not self.convert_memory_mb > 0:
+            raise ValueError(f"convert_memory_mb must be positive, got {self.convert_memory_mb}")
+        if not self.convert_timeout > 0:
+            raise ValueError(f"convert_timeout must be positive, got {self.convert_timeout}")
         if not self.max_file_mb > 0:
             raise ValueError(f"max_file_mb must be positive, got {self.max_file_mb}")
         if isinstance(self.ann_threshold, bool) or not isinstance(self.ann_threshold, int) \

@@ -2,7 +2,10 @@
 
 make_hostile_corpus(root) writes it under root/corpus (and a secret file under root/outside)
 and returns a Hostile record saying what each category's files are called, so tests can check
-each one's fate. Nothing is committed: the corpus is made afresh, in a second or two, from a
+each one's fate. Office bombs (tests/bombs.py) are refused by their real expansion, their
+converter's memory limit (build with convert_memory_mb=CONVERT_MEMORY_MB) or time limit
+(convert_timeout=CONVERT_TIMEOUT); a hard link to the outside secret is skipped; RACE is a file
+the build script swaps for a link to the secret between the walk and the read (swap_race). Nothing is committed: the corpus is made afresh, in a second or two, from a
 fixed random seed. The 6 GB file is sparse (no disk used); the FIFO and socket are real.
 """
 from __future__ import annotations
@@ -14,10 +17,14 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import bombs
 from test_ingest import make_pdf
 
 SECRET = "zq-outside-secret-7731"
 SPARSE_BYTES = 6 * 1024**3
+CONVERT_MEMORY_MB = 150     # what the hostile build gives each conversion
+CONVERT_TIMEOUT = 4.0
+RACE = "race/swapped.txt"
 WORDS = ("river stone garden window table chair lamp harbor village engineer museum railway "
          "contract budget committee mountain valley bridge market school").split()
 TEXT_SUFFIXES = (".txt", ".md", ".html", ".htm")
@@ -42,6 +49,8 @@ class Hostile:
     collision: str = ""
     html: dict = field(default_factory=dict)        # id -> distinctive word
     pdf_warned: str = ""
+    office_bad: dict = field(default_factory=dict)   # id -> expected start of the reason
+    hard_link: str = ""
     sockets: list = field(default_factory=list)     # open sockets, closed by close()
 
     def close(self):
@@ -214,4 +223,31 @@ def make_hostile_corpus(root: Path, *, n_good: int = 400, n_binary: int = 560, n
         "<html><body>" + "<div><span>" * depth + "The deep fact is deepnestword." + "</span></div>" * depth
         + "</body></html>", encoding="utf-8")
     h.html["html/deep.htm"] = "deepnestword"
+
+    # office files: compression bombs, lying size headers, over the memory and time limits
+    (corpus / "office").mkdir()
+    for name, data, why in (
+            ("office/xml-bomb.docx", bombs.docx_xml_bomb(40), ("Word document member 'word/document.xml' expands "
+                                                               "more than 200 times")),
+            ("office/lying-header.docx", bombs.docx_lying_header(40), "unreadable Word document (BadZipFile: Bad CRC"),
+            ("office/lying-two.docx", bombs.zip_lying_header(40), "unreadable Word document (BadZipFile: Bad CRC"),
+            ("office/dense.docx", bombs.docx_dense(12), f"needs more than {CONVERT_MEMORY_MB:g} MB of memory"),
+            ("office/huge.xlsx", bombs.xlsx_huge(100_000), f"conversion took longer than {CONVERT_TIMEOUT:g} s"),
+            ("office/nested.xlsx", bombs.xlsx_nested(100_000), "no text found")):
+        (corpus / name).write_bytes(data)
+        h.office_bad[name] = why
+    (corpus / "office/long.docx").write_bytes(bombs.docx_paragraphs(10_000))   # read: 10,000 paragraphs
+
+    # a hard link to the secret outside, and a file swapped for a link to it after the walk
+    os.link(outside / "secret.txt", corpus / "links/hard-secret.txt")
+    h.hard_link = "links/hard-secret.txt"
+    (corpus / "race").mkdir()
+    (corpus / RACE).write_text("An innocent file, swapped for a link while the build runs.\n", encoding="utf-8")
     return h
+
+
+def swap_race(corpus: Path) -> None:
+    """Replace RACE with a link to the outside secret (call it between the walk and the read)."""
+    corpus = Path(corpus)
+    (corpus / RACE).unlink()
+    (corpus / RACE).symlink_to(corpus.parent / "outside" / "secret.txt")

@@ -10,7 +10,7 @@ import pytest
 
 from rag import Config, Rag
 from rag.build.builder import build_index
-from rag.ingest.read import load_corpus
+from rag.ingest.read import Limits, load_corpus
 
 from conftest import FakeEmbedder
 from test_ingest import make_pdf
@@ -184,8 +184,9 @@ def test_ask_prints_the_page_of_a_pdf_citation(rag, monkeypatch, capsys):
     assert "(geo.pdf, p. 2, " in out
 
 
-def test_converter_failures_are_skipped_with_one_line_reasons(tmp_path, monkeypatch):
-    from rag.ingest import convert
+def test_converter_failures_are_skipped_with_one_line_reasons(tmp_path):
+    from rag.ingest.sandbox import Limits
+    from rag.ingest.zipcheck import ZipLimits
 
     (tmp_path / "a.xlsx").write_bytes(b"PK\x03\x04 broken")
     (tmp_path / "b.pptx").write_bytes(make_docx())           # a Word file named .pptx
@@ -199,9 +200,9 @@ def test_converter_failures_are_skipped_with_one_line_reasons(tmp_path, monkeypa
     assert reasons["c.epub"].startswith("unreadable EPUB")
     assert all("\n" not in r for r in reasons.values())
     (tmp_path / "d.docx").write_bytes(make_docx())
-    monkeypatch.setattr(convert, "MAX_EXPANDED", 1000)      # d.docx expands past this: refused unread
-    reasons = {s.path: s.reason for s in load_corpus(tmp_path)[1]}
-    assert reasons["d.docx"].startswith("Word document expands to")
+    small = Limits(zip=ZipLimits(total=1000))                # d.docx expands past this: refused unread
+    reasons = {s.path: s.reason for s in load_corpus(tmp_path, limits=small)[1]}
+    assert reasons["d.docx"].startswith("Word document expands past 1,000 bytes")
 
 
 def zipfile_bytes(members: dict) -> bytes:
@@ -226,7 +227,7 @@ def test_scanned_pdf_without_ocr_is_skipped_with_the_install_hint(tmp_path, monk
     monkeypatch.setattr(pdf, "ocr_engine", lambda: None)   # as without the optional package
     (tmp_path / "scan.pdf").write_bytes(scanned_pdf(["Nothing here is text."]))
     (tmp_path / "ok.txt").write_text("fine\n")
-    docs, skipped = load_corpus(tmp_path)
+    docs, skipped = load_corpus(tmp_path, limits=Limits(isolate=False))   # converted here, where the patch is
     assert [s.reason for s in skipped] == [
         "no text layer (scanned?): pip install 'rag-offline[ocr]' to read it with OCR"]
 

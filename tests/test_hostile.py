@@ -15,16 +15,25 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, FakeEmbedder
-from hostile import SECRET, SPARSE_BYTES, make_hostile_corpus
+from hostile import CONVERT_MEMORY_MB, CONVERT_TIMEOUT, RACE, SECRET, SPARSE_BYTES, make_hostile_corpus
 
 TESTS = Path(__file__).resolve().parent
 BUILD = """
 import json, logging, sys, time
 sys.path[:0] = [sys.argv[1], sys.argv[2]]
-from hostile import peak_kb
+from hostile import CONVERT_MEMORY_MB, CONVERT_TIMEOUT, peak_kb, swap_race
 from conftest import FakeEmbedder
 from rag import Config
+from rag.build import reading as pipeline
+from rag.ingest import sandbox
 from rag.build.builder import build_index
+
+real_walk = pipeline.walk
+def walk_then_swap(folder):   # another process swaps a file for a link between the walk and the read
+    out = real_walk(folder)
+    swap_race(folder)
+    return out
+pipeline.walk = walk_then_swap
 
 warnings = []
 class Keep(logging.Handler):
@@ -33,10 +42,11 @@ class Keep(logging.Handler):
 logging.getLogger("rag").addHandler(Keep(logging.WARNING))
 embedder = FakeEmbedder()
 t0 = time.perf_counter()
-report = build_index(Config(corpus_dir=sys.argv[3], index_dir=sys.argv[4], model=embedder.name), embedder=embedder)
+report = build_index(Config(corpus_dir=sys.argv[3], index_dir=sys.argv[4], model=embedder.name,
+                            convert_memory_mb=CONVERT_MEMORY_MB, convert_timeout=CONVERT_TIMEOUT), embedder=embedder)
 out = {"documents": report.documents, "chunks": report.chunks, "seconds": time.perf_counter() - t0,
        "skipped": [[s.path, s.reason] for s in report.skipped], "warnings": warnings,
-       "maxrss_kb": peak_kb()}
+       "maxrss_kb": peak_kb(), "converter_peak_kb": sandbox.LAST_PEAK_KB, "workers": len(sandbox.WORKER_PIDS)}
 # ensure_ascii=False + strict UTF-8: fails on any lone surrogate in an id, a reason or a warning
 with open(sys.argv[5], "w", encoding="utf-8") as f:
     json.dump(out, f, ensure_ascii=False)
@@ -71,8 +81,35 @@ def test_corpus_is_large_and_the_build_completes_in_bounded_memory(hostile):
     peak = out["maxrss_kb"] * 1024
     assert peak < 1.5e9, f"peak memory {peak / 1e9:.2f} GB"
     assert peak < SPARSE_BYTES / 4
+    converters = out["converter_peak_kb"]   # each office file's and PDF's worker, while converting it
+    assert converters and max(converters.values()) * 1024 < 1e9, converters
     print(f"\nhostile corpus: {entries} entries, {out['documents']} documents, {len(out['skipped'])} skipped, "
-          f"peak RSS {peak / 1e6:.0f} MB, build {out['seconds']:.1f}s, wall {out['wall']:.1f}s")
+          f"peak RSS {peak / 1e6:.0f} MB (converters: at most {max(converters.values()) / 1e3:.0f} MB, "
+          f"{out['workers']} worker processes), build {out['seconds']:.1f}s, wall {out['wall']:.1f}s")
+    for name, kb in sorted(converters.items()):
+        print(f"  {name}: converter peak {kb / 1e3:.0f} MB")
+
+
+def test_office_bombs_hard_link_and_swapped_file_are_skipped_with_reasons(hostile):
+    h, index_dir, out = hostile
+    r = reasons(out)
+    for name, why in h.office_bad.items():
+        assert r.get(name, "").startswith(why), (name, r.get(name))
+    assert r["office/dense.docx"].endswith("raise it with --convert-memory-mb); not read")
+    assert r["office/huge.xlsx"] == (f"conversion took longer than {CONVERT_TIMEOUT:g} s (limit; raise it with "
+                                     "--convert-timeout); not read")
+    assert r[h.hard_link] == "has 2 hard links; may be a link to a file outside the folder; pass --allow-hard-links"
+    assert r[RACE] == "changed into a link since the folder was listed; not followed"
+    assert "office/long.docx" not in r
+    from rag.storage import writer as store
+
+    data = store.load(index_dir, {"model": FakeEmbedder.name, "chunk_tokens": 180, "chunk_overlap": 40,
+                                  "max_model_tokens": 256, "title_in_chunks": True})
+    long = [c["text"] for c in data.chunks if c["doc"] == "office/long.docx"]
+    assert "Clause 9999 of the contract" in "".join(long)
+    assert not any(SECRET in c["text"] for c in data.chunks)
+    for name in list(h.office_bad) + ["office/long.docx"]:
+        assert out["converter_peak_kb"][name] * 1024 < (CONVERT_MEMORY_MB + 400) * 1e6   # limit + the idle worker
 
 
 def test_nothing_outside_the_folder_is_indexed(hostile):
@@ -266,7 +303,8 @@ def test_cli_index_on_a_hostile_folder(tmp_path, cli_env):
     h = make_hostile_corpus(tmp_path / "h", n_good=4, n_binary=10, n_wide=3, long_line_mb=0.05)
     try:
         proc = subprocess.run([sys.executable, "-m", "rag.cli", "index", str(h.corpus), "--index",
-                               str(tmp_path / "idx"), "--max-file-mb", "0.04"],
+                               str(tmp_path / "idx"), "--max-file-mb", "0.04", "--convert-memory-mb",
+                               str(CONVERT_MEMORY_MB), "--convert-timeout", str(CONVERT_TIMEOUT)],
                               env=cli_env, capture_output=True, timeout=300)
     finally:
         h.close()
@@ -279,7 +317,11 @@ def test_cli_index_on_a_hostile_folder(tmp_path, cli_env):
                  f"warning: {h.too_large}: skipped: too large",
                  f"warning: {h.long_line}: skipped: too large (5",         # over --max-file-mb 0.04
                  f"warning: {h.binary[0]}: skipped: binary content",
-                 f"warning: {h.pdf_warned}: PDF reader: "):
+                 f"warning: {h.pdf_warned}: PDF reader: ",
+                 f"warning: {h.hard_link}: skipped: has 2 hard links",
+                 "warning: office/nested.xlsx: skipped: no text found",
+                 "warning: office/dense.docx: skipped: too large",             # over --max-file-mb 0.04
+                 "warning: office/huge.xlsx: skipped: too large"):
         assert line in err, (line, err[-3000:])
     assert "Traceback" not in err
     proc = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "What is the marker rawbytesword?", "--json",

@@ -35,9 +35,10 @@ from rag.errors import CorpusError, IndexCorruptError, IndexMismatchError, RagEr
 from rag.ingest.read import SUPPORTED, Document, Skipped
 from rag.storage.lexical import PARAMS, BM25
 from rag.storage.lock import IndexLock, held
-from rag.storage.manifest import Manifest
 from rag.build.progress import Progress, Silent
+from rag.ingest.sandbox import Limits
 from rag.ingest.walk import Entry, safe_text
+from rag.storage.manifest import Manifest
 
 log = logging.getLogger("rag")
 WINDOW = 2048   # chunks embedded together (sorted by length) while later documents are read
@@ -218,7 +219,7 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
     t0 = time.perf_counter()
     skipped: list[Skipped] = []
     source = documents if documents is not None else pipeline.files(
-        config.corpus_dir, int(config.max_file_mb * 1_000_000), skipped)
+        config.corpus_dir, int(config.max_file_mb * 1_000_000), skipped, Limits.from_config(config))
     if documents is None:   # removed documents stay out; staged uploads come in under their corpus id
         excluded = set(corpus_state.load(config.index_dir).excluded)
         extra = {doc_id: Entry(path=Path(path), doc_id=doc_id) for path, doc_id in staged}

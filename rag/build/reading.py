@@ -2,7 +2,9 @@
 
 ``files`` walks the corpus folder (rag.ingest.walk: which files, safe ids; warnings
 for what it skips) in the caller's thread, so a missing folder fails at once.
-``stream`` then reads those files (rag.ingest.read.read_document) or takes the given
+``stream`` then reads those files (rag.ingest.read.read_document: each checked to be
+the file the walk saw; office files and PDFs converted in rag.ingest.sandbox's limited
+worker, as ``Files.limits`` says) or takes the given
 documents, and chunks each one the build must embed (``keep(doc)`` false), in a
 producer thread; the caller receives ``Read`` items in corpus order through a
 queue of at most QUEUE documents, and embeds earlier ones meanwhile. Items hold
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rag.text.chunk import chunk_text
-from rag.ingest.read import Document, Skipped, read_document
+from rag.ingest.read import Document, Limits, Skipped, read_document
 from rag.ingest.walk import Entry, walk
 from rag.ingest.watchdog import slow
 
@@ -50,15 +52,16 @@ class Files:
     entries: list[Entry]
     max_bytes: int
     reuse: dict = field(default_factory=dict)   # doc id -> Document to keep for unchanged bytes
+    limits: Limits = field(default_factory=Limits)   # hard links, conversion memory and time (rag.ingest.sandbox)
 
 
-def files(corpus_dir: Path, max_bytes: int, skipped: list[Skipped]) -> Files:
+def files(corpus_dir: Path, max_bytes: int, skipped: list[Skipped], limits: Limits | None = None) -> Files:
     """The corpus's files to read; what the walk skips is logged and added to skipped."""
     entries, walk_skipped = walk(Path(corpus_dir))
     for doc_id, reason in walk_skipped:
         log.warning("%s: skipped: %s", doc_id, reason)
         skipped.append(Skipped(doc_id, reason))
-    return Files(entries, max_bytes)
+    return Files(entries, max_bytes, limits=limits or Limits())
 
 
 def chunk_document(d: Document, config, embedder) -> tuple:
@@ -84,7 +87,7 @@ def _documents(source, skipped: list[Skipped]):
         try:
             with slow("reading", entry.doc_id):
                 doc = read_document(entry.path, entry.doc_id, max_bytes=source.max_bytes,
-                                    reuse=source.reuse.get(entry.doc_id))
+                                    reuse=source.reuse.get(entry.doc_id), entry=entry, limits=source.limits)
         except ValueError as exc:
             log.warning("%s: skipped: %s", entry.doc_id, exc)
             skipped.append(Skipped(entry.doc_id, str(exc)))

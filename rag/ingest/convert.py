@@ -7,8 +7,13 @@ slide's text frames, tables and notes, one page per slide; ``xlsx_text``
 "Header: value; Header: value" under its sheet's header row; ``epub_text`` the
 XHTML files of the spine in reading order (stdlib zipfile, then html_text).
 Each returns a ``Converted`` (text, title, page start offsets or ()). A damaged
-file raises ValueError with a one-line reason; zip-based files whose members
-would expand past MAX_EXPANDED bytes are refused before parsing. Does not handle
+file raises ValueError with a one-line reason; a zip-based file is first read
+through rag.zipcheck (bytes actually decompressed counted against ZIP_LIMITS,
+sizes declared in the archive not trusted) and refused before parsing when over
+a cap. Word paragraphs are read in one pass with styles looked up in a table
+built once (python-docx's ``Paragraph.style`` scans every style per paragraph).
+These functions run in a memory- and time-limited worker process (rag.ingest.sandbox)
+when called through rag.ingest.read. Does not handle
 images inside documents (no OCR here: rag.ingest.pdf does scanned PDFs), formulas
 (cached values are read), legacy .doc/.ppt/.xls, or DRM-protected e-books.
 """
@@ -23,7 +28,9 @@ import zipfile
 from dataclasses import dataclass
 from xml.etree import ElementTree
 
-MAX_EXPANDED = 400_000_000   # bytes a zip-based document may expand to
+from rag.ingest.zipcheck import ZipLimits, check
+
+ZIP_LIMITS = ZipLimits()     # what a zip-based document may expand to (set per file by rag.ingest.sandbox)
 MAX_CELLS = 2_000_000        # spreadsheet cells read at most
 
 
@@ -66,19 +73,14 @@ def join_pages(pages: list[str]) -> tuple[str, tuple]:
     return "\n\n".join(parts), tuple(starts)
 
 
-def _failed(kind: str, exc: Exception) -> ValueError:
+def _failed(kind: str, exc: Exception) -> Exception:
+    if isinstance(exc, (MemoryError, RecursionError)):   # over a limit, not damage: the caller says which
+        return exc
     return ValueError(f"unreadable {kind} ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})")
 
 
 def _zip(data: bytes, kind: str) -> zipfile.ZipFile:
-    try:
-        z = zipfile.ZipFile(io.BytesIO(data))
-        expanded = sum(i.file_size for i in z.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise _failed(kind, exc) from None
-    if expanded > MAX_EXPANDED:
-        raise ValueError(f"{kind} expands to {expanded:,} bytes (limit {MAX_EXPANDED:,}); not read")
-    return z
+    return check(data, kind, ZIP_LIMITS)
 
 
 # ---------------------------------------------------------------- HTML
@@ -219,11 +221,16 @@ def xlsx_text(data: bytes, name: str) -> Converted:
 
 def docx_text(data: bytes) -> Converted:
     import docx
+    from docx.enum.style import WD_STYLE_TYPE
     from docx.table import Table
 
     _zip(data, "Word document").close()
     try:
         doc = docx.Document(io.BytesIO(data))
+        # style id -> name once: Paragraph.style scans all styles for every paragraph
+        names = {s.style_id: s.name or "" for s in doc.styles if s.type == WD_STYLE_TYPE.PARAGRAPH}
+        default = doc.styles.default(WD_STYLE_TYPE.PARAGRAPH)
+        default = (default.name or "") if default is not None else ""
         blocks, heading = [], ""
         for item in doc.iter_inner_content():
             if isinstance(item, Table):
@@ -231,9 +238,11 @@ def docx_text(data: bytes) -> Converted:
                 continue
             text = item.text.strip()
             if text:
-                style = (item.style.name if item.style is not None else "") or ""
-                if not heading and (style == "Title" or style.startswith("Heading")):
-                    heading = text
+                if not heading:
+                    style_id = item._p.style   # w:pPr/w:pStyle/@w:val, or None
+                    style = names.get(style_id, default) if style_id is not None else default
+                    if style == "Title" or style.startswith("Heading"):
+                        heading = text
                 blocks.append(text)
         title = doc.core_properties.title or heading
     except Exception as exc:   # python-docx/lxml raise many types for damaged files

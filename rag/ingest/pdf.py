@@ -10,6 +10,7 @@ reason; a PDF with some scanned pages keeps its text pages, with a warning.
 pypdf's own warnings during a file are collected and re-emitted as one line
 naming the file. Does not handle encrypted PDFs (skipped), text drawn as vector
 outlines, or the layout of columns and tables (pypdf's reading order is kept).
+Runs in rag.ingest.sandbox's memory- and time-limited worker when called through rag.ingest.read.
 """
 from __future__ import annotations
 
@@ -106,7 +107,7 @@ def pdf_text(data: bytes, doc_id: str) -> Converted:
                 for n in blank if engine is not None else ():
                     pages[n] = _ocr_page(engine, reader.pages[n])
                 meta_title = (reader.metadata.title if reader.metadata else None) or ""
-            except _Refused:
+            except (_Refused, MemoryError, RecursionError):   # over a limit: rag.ingest.sandbox says which
                 raise
             except Exception as exc:  # pypdf raises many types for damaged files
                 raise _Refused(f"unreadable PDF ({type(exc).__name__}: {safe_text(str(exc))[:200]})") from None

@@ -7,8 +7,15 @@ through rag.ingest.pdf ``.pdf`` (text layer via pypdf, page starts recorded; sca
 pages by OCR with the optional ``ocr`` extra). Text files are UTF-8 (invalid
 bytes replaced, with a warning) or UTF-8/UTF-16/UTF-32 with a byte-order mark.
 Which files are read at all (regular files inside the folder, links checked,
-safe ids) is rag/walk.py. Every file is checked against a size limit with fstat
-before reading, and the read never takes more than limit + 1 bytes. Content with
+safe ids) is rag/walk.py. A corpus file is opened without following links
+(O_NOFOLLOW) and checked with fstat to be the regular file the walk saw (same
+device and inode), so a file swapped for a link or another file meanwhile is
+skipped; a file with more than one hard link is skipped unless allowed
+(``Limits.allow_hard_links``: it may be a link to a file outside the folder).
+Every file is checked against a size limit with fstat before reading, and the
+read never takes more than limit + 1 bytes. Office files, e-books and PDFs are
+converted from those bytes in a memory- and time-limited worker process
+(rag.ingest.sandbox; ``Limits``); text, Markdown, HTML and CSV in this process. Content with
 NUL bytes (without a UTF-16/32 BOM) or with a high share of control, unassigned
 or undecodable characters is binary and skipped. A file whose bytes match a
 Document passed as ``reuse`` is not converted again. Does not handle legacy
@@ -21,6 +28,7 @@ part may pass.
 from __future__ import annotations
 
 import codecs
+import errno
 import hashlib
 import logging
 import os
@@ -32,7 +40,8 @@ from pathlib import Path, PurePosixPath
 
 from rag.ingest import convert
 from rag.ingest.convert import shorten  # noqa: F401  (re-exported: callers import it from here)
-from rag.ingest.walk import safe_text, walk
+from rag.ingest.sandbox import Limits
+from rag.ingest.walk import Entry, safe_text, walk
 from rag.ingest.watchdog import slow
 
 log = logging.getLogger("rag")
@@ -74,21 +83,33 @@ def list_files(corpus_dir: Path) -> list[Path]:
     return [e.path for e in walk(corpus_dir)[0]]
 
 
-def read_bounded(path: Path, limit: int) -> bytes:
+def read_bounded(path: Path, limit: int, *, expect: Entry | None = None, allow_hard_links: bool = True) -> bytes:
     """The bytes of a regular file of at most limit bytes; ValueError otherwise.
 
     Checks fstat on the opened file before reading (no FIFO or device is ever
     read) and reads at most limit + 1 bytes, so a file that grows or reports a
-    false size cannot take more memory than that."""
+    false size cannot take more memory than that. expect: the walk's entry for a
+    corpus file: then the file is opened without following a link (O_NOFOLLOW)
+    and must be the file the walk saw (its st_dev and st_ino); not
+    allow_hard_links: a file with more than one hard link is refused."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    if expect is not None:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(path, flags)
     except OSError as exc:
+        if expect is not None and exc.errno == errno.ELOOP:
+            raise ValueError("changed into a link since the folder was listed; not followed") from None
         raise ValueError(f"unreadable ({exc.strerror or exc})") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise ValueError("not a regular file")
+            raise ValueError("not a regular file" + (" (changed since the folder was listed)" if expect else ""))
+        if expect is not None and expect.ino and (st.st_dev, st.st_ino) != (expect.dev, expect.ino):
+            raise ValueError("replaced by another file since the folder was listed; not read (index again)")
+        if not allow_hard_links and st.st_nlink > 1:
+            raise ValueError(f"has {st.st_nlink} hard links; may be a link to a file outside the folder; "
+                             "pass --allow-hard-links")
         if st.st_size > limit:
             raise ValueError(f"too large ({st.st_size:,} bytes, limit {limit:,}; raise it with --max-file-mb)")
         parts, got = [], 0
@@ -142,34 +163,49 @@ def decode_text(data: bytes, doc_id: str) -> str:
 
 
 def read_document(path: Path, doc_id: str, *, max_bytes: int = MAX_BYTES,
-                  reuse: "Document | None" = None) -> Document:
+                  reuse: "Document | None" = None, entry: Entry | None = None,
+                  limits: Limits | None = None) -> Document:
     """Read one file. Raises ValueError with a short reason when it cannot be used.
     reuse: a Document already made from this id; returned as is when the bytes still
-    have its sha256 (so a refresh does not convert or OCR unchanged files again)."""
+    have its sha256 (so a refresh does not convert or OCR unchanged files again).
+    entry: the walk's entry for path (checked: see read_bounded); limits: see Limits."""
     name = PurePosixPath(doc_id)   # a link's own name decides its type and fallback title
     suffix = name.suffix.lower()
     if suffix not in SUPPORTED:
         hint = _LEGACY.get(suffix)
         raise ValueError(f"unsupported file type {safe_text(suffix) or '(none)'!r}"
                          + (f" (save it as {hint})" if hint else ""))
-    data = read_bounded(path, max_bytes)
+    limits = limits or Limits()
+    data = read_bounded(path, max_bytes, expect=entry, allow_hard_links=limits.allow_hard_links or entry is None)
     if not data.strip():
         raise ValueError("empty file")
     sha = sha256_bytes(data)
     if reuse is not None and reuse.sha256 == sha:
         return replace(reuse, size=len(data))
-    return parse_document(data, doc_id, sha)
+    return parse_document(data, doc_id, sha, limits=limits)
 
 
-def parse_document(data: bytes, doc_id: str, sha: str | None = None) -> Document:
-    """The Document of a file's bytes, by its id's extension; ValueError if unusable."""
+def convert_binary(suffix: str, data: bytes, doc_id: str) -> "convert.Converted":
+    """An office file, e-book or PDF converted in this process, without limits (rag.ingest.sandbox calls it)."""
+    try:
+        return _BINARY[suffix](data, doc_id)
+    except ImportError as exc:
+        raise ValueError(f"reading {suffix} files needs the package {exc.name!r} (pip install it)") from None
+
+
+def parse_document(data: bytes, doc_id: str, sha: str | None = None, *, limits: Limits | None = None) -> Document:
+    """The Document of a file's bytes, by its id's extension; ValueError if unusable. Office files,
+    e-books and PDFs are converted in a limited worker process (rag.ingest.sandbox) unless limits.isolate is off."""
     name = PurePosixPath(doc_id)
     suffix = name.suffix.lower()
+    limits = limits or Limits()
     if suffix in _BINARY:
-        try:
-            c = _BINARY[suffix](data, doc_id)
-        except ImportError as exc:
-            raise ValueError(f"reading {suffix} files needs the package {exc.name!r} (pip install it)") from None
+        if limits.isolate:
+            from rag.ingest import sandbox
+
+            c = sandbox.convert(suffix, data, doc_id, limits)
+        else:
+            c = convert_binary(suffix, data, doc_id)
     else:
         raw = decode_text(data, doc_id)
         if suffix in (".html", ".htm"):
@@ -188,13 +224,14 @@ def parse_document(data: bytes, doc_id: str, sha: str | None = None) -> Document
 
 
 def load_corpus(corpus_dir: Path, *, max_bytes: int = MAX_BYTES, progress=None,
-                reuse: dict[str, Document] | None = None) -> tuple[list[Document], list[Skipped]]:
+                reuse: dict[str, Document] | None = None,
+                limits: Limits | None = None) -> tuple[list[Document], list[Skipped]]:
     """All usable documents under corpus_dir, and the files skipped with reasons.
 
     One bad file never stops the run: it is logged as a warning ("FILE: skipped:
     reason") and listed. A file that takes long to read is named by a watchdog.
     progress (a rag.build.progress.Progress) shows the "reading" phase, counted in files.
-    reuse: doc id -> Document already made (see read_document).
+    reuse: doc id -> Document already made (see read_document). limits: see Limits.
     """
     entries, skipped_walk = walk(Path(corpus_dir))
     skipped = [Skipped(doc_id, reason) for doc_id, reason in skipped_walk]
@@ -209,7 +246,7 @@ def load_corpus(corpus_dir: Path, *, max_bytes: int = MAX_BYTES, progress=None,
         try:
             with slow("reading", entry.doc_id):
                 docs.append(read_document(entry.path, entry.doc_id, max_bytes=max_bytes,
-                                          reuse=(reuse or {}).get(entry.doc_id)))
+                                          reuse=(reuse or {}).get(entry.doc_id), entry=entry, limits=limits))
         except ValueError as exc:
             log.warning("%s: skipped: %s", entry.doc_id, exc)
             skipped.append(Skipped(entry.doc_id, str(exc)))

@@ -10,9 +10,12 @@ id always prints and JSON-encodes; two names that map to the same id keep the
 one spelled as-is and skip the other. Hidden files and folders (names starting
 with ".") are ignored silently.
 
-Does not handle files that change between the walk and the read (the reader
-re-checks with fstat), hard links (a hard link to a file outside the folder is
-an ordinary file), or mounts inside the folder.
+Each file's device and inode number are recorded (of the link's target for a
+link), so the reader (rag.ingest.read.read_bounded with ``expect``) can check that
+the file it opens, without following links, is the one the walk saw: a file
+swapped for a link or another file between the walk and the read is skipped.
+Hard links are not judged here (the reader refuses files with more than one link
+unless allowed). Does not handle mounts inside the folder.
 """
 from __future__ import annotations
 
@@ -39,6 +42,8 @@ codecs.register_error("rag-percent", _percent)
 class Entry:
     path: Path     # what to open: the file, or the in-corpus target of a link
     doc_id: str    # safe id: path relative to the corpus folder, "/" separators
+    dev: int = 0   # st_dev and st_ino the walk saw (0, 0: unknown, not checked)
+    ino: int = 0
 
 
 def safe_text(name: str | bytes) -> str:
@@ -57,27 +62,27 @@ def _kind(mode: int) -> str:
     return "special file"
 
 
-def _link_target(path: Path, root: Path) -> tuple[Path | None, str | None]:
-    """(resolved regular-file target inside root, None) or (None, why it is skipped)."""
+def _link_target(path: Path, root: Path) -> tuple[Path | None, os.stat_result | None, str | None]:
+    """(resolved regular-file target inside root, its stat, None) or (None, None, why it is skipped)."""
     try:
         target = path.resolve(strict=True)
     except RuntimeError:                       # Python < 3.13 reports loops this way
-        return None, "symlink loop (not followed)"
+        return None, None, "symlink loop (not followed)"
     except OSError as exc:
         if exc.errno == 40:                    # ELOOP
-            return None, "symlink loop (not followed)"
-        return None, f"unreadable (broken link: {exc.strerror or exc})"
+            return None, None, "symlink loop (not followed)"
+        return None, None, f"unreadable (broken link: {exc.strerror or exc})"
     if not target.is_relative_to(root):
-        return None, f"link leads outside the corpus folder (to {safe_text(str(target))}); not followed"
+        return None, None, f"link leads outside the corpus folder (to {safe_text(str(target))}); not followed"
     try:
-        mode = target.stat().st_mode
+        st = target.stat(follow_symlinks=False)   # resolved: the target itself is no link
     except OSError as exc:
-        return None, f"unreadable ({exc.strerror or exc})"
-    if stat.S_ISDIR(mode):
-        return None, "link to a folder (not followed)"
-    if not stat.S_ISREG(mode):
-        return None, f"link to a {_kind(mode)}, not a regular file"
-    return target, None
+        return None, None, f"unreadable ({exc.strerror or exc})"
+    if stat.S_ISDIR(st.st_mode):
+        return None, None, "link to a folder (not followed)"
+    if not stat.S_ISREG(st.st_mode):
+        return None, None, f"link to a {_kind(st.st_mode)}, not a regular file"
+    return target, st, None
 
 
 def walk(corpus_dir: Path) -> tuple[list[Entry], list[tuple[str, str]]]:
@@ -104,7 +109,7 @@ def walk(corpus_dir: Path) -> tuple[list[Entry], list[tuple[str, str]]]:
             path = Path(e.path)
             try:
                 if e.is_symlink():
-                    target, why = _link_target(path, root)
+                    target, st, why = _link_target(path, root)
                     if why:
                         skipped.append((doc_id, why))
                         continue
@@ -112,13 +117,15 @@ def walk(corpus_dir: Path) -> tuple[list[Entry], list[tuple[str, str]]]:
                 elif e.is_dir(follow_symlinks=False):
                     stack.append((path, rel + "/"))
                     continue
-                elif not e.is_file(follow_symlinks=False):
-                    skipped.append((doc_id, f"not a regular file ({_kind(e.stat(follow_symlinks=False).st_mode)})"))
-                    continue
+                else:
+                    st = e.stat(follow_symlinks=False)
+                    if not stat.S_ISREG(st.st_mode):
+                        skipped.append((doc_id, f"not a regular file ({_kind(st.st_mode)})"))
+                        continue
             except OSError as exc:
                 skipped.append((doc_id, f"unreadable ({exc.strerror or exc})"))
                 continue
-            found.setdefault(doc_id, []).append((doc_id == rel, Entry(path, doc_id)))
+            found.setdefault(doc_id, []).append((doc_id == rel, Entry(path, doc_id, st.st_dev, st.st_ino)))
     files = []
     for doc_id, options in found.items():
         options.sort(key=lambda o: (not o[0], os.fsencode(str(o[1].path))))   # the as-is spelling first
