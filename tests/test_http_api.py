@@ -214,7 +214,6 @@ def test_off_loopback_without_login_the_server_refuses_to_start(monkeypatch):
 # ---- documents -----------------------------------------------------------------------------------
 
 def test_documents_list_add_ask_remove(api, corpus_rag):
-    pytest.importorskip("rag.build.documents")
     corpus, rag = corpus_rag
     status, got = get_json(api, "/api/documents")
     assert status == 200 and {f"{p[1].lower()}.txt" for p in PEOPLE} <= {d["id"] for d in got["documents"]}
@@ -237,7 +236,6 @@ def test_documents_list_add_ask_remove(api, corpus_rag):
 
 
 def test_documents_bad_uploads(api):
-    pytest.importorskip("rag.build.documents")
     status, _, raw = request(api, "POST", "/api/documents", b"{}", {"Content-Type": "application/json"})
     assert status == 400 and "multipart" in json.loads(raw)["error"]
     status, _, raw = request(api, "POST", "/api/documents", *multipart([("noise.bin", bytes(range(256)) * 64)]))

@@ -263,12 +263,13 @@ def test_manifest_model_agrees_with_its_settings(tmp_path, corpus, fake_embedder
     # An index whose vectors come from one model must not claim another in the settings
     # that loads are checked against (else a later load/refresh mixes models).
     config = Config(corpus_dir=corpus, index_dir=tmp_path / "idx")   # default model name
-    try:
-        build_index(config, embedder=fake_embedder)
-    except (rag.RagError, ValueError):
-        return   # refusing to build is also fine
+    with pytest.raises(ValueError, match="embedder 'fake-hash-64' is not the configured model"):
+        build_index(config, embedder=fake_embedder)   # vectors of another model are refused
+    assert not (config.index_dir / "CURRENT").exists()
+    config = Config(corpus_dir=corpus, index_dir=tmp_path / "idx", model=fake_embedder.name)
+    build_index(config, embedder=fake_embedder)
     manifest = store.read_manifest(config.index_dir)
-    assert manifest["settings"]["model"] == manifest["model"]
+    assert manifest["settings"]["model"] == manifest["model"] == fake_embedder.name
 
 
 # ---------------------------------------------------------------- refresh

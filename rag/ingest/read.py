@@ -38,16 +38,15 @@ import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
-from rag.ingest import convert
 from rag.ingest.convert import shorten  # noqa: F401  (re-exported: callers import it from here)
+from rag.ingest.converters import BINARY, LEGACY, SUPPORTED, convert_binary, convert_text  # noqa: F401
 from rag.ingest.sandbox import Limits
 from rag.ingest.walk import Entry, safe_text, walk
 from rag.ingest.watchdog import slow
 
 log = logging.getLogger("rag")
 
-SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".csv", ".pdf", ".docx", ".pptx", ".xlsx", ".epub")
-_LEGACY = {".doc": ".docx", ".ppt": ".pptx", ".xls": ".xlsx or .csv", ".rtf": ".docx", ".odt": ".docx"}
+_LEGACY = LEGACY
 MAX_BYTES = 20_000_000    # default per-file limit (Config.max_file_mb, rag index --max-file-mb)
 BINARY_SHARE = 0.15       # more than this share of bad characters in the sampled text: binary
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32", "UTF-32"), (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
@@ -185,21 +184,13 @@ def read_document(path: Path, doc_id: str, *, max_bytes: int = MAX_BYTES,
     return parse_document(data, doc_id, sha, limits=limits)
 
 
-def convert_binary(suffix: str, data: bytes, doc_id: str) -> "convert.Converted":
-    """An office file, e-book or PDF converted in this process, without limits (rag.ingest.sandbox calls it)."""
-    try:
-        return _BINARY[suffix](data, doc_id)
-    except ImportError as exc:
-        raise ValueError(f"reading {suffix} files needs the package {exc.name!r} (pip install it)") from None
-
-
 def parse_document(data: bytes, doc_id: str, sha: str | None = None, *, limits: Limits | None = None) -> Document:
     """The Document of a file's bytes, by its id's extension; ValueError if unusable. Office files,
     e-books and PDFs are converted in a limited worker process (rag.ingest.sandbox) unless limits.isolate is off."""
     name = PurePosixPath(doc_id)
     suffix = name.suffix.lower()
     limits = limits or Limits()
-    if suffix in _BINARY:
+    if suffix in BINARY:
         if limits.isolate:
             from rag.ingest import sandbox
 
@@ -207,14 +198,7 @@ def parse_document(data: bytes, doc_id: str, sha: str | None = None, *, limits: 
         else:
             c = convert_binary(suffix, data, doc_id)
     else:
-        raw = decode_text(data, doc_id)
-        if suffix in (".html", ".htm"):
-            c = convert.html_text(raw)
-        elif suffix == ".csv":
-            c = convert.csv_text(raw, name.stem)
-        else:
-            text = raw.replace("\r\n", "\n").replace("\r", "\n")
-            c = convert.Converted(text, convert.first_line_title(text, markdown=suffix in (".md", ".markdown")))
+        c = convert_text(suffix, decode_text(data, doc_id), doc_id)
     if not c.text.strip():
         raise ValueError("no text found")
     title = c.title or name.stem
@@ -251,14 +235,3 @@ def load_corpus(corpus_dir: Path, *, max_bytes: int = MAX_BYTES, progress=None,
             log.warning("%s: skipped: %s", entry.doc_id, exc)
             skipped.append(Skipped(entry.doc_id, str(exc)))
     return docs, sorted(skipped, key=lambda s: s.path)
-
-
-def _pdf(data: bytes, doc_id: str):
-    from rag.ingest.pdf import pdf_text
-
-    return pdf_text(data, doc_id)
-
-
-_BINARY = {".pdf": _pdf, ".docx": lambda d, i: convert.docx_text(d), ".pptx": lambda d, i: convert.pptx_text(d),
-           ".xlsx": lambda d, i: convert.xlsx_text(d, PurePosixPath(i).stem),
-           ".epub": lambda d, i: convert.epub_text(d)}

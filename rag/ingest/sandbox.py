@@ -273,7 +273,7 @@ def _convert_here(header: dict, data: bytes) -> dict:
     import resource
 
     from rag.ingest import convert as convert_mod
-    from rag.ingest.read import convert_binary
+    from rag.ingest.converters import convert_binary
 
     convert_mod.ZIP_LIMITS = ZipLimits(*header["zip"])
     memory = int(header["memory_mb"] * 1_000_000)

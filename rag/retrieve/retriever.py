@@ -19,9 +19,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from rag.config import MODES
+from rag.retrieve import fusion
+from rag.retrieve.fusion import RRF_K  # noqa: F401  (callers read it here)
 from rag.storage.reader import IndexData, chunk_vectors
-
-RRF_K = 60
 
 
 @dataclass(frozen=True)
@@ -108,25 +108,13 @@ class Retriever:
             cands = np.unique(np.concatenate([dense_ids, bm_ids]))   # by row: ties do not depend on the ANN
             if len(cands) == 0:
                 return []
-            sims = self._vecs[cands] @ qvec
             if mode == "dense" or bm is None:
-                scores = sims
-            elif mode == "rrf":
-                scores = np.zeros(len(cands))
-                pos = {c: i for i, c in enumerate(cands)}
-                for ranked in (dense_ids, bm_ids):
-                    for r, c in enumerate(ranked, 1):
-                        scores[pos[c]] += 1.0 / (RRF_K + r)
+                scores = self._vecs[cands] @ qvec
             else:
-                wd, wb, ws, wdoc = self.weights
-                bmax = float(bm.max())
-                scores = wd * sims + (wb * bm[cands] / bmax if bmax > 0 else 0.0)
-                if ws:
-                    scores = scores + ws * self.best_sentence(cands, qvec)
-                if wdoc and self.doc_bm25 is not None:
-                    dbm = self.doc_bm25.scores(question)
-                    if dbm.max() > 0:
-                        scores = scores + wdoc * dbm[self._chunk_doc[cands]] / float(dbm.max())
+                _, _, ws, wdoc = self.weights
+                f = self._features(question, qvec, cands, dense_ids, bm_ids, bm,
+                                   sentence=mode == "hybrid" and bool(ws), document=mode == "hybrid" and bool(wdoc))
+                scores = fusion.rrf(f) if mode == "rrf" else fusion.hybrid(f, self.weights)
         order = np.argsort(-scores, kind="stable")[:k]
         picked = cands[order]
         sims = self._vecs[picked] @ qvec
@@ -138,19 +126,30 @@ class Retriever:
                                float(s), float(sim), self.page(int(i))))
         return out
 
-    def fusion_features(self, question: str, qvec: np.ndarray, depth: int) -> dict:
-        """The hybrid score's inputs for the candidates (for tuning its weights): candidate chunk rows,
-        their doc ids, chunk cosine, chunk BM25 / best, best sentence cosine, document BM25 / best,
-        and the dense and BM25 rankings."""
+    def fusion_features(self, question: str, qvec: np.ndarray, depth: int) -> fusion.Features:
+        """Every input of the hybrid score for the question's candidates (for tuning its weights with
+        rag.retrieve.fusion, the scorer search uses)."""
         qvec = np.asarray(qvec, np.float32).reshape(-1)
         dense_ids, bm_ids, bm = self._candidates(question, qvec, depth, "hybrid")
         cands = np.unique(np.concatenate([dense_ids, bm_ids]))
-        dbm = self.doc_bm25.scores(question)
-        return {"chunks": cands, "docs": [self.data.chunks[c]["doc"] for c in cands],
-                "dense": self._vecs[cands] @ qvec, "bm25": bm[cands] / (float(bm.max()) or 1.0),
-                "sentence": self.best_sentence(cands, qvec),
-                "document": dbm[self._chunk_doc[cands]] / (float(dbm.max()) or 1.0),
-                "dense_ids": dense_ids, "bm25_ids": bm_ids}
+        return self._features(question, qvec, cands, dense_ids, bm_ids, bm, sentence=True, document=True)
+
+    def _features(self, question, qvec, cands, dense_ids, bm_ids, bm, *, sentence: bool,
+                  document: bool) -> fusion.Features:
+        """fusion.Features of cands (best-sentence and document scores only when asked: they cost)."""
+        bmax = float(bm.max()) if len(bm) else 0.0
+        dbm = self.doc_bm25.scores(question) if document and self.doc_bm25 is not None else None
+        return fusion.Features(
+            chunks=cands, dense=self._vecs[cands] @ qvec,
+            bm25=bm[cands] / bmax if bmax > 0 else np.zeros(len(cands)),
+            sentence=self.best_sentence(cands, qvec) if sentence else None,
+            document=(dbm[self._chunk_doc[cands]] / float(dbm.max()) if dbm is not None and dbm.max() > 0
+                      else None),
+            dense_ids=dense_ids, bm25_ids=bm_ids)
+
+    def chunk_docs(self, rows) -> list[str]:
+        """The document id of each chunk row."""
+        return [self.data.chunks[int(c)]["doc"] for c in rows]
 
     def document_passages(self, doc_id: str) -> list[Passage]:
         """Every chunk of one document, in reading order, as unranked passages (rank 0, score 0)."""
