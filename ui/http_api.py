@@ -260,16 +260,23 @@ def api_routes(rag, login: tuple[str, str] | None) -> list[Route]:
 
 
 def launch_kwargs(rag, login: tuple[str, str] | None, *, max_body: int = MAX_BODY,
-                  upload_max: int | None = None) -> dict:
+                  upload_max: int | None = None, extra_origins=None, throttle=None) -> dict:
     """Keyword arguments for gradio's Blocks.launch: the login, the API routes, the Guard
     (upload routes take upload_max bytes, every other route max_body; Gradio's file
-    routes serve only its upload folder and the corpus) and the safe Gradio settings."""
+    routes serve only its upload folder and the corpus), the Gate (ui/gate.py: the login
+    on every route but the login page's, throttled passwords, the origin check; extra_origins
+    default to $RAG_ALLOWED_ORIGINS) and the safe Gradio settings (no /docs, /redoc, /openapi.json)."""
     from gradio.utils import get_cache_folder, get_upload_folder
     from starlette.middleware import Middleware
+
+    from ui.gate import Gate, allowed_origins
 
     upload_max = upload_max or upload_limit(rag.config)
     roots = [get_upload_folder(), str(get_cache_folder()), str(rag.config.corpus_dir)]
     guard = Middleware(Guard, max_body=max_body, upload_max=upload_max + MULTIPART_SLACK, file_roots=roots)
+    gate = Middleware(Gate, login=login, throttle=throttle,
+                      extra_origins=allowed_origins() if extra_origins is None else extra_origins)
     return dict(share=False, auth=login, max_file_size=upload_max, ssr_mode=False, mcp_server=False,
                 show_error=False, blocked_paths=[str(rag.config.index_dir)],
-                app_kwargs={"middleware": [guard], "routes": api_routes(rag, login)})
+                app_kwargs={"middleware": [guard, gate], "routes": api_routes(rag, login),
+                            "docs_url": None, "redoc_url": None, "openapi_url": None})
