@@ -75,8 +75,11 @@ def test_every_route_needs_the_login_but_the_login_pages(site, corpus_rag):
         if method == "WEBSOCKET":
             continue
         path = concrete(template, corpus_file)
-        status, hdrs, body = request(url, method, path, b"{}" if method in ("POST", "PUT", "PATCH") else None,
-                                     {"Content-Type": "application/json"}, timeout=30)
+        try:
+            status, hdrs, body = request(url, method, path, b"{}" if method in ("POST", "PUT", "PATCH") else None,
+                                         {"Content-Type": "application/json"}, timeout=5)
+        except TimeoutError:
+            status, body = "held open", b""
         (opened if status not in (401, 403) else refused).append((method, template, status))   # 403: proxy=
         if status in (401, 403):
             assert b"Quillmarsh" not in body and len(body.splitlines()) <= 1

@@ -13,7 +13,8 @@ in front of Gradio's own on the one FastAPI app ``rag serve`` runs:
 
 Login: the UI's (``--auth`` / ``RAG_AUTH``), as HTTP Basic, ``Authorization: Bearer
 PASSWORD`` (what OpenAI clients send) or Gradio's login cookie; open on loopback
-without a login, like the UI; else 401. Bad input is a 400 with ``{"error": one
+without a login, like the UI; else 401. The Gate (ui/gate.py) checks the login first, with
+wrong passwords throttled (429), and refuses requests from another origin (403). Bad input is a 400 with ``{"error": one
 line}`` (a library error's message, paths cut to their last part). Rag calls run in
 the threadpool, never on the event loop. Body limits and which files may be
 served are the Guard's (ui/security.py), configured by ``launch_kwargs``. Does not
