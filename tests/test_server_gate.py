@@ -11,10 +11,10 @@ from collections import Counter
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-
 from apiserver import basic, multipart, open_rag, request, serve, write_corpus
 from conftest import free_port
-from ui.gate import OPEN_ROUTES, Gate, Throttle, open_route
+
+from ui.gate import Gate, Throttle, open_route
 
 LOGIN = ("reader", "s3cret-pw")
 
@@ -76,7 +76,7 @@ def test_every_route_needs_the_login_but_the_login_pages(site, corpus_rag):
             continue
         path = concrete(template, corpus_file)
         try:
-            status, hdrs, body = request(url, method, path, b"{}" if method in ("POST", "PUT", "PATCH") else None,
+            status, _, body = request(url, method, path, b"{}" if method in ("POST", "PUT", "PATCH") else None,
                                          {"Content-Type": "application/json"}, timeout=5)
         except TimeoutError:
             status, body = "held open", b""
@@ -239,7 +239,7 @@ def test_cross_origin_requests_are_refused_with_any_credentials(site, corpus_rag
     for creds in ({"Cookie": cookie}, basic(*LOGIN), {"Authorization": f"Bearer {LOGIN[1]}"}):
         for method, path, body, headers in state_changing(base / "corpus"):
             for cross in cross_headers(url):
-                status, hdrs, raw = request(url, method, path, body, dict(headers, **creds, **cross))
+                status, _, raw = request(url, method, path, body, dict(headers, **creds, **cross))
                 assert status == 403, (method, path, cross, status, raw[:200])
                 payload = json.loads(raw)
                 assert len(raw.splitlines()) == 1 and "cross-origin" in json.dumps(payload), raw

@@ -9,7 +9,6 @@ import shutil
 import threading
 
 import pytest
-
 from apiserver import PEOPLE, open_rag, serve, write_corpus
 from test_ui import launch_chromium
 

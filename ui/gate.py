@@ -148,7 +148,7 @@ class Gate:
         site = headers.get(b"sec-fetch-site", b"").decode("latin-1").lower()
         if scope["type"] == "http" and scope.get("method") in SAFE and \
                 headers.get(b"sec-fetch-mode", b"").decode("latin-1").lower() == "navigate":
-            return None   # a top-level page load: no Origin to check; the Strict cookie is not sent cross-site
+            return None   # a top-level page load: it shows the page, which the other site cannot read
         if origin:
             key = _origin_key(origin)
             if key is None or (key != self.own_origin(scope, headers) and key not in self.extra):
@@ -316,7 +316,7 @@ class Gate:
             payload = {"detail": message} if detail else {"error": message}
         body = json.dumps(payload).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        if status == 401 and (path.startswith("/api/") or path.startswith("/v1/")):
+        if status == 401 and path.startswith(("/api/", "/v1/")):
             headers.append((b"www-authenticate", _BASIC_REALM))
         await send({"type": "http.response.start", "status": status, "headers": headers + list(extra)})
         await send({"type": "http.response.body", "body": body})
