@@ -39,8 +39,9 @@ def open_rag(corpus, index_dir):
 
 
 @contextmanager
-def serve(rag, login=None, **kwargs):
-    """The Gradio UI and the API over rag, as `rag serve` configures them; yields the base URL."""
+def serve(rag, login=None, app_out=False, **kwargs):
+    """The Gradio UI and the API over rag, as `rag serve` configures them; yields the base URL
+    (with app_out, (URL, the Gradio Blocks))."""
     from ui.app import build_app
     from ui.http_api import launch_kwargs
 
@@ -49,7 +50,7 @@ def serve(rag, login=None, **kwargs):
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                **launch_kwargs(rag, login, **kwargs))
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield (f"http://127.0.0.1:{port}", app) if app_out else f"http://127.0.0.1:{port}"
     finally:
         app.close()
 

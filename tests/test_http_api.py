@@ -33,7 +33,11 @@ def api(corpus_rag):
 
 @pytest.fixture(scope="module")
 def auth_api(corpus_rag):
-    with serve(corpus_rag[1], LOGIN) as url:
+    """With a login; the throttle off (these tests send dozens of wrong passwords on purpose; the lockout
+    is tested in test_server_gate.py)."""
+    from ui.gate import Throttle
+
+    with serve(corpus_rag[1], LOGIN, throttle=Throttle(free=10 ** 9)) as url:
         yield url
 
 

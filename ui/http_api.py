@@ -15,7 +15,8 @@ in front of Gradio's own on the one FastAPI app ``rag serve`` runs:
 
 Login: the UI's (``--auth`` / ``RAG_AUTH``), as HTTP Basic, ``Authorization: Bearer
 PASSWORD`` (what OpenAI clients send) or Gradio's login cookie; open on loopback
-without a login, like the UI; else 401. Bad input is a 400 with ``{"error": one
+without a login, like the UI; else 401. The Gate (ui/gate.py) checks the login first, with
+wrong passwords throttled (429), and refuses requests from another origin (403). Bad input is a 400 with ``{"error": one
 line}`` (a library error's message, paths cut to their last part). Rag calls run in
 the threadpool, never on the event loop. Body limits and which files may be
 served are the Guard's (ui/security.py), configured by ``launch_kwargs``. Does not
@@ -264,16 +265,23 @@ def api_routes(rag, login: tuple[str, str] | None) -> list[Route]:
 
 
 def launch_kwargs(rag, login: tuple[str, str] | None, *, max_body: int = MAX_BODY,
-                  upload_max: int | None = None) -> dict:
+                  upload_max: int | None = None, extra_origins=None, throttle=None) -> dict:
     """Keyword arguments for gradio's Blocks.launch: the login, the API routes, the Guard
     (upload routes take upload_max bytes, every other route max_body; Gradio's file
-    routes serve only its upload folder and the corpus) and the safe Gradio settings."""
+    routes serve only its upload folder and the corpus), the Gate (ui/gate.py: the login
+    on every route but the login page's, throttled passwords, the origin check; extra_origins
+    default to $RAG_ALLOWED_ORIGINS) and the safe Gradio settings (no /docs, /redoc, /openapi.json)."""
     from gradio.utils import get_cache_folder, get_upload_folder
     from starlette.middleware import Middleware
+
+    from ui.gate import Gate, allowed_origins
 
     upload_max = upload_max or upload_limit(rag.config)
     roots = [get_upload_folder(), str(get_cache_folder()), str(rag.config.corpus_dir)]
     guard = Middleware(Guard, max_body=max_body, upload_max=upload_max + MULTIPART_SLACK, file_roots=roots)
+    gate = Middleware(Gate, login=login, throttle=throttle,
+                      extra_origins=allowed_origins() if extra_origins is None else extra_origins)
     return dict(share=False, auth=login, max_file_size=upload_max, ssr_mode=False, mcp_server=False,
                 show_error=False, blocked_paths=[str(rag.config.index_dir)],
-                app_kwargs={"middleware": [guard], "routes": api_routes(rag, login)})
+                app_kwargs={"middleware": [guard, gate], "routes": api_routes(rag, login),
+                            "docs_url": None, "redoc_url": None, "openapi_url": None})

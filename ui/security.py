@@ -13,6 +13,8 @@
   only (inline scripts allowed by their sha256 hash, computed per HTML response;
   'unsafe-eval' because Gradio's HTML component needs it), plus a few standard
   hardening headers.
+
+The login, the password throttle and the origin check are ui/gate.py's ``Gate``.
 """
 from __future__ import annotations
 
