@@ -35,7 +35,7 @@ from rag.api import Rag
 from rag.build.builder import build_index
 from rag.evaluation.datasets import load_beir
 from rag.embed.embedder import Embedder
-from rag.evaluation.evaluate import _cache_dir
+from rag.evaluation.runner import _cache_dir
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.evaluation.metrics import auroc, contains_answer, squad_em_f1
 

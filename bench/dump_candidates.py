@@ -8,7 +8,7 @@ from rag.build.builder import build_index
 from rag.config import Config
 from rag.evaluation.datasets import load_beir
 from rag.embed.embedder import Embedder
-from rag.evaluation.evaluate import _cache_dir
+from rag.evaluation.runner import _cache_dir
 from rag.answer.extractive import ExtractiveAnswerer
 sys.path.insert(0, str(Path(__file__).parent))
 from calibrate_threshold import qvecs_for

@@ -174,6 +174,11 @@ class Rag:
         from rag.build import documents
         return documents.remove_document(self, doc_id, delete_upload=delete_upload)
 
+    def removed(self) -> list[str]:
+        """Ids of documents removed from the index (their files kept; refreshes leave them out)."""
+        from rag.build import corpus_state
+        return list(corpus_state.load(self.config.index_dir).excluded)
+
     def is_upload(self, doc_id: str) -> bool:
         """Whether doc_id's file is an upload the application stored (see remove_document)."""
         from rag.build import documents

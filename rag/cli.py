@@ -173,7 +173,7 @@ def answer_json(answer, started: float) -> dict:
 def _plain(text: str) -> str:
     """Text safe for a terminal: escape sequences and control characters (C0, DEL, C1 such as
     U+009B) removed, newlines and tabs kept."""
-    from rag.llm.text import plain
+    from rag.text import plain
     return plain(text)
 
 
@@ -270,8 +270,7 @@ def _rag(args):
 def cmd_docs(args) -> int:
     rag = _rag(args)
     docs, skipped = rag.documents(), rag.skipped()
-    from rag.build.corpus_state import load
-    excluded = load(rag.config.index_dir).excluded
+    excluded = rag.removed()
     if args.json:
         from dataclasses import asdict
 

@@ -22,7 +22,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-ROOT = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent   # the helpers (index_worker.py, apiserver.py, ...) live here
+ROOT = TESTS.parent
 SEEDS = ROOT / "seeds"
 SEED_DOC = "north-korean-troops-in-russia.txt"
 
@@ -129,3 +130,47 @@ def server(cli_env):
     proc.wait(timeout=20)
 
 
+
+
+# ---------------------------------------------------------------- test tiers
+# Markers (pyproject.toml): model (loads the real embedding model), subprocess (starts processes:
+# the CLI, servers, writers killed with -9, converter workers), browser (Chromium), ray (a Ray
+# cluster), llm (a real local LLM server), slow (minutes of work). `make test-fast` runs the tests
+# with none of them. Files wholly in a tier say so with `pytestmark`; the rest are marked here from
+# what a test uses: the real_embedder or browser fixture, or code that starts a process or converts
+# an office file or PDF (converters run in worker processes: rag.ingest.sandbox).
+_STARTS_PROCESS = re.compile(r"subprocess\.|Popen\(|index_worker|sys\.executable|multiprocessing|"
+                             r"\.(?:docx|pptx|xlsx|epub|pdf)\b|bombs\.|serve\(|rag_server|ray_env|launch_chromium|cli_run|\brun\(\[")
+
+
+def _source(obj) -> str:
+    import inspect
+
+    try:
+        return inspect.getsource(obj)
+    except (OSError, TypeError):
+        return ""
+
+
+def pytest_collection_modifyitems(config, items):
+    import inspect
+
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if "real_embedder" in names:
+            item.add_marker(pytest.mark.model)
+        if names & {"browser", "page"}:
+            item.add_marker(pytest.mark.browser)
+        source = _source(item.function)
+        module = getattr(item, "module", None)
+        for name in getattr(getattr(item.function, "__code__", None), "co_names", ()):   # its helpers too
+            helper = getattr(module, name, None)
+            if inspect.isfunction(helper) or inspect.isclass(helper):
+                source += _source(helper)
+        fixtures_source = ""
+        for name in names:
+            defs = item._fixtureinfo.name2fixturedefs.get(name) or ()
+            for d in defs:
+                fixtures_source += _source(d.func)
+        if _STARTS_PROCESS.search(source) or _STARTS_PROCESS.search(fixtures_source):
+            item.add_marker(pytest.mark.subprocess)

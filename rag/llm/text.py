@@ -14,17 +14,12 @@ from __future__ import annotations
 
 import re
 
-_ESC = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]?|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?|\x9b[0-?]*[ -/]*[@-~]?")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+from rag.text.clean import plain  # noqa: F401  (the llm answerer cleans with it)
+
 _GROUP = re.compile(r"\s*\[\s*[-+]?\d+(?:\s*,\s*[-+]?\d+)*\s*\]")
 _GOOD = re.compile(r"\s*\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")   # rag.llm.claims.MARKERS
 _END = re.compile(r"[.!?…][\"'”’)\]]*$")
 _TRAILING_MARKS = re.compile(r"(?:\s*\[[^\]]{0,40}\])+\s*$")
-
-
-def plain(text: str) -> str:
-    """text without escape sequences and control characters (newline and tab kept; CR dropped)."""
-    return _CONTROL.sub("", _ESC.sub("", text))
 
 
 def bad_markers(text: str) -> str:

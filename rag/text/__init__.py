@@ -2,3 +2,7 @@
 sentence terms, answer types and sentence kinds (evidence), cleaning text for reading (display).
 Imports nothing of rag but errors and config.
 """
+
+from rag.text.clean import plain
+
+__all__ = ["plain"]

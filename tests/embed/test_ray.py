@@ -25,7 +25,9 @@ from rag.build.builder import build_index
 from conftest import ROOT, free_port
 from indexutil import segment_dir
 
-ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install 'rag-offline[ray]'")
+pytestmark = [pytest.mark.ray, pytest.mark.subprocess]
+
+import ray  # noqa: E402  (the test extra installs it; `make test-fast` deselects this tier)
 
 RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
 WORDS = ("river harbour council budget vaccine trial protein enzyme election museum glacier orbit "

@@ -19,9 +19,9 @@ from rag import Config, Rag
 from rag.storage import writer as store
 from rag.build.builder import build_index
 
-from conftest import FakeEmbedder
+from conftest import TESTS, FakeEmbedder
 
-HERE = Path(__file__).resolve().parent
+HERE = TESTS
 FILES = {"apples.md": b"# Apples\n\nApples grow in orchards. Bees pollinate the blossoms.\n",
          "bridges.txt": b"Bridges span rivers. The oldest stone bridge here is from 1650.\n",
          "sub/comets.txt": b"Comets have tails of gas and dust that point away from the sun.\n"}

@@ -12,8 +12,8 @@ import pytest
 from apiserver import PEOPLE, open_rag, serve, write_corpus
 from test_ui import launch_chromium
 
-pytestmark = pytest.mark.skipif(not shutil.which("chromium"),
-                                reason="needs Debian's chromium (make test installs it)")
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shutil.which("chromium"),
+                                                      reason="needs Debian's chromium (make test installs it)")]
 LOGIN = ("reader", "s3cret-pw")
 EVIL = """<!doctype html><html><body><script>
 const target = %s;
