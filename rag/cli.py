@@ -319,7 +319,10 @@ def cmd_serve(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    from rag.version import package_version
+
     ap = argparse.ArgumentParser(prog="rag", description="Ask questions of a folder of documents, offline.")
+    ap.add_argument("--version", action="version", version=f"rag {package_version()}")
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("index", help="build or refresh the index of a corpus folder")
     p.add_argument("corpus", nargs="?", help="folder of documents (default: the one an existing --index was built "

@@ -90,3 +90,19 @@ def test_chat_repl_uses_the_previous_turn(cli_env):
     first, second = r.stdout.split("> ")[1:3]
     assert first.startswith("12,000") and "[1]" in first
     assert "Read as" in second and "a third" in second
+
+
+def test_version_comes_from_the_package_metadata(capsys):
+    from importlib.metadata import version
+
+    from rag import __version__, cli
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"rag {version('rag-offline')}" == f"rag {__version__}"
+
+
+def test_python_m_rag_is_the_rag_command():
+    r = subprocess.run([sys.executable, "-m", "rag", "--version"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.startswith("rag ")
