@@ -12,9 +12,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from rag.storage import writer as store
 from rag.config import Config
 from rag.evaluation.runner import evaluate, format_report
+from rag.storage import writer as store
 
 ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 ap.add_argument("index"), ap.add_argument("dataset")

@@ -29,15 +29,14 @@ from pathlib import Path
 
 import numpy as np
 
-from rag import Config
-from rag.evaluation.notfound import article_documents, load_questions, single_doc_config
+from rag import Config, assemble
+from rag.answer.extractive import ExtractiveAnswerer
 from rag.api import Rag
 from rag.build.builder import build_index
 from rag.evaluation.datasets import load_beir
-from rag.embed.embedder import Embedder
-from rag.evaluation.runner import _cache_dir
-from rag.answer.extractive import ExtractiveAnswerer
 from rag.evaluation.metrics import auroc, contains_answer, squad_em_f1
+from rag.evaluation.notfound import article_documents, load_questions, single_doc_config
+from rag.evaluation.runner import _cache_dir
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 FULL = 0.5   # evidence weight of full coverage (all question words in one sentence): kept fixed
@@ -62,7 +61,8 @@ def rows(rag, question, qvec, passages, gold=()):
 
 
 def collect(squad: Path, squad2: Path | None):
-    config, embedder = Config(), Embedder()
+    config = Config()
+    embedder = assemble.embedder(config)
     ds = load_beir(squad, "test")
     qids = list(ds.queries)
     qv = qvecs_for(embedder, ds.queries)

@@ -1,22 +1,25 @@
 """Dump, per SQuAD question, the answer step's candidate sentences (features without the type column),
 so short-answer rules can be iterated on without retrieval. Usage: PYTHONPATH=. python bench/dump_candidates.py DATA OUT.pkl"""
-import pickle, sys
+import pickle
+import sys
 from dataclasses import replace
 from pathlib import Path
+
+from rag import assemble
+from rag.answer.extractive import ExtractiveAnswerer
 from rag.api import Rag
 from rag.build.builder import build_index
 from rag.config import Config
 from rag.evaluation.datasets import load_beir
-from rag.embed.embedder import Embedder
 from rag.evaluation.runner import _cache_dir
-from rag.answer.extractive import ExtractiveAnswerer
+
 sys.path.insert(0, str(Path(__file__).parent))
 from calibrate_threshold import qvecs_for
 
 folder = Path(sys.argv[1]); config = Config()
 ds = load_beir(folder, "test")
 config = replace(config, index_dir=_cache_dir(folder, config))
-emb = Embedder(config.model, batch_size=config.batch_size)
+emb = assemble.embedder(config)
 build_index(config, embedder=emb, documents=ds.documents)
 rag = Rag(config, embedder=emb)
 qv = qvecs_for(emb, ds.queries)

@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rag.build import builder as build_mod  # noqa: E402
 from rag.build.builder import _chunk, build_index, indexed_text  # noqa: E402
 from rag.config import Config  # noqa: E402
-from rag.evaluation.datasets import load_beir  # noqa: E402
 from rag.embed.embedder import Embedder  # noqa: E402
+from rag.evaluation.datasets import load_beir  # noqa: E402
 
 
 def main() -> None:

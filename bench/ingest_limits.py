@@ -33,6 +33,7 @@ def docx(sizes):
 
 def tiny(n, kind):
     from conftest import FakeEmbedder
+
     from rag import Config
     from rag.build.builder import build_index
 

@@ -23,9 +23,9 @@ import numpy as np
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 from rag import Config  # noqa: E402
 from rag.build.builder import build_index  # noqa: E402
-from rag.evaluation.datasets import load_beir  # noqa: E402
 from rag.embed.embedder import Embedder  # noqa: E402
 from rag.embed.ray_cluster import RayEmbedder, require_ray  # noqa: E402
+from rag.evaluation.datasets import load_beir  # noqa: E402
 from rag.storage.writer import load  # noqa: E402
 
 

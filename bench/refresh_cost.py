@@ -29,11 +29,11 @@ sys.path[:0] = [_code, str(ROOT / "tests")]
 
 from conftest import FakeEmbedder  # noqa: E402
 
-from rag.storage import writer as store  # noqa: E402
 from rag.build.builder import build_index  # noqa: E402
 from rag.config import Config  # noqa: E402
 from rag.evaluation.datasets import load_beir  # noqa: E402
 from rag.ingest.read import Document, sha256_bytes  # noqa: E402
+from rag.storage import writer as store  # noqa: E402
 
 
 def wchar() -> int:

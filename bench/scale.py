@@ -110,8 +110,8 @@ def perturbed(base: np.ndarray, n: int, seed: int) -> np.ndarray:
 # ---------------------------------------------------------------- phases (child processes)
 
 def build(args) -> dict:
-    from rag.storage import writer as store
     from rag.config import Config
+    from rag.storage import writer as store
     from rag.storage.lexical import BM25
 
     real = real_vectors(args)
@@ -154,8 +154,8 @@ def build(args) -> dict:
 def serve(args) -> dict:
     import faiss
 
-    from rag.storage import writer as store
     from rag.retrieve.retriever import Retriever
+    from rag.storage import writer as store
 
     real = real_vectors(args)
     qs, qtexts = real["queries"].astype(np.float32), [str(t) for t in real["qtexts"]]
@@ -205,7 +205,9 @@ def serve(args) -> dict:
                 sweep.append((nprobe, index.nlist, recall([dense.search(q, 10)[1][0] for q in qs]), ms))
             index.nprobe = base
     out["sweep"] = sweep
-    from rag.storage import dense as ann   # exact float16 search over every row, for the threshold: after the RSS reading
+    from rag.storage import (
+        dense as ann,  # exact float16 search over every row, for the threshold: after the RSS reading
+    )
     flat = ann.Dense([(ann.exact(data.chunk_vecs, np.arange(n)), np.arange(n))], data.chunk_vecs.dim)
     out["exact_ms"] = timed(lambda i: flat.search(qs[i], 100), rounds=1)
     return out

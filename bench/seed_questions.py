@@ -12,18 +12,17 @@ import json
 import sys
 from pathlib import Path
 
-from rag import Config
+from rag import Config, assemble
 from rag.api import Rag
-from rag.evaluation import followups as conversations
 from rag.build.builder import build_index
-from rag.embed.embedder import Embedder
+from rag.evaluation import followups as conversations
 
 HERE = Path(__file__).resolve().parent
 
 
 def main(verbose: bool = False) -> None:
     config = Config(corpus_dir=HERE.parent / "seeds", index_dir=HERE / ".cache" / "seed-index")
-    embedder = Embedder()
+    embedder = assemble.embedder(Config())
     build_index(config, embedder=embedder)
     rag = Rag(config, embedder=embedder)
     rows = [json.loads(line) for line in (HERE / "seed_questions.jsonl").read_text().splitlines()]

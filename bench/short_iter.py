@@ -13,13 +13,12 @@ import sys
 import numpy as np
 
 from rag.answer import multi_sentence as multi
-
 from rag.answer import short_answer
-from rag.config import Config
-from rag.text.evidence import answer_type
 from rag.answer.extractive import EVIDENCE_WEIGHTS, SECOND_SENTENCE_MARGIN, SELECT_WEIGHTS, Candidate, short_answer_of
+from rag.config import Config
 from rag.evaluation.metrics import contains_answer, squad_em_f1
 from rag.retrieve.retriever import Passage, Sentence
+from rag.text.evidence import answer_type
 
 data = pickle.load(open(sys.argv[1], "rb"))
 show = int(sys.argv[2]) if len(sys.argv) > 2 else 0

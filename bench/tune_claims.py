@@ -15,9 +15,9 @@ import sys
 
 import numpy as np
 
-from rag.llm import claims as cl
 from rag.evaluation import claimset as cs
 from rag.evaluation import metrics
+from rag.llm import claims as cl
 
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
 folder, n = args[0], int(args[1]) if len(args) > 1 else 400
@@ -33,8 +33,8 @@ def embed(texts):
     missing = [t for t in dict.fromkeys(texts) if t not in cache]
     if missing:
         if model is None:
-            from rag.embed.embedder import Embedder
-            model = Embedder()
+            from rag import Config, assemble
+            model = assemble.embedder(Config())
         cache.update(zip(missing, model.encode(missing, progress=False)))
     return np.array([cache[t] for t in texts])
 

@@ -19,8 +19,8 @@ import numpy as np
 from rag import Config
 from rag.api import Rag
 from rag.evaluation.datasets import load_beir
-from rag.evaluation.runner import _cache_dir
 from rag.evaluation.metrics import hit_at_k, ndcg_at_k
+from rag.evaluation.runner import _cache_dir
 from rag.retrieve import fusion
 
 
