@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import bombs
-from test_ingest import make_pdf
+from filemakers import make_pdf
 
 SECRET = "zq-outside-secret-7731"
 SPARSE_BYTES = 6 * 1024**3

@@ -80,3 +80,9 @@ def _send(h, status: int, content_type: str, body: bytes) -> None:
     h.send_header("Content-Type", content_type)
     h.end_headers()
     h.wfile.write(body)
+
+
+# A question about the seed article, a reply the passages support and one they do not.
+QUESTION = "How many North Korean soldiers were sent to Russia last fall?"
+GOOD = "North Korea dispatched around 12,000 soldiers to Russia last fall [1]."
+WRONG = "It also sent 9,000 soldiers to Paris in 1990 [7]."

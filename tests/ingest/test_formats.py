@@ -13,7 +13,7 @@ from rag.build.builder import build_index
 from rag.ingest.read import Limits, load_corpus
 
 from conftest import FakeEmbedder
-from test_ingest import make_pdf
+from filemakers import make_pdf
 
 
 def make_docx() -> bytes:

@@ -392,7 +392,7 @@ def test_garbage_is_rejected_and_wide_encodings_and_unclosed_titles_are_read(tmp
     (tmp_path / "utf16.txt").write_bytes("Grüße in UTF-16 mit BOM.\n".encode("utf-16"))
     (tmp_path / "utf32.md").write_bytes("# Titel\n\nUTF-32 text.\n".encode("utf-32"))
     (tmp_path / "page.html").write_text("<html><head><title>Unclosed<body><p>Visible body text.</p></body>")
-    from test_ingest import make_pdf
+    from filemakers import make_pdf
     (tmp_path / "warned.pdf").write_bytes(make_pdf(["Text of a damaged PDF."]).replace(b"startxref\n",
                                                                                        b"startxref\n9"))
     with caplog.at_level(logging.WARNING):

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from llmfake import FakeLLM
+from llmfake import GOOD, QUESTION, WRONG, FakeLLM
 from rag import Config, Rag
 from rag.answer.base import NOT_FOUND, Answer
 from rag.build.builder import build_index
@@ -16,9 +16,6 @@ from rag.text.chunk import count_tokens
 from rag.llm.client import LLMClient, LLMError, chat_url
 from rag.llm import prompt
 
-QUESTION = "How many North Korean soldiers were sent to Russia last fall?"
-GOOD = "North Korea dispatched around 12,000 soldiers to Russia last fall [1]."
-WRONG = "It also sent 9,000 soldiers to Paris in 1990 [7]."
 
 
 def llm_rag(seed_index, real_embedder, url, **kw):

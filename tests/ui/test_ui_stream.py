@@ -10,9 +10,8 @@ import time
 import pytest
 
 from conftest import free_port
-from llmfake import FakeLLM
+from llmfake import GOOD, QUESTION, WRONG, FakeLLM
 from rag import Rag
-from test_llm_answer import GOOD, QUESTION, WRONG
 from ui import session
 from ui.app import ask_stream
 from ui.render import answer_html
