@@ -14,7 +14,7 @@ import pytest
 from apiserver import basic, multipart, open_rag, request, serve, write_corpus
 from conftest import free_port
 
-from ui.gate import Gate, Throttle, open_route
+from rag_ui.gate import Gate, Throttle, open_route
 
 LOGIN = ("reader", "s3cret-pw")
 
@@ -123,7 +123,7 @@ def test_login_cookie_is_samesite_strict_and_httponly(site):
     status, hdrs, _ = request(url, "POST", "/login", body, headers)
     assert status == 200
     cookies = hdrs.get_all("set-cookie")
-    assert len(cookies) == 2
+    assert len(cookies) == 1 and cookies[0].startswith("rag-session-")   # the Gate's session, not Gradio's
     for c in cookies:
         attrs = [a.strip().lower() for a in c.split(";")[1:]]
         assert "samesite=strict" in attrs and "httponly" in attrs and "samesite=none" not in attrs, c
