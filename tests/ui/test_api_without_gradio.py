@@ -73,3 +73,53 @@ def test_the_http_api_runs_without_gradio(tmp_path):
     status, body = out["ask"]
     assert status == 200 and body["short_answer"] == str(out["year"]), body
     assert out["page"] == 404   # no chat page: the API alone
+
+
+CLI = r'''
+import sys
+
+class Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("gradio", "gradio_client", "fastapi"):
+            raise ImportError(f"No module named {name!r} (blocked by the test)")
+
+sys.meta_path.insert(0, Blocked())
+from rag.cli import main
+sys.exit(main(sys.argv[1:]))
+'''
+
+
+@pytest.mark.model
+def test_rag_serve_api_only_runs_without_gradio(cli_env):
+    """`rag serve --api-only` (building the missing index with the real model) in a process where Gradio
+    cannot be imported: the API answers; the page is not there."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    from conftest import free_port
+
+    port = free_port()
+    env = dict(cli_env, PYTHONPATH=f"{ROOT}")
+    proc = subprocess.Popen([sys.executable, "-c", CLI, "serve", "--api-only", "--port", str(port)], env=env,
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 180
+        while True:
+            assert proc.poll() is None, proc.stdout.read()
+            try:
+                with urllib.request.urlopen(url + "/api/status", timeout=5) as resp:
+                    status = json.loads(resp.read())
+                break
+            except OSError:
+                assert time.time() < deadline, "rag serve --api-only did not answer"
+                time.sleep(0.5)
+        assert status["documents"] == 1 and status["index"] == "idx"
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(url + "/", timeout=5)
+        assert err.value.code == 404
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=30)[0]
+    assert "serving the HTTP API on" in out and "Traceback" not in out, out
