@@ -311,10 +311,32 @@ def cmd_remove(args) -> int:
     return 0
 
 
-def cmd_serve(args) -> int:
-    from ui.app import launch
+def ui_package():
+    """The web edge (the chat page, the HTTP API): the ui/ folder beside rag/ when there is one (a checkout,
+    installed or not), imported as ``rag_ui``, its installed name; else the installed ``rag_ui``."""
+    import importlib
+    import importlib.util
 
-    launch(_index_config(args), host=args.host, port=args.port, auth=args.auth)
+    if "rag_ui" not in sys.modules:
+        folder = Path(__file__).resolve().parent.parent / "ui"
+        if (folder / "__init__.py").is_file():
+            spec = importlib.util.spec_from_file_location("rag_ui", folder / "__init__.py",
+                                                          submodule_search_locations=[str(folder)])
+            module = importlib.util.module_from_spec(spec)
+            sys.modules["rag_ui"] = module
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules["rag_ui"]
+                raise
+    return importlib.import_module("rag_ui")
+
+
+def cmd_serve(args) -> int:
+    ui_package()
+    from rag_ui.server import launch
+
+    launch(_index_config(args), host=args.host, port=args.port, auth=args.auth, api_only=args.api_only)
     return 0
 
 
@@ -391,12 +413,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--llm-limit", type=int, default=100, metavar="N",
                    help="with --llm: generated answers for the first N queries (default 100; slow on CPU)")
     p.set_defaults(func=cmd_eval)
-    p = sub.add_parser("serve", help="start the chat web UI")
+    p = sub.add_parser("serve", help="start the chat web page and the HTTP API")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1); any non-loopback address needs --auth")
     p.add_argument("--auth", metavar="USER:PASSWORD",
                    help="require this login (default: $RAG_AUTH; prefer the variable, argv is visible to ps)")
     p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--api-only", action="store_true",
+                   help="serve only the HTTP API (/api, /v1), not the chat page (runs without Gradio)")
     p.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX or index/default)")
     p.add_argument("--corpus", metavar="DIR", help="corpus to build the default index from if it is missing")
     p.add_argument("--model", help="model the index was built with (default: read from the index)")

@@ -1,5 +1,5 @@
-"""An in-process `rag serve` (the UI plus the HTTP API, with ui.http_api.launch_kwargs, the
-settings `rag serve` uses) over a Rag with the fake embedder, on a free loopback port, and raw
+"""An in-process `rag serve` (the HTTP API with the chat page mounted on it, rag_ui.server.create_app,
+the settings `rag serve` uses) over a Rag with the fake embedder, on a free loopback port, and raw
 HTTP helpers that send paths exactly as written (no ../ normalisation)."""
 from __future__ import annotations
 
@@ -40,19 +40,15 @@ def open_rag(corpus, index_dir):
 
 @contextmanager
 def serve(rag, login=None, app_out=False, **kwargs):
-    """The Gradio UI and the API over rag, as `rag serve` configures them; yields the base URL
-    (with app_out, (URL, the Gradio Blocks))."""
-    from ui.app import build_app
-    from ui.http_api import launch_kwargs
+    """The chat page and the API over rag, as `rag serve` configures them (api_only=True: the API alone);
+    yields the base URL (with app_out, (URL, the running rag_ui.server.Served, whose .app is the application))."""
+    from rag_ui.server import Served, create_app
 
-    port = free_port()
-    app = build_app(rag)
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-               **launch_kwargs(rag, login, **kwargs))
+    served = Served(create_app(rag, login, **kwargs), "127.0.0.1", free_port()).start()
     try:
-        yield (f"http://127.0.0.1:{port}", app) if app_out else f"http://127.0.0.1:{port}"
+        yield (served.url, served) if app_out else served.url
     finally:
-        app.close()
+        served.close()
 
 
 def request(url, method, path, body=None, headers=None, timeout=60):

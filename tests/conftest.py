@@ -16,7 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.cli import ui_package
 from rag.embed.base import EmbeddingModel
+
+ui_package()   # ui/ is imported as rag_ui, its installed name (also from a checkout that is not installed)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -32,6 +32,15 @@ LAYERS = [
 EDGE = ("rag.cli", "rag.__main__", "ui")
 
 
+INSTALLED = {"rag_ui": "ui"}   # the installed package name -> its folder (pyproject.toml's package-dir)
+
+
+def folder_name(module: str) -> str:
+    """rag_ui.app -> ui.app: modules are named by their folders here."""
+    top, dot, rest = module.partition(".")
+    return INSTALLED.get(top, top) + dot + rest
+
+
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -46,9 +55,9 @@ def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
         deps = set()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
-                deps.update(a.name for a in node.names)
+                deps.update(folder_name(a.name) for a in node.names)
             elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
+                base = folder_name(node.module or "")
                 if node.level:
                     up = package.split(".")[:len(package.split(".")) - node.level + 1]
                     base = ".".join(up + ([node.module] if node.module else []))
@@ -132,3 +141,24 @@ def test_subpackages_import_only_lower_layers():
 
 def test_the_edge_imports_only_public_modules():
     assert edge_violations(import_graph()) == []
+
+
+def test_the_ui_folder_imports_itself_only_relatively():
+    """ui/ is installed as rag_ui: an absolute `ui.` (or `rag_ui.`) import inside it would break one of the names."""
+    found = []
+    for path in (ROOT / "ui").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            found += [f"{path.name}: {n}" for n in names if n.split(".")[0] in ("ui", *INSTALLED)]
+    assert found == []
+
+
+def test_the_wheel_lists_every_subpackage_and_no_top_level_ui():
+    import tomllib
+
+    tool = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    on_disk = {module_name(p.parent) if p.parent != ROOT / "rag" else "rag"
+               for p in (ROOT / "rag").rglob("__init__.py")}
+    assert set(tool["packages"]) == on_disk | set(INSTALLED) and "ui" not in tool["packages"]
+    assert tool["package-dir"] == {"rag": "rag", **INSTALLED}

@@ -11,25 +11,22 @@ the chat as it is written, then is replaced by the checked answer: unsupported
 sentences marked, the share of supported sentences under it. Documents tab: ui/docs_tab.py. HTML comes from ui/render.py (all
 document text escaped; the page makes no request to outside hosts, which
 ui/security.py's Content-Security-Policy enforces); the turns' JSON from
-ui/session.py. One click handler (BRIDGE_JS, run by Gradio's HTML component, no
+session.py. One click handler (BRIDGE_JS, run by Gradio's HTML component, no
 inline script) turns clicks on ``data-act`` elements into the ``act`` event.
 Nothing sent to the browser names an absolute path.
 """
 from __future__ import annotations
 
 import logging
-import os
-import re
 
 import gradio as gr
 
-from rag import assemble
-from rag.api import Rag, open_default
-from rag.config import Config
+from rag.api import Rag
 from rag.errors import RagError
-from ui import docs_tab, export, session
-from ui.render import document_html, sources_html, status_text
-from ui.security import MAX_BODY, serve_auth
+
+from . import docs_tab, export, http_api, session
+from .common import public_message
+from .render import document_html, sources_html, status_text
 
 TITLE = "Ask your documents"
 MODE_CHOICES = [
@@ -89,12 +86,6 @@ button[role=tab] {color: #374151 !important;} button[role=tab][aria-selected=tru
 @media (max-width: 767px) { #chat {height: 55vh !important;} }
 """
 log = logging.getLogger(__name__)
-_ABS_PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[\\/](?:[^\s'\"\\/:]+[\\/])*([^\s'\"\\/:]*)")
-
-
-def public_message(text: str) -> str:
-    """One line, with every absolute path shortened to its last part (for messages sent to the browser)."""
-    return " ".join(_ABS_PATH.sub(lambda m: m.group(1) or "…", str(text)).split())
 
 
 def status_line(rag: Rag) -> str:
@@ -289,27 +280,23 @@ def theme():
     return gr.themes.Base(font=system, font_mono=["ui-monospace", "monospace"])
 
 
-def launch(config: Config | None = None, *, host: str = "127.0.0.1", port: int = 7860,
-           auth: str | None = None, max_body: int = MAX_BODY, rag: Rag | None = None, block: bool = True):
-    """Load (or build) the index, then serve the UI (until interrupted, unless block=False:
-    then the Gradio app is returned, serving in a thread; tests use that with their own rag).
+def create_app(rag: Rag, login: tuple[str, str] | None = None, **kwargs):
+    """The HTTP API's application (http_api.create_app, with kwargs) with the chat page mounted on it at
+    ``/``, behind its Guard and Gate: the Gate shows its sign-in form at ``/`` until signed in and tells
+    Gradio the user it let in; Gradio's file routes serve only its upload folder, its cache and the
+    corpus, never the index folder; no /docs, /redoc, /openapi.json."""
+    from gradio.utils import get_cache_folder, get_upload_folder
 
-    auth: 'USER:PASSWORD' (default $RAG_AUTH); required unless host is loopback,
-    else ServeError before anything loads. Request bodies over max_body bytes are
-    refused (413) on every route but the upload routes (Config.upload_max_mb); the
-    HTTP API (ui/http_api.py) is served on the same port, behind the same login."""
-    from ui.http_api import launch_kwargs
+    from .gate import USER
 
-    login = serve_auth(host, auth if auth is not None else os.environ.get("RAG_AUTH"))
-    assemble.offline_env()
-    if rag is None:
-        config = config or Config()
-        rag = open_default(config, embedder=assemble.embedder(config))
-    rag.query("warm up")   # load the model now, not on the first question
-    print(f"serving on http://{host}:{port}  ({status_line(rag)}; index at {rag.config.index_dir}; "
-          f"{'login required' if login else 'no login: loopback only'})", flush=True)
-    app = build_app(rag)
-    app.queue(default_concurrency_limit=4)
-    app.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=not block,
-               **launch_kwargs(rag, login, max_body=max_body), theme=theme(), css=CSS, footer_links=[])
-    return app
+    upload_max = kwargs.pop("upload_max", None) or http_api.upload_limit(rag.config)
+    roots = [get_upload_folder(), str(get_cache_folder()), str(rag.config.corpus_dir)]
+    app = http_api.create_app(rag, login, upload_max=upload_max, file_roots=roots,
+                              login_page=TITLE if login else None, **kwargs)
+    blocks = build_app(rag)
+    blocks.queue(default_concurrency_limit=4)
+    return gr.mount_gradio_app(
+        app, blocks, path="/", auth_dependency=(lambda request: request.scope.get(USER)) if login else None,
+        max_file_size=upload_max, ssr_mode=False, mcp_server=False, show_error=False,
+        blocked_paths=[str(rag.config.index_dir)], theme=theme(), css=CSS, footer_links=[],
+        app_kwargs={"docs_url": None, "redoc_url": None, "openapi_url": None})

@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 
 from rag.errors import RagError
-from ui.render import ago, size_text
+from .render import ago, size_text
 
 log = logging.getLogger(__name__)
 METHODS = ("documents", "skipped", "document", "add_files", "remove_document")

@@ -6,9 +6,12 @@
   whatever its credentials: every method but a browser's top-level page navigation (``GET``/``HEAD`` with
   ``Sec-Fetch-Mode: navigate``), and websockets. Requests without ``Origin`` and ``Sec-Fetch-Site``
   (curl, Python clients) are not affected.
-- **Login** (when one is set): every route answers 401 without credentials except ``OPEN_ROUTES``,
-  what Gradio's login page itself loads. Credentials: HTTP Basic ``USER:PASSWORD``, ``Authorization:
-  Bearer PASSWORD`` (or ``USER:PASSWORD``), or the cookie of Gradio's login page (``POST /login``).
+- **Login** (when one is set): every route answers 401 without credentials. Credentials: HTTP Basic
+  ``USER:PASSWORD``, ``Authorization: Bearer PASSWORD`` (or ``USER:PASSWORD``), or this Gate's own session
+  cookie. With ``login_page`` (the chat page is served), ``GET``/``HEAD /`` without credentials answers the
+  Gate's sign-in form, whose ``POST /login`` checks the password here and sets the session cookie (a random
+  token kept in this process, ``SESSION_SECONDS`` long, at most ``MAX_SESSIONS``); ``GET /logout`` ends it.
+  The user let in is put in the request's scope (``scope[USER]``) for the app behind.
 - **Throttle**: password failures (form, Basic and Bearer alike) are counted per client address and per
   user; after ``FREE_FAILURES`` within the window each further failure locks that client and that user
   out for a delay that doubles from 1 s up to 15 minutes. While locked out every password attempt, the
@@ -21,25 +24,25 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import html
 import json
 import math
 import os
 import re
+import secrets
 import threading
 import time
 from collections import OrderedDict
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
-# (methods, path pattern): what the login page needs before anyone is signed in; everything else needs the login.
+# (methods, path pattern): what the sign-in form needs before anyone is signed in (with login_page).
 OPEN_ROUTES = (
-    ({"GET", "HEAD"}, re.compile(r"^/$")),                    # the page (Gradio shows its login form there)
-    ({"POST"}, re.compile(r"^/login/?$")),                    # the login form's request (throttled)
-    ({"GET", "HEAD"}, re.compile(r"^/assets/[^?]*$")),        # the page's scripts and styles
-    ({"GET", "HEAD"}, re.compile(r"^/static/[^?]*$")),        # its fonts and iframe script
-    ({"GET", "HEAD"}, re.compile(r"^/theme\.css$")),          # its theme
-    ({"GET", "HEAD"}, re.compile(r"^/favicon\.ico$")),        # the browser's tab icon
-    ({"GET"}, re.compile(r"^/gradio_api/startup-events$")),   # Gradio's launch() calls it once (answers true/false)
+    ({"GET", "HEAD"}, re.compile(r"^/$")),                    # the page: the Gate's sign-in form until signed in
+    ({"POST"}, re.compile(r"^/login/?$")),                    # the form's request (throttled)
 )
+USER = "rag.user"          # the scope key holding the user the Gate let in
+SESSION_SECONDS = 7 * 24 * 3600   # a sign-in lasts a week (or until /logout, or the server stops)
+MAX_SESSIONS = 10_000      # sessions remembered at most (the oldest dropped first)
 SAFE = {"GET", "HEAD"}
 FREE_FAILURES = 5          # failures allowed before the delays start
 FIRST_DELAY = 1.0          # seconds of lockout after the next failure, doubling each time
@@ -127,19 +130,55 @@ class Throttle:
             self.entries.popitem(last=False)
 
 
+class Sessions:
+    """Signed-in browsers: random token -> (user, expiry); bounded memory, in this process only."""
+
+    def __init__(self, seconds: float = SESSION_SECONDS, max_entries: int = MAX_SESSIONS, clock=time.monotonic):
+        self.seconds, self.max_entries, self.clock = seconds, max_entries, clock
+        self.entries: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def start(self, user: str) -> str:
+        token = secrets.token_urlsafe(32)
+        with self.lock:
+            self.entries[token] = (user, self.clock() + self.seconds)
+            while len(self.entries) > self.max_entries:
+                self.entries.popitem(last=False)
+        return token
+
+    def user(self, token: str | None) -> str | None:
+        if not token:
+            return None
+        with self.lock:
+            entry = self.entries.get(token)
+            if entry is not None and self.clock() >= entry[1]:
+                del self.entries[token]
+                entry = None
+        return entry[0] if entry else None
+
+    def end(self, token: str | None) -> None:
+        with self.lock:
+            self.entries.pop(token or "", None)
+
+
 def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("utf-8", "replace"), b.encode("utf-8", "replace"))
 
 
 class Gate:
-    """ASGI middleware: origin check, login on every route but OPEN_ROUTES, throttled passwords,
-    strict cookies (see the module docstring). login None: no login (loopback), origin check only."""
+    """ASGI middleware: origin check, login on every route, throttled passwords, strict cookies (see the
+    module docstring). login None: no login (loopback), origin check only. login_page: the page's title;
+    then ``/`` shows the Gate's sign-in form until signed in, and ``/login`` and ``/logout`` are the Gate's."""
 
-    def __init__(self, app, login: tuple[str, str] | None = None, *, extra_origins=(), throttle: Throttle | None = None):
+    def __init__(self, app, login: tuple[str, str] | None = None, *, extra_origins=(), throttle: Throttle | None = None,
+                 login_page: str | None = None, sessions: Sessions | None = None):
         self.app = app
         self.login = login
         self.extra = {k for k in map(_origin_key, extra_origins) if k}
         self.throttle = throttle or Throttle()
+        self.login_page = login_page
+        self.sessions = sessions or Sessions()
+        self.cookie = f"rag-session-{secrets.token_hex(4)}"   # per server: two on one host keep their own
 
     # ---- origin -------------------------------------------------------------------------------------
     def cross_origin(self, scope, headers: dict) -> str | None:
@@ -174,17 +213,16 @@ class Gate:
         """Only the configured user is counted per user (other names can never succeed)."""
         return f"user:{name}" if self.login and name is not None and _same(name, self.login[0]) else None
 
-    def cookie_user(self, scope, headers: dict) -> str | None:
-        app = scope.get("app")
-        tokens, cookie_id = getattr(app, "tokens", None), getattr(app, "cookie_id", None)
-        if not tokens or not cookie_id:
-            return None
-        cookies = {}
+    def cookie_token(self, headers: dict) -> str | None:
         for part in headers.get(b"cookie", b"").decode("latin-1").split(";"):
             name, _, value = part.strip().partition("=")
-            cookies.setdefault(name, value)
-        token = cookies.get(f"access-token-{cookie_id}") or cookies.get(f"access-token-unsecure-{cookie_id}")
-        return tokens.get(token) if token else None
+            if name == self.cookie:
+                return value.strip()
+        return None
+
+    def cookie_user(self, headers: dict) -> str | None:
+        """The user of a valid session cookie (only with the sign-in page), else None."""
+        return self.sessions.user(self.cookie_token(headers)) if self.login_page else None
 
     def password(self, headers: dict):
         """(user named or None, right?) for an Authorization header, or None without one."""
@@ -218,10 +256,11 @@ class Gate:
             return await self.refuse(scope, send, 403, why)
         if self.login is not None:
             method, path = scope.get("method", "GET"), scope.get("path", "")
-            if scope["type"] == "http" and method == "POST" and re.match(r"^/login/?$", path):
+            page = self.login_page and scope["type"] == "http"
+            if page and method == "POST" and re.match(r"^/login/?$", path):
                 return await self.form_login(scope, receive, send)
-            if not (scope["type"] == "http" and open_route(method, path)) and \
-                    self.cookie_user(scope, headers) is None:
+            user = self.cookie_user(headers)
+            if user is None:
                 checked = self.password(headers)
                 keys = [self.client(scope), self.user_key(checked[0] if checked else None)]
                 if checked is not None:
@@ -230,11 +269,17 @@ class Gate:
                         return await self.too_many(scope, send, wait)
                     if checked[1]:
                         self.throttle.succeeded(keys)
+                        user = self.login[0]
                     else:
                         self.throttle.failed(keys)
-                if checked is None or not checked[1]:
-                    return await self.refuse(scope, send, 401, "login required: HTTP Basic USER:PASSWORD, "
-                                             "'Authorization: Bearer PASSWORD', or the login page's cookie")
+            if user is None:
+                if page and open_route(method, path):
+                    return await self.sign_in_form(scope, send)
+                return await self.refuse(scope, send, 401, "login required: HTTP Basic USER:PASSWORD, "
+                                         "'Authorization: Bearer PASSWORD', or the login page's cookie")
+            if page and method in SAFE and re.match(r"^/logout/?$", path):
+                return await self.logout(scope, send, headers)
+            scope[USER] = user
         await self.passthrough(scope, receive, send)
 
     async def passthrough(self, scope, receive, send):
@@ -250,7 +295,8 @@ class Gate:
 
     async def form_login(self, scope, receive, send):
         """POST /login: refused (429) while the client or the user is locked out; a wrong password is counted
-        and answered here (400, as Gradio does); a right one goes on to Gradio, which sets the cookie."""
+        and answered here (400, {"detail": "Incorrect credentials."}); a right one starts a session: 200 and its
+        cookie."""
         from starlette.requests import Request
 
         body, more = b"", True
@@ -280,23 +326,29 @@ class Gate:
             self.throttle.failed(keys)
             return await self.refuse(scope, send, 400, "Incorrect credentials.", detail=True)
         self.throttle.succeeded(keys)
-        return await self._forward(scope, send, name, secret)
+        token = self.sessions.start(self.login[0])
+        cookie = _strict(f"{self.cookie}={token}; Path=/; Max-Age={int(self.sessions.seconds)}".encode(),
+                         scope.get("scheme") == "https")
+        return await self._send(send, 200, b'{"success": true}', [(b"content-type", b"application/json"),
+                                                                   (b"set-cookie", cookie)])
 
-    async def _forward(self, scope, send, name, secret):
-        body = urlencode({"username": name, "password": secret}).encode()
-        scope = dict(scope, headers=[(k, v) for k, v in scope.get("headers") or []
-                                     if k.lower() not in (b"content-type", b"content-length")]
-                     + [(b"content-type", b"application/x-www-form-urlencoded"),
-                        (b"content-length", str(len(body)).encode())])
-        sent = False
+    async def logout(self, scope, send, headers):
+        """GET /logout: the session ends, its cookie is cleared, back to the sign-in form."""
+        self.sessions.end(self.cookie_token(headers))
+        cookie = _strict(f"{self.cookie}=; Path=/; Max-Age=0".encode(), scope.get("scheme") == "https")
+        return await self._send(send, 302, b"", [(b"location", b"./"), (b"set-cookie", cookie)])
 
-        async def receive():
-            nonlocal sent
-            if sent:
-                return {"type": "http.disconnect"}
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await self.passthrough(scope, receive, send)
+    async def sign_in_form(self, scope, send):
+        body = SIGN_IN.replace("{title}", html.escape(self.login_page)).encode()
+        return await self._send(send, 200, body if scope.get("method") != "HEAD" else b"",
+                                [(b"content-type", b"text/html; charset=utf-8"), (b"cache-control", b"no-store")],
+                                length=len(body))
+
+    @staticmethod
+    async def _send(send, status, body: bytes, headers, length: int | None = None):
+        headers = list(headers) + [(b"content-length", str(len(body) if length is None else length).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     async def too_many(self, scope, send, wait: float):
         seconds = max(1, math.ceil(wait))
@@ -320,6 +372,46 @@ class Gate:
             headers.append((b"www-authenticate", _BASIC_REALM))
         await send({"type": "http.response.start", "status": status, "headers": headers + list(extra)})
         await send({"type": "http.response.body", "body": body})
+
+
+SIGN_IN = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign in: {title}</title>
+<style>
+body {font-family: ui-sans-serif, system-ui, sans-serif; background: #f3f4f6; color: #111827; margin: 0;}
+main {max-width: 22rem; margin: 12vh auto; background: #fff; padding: 1.5rem 2rem; border-radius: 8px;
+  box-shadow: 0 1px 3px #0002;}
+h1 {font-size: 1.25rem; margin: 0 0 1rem 0;} label {display: block; margin: 0.75rem 0 0.25rem 0;}
+input {width: 100%; box-sizing: border-box; padding: 0.5rem; font-size: 1rem; border: 1px solid #6b7280;
+  border-radius: 6px;}
+button {margin-top: 1.25rem; width: 100%; padding: 0.6rem; font-size: 1rem; background: #1d4ed8; color: #fff;
+  border: 0; border-radius: 6px; cursor: pointer;}
+:focus-visible {outline: 3px solid #1d4ed8; outline-offset: 2px;} #message {color: #b91c1c; min-height: 1.5em;}
+</style></head>
+<body><main><h1>{title}</h1>
+<form id="signin" method="post" action="login">
+<label for="username">User</label>
+<input id="username" name="username" type="text" autocomplete="username" required autofocus>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button>
+<p id="message" role="alert"></p>
+</form></main>
+<script>
+document.getElementById('signin').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const message = document.getElementById('message');
+  message.textContent = '';
+  try {
+    const r = await fetch('login', {method: 'POST', body: new URLSearchParams(new FormData(e.target)),
+                                    credentials: 'same-origin'});
+    if (r.ok) { location.reload(); return; }
+    const j = await r.json().catch(() => ({}));
+    message.textContent = j.detail || j.error || ('sign-in failed (' + r.status + ')');
+  } catch (err) { message.textContent = 'the server did not answer'; }
+});
+</script></body></html>
+"""
 
 
 def _strict(value: bytes, secure: bool) -> bytes:

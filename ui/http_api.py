@@ -1,7 +1,7 @@
-"""The headless HTTP API, served by the same process (and port) as the chat UI.
+"""The HTTP API: a Starlette application of its own (no Gradio anywhere in its imports).
 
-``api_routes(rag, login)`` returns Starlette routes that ``launch_kwargs`` places
-in front of Gradio's own on the one FastAPI app ``rag serve`` runs:
+``create_app(rag, login)`` returns it; ``rag serve`` mounts the chat page (app.py) on it at ``/``,
+so one process and one port serve both, behind the same Gate; ``rag serve --api-only`` serves it alone.
 
     POST   /api/ask                 {question, history?, k?, mode?} -> the JSON of `rag ask --json`
                                     (stream: true -> text/event-stream of {"delta"} events, then {"answer"})
@@ -11,53 +11,42 @@ in front of Gradio's own on the one FastAPI app ``rag serve`` runs:
                                     "file_deleted": bool}: out of the index, file kept; delete_file
                                     deletes it only if it is an upload the application stored
     GET    /api/status              counts, model and index by name (no absolute path)
-    POST   /v1/chat/completions, GET /v1/models   OpenAI-compatible (ui/openai_compat.py)
+    POST   /v1/chat/completions, GET /v1/models   OpenAI-compatible (openai_compat.py)
 
-Login: the UI's (``--auth`` / ``RAG_AUTH``), as HTTP Basic, ``Authorization: Bearer
-PASSWORD`` (what OpenAI clients send) or Gradio's login cookie; open on loopback
-without a login, like the UI; else 401. The Gate (ui/gate.py) checks the login first, with
-wrong passwords throttled (429), and refuses requests from another origin (403). Bad input is a 400 with ``{"error": one
-line}`` (a library error's message, paths cut to their last part). Rag calls run in
-the threadpool, never on the event loop. Body limits and which files may be
-served are the Guard's (ui/security.py), configured by ``launch_kwargs``. Does not
-parse or store files itself: uploads go to ``Rag.add_files`` as (name, bytes).
+Login: ``--auth`` / ``RAG_AUTH``, checked by the Gate (gate.py) in front of every route: HTTP Basic,
+``Authorization: Bearer PASSWORD`` (what OpenAI clients send) or the sign-in page's cookie; open on
+loopback without a login; else 401, wrong passwords throttled (429), requests from another origin
+refused (403). Bad input is a 400 with ``{"error": one line}`` (a library error's message, paths cut to
+their last part). Rag calls run in the threadpool, never on the event loop. Body limits and which files
+may be served are the Guard's (security.py). Does not parse or store files itself: uploads go to
+``Rag.add_files`` as (name, bytes).
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
-import json
 import logging
 import time
 from dataclasses import asdict
 from pathlib import Path
 
+from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
-from starlette.requests import Request
+from starlette.middleware import Middleware
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from rag.errors import IndexLockedError, RagError
-from ui.security import MAX_BODY, Guard
+from rag.errors import RagError
+
+from .common import (SSE_HEADERS, BadRequest, NotAvailable, chat_items, error, guarded, json_body,
+                     public_message, sse, stream_flag)
+from .gate import Gate, Throttle, allowed_origins
+from .openai_compat import openai_routes
+from .security import MAX_BODY, Guard
 
 log = logging.getLogger(__name__)
 ASK_FIELDS = {"question", "history", "k", "mode", "stream"}
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-_END = object()
 DEFAULT_UPLOAD_MB = 20.0       # when the Config has no upload_max_mb
 MULTIPART_SLACK = 64 << 10     # bytes of multipart headers allowed over the upload size
-
-
-class BadRequest(Exception):
-    """The request is malformed (400); the message is one line."""
-    status = 400
-
-
-class NotAvailable(BadRequest):
-    """This version of the library lacks what the route needs (501)."""
-    status = 501
 
 
 def upload_limit(config) -> int:
@@ -66,72 +55,7 @@ def upload_limit(config) -> int:
 
 
 def public(text) -> str:
-    from ui.app import public_message  # one line, absolute paths cut to their last part
-
     return public_message(str(text))
-
-
-def error(status: int, message: str, **extra) -> JSONResponse:
-    return JSONResponse(dict(extra, error=message), status_code=status)
-
-
-def _same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode("utf-8", "replace"), b.encode("utf-8", "replace"))
-
-
-def allowed(request: Request, login: tuple[str, str] | None) -> bool:
-    """Basic USER:PASSWORD, Bearer PASSWORD (or USER:PASSWORD), or a Gradio login cookie."""
-    if login is None:
-        return True
-    user, password = login
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    value = value.strip()
-    if scheme.lower() == "bearer":
-        return _same(value, password) or _same(value, f"{user}:{password}")
-    if scheme.lower() == "basic":
-        try:
-            name, sep, secret = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
-        except (binascii.Error, ValueError):
-            return False
-        return bool(sep) and _same(name, user) & _same(secret, password)
-    app = request.scope.get("app")   # the Gradio App: its login tokens
-    tokens, cookie_id = getattr(app, "tokens", None), getattr(app, "cookie_id", None)
-    if not tokens or not cookie_id:
-        return False
-    token = (request.cookies.get(f"access-token-{cookie_id}")
-             or request.cookies.get(f"access-token-unsecure-{cookie_id}"))
-    return token is not None and tokens.get(token) == user
-
-
-def guarded(handler, login, *, errors=error):
-    """The handler behind the login, with library errors as one-line JSON."""
-    async def endpoint(request: Request):
-        if not allowed(request, login):
-            refused = errors(401, "login required: HTTP Basic USER:PASSWORD or 'Authorization: Bearer PASSWORD'")
-            refused.headers["WWW-Authenticate"] = 'Basic realm="rag"'
-            return refused
-        try:
-            return await handler(request)
-        except BadRequest as exc:
-            return errors(exc.status, str(exc))
-        except RagError as exc:
-            status = 409 if isinstance(exc, IndexLockedError) else \
-                404 if type(exc).__name__ == "DocumentError" else 400
-            return errors(status, public(exc))
-        except Exception as exc:   # noqa: BLE001 - one line to the client, the traceback to the log
-            log.exception("unexpected error in %s %s", request.method, request.url.path)
-            return errors(500, f"unexpected {type(exc).__name__}: see the server log")
-    return endpoint
-
-
-async def json_body(request: Request) -> dict:
-    try:
-        body = json.loads(await request.body() or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"the body must be a JSON object: {exc}") from None
-    if not isinstance(body, dict):
-        raise BadRequest(f"the body must be a JSON object, got {type(body).__name__}")
-    return body
 
 
 def history_of(value) -> list[dict]:
@@ -146,43 +70,8 @@ def history_of(value) -> list[dict]:
     return [{"role": m["role"], "content": m["content"]} for m in value]
 
 
-def _next(it):
-    try:
-        return next(it)
-    except StopIteration:   # cannot cross into the event loop's future
-        return _END
-
-
-async def chat_items(rag, messages: list[dict], **kw):
-    """Rag.chat_stream's items (text deltas, then the Answer) as an async iterator, each produced in
-    the threadpool. The first is computed before this returns, so a bad question raises here (a
-    400 from ``guarded``) rather than inside a response already started."""
-    it = rag.chat_stream(messages, **kw)
-    first = await run_in_threadpool(_next, it)
-
-    async def items():
-        item = first
-        while item is not _END:
-            yield item
-            item = await run_in_threadpool(_next, it)
-    return items()
-
-
-def sse(data: dict) -> str:
-    return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
-
-
-def stream_flag(body: dict) -> bool:
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise BadRequest("stream must be true or false")
-    return stream
-
-
-def api_routes(rag, login: tuple[str, str] | None) -> list[Route]:
-    """The /api and /v1 routes over rag (see the module docstring)."""
-    from ui.openai_compat import openai_routes
-
+def api_routes(rag) -> list[Route]:
+    """The /api and /v1 routes over rag (see the module docstring); the login is the Gate's."""
     def needs(name):
         if not callable(getattr(rag, name, None)):
             raise NotAvailable(f"document management is not available in this version (no Rag.{name})")
@@ -256,32 +145,25 @@ def api_routes(rag, login: tuple[str, str] | None) -> list[Route]:
                              "model": Path(model).name if "/" in model or "\\" in model else model,
                              "index": Path(s["index"]).name, "built_at": s.get("built_at")})
 
-    routes = [Route("/api/ask", guarded(ask, login), methods=["POST"]),
-              Route("/api/documents", guarded(documents, login), methods=["GET"]),
-              Route("/api/documents", guarded(add, login), methods=["POST"]),
-              Route("/api/documents/{doc_id:path}", guarded(remove, login), methods=["DELETE"]),
-              Route("/api/status", guarded(status, login), methods=["GET"])]
-    return routes + openai_routes(rag, login)
+    routes = [Route("/api/ask", guarded(ask), methods=["POST"]),
+              Route("/api/documents", guarded(documents), methods=["GET"]),
+              Route("/api/documents", guarded(add), methods=["POST"]),
+              Route("/api/documents/{doc_id:path}", guarded(remove), methods=["DELETE"]),
+              Route("/api/status", guarded(status), methods=["GET"])]
+    return routes + openai_routes(rag)
 
 
-def launch_kwargs(rag, login: tuple[str, str] | None, *, max_body: int = MAX_BODY,
-                  upload_max: int | None = None, extra_origins=None, throttle=None) -> dict:
-    """Keyword arguments for gradio's Blocks.launch: the login, the API routes, the Guard
-    (upload routes take upload_max bytes, every other route max_body; Gradio's file
-    routes serve only its upload folder and the corpus), the Gate (ui/gate.py: the login
-    on every route but the login page's, throttled passwords, the origin check; extra_origins
-    default to $RAG_ALLOWED_ORIGINS) and the safe Gradio settings (no /docs, /redoc, /openapi.json)."""
-    from gradio.utils import get_cache_folder, get_upload_folder
-    from starlette.middleware import Middleware
-
-    from ui.gate import Gate, allowed_origins
-
+def create_app(rag, login: tuple[str, str] | None = None, *, max_body: int = MAX_BODY,
+               upload_max: int | None = None, extra_origins=None, throttle: Throttle | None = None,
+               file_roots=None, login_page: str | None = None, routes=()) -> Starlette:
+    """The HTTP API over rag as a Starlette app, behind the Guard (bodies over max_body refused, the
+    upload route takes upload_max bytes, default Config.upload_max_mb; file routes confined to file_roots,
+    default the corpus) and the Gate (gate.py: login (user, password) or None on loopback, throttled
+    passwords, the origin check; extra_origins default to $RAG_ALLOWED_ORIGINS; login_page: the title of
+    the sign-in form shown at / when the chat page is mounted). routes: more routes, after the API's."""
     upload_max = upload_max or upload_limit(rag.config)
-    roots = [get_upload_folder(), str(get_cache_folder()), str(rag.config.corpus_dir)]
-    guard = Middleware(Guard, max_body=max_body, upload_max=upload_max + MULTIPART_SLACK, file_roots=roots)
-    gate = Middleware(Gate, login=login, throttle=throttle,
-                      extra_origins=allowed_origins() if extra_origins is None else extra_origins)
-    return dict(share=False, auth=login, max_file_size=upload_max, ssr_mode=False, mcp_server=False,
-                show_error=False, blocked_paths=[str(rag.config.index_dir)],
-                app_kwargs={"middleware": [guard, gate], "routes": api_routes(rag, login),
-                            "docs_url": None, "redoc_url": None, "openapi_url": None})
+    roots = [str(rag.config.corpus_dir)] if file_roots is None else list(file_roots)
+    middleware = [Middleware(Guard, max_body=max_body, upload_max=upload_max + MULTIPART_SLACK, file_roots=roots),
+                  Middleware(Gate, login=login, throttle=throttle, login_page=login_page,
+                             extra_origins=allowed_origins() if extra_origins is None else extra_origins)]
+    return Starlette(routes=api_routes(rag) + list(routes), middleware=middleware)

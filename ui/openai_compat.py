@@ -30,6 +30,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
+from .common import SSE_HEADERS, BadRequest, chat_items, guarded, json_body, stream_flag
+
 MODEL = "rag-offline"
 
 
@@ -40,8 +42,6 @@ def openai_error(status: int, message: str, **_) -> JSONResponse:
 
 
 def text_of(content, i: int) -> str:
-    from ui.http_api import BadRequest
-
     if isinstance(content, str):
         return content
     if isinstance(content, list):
@@ -51,8 +51,6 @@ def text_of(content, i: int) -> str:
 
 def conversation(messages) -> list[dict]:
     """OpenAI messages -> Rag.chat's [{role, content}] (system and tool messages dropped)."""
-    from ui.http_api import BadRequest
-
     if not isinstance(messages, list) or not messages:
         raise BadRequest("messages must be a non-empty list of {role, content}")
     out = []
@@ -112,9 +110,7 @@ async def generated_events(items, ident, created, model, t0):
     yield "data: [DONE]\n\n"
 
 
-def openai_routes(rag, login) -> list[Route]:
-    from ui.http_api import SSE_HEADERS, chat_items, guarded, json_body, stream_flag
-
+def openai_routes(rag) -> list[Route]:
     async def completions(request):
         body = await json_body(request)
         messages = conversation(body.get("messages"))
@@ -147,11 +143,11 @@ def openai_routes(rag, login) -> list[Route]:
             yield "data: [DONE]\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+                                 headers=SSE_HEADERS)
 
     async def models(request):
         return JSONResponse({"object": "list", "data": [
             {"id": MODEL, "object": "model", "created": 0, "owned_by": "rag-offline"}]})
 
-    return [Route("/v1/chat/completions", guarded(completions, login, errors=openai_error), methods=["POST"]),
-            Route("/v1/models", guarded(models, login, errors=openai_error), methods=["GET"])]
+    return [Route("/v1/chat/completions", guarded(completions, errors=openai_error), methods=["POST"]),
+            Route("/v1/models", guarded(models, errors=openai_error), methods=["GET"])]

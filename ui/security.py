@@ -1,8 +1,9 @@
-"""What ``rag serve`` puts between the network and Gradio.
+"""What ``rag serve`` puts between the network and the application (the HTTP API, with the Gradio page
+mounted on it). No Gradio imports here.
 
 - ``serve_auth``: off loopback a login is required (``--auth USER:PASSWORD`` or
   ``RAG_AUTH``), else the server refuses to start.
-- ``Guard``: an ASGI middleware around the whole Gradio app. It refuses request
+- ``Guard``: an ASGI middleware around the whole application. It refuses request
   bodies over ``max_body`` bytes with 413 on every route (by Content-Length, and
   by counting for chunked bodies) except the upload routes (``UPLOAD_ROUTES``),
   which take up to ``upload_max``; caps websocket messages at ``max_body``; with
@@ -14,7 +15,7 @@
   'unsafe-eval' because Gradio's HTML component needs it), plus a few standard
   hardening headers.
 
-The login, the password throttle and the origin check are ui/gate.py's ``Gate``.
+The login, the password throttle and the origin check are gate.py's ``Gate``.
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ checked field by field (``restore``), and everything is escaped when shown
 """
 from __future__ import annotations
 
-from ui.render import answer_html, pending_html, question_html
+from .render import answer_html, pending_html, question_html
 
 MAX_TURNS = 50          # older turns are dropped (the browser's storage and each request stay small)
 MAX_TEXT = 20_000       # characters kept of any one text field

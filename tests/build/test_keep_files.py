@@ -152,7 +152,7 @@ def test_http_delete_keeps_the_file_unless_an_upload_and_asked(tmp_path):
 
 
 def test_the_page_says_whether_the_file_is_kept():
-    from ui import docs_tab
+    from rag_ui import docs_tab
 
     assert "The file in your folder is kept." in docs_tab.CONFIRM_JS
     assert "and delete the uploaded copy" in docs_tab.CONFIRM_JS

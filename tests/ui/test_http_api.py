@@ -35,7 +35,7 @@ def api(corpus_rag):
 def auth_api(corpus_rag):
     """With a login; the throttle off (these tests send dozens of wrong passwords on purpose; the lockout
     is tested in test_server_gate.py)."""
-    from ui.gate import Throttle
+    from rag_ui.gate import Throttle
 
     with serve(corpus_rag[1], LOGIN, throttle=Throttle(free=10 ** 9)) as url:
         yield url
@@ -207,8 +207,8 @@ def test_with_login_the_ui_login_cookie_is_let_in(auth_api):
 
 
 def test_off_loopback_without_login_the_server_refuses_to_start(monkeypatch):
-    from ui.app import launch
-    from ui.security import ServeError
+    from rag_ui.server import launch
+    from rag_ui.security import ServeError
 
     monkeypatch.delenv("RAG_AUTH", raising=False)
     with pytest.raises(ServeError, match="without a login"):

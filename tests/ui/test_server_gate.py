@@ -14,7 +14,7 @@ import pytest
 from apiserver import basic, multipart, open_rag, request, serve, write_corpus
 from conftest import free_port
 
-from ui.gate import Gate, Throttle, open_route
+from rag_ui.gate import Gate, Sessions, Throttle, open_route
 
 LOGIN = ("reader", "s3cret-pw")
 
@@ -123,11 +123,40 @@ def test_login_cookie_is_samesite_strict_and_httponly(site):
     status, hdrs, _ = request(url, "POST", "/login", body, headers)
     assert status == 200
     cookies = hdrs.get_all("set-cookie")
-    assert len(cookies) == 2
+    assert len(cookies) == 1 and cookies[0].startswith("rag-session-")   # the Gate's session, not Gradio's
     for c in cookies:
         attrs = [a.strip().lower() for a in c.split(";")[1:]]
         assert "samesite=strict" in attrs and "httponly" in attrs and "samesite=none" not in attrs, c
         assert "secure" not in attrs   # plain http: a Secure cookie would not be kept
+
+
+def test_the_sign_in_form_and_the_session_are_the_gates_own(site):
+    """Anonymous, / is the Gate's sign-in form (no Gradio page, no config); signed in, Gradio's page with
+    the user; a forged or ended session is refused; /logout ends the session."""
+    url, _ = site
+    status, hdrs, body = request(url, "GET", "/")
+    assert status == 200 and b'type="password"' in body and b"gradio" not in body.lower()
+    assert "script-src 'self' 'unsafe-eval' 'sha256-" in hdrs["Content-Security-Policy"]   # its script by hash
+    cookie = login_cookie(url)
+    status, _, body = request(url, "GET", "/", headers={"Cookie": cookie})
+    assert status == 200 and b"gradio" in body.lower() and b'"username":"reader"' in body.replace(b" ", b"")
+    name = cookie.split("=")[0]
+    assert request(url, "GET", "/config", headers={"Cookie": f"{name}=forged"})[0] == 401
+    status, hdrs, _ = request(url, "GET", "/logout", headers={"Cookie": cookie})
+    assert status == 302 and "Max-Age=0" in hdrs["Set-Cookie"]
+    assert request(url, "GET", "/config", headers={"Cookie": cookie})[0] == 401   # the session is over
+    assert request(url, "GET", "/logout")[0] == 401
+
+
+def test_sessions_expire_and_memory_is_bounded():
+    clock = [0.0]
+    sessions = Sessions(seconds=60, max_entries=100, clock=lambda: clock[0])
+    first = sessions.start("reader")
+    assert sessions.user(first) == "reader" and sessions.user("forged") is None and sessions.user(None) is None
+    clock[0] = 60.0
+    assert sessions.user(first) is None
+    tokens = [sessions.start("reader") for _ in range(1000)]
+    assert len(sessions.entries) == 100 and sessions.user(tokens[0]) is None and sessions.user(tokens[-1]) == "reader"
 
 
 # ---- throttle ------------------------------------------------------------------------------------

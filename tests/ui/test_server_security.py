@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 from apiserver import chunked_post, env_set, multipart, open_rag, request, serve, write_corpus
-from ui.security import MAX_BODY, Guard
+from rag_ui.security import MAX_BODY, Guard
 
 UPLOAD_MAX = 3_000_000   # bytes: over the 1 MiB of the other routes, so the per-route limit shows
 MARK = f"SECRET-{uuid.uuid4().hex}"

@@ -20,11 +20,11 @@ from apiserver import chunked_post
 from conftest import SEEDS, free_port
 from rag.config import Config
 from rag.answer.examples import example_questions
-from ui.app import ask, public_message, status_line
-from ui.http_api import MULTIPART_SLACK, upload_limit
-from ui.render import sources_html
-from ui.session import from_answer
-from ui.security import MAX_BODY, ServeError, is_loopback, serve_auth
+from rag_ui.app import ask, public_message, status_line
+from rag_ui.http_api import MULTIPART_SLACK, upload_limit
+from rag_ui.render import sources_html
+from rag_ui.session import from_answer
+from rag_ui.security import MAX_BODY, ServeError, is_loopback, serve_auth
 
 QUESTION = "How many North Korean soldiers were sent to Russia last fall?"
 

@@ -29,7 +29,7 @@ def app(tmp_path_factory, real_embedder):
     """(url, rag): the UI served in this process on a free loopback port."""
     from rag import Config, Rag
     from rag.build.builder import build_index
-    from ui.app import launch
+    from rag_ui.server import launch
 
     root = tmp_path_factory.mktemp("ui")
     corpus = root / "corpus"

@@ -10,8 +10,8 @@ import pytest
 
 from rag.answer.examples import candidates, salient_terms
 from rag.answer.feedback import default_path, record
-from ui import export, session
-from ui.render import answer_html, marked, reading_text, sources_html, status_text
+from rag_ui import export, session
+from rag_ui.render import answer_html, marked, reading_text, sources_html, status_text
 
 TURN = {"question": "How many gulls?", "answer": "4,217\n\nThe keeper counted 4,217\ngulls. [1]", "found": True,
         "notice": None, "short": "4,217", "short_doc": "gulls.md", "short_start": 28, "short_end": 33,

@@ -12,9 +12,9 @@ import pytest
 from conftest import free_port
 from llmfake import GOOD, QUESTION, WRONG, FakeLLM
 from rag import Rag
-from ui import session
-from ui.app import ask_stream
-from ui.render import answer_html
+from rag_ui import session
+from rag_ui.app import ask_stream
+from rag_ui.render import answer_html
 
 EVIL = "The lamp <img src=x onerror=alert(1)> is in Paris since 1990 [1]."
 
@@ -70,7 +70,7 @@ def test_browser_shows_partial_text_then_the_marked_answer(seed_index, real_embe
 
     from test_ui import launch_chromium
     from test_ui_browser import open_page
-    from ui.app import launch
+    from rag_ui.server import launch
 
     with FakeLLM("sse", reply=f"{GOOD} {WRONG}", pace=0.25) as server:
         rag = Rag.open(seed_index, embedder=real_embedder, llm_url=server.url)
