@@ -357,6 +357,7 @@ def main() -> None:
         "stride": R.STRIDE, "train_seconds": round(train_seconds), "total_seconds": round(time.time() - t_start),
         "torch_threads": torch.get_num_threads(),
         "validation_paragraph_level": metrics,
+        "split_articles": {"train": split["train"], "validation": split["validation"]},
         "shapes": {k: list(v.shape) for k, v in state.items()},
     }
     (out / R.MANIFEST_FILE).write_text(json.dumps(manifest, indent=1) + "\n")

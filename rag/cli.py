@@ -266,9 +266,19 @@ def cmd_eval(args) -> int:
         return 0
     report = evaluate(args.dataset, split=args.split, modes=args.mode, config=config, limit=args.limit,
                       conversations=args.conversations, abstention=not args.no_abstention,
-                      embedder=_embedder(config), llm_limit=args.llm_limit)
+                      embedder=_embedder(config), llm_limit=args.llm_limit,
+                      articles=_articles(args.articles) if args.articles else None)
     print(json.dumps(report.to_dict(), indent=2) if args.json else format_report(report))
     return 0
+
+
+def _articles(value: str) -> set[str]:
+    """--articles: "train"/"validation" (the reader's split, bench/reader_split.json) or titles, comma-separated."""
+    from .evaluate import split_articles
+
+    if value in ("train", "validation"):
+        return split_articles(value)
+    return {t.strip() for t in value.split(",") if t.strip()}
 
 
 def _rag(args):
@@ -373,6 +383,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", action="append", choices=MODES,
                    help="mode to evaluate; repeat for several (default: all four)")
     p.add_argument("--limit", type=int, help="evaluate only the first N queries")
+    p.add_argument("--articles", metavar="SPLIT|TITLES",
+                   help="only questions of these SQuAD articles: 'validation' or 'train' (the reader's split, "
+                        "rag/models/reader/manifest.json) or comma-separated titles as in paragraph ids")
     p.add_argument("--conversations", metavar="FILE",
                    help="two-turn conversations to measure follow-up accuracy (e.g. bench/conversations.jsonl)")
     p.add_argument("--no-abstention", action="store_true",

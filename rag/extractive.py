@@ -18,6 +18,18 @@ documents" when the best evidence is under ``min_score``: no term of the score
 depends on statistics of the indexed corpus, so the threshold means the same
 on one document or thousands. "Summarize X", comparisons and yes/no questions
 take their sentences from rag.multi. Does not paraphrase or generate text.
+
+The learned reader (rag.reader) reads the question with the top READER_PASSAGES
+passages. Its best span decides the quoted sentence when its probability is at
+least SENTENCE_MIN_PROB, and is the short answer (``Answer.short``, with
+``short_prob``) only when it is at least SHORT_MIN_PROB; otherwise no short
+answer is shown. With the reader, the not-found score is the evidence score
+plus READER_WEIGHT * (the reader's has-answer probability - 0.5), compared
+with ``min_score``; the reader's output does not depend on the corpus either.
+Both thresholds and the weight were chosen on the reader's training articles
+(bench/calibrate_reader.py). Missing or damaged reader weights raise
+rag.reader.ReaderError naming the training command; ``reader=None`` gives
+the rules-only answerer.
 """
 from __future__ import annotations
 
@@ -41,6 +53,10 @@ from .retrieve import Passage, Sentence
 EVIDENCE_WEIGHTS = (1.0, 0.1, 0.0, 0.0, 0.0, -0.5, 0.5)
 SELECT_WEIGHTS = (1.0, 0.5, 0.5, 0.2, 0.0, 0.0, 0.0)
 SECOND_SENTENCE_MARGIN = 0.1
+READER_PASSAGES = 3
+READER_WEIGHT = 0.6       # weight of the reader's has-answer probability in the not-found score
+SENTENCE_MIN_PROB = 0.2   # the reader's span picks the quoted sentence from this probability up
+SHORT_MIN_PROB = 0.5      # and is shown as the short answer from this one up
 NEGATION = re.compile(r"\b(?:not|never|no|none|nothing|nobody|neither|nor|without|cannot)\b|n't\b", re.I)
 
 
@@ -83,8 +99,14 @@ class ExtractiveAnswerer:
     """Answer by quoting sentences; see the module docstring."""
 
     def __init__(self, min_score: float, *, evidence_weights=EVIDENCE_WEIGHTS, select_weights=SELECT_WEIGHTS,
-                 margin: float = SECOND_SENTENCE_MARGIN):
+                 margin: float = SECOND_SENTENCE_MARGIN, reader="default", reader_weight: float = READER_WEIGHT,
+                 sentence_min_prob: float = SENTENCE_MIN_PROB, short_min_prob: float = SHORT_MIN_PROB):
+        """reader: "default" (the shipped rag.reader weights, loaded on first use), a folder of
+        reader weights, an object with rag.reader.Reader's ``read``, or None (rules only)."""
         self.min_score, self.margin = min_score, margin
+        self._reader = reader
+        self.reader_weight, self.sentence_min_prob, self.short_min_prob = \
+            reader_weight, sentence_min_prob, short_min_prob
         self.evidence_weights = np.asarray(evidence_weights, np.float32)
         self.select_weights = np.asarray(select_weights, np.float32)
 
@@ -96,6 +118,27 @@ class ExtractiveAnswerer:
         if cands:
             feats[:, 0] = source.sentence_vectors([c.sentence.row for c in cands]) @ np.asarray(qvec, np.float32)
         return cands, feats
+
+    @property
+    def reader(self):
+        """The reader (loaded on first use), or None for the rules-only answerer."""
+        if self._reader is None or hasattr(self._reader, "read"):
+            return self._reader
+        from . import reader as reader_mod
+
+        self._reader = reader_mod.get() if self._reader == "default" else reader_mod.get(self._reader)
+        return self._reader
+
+    def read(self, question: str, passages: Sequence[Passage]):
+        """(has-answer probability, (passage, reading) of the most probable span) from the reader
+        over the top READER_PASSAGES passages; (None, None) without a reader or passages."""
+        reader, top = self.reader, list(passages[:READER_PASSAGES])
+        if reader is None or not top:
+            return None, None
+        readings = reader.read(question, [p.text for p in top])
+        has = max(1.0 - r.null_prob for r in readings)
+        k = max(range(len(top)), key=lambda i: (readings[i].prob, -i))
+        return has, (top[k], readings[k])
 
     def score(self, question: str, qvec: np.ndarray, passages: Sequence[Passage], source: SentenceSource):
         """(candidates, evidence scores, selection scores)."""
@@ -113,6 +156,9 @@ class ExtractiveAnswerer:
                 return Answer(question, text, True, citations, passages, notice, score=1.0)
         cands, evidence, select = self.score(question, qvec, passages, source)
         best = float(evidence.max()) if len(cands) else 0.0
+        has, read = self.read(question, passages) if cands else (None, None)
+        if has is not None:
+            best += self.reader_weight * (has - 0.5)
         if not cands or best < self.min_score:
             return Answer(question, NOT_FOUND, False, (), passages, notice, score=best)
         if kind == "compare":
@@ -124,15 +170,43 @@ class ExtractiveAnswerer:
         picked = [cands[order[0]]]
         if len(order) > 1 and select[order[1]] >= select[order[0]] - self.margin:
             picked.append(cands[order[1]])
+        short = None
+        if read is not None:
+            picked, short = self._with_reading(cands, select, picked, read)
         # a yes/no question leads with the sentence that decides it; others read in document order
         text, citations = cite([(c.passage, c.sentence) for c in picked], reading_order=kind != "yes/no")
-        top, span = short_answer_of(question, picked, kind)
-        if span is None:
+        if read is None:   # rules only
+            top, span = short_answer_of(question, picked, kind)
+            if span is not None:
+                a = top.sentence.start + span.start
+                short = (span.text, top.passage.doc_id, a, a + len(span.text), None)
+        if short is None or kind == "yes/no":
             return Answer(question, text, True, citations, passages, notice, score=best)
-        a = top.sentence.start + span.start
-        return Answer(question, f"{span.text}\n\n{text}", True, citations, passages, notice,
-                      short=span.text, short_doc=top.passage.doc_id, short_start=a,
-                      short_end=a + len(span.text), score=best)
+        return Answer(question, f"{short[0]}\n\n{text}", True, citations, passages, notice,
+                      short=short[0], short_doc=short[1], short_start=short[2], short_end=short[3],
+                      short_prob=short[4], score=best)
+
+    def _with_reading(self, cands, select, picked, read):
+        """(sentences to quote, short answer (text, doc, start, end, probability) or None) given the
+        reader's best span: its sentence leads when the span is probable enough (the rules' best
+        sentence follows it when within the margin), and the span is shown when more probable still."""
+        passage, r = read
+        text = r.text.strip().rstrip(".,;:")
+        a = passage.start + r.start + (len(r.text) - len(r.text.lstrip()))
+        b = a + len(text)
+        if r.prob < self.sentence_min_prob or not text:
+            return picked, None
+        holder = next((i for i, c in enumerate(cands) if c.passage.doc_id == passage.doc_id
+                       and c.sentence.start <= a < c.sentence.end), None)
+        if holder is None:
+            return picked, None
+        best = int(np.argmax(select))
+        out = [cands[holder]]
+        if best != holder and select[best] >= select[holder] - self.margin:
+            out.append(cands[best])
+        if r.prob < self.short_min_prob:
+            return out, None
+        return out, (text, passage.doc_id, a, b, round(float(r.prob), 4))
 
 
 def short_answer_of(question: str, picked: Sequence[Candidate], intent: str | None):
