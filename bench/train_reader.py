@@ -41,7 +41,7 @@ from rag.metrics import squad_em_f1  # noqa: E402
 SPLIT_FILE = HERE / "reader_split.json"
 CACHE = HERE / ".cache"
 SPLIT_SEED, SEED = 16, 0
-EPOCHS, BATCH, LR_LAYER, LR_HEAD = 4, 16, 2e-4, 2e-3
+EPOCHS, BATCH, LR_LAYER, LR_HEAD = 8, 16, 5e-4, 5e-3
 NEG_EVERY = 4
 
 
