@@ -38,7 +38,8 @@ from rag.build import build_index  # noqa: E402
 from rag.datasets import load_beir  # noqa: E402
 from rag.embed import Embedder  # noqa: E402
 from rag.evaluate import _cache_dir, article_of  # noqa: E402
-from rag.extractive import ExtractiveAnswerer  # noqa: E402
+from rag.extractive import ExtractiveAnswerer, short_answer_of  # noqa: E402
+from rag.multi import intent  # noqa: E402
 from rag.metrics import contains_answer, squad_em_f1  # noqa: E402
 
 TARGET = 0.85
@@ -56,7 +57,15 @@ def record(ans: ExtractiveAnswerer, rag, question, qvec, passages, gold=()):
                                  and select[order[1]] >= select[order[0]] - ans.margin else [])
     picked, short = ans._with_reading(cands, select, rules, read)
     r = read[1]
-    return {"evidence": float(evidence.max()), "has": has, "prob": r.prob,
+    top, span = short_answer_of(question, rules, intent(question))
+    agree, rule_right = False, False
+    if span is not None:
+        a = top.sentence.start + span.start
+        ra = read[0].start + r.start
+        agree = top.passage.doc_id == read[0].doc_id and a < ra + len(r.text) and ra < a + len(span.text)
+        rule_right = bool(gold) and squad_em_f1(span.text, gold)[1] > 0
+    return {"evidence": float(evidence.max()), "has": has, "prob": r.prob, "rule_short": span is not None,
+            "rule_right": rule_right, "agree": bool(agree),
             "right": bool(gold) and squad_em_f1(r.text.strip().rstrip(".,;:"), gold)[1] > 0,
             "contains": bool(gold) and any(contains_answer(c.sentence.text, gold) for c in picked),
             "rules": bool(gold) and any(contains_answer(c.sentence.text, gold) for c in rules)}
@@ -132,6 +141,15 @@ def choose(data: dict) -> dict:
             short = round(float(t), 2)
         sentence = max(sentence, (round(float(cont), 4), -round(float(t), 2)))
     print(f"rules' sentence only: containment {np.mean([r['rules'] for r in data['present']]):.3f}")
+    rs = [r for r in present if r.get("rule_short")]
+    ag = [r for r in rs if r["agree"]]
+    print(f"rules' short answers: shown {len(rs) / len(present):.3f}, right {np.mean([r['rule_right'] for r in rs]):.3f}; "
+          f"where the reader's span overlaps them: shown {len(ag) / len(present):.3f}, "
+          f"right {np.mean([r['rule_right'] for r in ag]) if ag else 0:.3f}")
+    for t in (0.1, 0.3, 0.5, 0.7):
+        g = [r for r in ag if r["prob"] >= t]
+        print(f"  overlap and span probability >= {t}: shown {len(g) / len(present):.3f}, "
+              f"right {np.mean([r['rule_right'] for r in g]) if g else 0:.3f}")
 
     def score(rows, w):
         return np.array([r["evidence"] + w * (r["has"] - 0.5) for r in rows])

@@ -109,6 +109,8 @@ def evaluate(folder, *, split: str = "test", modes=None, config: Config | None =
         qids = [q for q in qids if any(article_of(d) in articles for d in ds.qrels[q])]
         if not qids:
             raise RagError(f"no query of {ds.name} is about the articles asked for ({len(articles)} titles)")
+    if limit and articles is not None:   # spread over the articles: every n-th question
+        qids = qids[::max(1, len(qids) // limit)][:limit]
     qids = qids[:limit] if limit else qids
     embedder.encode(["warm up"], progress=False)
     qvecs, embed_ms, t0 = {}, [], time.perf_counter()
@@ -154,7 +156,7 @@ def evaluate(folder, *, split: str = "test", modes=None, config: Config | None =
         out.modes.append(ModeResult(mode, {k: round(v, 4) for k, v in summary.items()},
                                     {k: round(v, 2) for k, v in lat.items()}))
     if abstention and config.mode in modes:
-        out.abstention = _abstention(folder, ds, qids, qvecs, rag, config, embedder, articles)
+        out.abstention = _abstention(folder, ds, qids, qvecs, rag, config, embedder, articles, limit)
     if conversations:
         out.followup = convs.evaluate(rag, convs.load(conversations, ds.name, ds.queries, ds.answers))
     if config.llm_url is not None and ds.answers:
@@ -209,7 +211,7 @@ def split_articles(name: str, split_file=None) -> set[str]:
         raise RagError(f"cannot read split {name!r} from {path}: give a readable split file") from None
 
 
-def _abstention(folder: Path, ds, qids, qvecs, rag, config: Config, embedder, articles=None) -> dict:
+def _abstention(folder: Path, ds, qids, qvecs, rag, config: Config, embedder, articles=None, limit=None) -> dict:
     out = {}
     titles = [d.title for d in ds.documents]
     if ds.answers and len(set(titles)) < len(titles):   # documents grouped in articles (SQuAD)
@@ -221,6 +223,8 @@ def _abstention(folder: Path, ds, qids, qvecs, rag, config: Config, embedder, ar
     rows = abst.load_questions(folder)
     if articles is not None:
         rows = [r for r in rows if article_of(r["paragraph-id"]) in articles]
+        if limit:   # with --articles, --limit N also spreads 2N of the SQuAD 2.0 questions over them
+            rows = rows[::max(1, len(rows) // (2 * limit))][:2 * limit]
     if rows:
         print("  abstention: unanswerable questions", file=sys.stderr, flush=True)
         texts = {str(r["_id"]): r["text"] for r in _read_jsonl(folder / "queries.jsonl")}
