@@ -34,6 +34,7 @@ TRAIN_COMMAND = "python bench/train_reader.py ../shared/data/squad-dev ../shared
 MAX_TOKENS = 256
 STRIDE = 96            # word pieces shared by consecutive windows of a long passage
 MAX_ANSWER_TOKENS = 30
+MAX_QUESTION_TOKENS = 64   # word pieces of the question read; the rest is cut
 FROZEN = 5             # MiniLM layers used as they are; the layers above are the trained ones
 MAX_BYTES = 10 * 1024 * 1024
 _LOCK = threading.Lock()
@@ -119,6 +120,9 @@ def trained_state(model, head) -> dict:
 def pair_encoding(tokenizer, question: str, texts: Sequence[str]):
     """Tokenized (question, text) windows: input ids, attention mask, token types, offsets, which
     text each window is of, and the mask of the text's word pieces."""
+    q = tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    if len(q) > MAX_QUESTION_TOKENS:   # the passage must keep room: a long question is cut
+        question = question[:q[MAX_QUESTION_TOKENS - 1][1]]
     enc = tokenizer([question] * len(texts), list(texts), truncation="only_second", max_length=MAX_TOKENS,
                     stride=STRIDE, return_overflowing_tokens=True, return_offsets_mapping=True, padding=True,
                     return_tensors="np")

@@ -182,3 +182,8 @@ def test_reader_is_deterministic():
     a = R.get().read("Who designed the Halden lighthouse?", [SMOKE, SMOKE[:80]])
     b = R.get().read("Who designed the Halden lighthouse?", [SMOKE, SMOKE[:80]])
     assert a == b
+
+
+def test_a_question_longer_than_the_window_is_cut_not_refused():
+    (r,) = R.get().read("who " * 400 + "designed the lighthouse?", [SMOKE])
+    assert 0.0 <= r.prob <= 1.0 and 0.0 <= r.null_prob <= 1.0
