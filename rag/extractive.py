@@ -21,8 +21,8 @@ take their sentences from rag.multi. Does not paraphrase or generate text.
 
 The learned reader (rag.reader) reads the question with the top READER_PASSAGES
 passages. A short answer (``Answer.short``, with the reader's ``short_prob``) is
-shown only when the reader is confident: today, when its best span overlaps the
-rules' short answer at probability AGREE_MIN_PROB or more. Three more uses are
+shown only when the reader is confident: today, when its best span in the passage
+of the rules' short answer overlaps it at probability AGREE_MIN_PROB or more. Three more uses are
 built in and off (None / 0) because the shipped reader did not earn them on its
 training articles: its span picking the quoted sentence (SENTENCE_MIN_PROB),
 its own span as the short answer (SHORT_MIN_PROB), and its has-answer
@@ -186,7 +186,9 @@ class ExtractiveAnswerer:
             short = rules
         elif kind != "yes/no" and (rules is not None or self.sentence_min_prob is not None
                                    or self.short_min_prob is not None):
-            if read is None:
+            if read is None and self.sentence_min_prob is None and self.short_min_prob is None:
+                has, read = self.read(question, [top.passage])   # the gate only: the short answer's passage
+            elif read is None:
                 has, read = self.read(question, passages)
             picked, short = self._with_reading(cands, select, picked, read)
             if short is None and rules is not None and self.agree_min_prob is not None:
