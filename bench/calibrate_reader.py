@@ -78,7 +78,7 @@ def collect(squad: Path, squad2: Path, n: int) -> dict:
     split = json.loads((HERE / "reader_split.json").read_text())
     train = set(split["train"])
     config, embedder = Config(), Embedder()
-    ans = ExtractiveAnswerer(config.min_score, sentence_min_prob=0.0, short_min_prob=0.0)
+    ans = ExtractiveAnswerer(config.min_score, reader="default", sentence_min_prob=0.0, short_min_prob=0.0)
     rng = random.Random(0)
     ds = load_beir(squad, "test")
     qids = [q for q in ds.queries if any(article_of(d) in train for d in ds.qrels[q])]

@@ -45,7 +45,8 @@ class Rag:
             data, weights=self.config.fusion_weights, depth=self.config.depth),
             settings=self.config.index_settings(), corpus=self.config.corpus_dir)
         self.answerer = answerer or generative.from_config(
-            self.config, self.embedder, ExtractiveAnswerer(self.config.min_score))
+            self.config, self.embedder,
+            ExtractiveAnswerer(self.config.min_score, reader="default" if self.config.reader else None))
 
     @property
     def retriever(self) -> Retriever:

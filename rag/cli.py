@@ -27,7 +27,7 @@ _OPTIONS = (("index", "index_dir", Path), ("corpus", "corpus_dir", Path), ("mode
             ("max_file_mb", "max_file_mb", float), ("backend", "backend", str),
             ("sentence_vectors", "sentence_vectors", str), ("upload_max_mb", "upload_max_mb", float),
             ("upload_types", "upload_types", lambda v: tuple(v.replace(",", " ").split())),
-            ("device", "device", str))
+            ("device", "device", str), ("reader", "reader", bool))
 
 
 def _config(args) -> Config:
@@ -272,6 +272,11 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def _reader_flag(p) -> None:
+    p.add_argument("--reader", action="store_const", const=True, default=None,
+                   help="the learned reader gates the short answer (README, 'The learned reader'; $RAG_READER=1)")
+
+
 def _articles(value: str) -> set[str]:
     """--articles: "train"/"validation" (the reader's split, bench/reader_split.json) or titles, comma-separated."""
     from .evaluate import split_articles
@@ -361,6 +366,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_index)
     p = sub.add_parser("ask", help="answer a question with cited passages")
     p.add_argument("question", nargs="?")
+    _reader_flag(p)
     p.add_argument("-k", type=int, default=None, help="passages to retrieve (default 5)")
     p.add_argument("--json", action="store_true", help="print the full answer as JSON")
     p.add_argument("--mode", choices=MODES, help="retrieval mode (default hybrid)")
@@ -383,6 +389,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", action="append", choices=MODES,
                    help="mode to evaluate; repeat for several (default: all four)")
     p.add_argument("--limit", type=int, help="evaluate only the first N queries")
+    _reader_flag(p)
     p.add_argument("--articles", metavar="SPLIT|TITLES",
                    help="only questions of these SQuAD articles: 'validation' or 'train' (the reader's split, "
                         "rag/models/reader/manifest.json) or comma-separated titles as in paragraph ids")

@@ -100,7 +100,8 @@ def evaluate(folder, *, split: str = "test", modes=None, config: Config | None =
     report = build_index(config, embedder=embedder, documents=ds.documents)
     build_seconds = report.seconds if report.changed else float(
         read_manifest(config.index_dir).get("build_seconds", 0.0))
-    rag = Rag(config, embedder=embedder, answerer=ExtractiveAnswerer(config.min_score))
+    rag = Rag(config, embedder=embedder,
+              answerer=ExtractiveAnswerer(config.min_score, reader="default" if config.reader else None))
     print(f"  index ready in {time.perf_counter() - t0:.0f}s (build {build_seconds:.0f}s)", file=sys.stderr)
 
     qids = list(ds.queries)
@@ -167,7 +168,8 @@ def evaluate(folder, *, split: str = "test", modes=None, config: Config | None =
 def generated(rag: Rag, ds, qids, qvecs) -> dict:
     """Generated answers (config.llm_url) beside extractive ones on the same questions: answer
     containment, supported share, fallbacks, seconds per answer."""
-    rows, extractive = [], ExtractiveAnswerer(rag.config.min_score)
+    rows = []
+    extractive = ExtractiveAnswerer(rag.config.min_score, reader="default" if rag.config.reader else None)
     t0 = time.perf_counter()
     for n, q in enumerate(qids, 1):
         question, qvec = ds.queries[q], qvecs[q]

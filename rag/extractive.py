@@ -29,7 +29,8 @@ its own span as the short answer (SHORT_MIN_PROB), and its has-answer
 probability in the not-found score (evidence + READER_WEIGHT * (probability -
 0.5)). All were chosen with bench/calibrate_reader.py. Missing or damaged
 reader weights raise rag.reader.ReaderError naming the training command;
-``reader=None`` gives the rules-only answerer (short answers ungated).
+``reader=None`` (the default; ``Config.reader`` / ``--reader`` turn it on) gives
+the rules-only answerer (short answers ungated).
 """
 from __future__ import annotations
 
@@ -105,7 +106,7 @@ class ExtractiveAnswerer:
     """Answer by quoting sentences; see the module docstring."""
 
     def __init__(self, min_score: float, *, evidence_weights=EVIDENCE_WEIGHTS, select_weights=SELECT_WEIGHTS,
-                 margin: float = SECOND_SENTENCE_MARGIN, reader="default", reader_weight: float = READER_WEIGHT,
+                 margin: float = SECOND_SENTENCE_MARGIN, reader=None, reader_weight: float = READER_WEIGHT,
                  sentence_min_prob: float | None = SENTENCE_MIN_PROB,
                  short_min_prob: float | None = SHORT_MIN_PROB, agree_min_prob: float | None = AGREE_MIN_PROB):
         """reader: "default" (the shipped rag.reader weights, loaded on first use), a folder of

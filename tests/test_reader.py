@@ -173,7 +173,7 @@ def test_shipped_reader_finds_a_date_a_count_and_a_name(question, expected):
 def test_shipped_reader_does_not_show_a_swapped_fact():
     # the passage names the designer, not who demolished it: no short answer may be shown
     passage = Passage(1, 0, "halden.txt", "Halden", SMOKE, 0, len(SMOKE), 1.0, 1.0)
-    a = ExtractiveAnswerer(-10.0).answer("Who demolished the Halden lighthouse?", np.ones(4, np.float32) / 2,
+    a = ExtractiveAnswerer(-10.0, reader="default").answer("Who demolished the Halden lighthouse?", np.ones(4, np.float32) / 2,
                                          [passage], Source(SMOKE))
     assert a.short is None
 
@@ -187,3 +187,15 @@ def test_reader_is_deterministic():
 def test_a_question_longer_than_the_window_is_cut_not_refused():
     (r,) = R.get().read("who " * 400 + "designed the lighthouse?", [SMOKE])
     assert 0.0 <= r.prob <= 1.0 and 0.0 <= r.null_prob <= 1.0
+
+
+def test_the_reader_is_off_by_default_and_on_by_flag_or_environment(monkeypatch):
+    from rag import Config
+    from rag.cli import _config, parser as build_parser
+
+    monkeypatch.delenv("RAG_READER", raising=False)
+    assert Config().reader is False
+    assert _config(build_parser().parse_args(["ask", "--reader", "q"])).reader is True
+    assert _config(build_parser().parse_args(["eval", "x", "--reader"])).reader is True
+    monkeypatch.setenv("RAG_READER", "1")
+    assert Config().reader is True
