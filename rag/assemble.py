@@ -63,8 +63,8 @@ def live_index(config: Config) -> LiveIndex:
 
 
 def extractive_answerer(config: Config) -> ExtractiveAnswerer:
-    """The offline, deterministic answer step (the default)."""
-    return ExtractiveAnswerer(config.min_score)
+    """The offline, deterministic answer step (the default), with the learned reader when config.reader."""
+    return ExtractiveAnswerer(config.min_score, reader="default" if config.reader else None)
 
 
 def answerer(config: Config, embed: EmbeddingModel) -> Answerer:

@@ -29,7 +29,8 @@ _OPTIONS = (("index", "index_dir", Path), ("corpus", "corpus_dir", Path), ("mode
             ("sentence_vectors", "sentence_vectors", str), ("upload_max_mb", "upload_max_mb", float),
             ("upload_types", "upload_types", lambda v: tuple(v.replace(",", " ").split())),
             ("device", "device", str), ("convert_memory_mb", "convert_memory_mb", float),
-            ("convert_timeout", "convert_timeout", float), ("allow_hard_links", "allow_hard_links", bool))
+            ("convert_timeout", "convert_timeout", float), ("allow_hard_links", "allow_hard_links", bool),
+            ("reader", "reader", bool))
 
 
 def _config(args) -> Config:
@@ -255,9 +256,24 @@ def cmd_eval(args) -> int:
         return 0
     report = evaluate(args.dataset, split=args.split, modes=args.mode, config=config, limit=args.limit,
                       conversations=args.conversations, abstention=not args.no_abstention,
-                      embedder=_embedder(config), llm_limit=args.llm_limit)
+                      embedder=_embedder(config), llm_limit=args.llm_limit,
+                      articles=_articles(args.articles) if args.articles else None)
     print(json.dumps(report.to_dict(), indent=2) if args.json else format_report(report))
     return 0
+
+
+def _reader_flag(p) -> None:
+    p.add_argument("--reader", action="store_const", const=True, default=None,
+                   help="the learned reader gates the short answer (README, 'The learned reader'; $RAG_READER=1)")
+
+
+def _articles(value: str) -> set[str]:
+    """--articles: "train"/"validation" (the reader's split, bench/reader_split.json) or titles, comma-separated."""
+    from rag.evaluation import split_articles
+
+    if value in ("train", "validation"):
+        return split_articles(value)
+    return {t.strip() for t in value.split(",") if t.strip()}
 
 
 def _rag(args):
@@ -376,6 +392,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_index)
     p = sub.add_parser("ask", help="answer a question with cited passages")
     p.add_argument("question", nargs="?")
+    _reader_flag(p)
     p.add_argument("-k", type=int, default=None, help="passages to retrieve (default 5)")
     p.add_argument("--json", action="store_true", help="print the full answer as JSON")
     p.add_argument("--mode", choices=MODES, help="retrieval mode (default hybrid)")
@@ -398,6 +415,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", action="append", choices=MODES,
                    help="mode to evaluate; repeat for several (default: all four)")
     p.add_argument("--limit", type=int, help="evaluate only the first N queries")
+    _reader_flag(p)
+    p.add_argument("--articles", metavar="SPLIT|TITLES",
+                   help="only questions of these SQuAD articles: 'validation' or 'train' (the reader's split, "
+                        "rag/models/reader/manifest.json) or comma-separated titles as in paragraph ids")
     p.add_argument("--conversations", metavar="FILE",
                    help="two-turn conversations to measure follow-up accuracy (e.g. bench/conversations.jsonl)")
     p.add_argument("--no-abstention", action="store_true",

@@ -127,7 +127,8 @@ def find(question: str, sentence: str, kind: str | None) -> Span | None:
             continue
         if kind == "PERSON" and (DEMONYM.search(s.text) or s.text.isupper()):   # "North Korean", "SEOUL"
             continue
-        if s.start == 0 and " " not in s.text and common_word(s.text.lower()):   # "Cooperation between..."
+        if (s.start == 0 and " " not in s.text and s.text.isalpha()   # "Cooperation between...", not "71%"
+                and common_word(s.text.lower())):
             continue
         spans.append(s)
     if not spans:
@@ -148,7 +149,8 @@ def find(question: str, sentence: str, kind: str | None) -> Span | None:
 
 
 # "what/which X" questions (and typed ones with no span of their type): the phrase next to the question's words
-_TOKEN = re.compile(r"[$£€]?\w[\w'’.%-]*\w%?|\w|[^\w\s]")
+# (a number's thousands separators stay inside it: "12,000" is one word, never "12")
+_TOKEN = re.compile(r"[$£€]?\d{1,3}(?:,\d{3})+(?:\.\d+)?%?|[$£€]?\w[\w'’.%-]*\w%?|\w|[^\w\s]")
 # function words: a phrase is cut at them and never starts or ends with one ("of", "the", "a", "and" may sit inside)
 _FUNCTION = set("""the a an is was were are be been being by of in on at to for as and or but that which who whom
 whose with from into onto its their his her this these those it they he she also has have had not than then when

@@ -23,21 +23,17 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from rag.build import corpus_state
-
+from rag.build import corpus_state, vectors
 from rag.build import reading as pipeline
-
-from rag.storage import writer as store
-
-from rag.build import vectors
-from rag.config import BUILD_ONLY_KEYS, LEGACY_SETTINGS, Config
+from rag.build.progress import Progress, Silent
+from rag.config import BUILD_ONLY_KEYS, Config
 from rag.errors import CorpusError, IndexCorruptError, IndexMismatchError, RagError
 from rag.ingest.read import SUPPORTED, Document, Skipped
-from rag.storage.lexical import PARAMS, BM25
-from rag.storage.lock import IndexLock, held
-from rag.build.progress import Progress, Silent
 from rag.ingest.sandbox import Limits
 from rag.ingest.walk import Entry, safe_text
+from rag.storage import writer as store
+from rag.storage.lexical import BM25, PARAMS
+from rag.storage.lock import IndexLock, held
 from rag.storage.manifest import Manifest
 
 log = logging.getLogger("rag")

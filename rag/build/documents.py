@@ -36,11 +36,11 @@ from pathlib import Path, PurePosixPath
 
 from rag.build import corpus_state
 from rag.build.builder import build_index
+from rag.build.progress import Silent
 from rag.errors import CorpusError, DocumentError
 from rag.ingest.read import parse_document, read_bounded
-from rag.storage.lock import IndexLock
-from rag.build.progress import Silent
 from rag.ingest.walk import safe_text
+from rag.storage.lock import IndexLock
 
 UPLOADS = "uploads"   # the corpus sub-folder uploads are stored in
 MAX_NAME = 120        # characters of a stored file name, extension included

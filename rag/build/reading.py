@@ -27,10 +27,10 @@ import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from rag.text.chunk import chunk_text
 from rag.ingest.read import Document, Limits, Skipped, read_document
 from rag.ingest.walk import Entry, walk
 from rag.ingest.watchdog import slow
+from rag.text.chunk import chunk_text
 
 log = logging.getLogger("rag")
 QUEUE = 256        # documents read ahead of the embedder at most

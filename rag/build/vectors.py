@@ -10,11 +10,10 @@ texts (two). Does not chunk, store or decide what a refresh keeps (rag.build.bui
 """
 from __future__ import annotations
 
-
 import numpy as np
 
-from rag.embed import pooling
 from rag.config import Config
+from rag.embed import pooling
 
 
 def _encode(embedder, texts: list[str], progress) -> np.ndarray:

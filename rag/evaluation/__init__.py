@@ -4,6 +4,6 @@ the not-found settings (notfound), follow-ups and the claim-checker set (claimse
 
 from rag.evaluation.claimset import format_measure
 from rag.evaluation.claimset import measure as measure_claims
-from rag.evaluation.runner import evaluate, format_report
+from rag.evaluation.runner import evaluate, format_report, split_articles
 
-__all__ = ["evaluate", "format_report", "measure_claims", "format_measure"]
+__all__ = ["evaluate", "format_report", "split_articles", "measure_claims", "format_measure"]

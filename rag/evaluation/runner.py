@@ -9,7 +9,10 @@ With ``answers.jsonl`` it also reports answer containment, answer length and
 the short answer's SQuAD exact match and F1 (a missing short answer scores 0),
 and, for the default mode, the not-found rule in the article-removed and
 one-document settings (rag.evaluation.notfound); with ``questions.jsonl`` (SQuAD 2.0)
-its AUROC on questions written to look answerable; with a conversations file,
+its AUROC on questions written to look answerable (``articles``: only the questions of those
+SQuAD articles, named as in paragraph ids "Title_n", e.g. the reader's validation split:
+``rag eval --articles validation``); the short answers' share shown and their precision
+(F1 > 0); with a conversations file,
 follow-up accuracy (rag.evaluation.followups); with config.llm_url, generated answers on
 the first ``llm_limit`` questions beside extractive ones (containment, share of
 supported sentences). The claim checker is measured by rag.evaluation.claimset.
@@ -79,7 +82,7 @@ def _progress(done: int, total: int, t0: float, label: str) -> None:
 
 def evaluate(folder, *, split: str = "test", modes=None, config: Config | None = None,
              embedder=None, limit: int | None = None, index_dir=None, conversations=None,
-             abstention: bool = True, llm_limit: int = 100) -> EvalReport:
+             abstention: bool = True, llm_limit: int = 100, articles=None) -> EvalReport:
     """Run the evaluation; see the module docstring. modes defaults to all of MODES."""
     folder, config = Path(folder), config or Config()
     modes = list(modes or MODES)
@@ -98,7 +101,15 @@ def evaluate(folder, *, split: str = "test", modes=None, config: Config | None =
     rag = Rag(config, embedder=embedder, answerer=assemble.extractive_answerer(config))
     print(f"  index ready in {time.perf_counter() - t0:.0f}s (build {build_seconds:.0f}s)", file=sys.stderr)
 
-    qids = list(ds.queries)[:limit] if limit else list(ds.queries)
+    qids = list(ds.queries)
+    if articles is not None:
+        articles = set(articles)
+        qids = [q for q in qids if any(article_of(d) in articles for d in ds.qrels[q])]
+        if not qids:
+            raise RagError(f"no query of {ds.name} is about the articles asked for ({len(articles)} titles)")
+    if limit and articles is not None:   # spread over the articles: every n-th question
+        qids = qids[::max(1, len(qids) // limit)][:limit]
+    qids = qids[:limit] if limit else qids
     embedder.encode(["warm up"], progress=False)
     qvecs, embed_ms, t0 = {}, [], time.perf_counter()
     for n, q in enumerate(qids, 1):
@@ -130,6 +141,7 @@ def evaluate(folder, *, split: str = "test", modes=None, config: Config | None =
                 row["answered"] = float(answer.found)
                 row["short_em"], row["short_f1"] = metrics.squad_em_f1(answer.short, ds.answers[q])
                 row["short_given"] = float(answer.short is not None)
+                row["short_right"] = float(answer.short is not None and row["short_f1"] > 0)
             per_query.append(row)
             _progress(n, len(qids), t0, mode)
         lat = {f"retrieval_{p}": v for p, v in _pcts([e + t for e, t in zip(embed_ms, search_ms)]).items()}
@@ -137,10 +149,12 @@ def evaluate(folder, *, split: str = "test", modes=None, config: Config | None =
         summary = metrics.summarize(per_query)
         if summary.get("answered"):   # mean length of the answers given, not counting refusals
             summary["answer_words"] /= summary["answered"]
+        if "short_right" in summary:   # precision of the short answers shown: F1 > 0
+            summary["short_right"] = summary["short_right"] / summary["short_given"] if summary["short_given"] else 0.0
         out.modes.append(ModeResult(mode, {k: round(v, 4) for k, v in summary.items()},
                                     {k: round(v, 2) for k, v in lat.items()}))
     if abstention and config.mode in modes:
-        out.abstention = _abstention(folder, ds, qids, qvecs, rag, config, embedder)
+        out.abstention = _abstention(folder, ds, qids, qvecs, rag, config, embedder, articles, limit)
     if conversations:
         out.followup = convs.evaluate(rag, convs.load(conversations, ds.name, ds.queries, ds.answers))
     if config.llm_url is not None and ds.answers:
@@ -177,7 +191,25 @@ def generated(rag: Rag, ds, qids, qvecs) -> dict:
             "seconds_p50": round(metrics.percentile([r["seconds"] for r in rows], 50), 2)}
 
 
-def _abstention(folder: Path, ds, qids, qvecs, rag, config: Config, embedder) -> dict:
+def article_of(doc_id: str) -> str:
+    """The SQuAD article of a paragraph id ("Super_Bowl_50_3" -> "Super_Bowl_50")."""
+    return doc_id.rsplit("_", 1)[0]
+
+
+def split_articles(name: str, split_file=None) -> set[str]:
+    """The article titles of a split ("train" or "validation") the shipped reader was trained with
+    (its manifest's copy of bench/reader_split.json), or of split_file."""
+    from rag.answer.reader import MANIFEST_FILE, WEIGHTS_DIR
+
+    path = Path(split_file) if split_file else WEIGHTS_DIR / MANIFEST_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return set(data["split_articles"][name] if "split_articles" in data else data[name])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise RagError(f"cannot read split {name!r} from {path}: give a readable split file") from None
+
+
+def _abstention(folder: Path, ds, qids, qvecs, rag, config: Config, embedder, articles=None, limit=None) -> dict:
     out = {}
     titles = [d.title for d in ds.documents]
     if ds.answers and len(set(titles)) < len(titles):   # documents grouped in articles (SQuAD)
@@ -187,6 +219,10 @@ def _abstention(folder: Path, ds, qids, qvecs, rag, config: Config, embedder) ->
             config, ds, qids, qvecs, config.index_dir.parent / "single", embedder,
             answerer=rag.answerer), config.min_score)
     rows = abst.load_questions(folder)
+    if articles is not None:
+        rows = [r for r in rows if article_of(r["paragraph-id"]) in articles]
+        if limit:   # with --articles, --limit N also spreads 2N of the SQuAD 2.0 questions over them
+            rows = rows[::max(1, len(rows) // (2 * limit))][:2 * limit]
     if rows:
         print("  abstention: unanswerable questions", file=sys.stderr, flush=True)
         texts = {str(r["_id"]): r["text"] for r in _read_jsonl(folder / "queries.jsonl")}

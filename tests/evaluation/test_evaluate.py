@@ -126,3 +126,24 @@ def test_abstention_settings_short_answers_and_follow_ups(tmp_path, fake_embedde
     assert {"short_em", "short_f1", "short_given"} <= set(m)
     assert r.followup["conversations"] == 1 and r.followup["resolution_right"] == 1.0
     assert "not-found rule, single_doc" in format_report(r) and "follow-ups (1 conversations)" in format_report(r)
+
+
+def test_evaluate_keeps_only_the_articles_asked_for(tmp_path, fake_embedder):
+    folder = tmp_path / "squadlike"
+    (folder / "qrels").mkdir(parents=True)
+    docs = [{"_id": "Honey_0", "title": "Honey", "text": "Bees make honey from nectar."},
+            {"_id": "Honey_1", "title": "Honey", "text": "Honey keeps for years."},
+            {"_id": "Rivers_0", "title": "Rivers", "text": "Salmon swim up rivers to spawn."}]
+    queries = [{"_id": "q1", "text": "what do bees make"}, {"_id": "q2", "text": "how long does honey keep"},
+               {"_id": "q3", "text": "where do salmon swim"}]
+    (folder / "corpus.jsonl").write_text("\n".join(json.dumps(d) for d in docs) + "\n")
+    (folder / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in queries) + "\n")
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\tHoney_0\t1\nq2\tHoney_1\t1\n"
+                                               "q3\tRivers_0\t1\n")
+    config = Config(model=fake_embedder.name, min_score=0.0)
+    r = evaluate(folder, config=config, embedder=fake_embedder, index_dir=tmp_path / "idx", modes=["bm25"],
+                 abstention=False, articles={"Rivers"})
+    assert r.queries == 1
+    with pytest.raises(RagError, match="articles"):
+        evaluate(folder, config=config, embedder=fake_embedder, index_dir=tmp_path / "idx", modes=["bm25"],
+                 abstention=False, articles={"Nowhere"})
