@@ -177,3 +177,14 @@ def pytest_collection_modifyitems(config, items):
                 fixtures_source += _source(d.func)
         if _STARTS_PROCESS.search(source) or _STARTS_PROCESS.search(fixtures_source):
             item.add_marker(pytest.mark.subprocess)
+
+
+@pytest.fixture
+def cli(rag, monkeypatch):
+    """The `rag` command in-process over the requesting module's own `rag` fixture (a Rag with a fake embedder)."""
+    import rag.cli as cli_module
+
+    monkeypatch.setattr(cli_module, "_embedder", lambda config: FakeEmbedder())
+    monkeypatch.setenv("RAG_INDEX", str(rag.config.index_dir))
+    monkeypatch.setenv("RAG_CORPUS", str(rag.config.corpus_dir))
+    return cli_module.main

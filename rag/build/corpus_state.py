@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.ingest.walk import safe_text
+from rag.storage.writer import fsync_path
 
 log = logging.getLogger("rag")
 STATE = "documents.json"
@@ -88,15 +89,7 @@ def save(index_dir: Path, state: State) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(index_dir)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_path(index_dir)
 
 
 # ---------------------------------------------------------------- staging
@@ -127,7 +120,7 @@ def stage(index_dir: Path, name: str, data: bytes) -> Path:
         os.link(tmp, folder / name)   # refuses to replace an existing file
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_dir(folder)
+    fsync_path(folder)
     return folder / name
 
 
@@ -173,7 +166,7 @@ def _move_in(src: Path, target: Path) -> bool:
             return False
         finally:
             tmp.unlink(missing_ok=True)
-    _fsync_dir(target.parent)
+    fsync_path(target.parent)
     src.unlink()
     return True
 

@@ -107,7 +107,7 @@ def _save(index_dir: Path, data: IndexData, base: IndexData | None) -> str:
             if path:
                 shutil.rmtree(path, ignore_errors=True)
         raise
-    _fsync(index_dir)
+    fsync_path(index_dir)
     _write_pointer(index_dir, version, integrity.sha256_bytes(raw))
     cleanup(index_dir, keep={version, previous}, old_layout=True)
     return version
@@ -136,7 +136,7 @@ def _write_pointer(index_dir: Path, version: str, manifest_sha: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, index_dir / POINTER)
-    _fsync(index_dir)
+    fsync_path(index_dir)
 
 
 def cleanup(index_dir: Path, keep: set | None = None, *, old_layout: bool = False) -> list[str]:
@@ -183,7 +183,8 @@ def _current_version(index_dir: Path) -> str | None:
         return None
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """fsync a file or folder (a folder: so a rename or a new name in it survives a crash)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -193,5 +194,5 @@ def _fsync(path: Path) -> None:
 
 def _fsync_tree(root: Path) -> None:
     for p in sorted(root.rglob("*"), reverse=True):   # files before their folders
-        _fsync(p)
-    _fsync(root)
+        fsync_path(p)
+    fsync_path(root)

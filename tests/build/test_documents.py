@@ -273,16 +273,6 @@ def test_manifest_records_skipped_and_a_new_skip_alone_is_recorded(rag, tmp_path
     assert not again.changed
 
 
-@pytest.fixture
-def cli(rag, monkeypatch):
-    import rag.cli as cli_module
-
-    monkeypatch.setattr(cli_module, "_embedder", lambda config: FakeEmbedder())
-    monkeypatch.setenv("RAG_INDEX", str(rag.config.index_dir))
-    monkeypatch.setenv("RAG_CORPUS", str(rag.config.corpus_dir))
-    return cli_module.main
-
-
 def test_cli_docs_add_remove(cli, capsys, tmp_path):
     assert cli(["docs"]) == 0
     out = capsys.readouterr().out

@@ -96,16 +96,6 @@ def test_a_file_the_person_put_in_uploads_is_never_deleted(rag, tmp_path):
     assert mine.read_bytes() == b"Glaciers carve valleys.\n"
 
 
-@pytest.fixture
-def cli(rag, monkeypatch):
-    import rag.cli as cli_module
-
-    monkeypatch.setattr(cli_module, "_embedder", lambda config: FakeEmbedder())
-    monkeypatch.setenv("RAG_INDEX", str(rag.config.index_dir))
-    monkeypatch.setenv("RAG_CORPUS", str(rag.config.corpus_dir))
-    return cli_module.main
-
-
 def test_cli_remove_keeps_the_file(cli, rag, capsys, tmp_path):
     corpus = tmp_path / "corpus"
     assert cli(["remove", "apples.md"]) == 0
