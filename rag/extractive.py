@@ -19,20 +19,22 @@ depends on statistics of the indexed corpus, so the threshold means the same
 on one document or thousands. "Summarize X", comparisons and yes/no questions
 take their sentences from rag.multi. Does not paraphrase or generate text.
 
-The learned reader (rag.span_reader, a logistic-regression span ranker) reads the
-top READER_SENTENCES sentences by the select score: its most probable span is the
-short answer (``Answer.short``, with its probability ``short_prob``) only when that
-probability reaches the reader's threshold (chosen on its training articles so that
-shown short answers are right 85% of the time); the span's sentence then leads the
-quote. Yes/no questions get no short answer. Missing or damaged reader weights raise
+The learned reader (rag.span_reader: logistic regressions over candidate spans) reads
+the top READER_SENTENCES sentences by the select score. Its best span is the short
+answer (``Answer.short``, with ``short_prob``, the reader's gate probability that the
+span is right) only when that probability reaches the reader's ``min_prob`` (chosen on
+its training articles so that shown short answers are right 85% of the time); the
+span's sentence then leads the quote. Yes/no questions get no short answer. Its "no
+answer" model adds ``nil_weight * (P(answered) - 0.5)`` to the evidence score before
+the not-found threshold (one threshold). Missing or damaged reader weights raise
 rag.span_reader.SpanReaderError naming the training command; ``reader=None`` gives
-the rules-only answerer (the rules' short answers, ungated).
+the rules-only answerer (the rules' short answers, ungated; evidence score alone).
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 

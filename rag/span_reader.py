@@ -22,9 +22,10 @@ import json
 import math
 import re
 import threading
+import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -39,9 +40,7 @@ MAX_BYTES = 2 * 1024 * 1024
 TOP_SENTENCES = 3
 MAX_SPAN_WORDS = 6
 MAX_SENTENCE_WORDS = 120     # words of a sentence read (a longer one is cut)
-STOP = frozenset("""the a an of in on at to for and or but by with from as is was were be been are that which
-this these those it its their his her he she they than then there so such into onto over under about after before
-during while when where who whom whose what how why also not no""".split())
+STOP = frozenset(["the", "a", "an", "of", "in", "on", "at", "to", "for", "and", "or", "but", "by", "with", "from", "as", "is", "was", "were", "be", "been", "are", "that", "which", "this", "these", "those", "it", "its", "their", "his", "her", "he", "she", "they", "than", "then", "there", "so", "such", "into", "onto", "over", "under", "about", "after", "before", "during", "while", "when", "where", "who", "whom", "whose", "what", "how", "why", "also", "not", "no"])
 WH = ("how many", "how much", "how long", "how", "what", "which", "who", "when", "where", "why")
 TYPES = ("DATE", "NUMBER", "PERSON", "PLACE", "ENTITY", "AUTHOR", None)
 BEFORE = (("called", "named", "known", "titled"), ("is", "was", "are", "were", "be", "been"), ("of",),
@@ -49,11 +48,12 @@ BEFORE = (("called", "named", "known", "titled"), ("is", "was", "are", "were", "
 UNITS = re.compile(r"^(?:%|percent|per|km|m|kg|g|mm|cm|miles?|feet|foot|ft|meters?|metres?|kilometers?|"
                    r"kilometres?|years?|months?|weeks?|days?|hours?|minutes?|seconds?|people|tons?|tonnes?|"
                    r"million|billion|thousand|hundred|dollars?|pounds?|acres?|degrees?|times|members|students)$",
-                   re.I)
+                   re.IGNORECASE)
 _TOKEN = re.compile(r"\w+(?:[.,'’]\d+|['’][a-z]+)*%?|[^\w\s]")
 _YEAR = re.compile(r"1\d{3}|20\d{2}")
 SHAPES = 4   # capitalised, digits, year, lowercase
-NAMES = ("weights", "bias", "mean", "scale", "nil_weights", "nil_bias", "nil_mean", "nil_scale")
+NAMES = ("weights", "bias", "mean", "scale", "gate_weights", "gate_bias", "gate_mean", "gate_scale",
+         "nil_weights", "nil_bias", "nil_mean", "nil_scale")
 
 
 def feature_names() -> list[str]:
@@ -181,7 +181,7 @@ def spans(question: str, sentences: Sequence[SentenceIn]) -> tuple[list[Span], n
 NIL_NAMES = ["evidence", "evidence_gap", "select", "cosine", "span_prob", "span_logit", "missing_sentence",
              "missing_passage", "missing_max_rarity", "numbers_in_passage", "names_in_passage", "q_negated",
              "s_negated", "q_words"]
-_NEG = re.compile(r"\b(?:not|never|no|none|nothing|nobody|neither|nor|without|cannot)\b|n't\b", re.I)
+_NEG = re.compile(r"\b(?:not|never|no|none|nothing|nobody|neither|nor|without|cannot)\b|n't\b", re.IGNORECASE)
 
 
 def nil_features(question: str, sentence: str, passage: str, title: str, evidence: Sequence[float],
@@ -211,6 +211,28 @@ def nil_features(question: str, sentence: str, passage: str, title: str, evidenc
                      min(len(q), 20) / 10.0], np.float32)
 
 
+GATE_FROM_SPAN = ("len1", "len2", "len3", "cap", "digit", "year", "lower", "rank0", "evidence", "rule_eq",
+                  "rule_overlap", "phrase_eq", "phrase_overlap", "q_overlap")
+GATE_NAMES = ["prob", "log_prob", "logit", "gap", "log_candidates"] + [f"type_{t}" for t in TYPES] + list(GATE_FROM_SPAN)
+
+
+def gate_features(question: str, cands: Sequence[Span], feats: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """The confidence gate's row for the best span: its probability and logit, the logit gap to the
+    best span that does not overlap it, the number of candidates, the question's answer type, and
+    the best span's shape, sentence and agreement with the rules (columns of its span row)."""
+    p = softmax(z)
+    k = int(np.argmax(p))
+    other = [z[i] for i in range(len(cands)) if cands[i].sentence != cands[k].sentence
+             or cands[i].end <= cands[k].start or cands[k].end <= cands[i].start]
+    gap = float(z[k] - max(other)) if other else 10.0
+    kind = answer_type(question)
+    names = feature_names()
+    row = [float(p[k]), math.log(max(float(p[k]), 1e-9)), float(z[k]), min(gap, 10.0), math.log(len(cands))]
+    row += [float(kind == t) for t in TYPES]
+    row += [float(feats[k, names.index(n)]) for n in GATE_FROM_SPAN]
+    return np.array(row, np.float32)
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
     z = np.asarray(z, np.float64)
     e = np.exp(z - z.max()) if len(z) else z
@@ -228,6 +250,8 @@ class SpanReader:
         self.scale = arrays["scale"].astype(np.float64)
         self.nil = {k: arrays[k].astype(np.float64) for k in ("nil_weights", "nil_bias", "nil_mean", "nil_scale")
                     if k in arrays}
+        self.gate = {k: arrays[k].astype(np.float64) for k in ("gate_weights", "gate_bias", "gate_mean",
+                                                                "gate_scale") if k in arrays}
         self.manifest = manifest
         self.min_prob = float(manifest["min_prob"])
         self.nil_weight = float(manifest.get("nil_weight", 0.0)) if self.nil else 0.0
@@ -236,21 +260,29 @@ class SpanReader:
         return ((feats - self.mean) / self.scale) @ self.weights + self.bias
 
     def best(self, question: str, sentences: Sequence[SentenceIn]):
+        """(best span, the gate's probability that it is right, its logit), or None without candidates."""
         cands, feats = spans(question, sentences)
         if not cands:
             return None
         z = self.logits(feats)
-        p = softmax(z)
-        k = int(np.argmax(p))   # the first of equals: deterministic
-        return cands[k], float(p[k]), float(z[k])
+        k = int(np.argmax(z))   # the first of equals: deterministic
+        return cands[k], self.right_prob(gate_features(question, cands, feats, z)), float(z[k])
+
+    def right_prob(self, row: np.ndarray) -> float:
+        """The confidence gate's probability that the best span is right (F1 > 0)."""
+        g = self.gate
+        return _sigmoid(float(((row - g["gate_mean"]) / g["gate_scale"]) @ g["gate_weights"] + g["gate_bias"][0]))
 
     def has_answer(self, row: np.ndarray) -> float:
         """The "no answer" model's probability that the question is answered (0.5 without one)."""
         if not self.nil:
             return 0.5
-        z = float(((row - self.nil["nil_mean"]) / self.nil["nil_scale"]) @ self.nil["nil_weights"]
-                  + self.nil["nil_bias"][0])
-        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+        return _sigmoid(float(((row - self.nil["nil_mean"]) / self.nil["nil_scale"]) @ self.nil["nil_weights"]
+                              + self.nil["nil_bias"][0]))
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
 def _damaged(folder: Path, why: str) -> SpanReaderError:
@@ -271,21 +303,24 @@ def load(folder: Path | str = WEIGHTS_DIR) -> SpanReader:
         float(manifest["nil_weight"])
     except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
         raise _damaged(folder, "damaged (manifest unreadable)") from None
-    if names != feature_names() or manifest.get("nil_features") != NIL_NAMES or not 0.0 <= min_prob <= 1.0:
+    if (names != feature_names() or manifest.get("nil_features") != NIL_NAMES
+            or manifest.get("gate_features") != GATE_NAMES or not 0.0 <= min_prob <= 1.0):
         raise _damaged(folder, "for other features than this code's (manifest)")
     try:
         with np.load(wpath, allow_pickle=False) as z:
             arrays = {k: np.array(z[k]) for k in NAMES}
-    except Exception:   # zipfile, ValueError, KeyError: any unreadable file is damaged
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):   # any unreadable file is damaged
         raise _damaged(folder, f"damaged (not a readable .npz of {', '.join(NAMES)})") from None
     n = len(NIL_NAMES)
     shapes = {"weights": (N_FEATURES,), "bias": (1,), "mean": (N_FEATURES,), "scale": (N_FEATURES,),
-              "nil_weights": (n,), "nil_bias": (1,), "nil_mean": (n,), "nil_scale": (n,)}
+              "nil_weights": (n,), "nil_bias": (1,), "nil_mean": (n,), "nil_scale": (n,),
+              "gate_weights": (len(GATE_NAMES),), "gate_bias": (1,), "gate_mean": (len(GATE_NAMES),),
+              "gate_scale": (len(GATE_NAMES),)}
     for k, shape in shapes.items():
         a = arrays[k]
         if a.shape != shape or a.dtype.kind != "f" or not np.all(np.isfinite(a)):
             raise _damaged(folder, f"damaged ({k}: shape {a.shape}, expected {shape})")
-    if np.any(arrays["scale"] <= 0) or np.any(arrays["nil_scale"] <= 0):
+    if np.any(arrays["scale"] <= 0) or np.any(arrays["nil_scale"] <= 0) or np.any(arrays["gate_scale"] <= 0):
         raise _damaged(folder, "damaged (scale not positive)")
     return SpanReader(arrays, manifest)
 
