@@ -32,13 +32,14 @@ from rag.evidence import answer_type
 from rag.metrics import squad_em_f1
 
 SEED = 0
-TARGET_PRECISION = 0.85
+TARGET_PRECISION = 0.87   # 0.85 asked, 2 points of margin for articles never seen
 NEG_PER_QUESTION = 80
 C = 0.5
 N_SQUAD2 = 1600
 N_VALID = 600   # validation questions scored by this script (rag eval measures them all)
 CACHE = HERE / ".cache"
 TEXTS: dict = {}
+SENTS: dict = {}   # query id -> texts of its top sentences
 
 
 def _rag(folder: Path):
@@ -161,6 +162,7 @@ def featurize(qids, texts, got, answers):
     out = {}
     for q in qids:
         cands, feats = span_reader.spans(texts[q], sentences_of(got[q]["sents"]))
+        SENTS[q] = [r[0] for r in got[q]["sents"]]
         f1 = np.array([squad_em_f1(c.text, answers[q])[1] for c in cands], np.float32)
         out[q] = (cands, feats, f1)
     return out
@@ -196,7 +198,7 @@ def top_spans(model, data, qids):
             continue
         z = m.logits(feats)
         k = int(np.argmax(z))
-        out[q] = (cands[k].text, float(f1[k]), span_reader.gate_features(TEXTS[q], cands, feats, z))
+        out[q] = (cands[k].text, float(f1[k]), span_reader.gate_features(TEXTS[q], SENTS[q], cands, feats, z))
     return out
 
 
@@ -245,12 +247,12 @@ def report(pred, answers, min_prob=None):
 
 
 def choose_threshold(pred) -> float:
-    """The lowest probability whose shown spans (probability >= it) are right (F1 > 0) >= 85%."""
+    """The lowest probability whose shown spans (probability >= it) are right (F1 > 0) >= TARGET_PRECISION."""
     rows = sorted((r[1], r[2] > 0) for r in pred.values() if r is not None)
     best = 1.0
     for i in range(len(rows)):
         tail = rows[i:]
-        if len(tail) >= 20 and sum(t for _, t in tail) / len(tail) >= TARGET_PRECISION:
+        if len(tail) >= 50 and sum(t for _, t in tail) / len(tail) >= TARGET_PRECISION:
             best = rows[i][0]
             break
     return round(float(best), 4)
@@ -329,20 +331,22 @@ def main(squad_dir: str, squad2_dir: str | None = None) -> None:
     print(f"features, {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
     folds = [set(titles[k::4]) for k in range(4)]   # folds[0] == held-out part for the threshold
     held_titles = folds[0]
-    held_q = [q for q in train if art[q] in held_titles]
     oof = {}
     for k, fold in enumerate(folds):   # out-of-fold best spans: the gate learns from spans of unseen articles
         model_k, _ = fit(data, [q for q in train if art[q] not in fold])
         oof.update(top_spans(model_k, data, [q for q in train if art[q] in fold]))
         print(f"fold {k}, {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
-    gate_fit = fit_gate([oof[q] for q in train if q in oof and art[q] not in held_titles])
-    held_pred = {q: (oof[q][0], gate_prob(gate_fit, oof[q][2]), oof[q][1]) if q in oof else None for q in held_q}
+    gp = {}   # the gate's probability for each training question, from a gate fitted on the other folds
+    for fold in folds:
+        g = fit_gate([oof[q] for q in train if q in oof and art[q] not in fold])
+        gp.update({q: gate_prob(g, oof[q][2]) for q in train if q in oof and art[q] in fold})
+    held_pred = {q: (oof[q][0], gp[q], oof[q][1]) if q in oof else None for q in train}
     min_prob = choose_threshold(held_pred)
-    held = report(held_pred, answers, min_prob)
+    held = report(held_pred, answers, min_prob)   # all training articles, out of fold
     gate = fit_gate([oof[q] for q in train if q in oof])
     model, n_all = fit(data, train)
     val = report(predict(model, gate, data, valid), answers, min_prob)
-    print(json.dumps({"held_out_training_articles": held, "validation": val, "min_prob": min_prob}))
+    print(json.dumps({"training_articles_out_of_fold": held, "validation": val, "min_prob": min_prob}))
     nil, nil_report = {}, {}
     if squad2_dir:
         from rag.config import Config
@@ -365,7 +369,8 @@ def main(squad_dir: str, squad2_dir: str | None = None) -> None:
         "features": span_reader.feature_names(), "min_prob": min_prob,
         "gate_features": span_reader.GATE_NAMES,
         "gate": "logistic regression predicting F1 > 0 of the best span, fitted on out-of-fold best spans "
-                "(4 folds of the training articles); min_prob chosen on fold 0 with the gate fitted on folds 1-3",
+                "(4 folds of the training articles); min_prob chosen on all training articles' out-of-fold gate "
+                "probabilities (each from a gate fitted on the other folds) for precision >= 0.87",
         "nil_features": span_reader.NIL_NAMES, "nil_weight": nil_report.get("held_out", {}).get("w", 0.0),
         "nil_data": "SQuAD 2.0 dev (../shared/data/squad2-dev questions.jsonl, is_impossible; CC BY-SA 4.0): "
                     f"a seeded sample of {N_SQUAD2} questions of the training articles, own retrieval",
@@ -373,11 +378,11 @@ def main(squad_dir: str, squad2_dir: str | None = None) -> None:
         "data": "SQuAD v1.1 dev (../shared/data/squad-dev: queries.jsonl, answers.jsonl, qrels; CC BY-SA 4.0)",
         "setting": "retrieved passages (hybrid), top 3 sentences by the extractive select score",
         "split": {"file": "bench/reader_split.json", "train_articles": split["train"],
-                  "validation_articles": split["validation"], "held_out_for_threshold": sorted(held_titles)},
+                  "validation_articles": split["validation"], "held_out_for_nil_weight": sorted(held_titles)},
         "split_articles": {"train": split["train"], "validation": split["validation"]},
         "command": span_reader.TRAIN_COMMAND, "seed": SEED, "C": C, "negatives_per_question": NEG_PER_QUESTION,
         "label": "SQuAD F1 > 0.5 with any gold answer", "training_questions": len(train),
-        "training_spans": n_all, "metrics": {"held_out_training_articles": held, "validation_articles": val},
+        "training_spans": n_all, "metrics": {"training_articles_out_of_fold": held, "validation_articles": val},
         "seconds": round(time.perf_counter() - t0, 1),
     }
     (out / span_reader.MANIFEST_FILE).write_text(json.dumps(manifest, indent=1) + "\n")

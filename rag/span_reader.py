@@ -213,12 +213,16 @@ def nil_features(question: str, sentence: str, passage: str, title: str, evidenc
 
 GATE_FROM_SPAN = ("len1", "len2", "len3", "cap", "digit", "year", "lower", "rank0", "evidence", "rule_eq",
                   "rule_overlap", "phrase_eq", "phrase_overlap", "q_overlap")
-GATE_NAMES = ["prob", "log_prob", "logit", "gap", "log_candidates"] + [f"type_{t}" for t in TYPES] + list(GATE_FROM_SPAN)
+GATE_NAMES = (["prob", "log_prob", "logit", "gap", "log_candidates", "missing_sentence", "missing_max_rarity"]
+              + [f"type_{t}" for t in TYPES] + list(GATE_FROM_SPAN))
 
 
-def gate_features(question: str, cands: Sequence[Span], feats: np.ndarray, z: np.ndarray) -> np.ndarray:
+def gate_features(question: str, sentences: Sequence[str], cands: Sequence[Span], feats: np.ndarray,
+                  z: np.ndarray) -> np.ndarray:
     """The confidence gate's row for the best span: its probability and logit, the logit gap to the
-    best span that does not overlap it, the number of candidates, the question's answer type, and
+    best span that does not overlap it, the number of candidates, the rarity-weighted share of the
+    question's content words missing from its sentence and the rarest missing one (a swapped verb
+    or name), the question's answer type, and
     the best span's shape, sentence and agreement with the rules (columns of its span row)."""
     p = softmax(z)
     k = int(np.argmax(p))
@@ -227,7 +231,13 @@ def gate_features(question: str, cands: Sequence[Span], feats: np.ndarray, z: np
     gap = float(z[k] - max(other)) if other else 10.0
     kind = answer_type(question)
     names = feature_names()
-    row = [float(p[k]), math.log(max(float(p[k]), 1e-9)), float(z[k]), min(gap, 10.0), math.log(len(cands))]
+    from .evidence import question_terms
+
+    q = question_terms(question)
+    have = terms(sentences[cands[k].sentence])
+    missing = [w for t, w in q.items() if t not in have]
+    row = [float(p[k]), math.log(max(float(p[k]), 1e-9)), float(z[k]), min(gap, 10.0), math.log(len(cands)),
+           sum(missing) / (sum(q.values()) or 1.0), max(missing, default=0.0) / 6.0]
     row += [float(kind == t) for t in TYPES]
     row += [float(feats[k, names.index(n)]) for n in GATE_FROM_SPAN]
     return np.array(row, np.float32)
@@ -266,7 +276,8 @@ class SpanReader:
             return None
         z = self.logits(feats)
         k = int(np.argmax(z))   # the first of equals: deterministic
-        return cands[k], self.right_prob(gate_features(question, cands, feats, z)), float(z[k])
+        row = gate_features(question, [s.text for s in sentences], cands, feats, z)
+        return cands[k], self.right_prob(row), float(z[k])
 
     def right_prob(self, row: np.ndarray) -> float:
         """The confidence gate's probability that the best span is right (F1 > 0)."""
