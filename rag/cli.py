@@ -385,7 +385,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="evaluate only the first N queries")
     p.add_argument("--articles", metavar="SPLIT|TITLES",
                    help="only questions of these SQuAD articles: 'validation' or 'train' (the reader's split, "
-                        "rag/models/reader/manifest.json) or comma-separated titles as in paragraph ids")
+                        "rag/models/span_reader/manifest.json) or comma-separated titles as in paragraph ids")
     p.add_argument("--conversations", metavar="FILE",
                    help="two-turn conversations to measure follow-up accuracy (e.g. bench/conversations.jsonl)")
     p.add_argument("--no-abstention", action="store_true",
