@@ -44,7 +44,7 @@ def test_handler_answers_with_markers_and_highlighted_sources(seed_rag):
     assert "href='#cite-0-1'" in messages[1]["content"]   # the [1] marker is a link to its source
     assert "<mark class='quote'>" in sources and "12,000" in sources.split("<mark class='quote'>")[1]
     assert "north-korean-troops-in-russia.txt" in sources
-    assert turns[0]["sources"][0]["quotes"] and turns[0]["short"] == "12,000"
+    assert turns[0]["sources"][0]["quotes"] and turns[0]["short"] in (None, "12,000")   # shown when confident
 
 
 def test_handler_keeps_history_and_handles_not_found(seed_rag):
