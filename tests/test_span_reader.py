@@ -196,3 +196,9 @@ def test_shipped_reader_is_deterministic():
     r = S.get()
     sents = [S.SentenceIn(t, 0.5, 1.0) for t in SMOKE.split(". ")]
     assert r.best("Who designed the Halden lighthouse?", sents) == r.best("Who designed the Halden lighthouse?", sents)
+
+
+def test_an_answerer_with_missing_weights_stops_with_the_one_line_error(tmp_path):
+    with pytest.raises(S.SpanReaderError) as e:
+        _ask(tmp_path / "nowhere")
+    _one_line_naming_the_command(e, "missing")
