@@ -1,5 +1,9 @@
 """Choose the reader's thresholds on its TRAINING articles (bench/reader_split.json), never on validation.
 
+Route (b) only (rag.reader), kept for the record: the ExtractiveAnswerer settings it tunes were
+removed when the span reader (rag.span_reader, bench/train_reader_a.py) replaced route (b) in the
+query path; run it at commit 3565627.
+
 For a sample of training-article questions it records, through the real retrieval and
 rag.answer.extractive: the evidence score and the reader's has-answer probability (question with
 its article present, with its article's passages removed, and in one-document corpora of a

@@ -63,7 +63,7 @@ def live_index(config: Config) -> LiveIndex:
 
 
 def extractive_answerer(config: Config) -> ExtractiveAnswerer:
-    """The offline, deterministic answer step (the default), with the learned reader when config.reader."""
+    """The offline, deterministic answer step (the default), with the learned span reader unless config.reader is off."""
     return ExtractiveAnswerer(config.min_score, reader="default" if config.reader else None)
 
 

@@ -130,9 +130,10 @@ class Config:
     # Calibrated on SQuAD dev, article removed and one-document corpora, with
     # bench/calibrate_threshold.py (README, "Answer sentences and the not-found rule").
     min_score: float = 0.58
-    # The learned reader (rag.answer.reader) gates the short answer (rag.answer.extractive); off by default until
-    # a reader trained on all examples earns it (README, "The learned reader"). $RAG_READER=1, --reader.
-    reader: bool = dataclasses.field(default_factory=lambda: os.environ.get("RAG_READER", "") in ("1", "on", "true"))
+    # The learned span reader (rag.answer.span_reader) picks and gates the short answer and joins the not-found
+    # score (rag.answer.extractive); on by default. $RAG_READER=0 or --no-reader: the rules alone.
+    reader: bool = dataclasses.field(
+        default_factory=lambda: os.environ.get("RAG_READER", "1").strip().lower() not in ("0", "off", "false", "no"))
     max_question_chars: int = 1000
     # Thumbs up/down from the chat, one JSON line each (rag/feedback.py); None: INDEX-feedback.jsonl
     # beside the index folder.

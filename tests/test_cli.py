@@ -88,7 +88,7 @@ def test_chat_repl_uses_the_previous_turn(cli_env):
                        capture_output=True, text=True, env=cli_env, timeout=180)
     assert r.returncode == 0, r.stderr
     first, second = r.stdout.split("> ")[1:3]
-    assert first.startswith("12,000") and "[1]" in first
+    assert "12,000" in first and "[1]" in first   # led by the short answer only when the reader is confident
     assert "Read as" in second and "a third" in second
 
 

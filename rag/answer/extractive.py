@@ -19,18 +19,16 @@ depends on statistics of the indexed corpus, so the threshold means the same
 on one document or thousands. "Summarize X", comparisons and yes/no questions
 take their sentences from rag.answer.multi_sentence. Does not paraphrase or generate text.
 
-The learned reader (rag.answer.reader) reads the question with the top READER_PASSAGES
-passages. A short answer (``Answer.short``, with the reader's ``short_prob``) is
-shown only when the reader is confident: today, when its best span in the passage
-of the rules' short answer overlaps it at probability AGREE_MIN_PROB or more. Three more uses are
-built in and off (None / 0) because the shipped reader did not earn them on its
-training articles: its span picking the quoted sentence (SENTENCE_MIN_PROB),
-its own span as the short answer (SHORT_MIN_PROB), and its has-answer
-probability in the not-found score (evidence + READER_WEIGHT * (probability -
-0.5)). All were chosen with bench/calibrate_reader.py. Missing or damaged
-reader weights raise rag.answer.reader.ReaderError naming the training command;
-``reader=None`` (the default; ``Config.reader`` / ``--reader`` turn it on) gives
-the rules-only answerer (short answers ungated).
+The learned reader (rag.answer.span_reader: logistic regressions over candidate spans) reads
+the top READER_SENTENCES sentences by the select score. Its best span is the short
+answer (``Answer.short``, with ``short_prob``, the reader's gate probability that the
+span is right) only when that probability reaches the reader's ``min_prob`` (chosen on
+its training articles so that shown short answers are right 85% of the time); the
+span's sentence then leads the quote. Yes/no questions get no short answer. Its "no
+answer" model adds ``nil_weight * (P(answered) - 0.5)`` to the evidence score before
+the not-found threshold (one threshold). Missing or damaged reader weights raise
+rag.answer.span_reader.SpanReaderError naming the training command; ``reader=None`` gives
+the rules-only answerer (the rules' short answers, ungated; evidence score alone).
 """
 from __future__ import annotations
 
@@ -55,16 +53,7 @@ from rag.text.evidence import terms as terms_of
 EVIDENCE_WEIGHTS = (1.0, 0.1, 0.0, 0.0, 0.0, -0.5, 0.5)
 SELECT_WEIGHTS = (1.0, 0.5, 0.5, 0.2, 0.0, 0.0, 0.0)
 SECOND_SENTENCE_MARGIN = 0.1
-READER_PASSAGES = 3
-# Chosen on the reader's training articles (bench/calibrate_reader.py). The shipped reader is weak
-# (trained on 1,500 questions), so: its has-answer probability did not help the not-found rule
-# (weight 0); its span did not pick better sentences, and no probability made its own spans right
-# 85% of the time (both off: None); a rules' short answer it agrees with (its best span overlaps
-# it, in its passage) at probability >= AGREE_MIN_PROB was right 90% of the time (9% shown).
-READER_WEIGHT = 0.0       # weight of the reader's has-answer probability in the not-found score
-SENTENCE_MIN_PROB = None  # the reader's span picks the quoted sentence from this probability up
-SHORT_MIN_PROB = None     # the reader's own span is the short answer from this probability up
-AGREE_MIN_PROB = 0.3      # a rules' short answer is shown when the reader's span overlaps it at this
+READER_SENTENCES = 3   # sentences the span reader reads (rag.answer.span_reader.TOP_SENTENCES)
 NEGATION = re.compile(r"\b(?:not|never|no|none|nothing|nobody|neither|nor|without|cannot)\b|n't\b", re.I)
 
 
@@ -107,15 +96,14 @@ class ExtractiveAnswerer(Answerer):
     """Answer by quoting sentences; see the module docstring."""
 
     def __init__(self, min_score: float, *, evidence_weights=EVIDENCE_WEIGHTS, select_weights=SELECT_WEIGHTS,
-                 margin: float = SECOND_SENTENCE_MARGIN, reader=None, reader_weight: float = READER_WEIGHT,
-                 sentence_min_prob: float | None = SENTENCE_MIN_PROB,
-                 short_min_prob: float | None = SHORT_MIN_PROB, agree_min_prob: float | None = AGREE_MIN_PROB):
-        """reader: "default" (the shipped rag.answer.reader weights, loaded on first use), a folder of
-        reader weights, an object with rag.answer.reader.Reader's ``read``, or None (rules only)."""
+                 margin: float = SECOND_SENTENCE_MARGIN, reader="default", short_min_prob: float | None = None):
+        """reader: "default" (the shipped rag.answer.span_reader weights, loaded on first use), a folder of
+        span reader weights, an object with rag.answer.span_reader.SpanReader's ``best`` and ``min_prob``,
+        or None (rules only). short_min_prob: the probability from which the reader's span is shown
+        (None: the reader's own ``min_prob``)."""
         self.min_score, self.margin = min_score, margin
         self._reader = reader
-        self.reader_weight, self.sentence_min_prob, self.short_min_prob, self.agree_min_prob = \
-            reader_weight, sentence_min_prob, short_min_prob, agree_min_prob
+        self.short_min_prob = short_min_prob
         self.evidence_weights = np.asarray(evidence_weights, np.float32)
         self.select_weights = np.asarray(select_weights, np.float32)
 
@@ -130,24 +118,43 @@ class ExtractiveAnswerer(Answerer):
 
     @property
     def reader(self):
-        """The reader (loaded on first use), or None for the rules-only answerer."""
-        if self._reader is None or hasattr(self._reader, "read"):
+        """The span reader (loaded on first use), or None for the rules-only answerer."""
+        if self._reader is None or hasattr(self._reader, "best"):
             return self._reader
-        from rag.answer import reader as reader_mod
+        from rag.answer import span_reader
 
-        self._reader = reader_mod.get() if self._reader == "default" else reader_mod.get(self._reader)
+        self._reader = span_reader.get() if self._reader == "default" else span_reader.get(self._reader)
         return self._reader
 
-    def read(self, question: str, passages: Sequence[Passage]):
-        """(has-answer probability, (passage, reading) of the most probable span) from the reader
-        over the top READER_PASSAGES passages; (None, None) without a reader or passages."""
-        reader, top = self.reader, list(passages[:READER_PASSAGES])
-        if reader is None or not top:
-            return None, None
-        readings = reader.read(question, [p.text for p in top])
-        has = max(1.0 - r.null_prob for r in readings)
-        k = max(range(len(top)), key=lambda i: (readings[i].prob, -i))
-        return has, (top[k], readings[k])
+    def read(self, question: str, cands, evidence, select):
+        """(candidate, span, probability, logit) of the reader's best span in the top READER_SENTENCES
+        sentences by the select score; None without a reader or a span."""
+        from rag.answer.span_reader import SentenceIn
+
+        reader = self.reader
+        if reader is None or not cands:
+            return None
+        order = np.argsort(-select, kind="stable")[:READER_SENTENCES]
+        any_q = answer_type(question) is not None
+        sents = [SentenceIn(cands[k].sentence.text, float(evidence[k]), float(select[k]), cands[k].short,
+                            short_answer.phrase(question, cands[k].sentence.text, any_question=any_q))
+                 for k in order]
+        got = reader.best(question, sents)
+        if got is None:
+            return None
+        span, prob, logit = got
+        return cands[order[span.sentence]], span, prob, logit
+
+    def has_answer(self, question: str, cands, feats, evidence, select, got) -> float:
+        """The reader's probability that the passages answer the question (rag.answer.span_reader.nil_features
+        of the best sentence by the select score and of the reader's best span ``got``)."""
+        from rag.answer.span_reader import nil_features
+
+        k = int(np.argmax(select))
+        top = cands[k]
+        row = nil_features(question, top.sentence.text, top.passage.text, top.passage.title, evidence,
+                           float(select[k]), float(feats[k, 0]), got[2], got[3])
+        return self.reader.has_answer(row)
 
     def score(self, question: str, qvec: np.ndarray, passages: Sequence[Passage], source: SentenceSource):
         """(candidates, evidence scores, selection scores)."""
@@ -163,11 +170,12 @@ class ExtractiveAnswerer(Answerer):
             if picked:
                 text, citations = cite(picked)
                 return Answer(question, text, True, citations, passages, notice, score=1.0)
-        cands, evidence, select = self.score(question, qvec, passages, source)
+        cands, feats = self.features(question, qvec, passages, source)
+        evidence, select = feats @ self.evidence_weights, feats @ self.select_weights
         best = float(evidence.max()) if len(cands) else 0.0
-        has, read = self.read(question, passages) if cands and self.reader_weight else (None, None)
-        if has is not None:
-            best += self.reader_weight * (has - 0.5)
+        got = self.read(question, cands, evidence, select) if cands else None
+        if got is not None and self.reader.nil_weight:
+            best += self.reader.nil_weight * (self.has_answer(question, cands, feats, evidence, select, got) - 0.5)
         if not cands or best < self.min_score:
             return Answer(question, NOT_FOUND, False, (), passages, notice, score=best)
         if kind == "compare":
@@ -179,22 +187,20 @@ class ExtractiveAnswerer(Answerer):
         picked = [cands[order[0]]]
         if len(order) > 1 and select[order[1]] >= select[order[0]] - self.margin:
             picked.append(cands[order[1]])
-        short, rules = None, None
-        top, span = short_answer_of(question, picked, kind)
-        if span is not None:
-            a = top.sentence.start + span.start
-            rules = (span.text, top.passage.doc_id, a, a + len(span.text), None)
+        short = None
         if self.reader is None:   # rules only
-            short = rules
-        elif kind != "yes/no" and (rules is not None or self.sentence_min_prob is not None
-                                   or self.short_min_prob is not None):
-            if read is None and self.sentence_min_prob is None and self.short_min_prob is None:
-                has, read = self.read(question, [top.passage])   # the gate only: the short answer's passage
-            elif read is None:
-                has, read = self.read(question, passages)
-            picked, short = self._with_reading(cands, select, picked, read)
-            if short is None and rules is not None and self.agree_min_prob is not None:
-                short = _agreed(rules, read, self.agree_min_prob)
+            top, span = short_answer_of(question, picked, kind)
+            if span is not None:
+                a = top.sentence.start + span.start
+                short = (span.text, top.passage.doc_id, a, a + len(span.text), None)
+        elif kind != "yes/no":
+            min_prob = self.reader.min_prob if self.short_min_prob is None else self.short_min_prob
+            if got is not None and got[2] >= min_prob:
+                holder, span, prob, _ = got
+                a = holder.sentence.start + span.start
+                short = (span.text, holder.passage.doc_id, a, a + len(span.text), round(float(prob), 4))
+                if holder is not picked[0]:   # the span's sentence leads, the best other one follows
+                    picked = [holder] + [c for c in picked if c is not holder][:1]
         # a yes/no question leads with the sentence that decides it; others read in document order
         text, citations = cite([(c.passage, c.sentence) for c in picked], reading_order=kind != "yes/no")
         if short is None or kind == "yes/no":
@@ -202,40 +208,6 @@ class ExtractiveAnswerer(Answerer):
         return Answer(question, f"{short[0]}\n\n{text}", True, citations, passages, notice,
                       short=short[0], short_doc=short[1], short_start=short[2], short_end=short[3],
                       short_prob=short[4], score=best)
-
-    def _with_reading(self, cands, select, picked, read):
-        """(sentences to quote, short answer (text, doc, start, end, probability) or None) given the
-        reader's best span: its sentence leads when the span is probable enough (the rules' best
-        sentence follows it when within the margin), and the span is shown when more probable still."""
-        passage, r = read
-        text = r.text.strip().rstrip(".,;:")
-        a = passage.start + r.start + (len(r.text) - len(r.text.lstrip()))
-        b = a + len(text)
-        if self.sentence_min_prob is None or r.prob < self.sentence_min_prob or not text:
-            if self.short_min_prob is not None and r.prob >= self.short_min_prob and text:
-                return picked, (text, passage.doc_id, a, b, round(float(r.prob), 4))
-            return picked, None
-        holder = next((i for i, c in enumerate(cands) if c.passage.doc_id == passage.doc_id
-                       and c.sentence.start <= a < c.sentence.end), None)
-        if holder is None:
-            return picked, None
-        best = int(np.argmax(select))
-        out = [cands[holder]]
-        if best != holder and select[best] >= select[holder] - self.margin:
-            out.append(cands[best])
-        if self.short_min_prob is None or r.prob < self.short_min_prob:
-            return out, None
-        return out, (text, passage.doc_id, a, b, round(float(r.prob), 4))
-
-
-def _agreed(rules, read, min_prob: float):
-    """The rules' short answer (text, doc, start, end, None) with the reader's probability, when the
-    reader's best span overlaps it in the same document at min_prob or more; else None."""
-    passage, r = read
-    a = passage.start + r.start
-    if r.prob < min_prob or passage.doc_id != rules[1] or not (a < rules[3] and rules[2] < a + len(r.text)):
-        return None
-    return rules[:4] + (round(float(r.prob), 4),)
 
 
 def short_answer_of(question: str, picked: Sequence[Candidate], intent: str | None):

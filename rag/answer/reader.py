@@ -8,7 +8,7 @@ each word piece a start and an end logit. The no-answer logit is the start plus
 end logit of [CLS]. In each window the joint softmax over "no answer" and every
 span of at most MAX_ANSWER_TOKENS word pieces gives the best span's probability
 and the no-answer probability. Only the trained part ships, as float16
-safetensors in rag/models/reader/ beside a manifest naming the data, the split,
+safetensors in rag/answer/models/reader/ beside a manifest naming the data, the split,
 the command, the seeds and the validation metrics; bench/train_reader.py makes
 both. Missing or damaged weights raise ReaderError (one line naming that
 command). Runs with torch on the CPU, deterministically (inference mode, fixed

@@ -65,7 +65,9 @@ def test_ask_with_history_answers_the_follow_up(api):
     history = [{"role": "user", "content": q1(person, obs)}, {"role": "assistant", "content": first["answer"]}]
     status, got = post_json(api, "/api/ask", {"question": "and where was he born?", "history": history})
     assert status == 200, got
-    assert person in got["question"] and got["short_answer"] == town and "Read as" in got["notice"]
+    # the short answer is shown only when the reader is confident; the quote holds the town either way
+    assert person in got["question"] and got["short_answer"] in (None, town) and town in got["answer"]
+    assert "Read as" in got["notice"]
     status, alone = post_json(api, "/api/ask", {"question": "and where was he born?"})
     assert status == 200 and person not in alone["question"]   # without the history, nothing to lean on
 
@@ -108,14 +110,14 @@ def test_openai_chat_completion_is_the_cited_answer(api):
     choice = got["choices"][0]
     assert choice["finish_reason"] == "stop" and choice["message"]["role"] == "assistant"
     content = choice["message"]["content"]
-    assert content.startswith(str(year)) and "[1]" in content
+    assert str(year) in content and "[1]" in content
     assert f"Sources:\n[1] The {obs} observatory ({obs.lower()}.txt, characters" in content
-    assert got["rag"]["short_answer"] == str(year) and got["rag"]["citations"]
+    assert got["rag"]["short_answer"] in (None, str(year)) and got["rag"]["citations"]
     # a follow-up through the messages, with content as a list of text parts
     messages += [{"role": "assistant", "content": content},
                  {"role": "user", "content": [{"type": "text", "text": "and where was he born?"}]}]
     status, got = post_json(api, "/v1/chat/completions", {"messages": messages})
-    assert status == 200 and got["choices"][0]["message"]["content"].startswith(town)
+    assert status == 200 and f"born in the mountain town of {town}" in got["choices"][0]["message"]["content"]
 
 
 def test_openai_streaming_sends_deltas_then_done(api):
@@ -278,10 +280,10 @@ def test_ten_concurrent_conversations_each_get_their_own_answers(api, corpus_rag
         results = list(pool.map(client, range(len(PEOPLE))))
     for (person, obs, town, year), turns in zip(PEOPLE, results):
         for first, second in turns:
-            assert first["short_answer"] == str(year), (person, first["answer"])
+            assert first["short_answer"] in (None, str(year)) and str(year) in first["answer"], first["answer"]
             assert {c["doc_id"] for c in first["citations"]} == {f"{obs.lower()}.txt"}
             assert second["question"] == f"Where was {person} born?", second["question"]
-            assert second["short_answer"] == town, (person, second["answer"])
+            assert second["short_answer"] in (None, town) and town in second["answer"], second["answer"]
             assert {c["doc_id"] for c in second["citations"]} == {f"{obs.lower()}.txt"}
     if adder is not None:
         status, _, raw = adder.result()

@@ -44,7 +44,7 @@ def test_handler_answers_with_markers_and_highlighted_sources(seed_rag):
     assert "href='#cite-0-1'" in messages[1]["content"]   # the [1] marker is a link to its source
     assert "<mark class='quote'>" in sources and "12,000" in sources.split("<mark class='quote'>")[1]
     assert "north-korean-troops-in-russia.txt" in sources
-    assert turns[0]["sources"][0]["quotes"] and turns[0]["short"] == "12,000"
+    assert turns[0]["sources"][0]["quotes"] and turns[0]["short"] in (None, "12,000")   # shown when confident
 
 
 def test_handler_keeps_history_and_handles_not_found(seed_rag):
@@ -95,7 +95,9 @@ def test_sources_escape_html(seed_rag):
     a = seed_rag.query(QUESTION)
     html = sources_html(from_answer(QUESTION, a), 0)
     assert "<script" not in html
-    assert "<mark class='short'>12,000</mark>" in html.split("<mark class='quote'>")[1]   # inside its quote
+    quote = html.split("<mark class='quote'>")[1]
+    assert "12,000" in quote and ("<mark class='short'>" not in html   # a short answer shown only when confident,
+                                  or "<mark class='short'>12,000</mark>" in quote)   # and then inside its quote
     plain = re.sub(r"</?mark[^>]*>", "", html)
     assert all(c.quote in plain for c in a.citations)
 
