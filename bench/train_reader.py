@@ -1,4 +1,4 @@
-"""Train the reader (rag.answer.reader) on the shared SQuAD data, split by article; write its weights and manifest.
+"""Train the reader (bench/reader_minilm.py) on the shared SQuAD data, split by article; write its weights and manifest.
 
 Data (no other): SQuAD v1.1 dev articles of ``squad-dev/dev-v1.1-part.json`` (span
 offsets) and the SQuAD 2.0 dev questions of ``squad2-dev`` (answerable ones located in
@@ -8,7 +8,7 @@ seed SPLIT_SEED, a third for validation, at least four of them SQuAD 2.0 article
 only training articles train. Examples: each question with its own paragraph (windows
 of a long paragraph that miss the answer are "no answer"), each unanswerable question
 with its paragraph, and one answerable question in NEG_EVERY with the other paragraph of
-its article that shares most of its words ("no answer"). MiniLM's lower rag.answer.reader.FROZEN
+its article that shares most of its words ("no answer"). MiniLM's lower bench/reader_minilm.py.FROZEN
 layers run once over every example (cached under bench/.cache), then the top layer (a copy
 of MiniLM's) and the span head train with AdamW for EPOCHS epochs, seed SEED, on the CPU.
 Writes rag/models/reader/reader.safetensors (float16) and manifest.json with paragraph-level
@@ -35,7 +35,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from rag.answer import reader as R  # noqa: E402
+import reader_minilm as R  # noqa: E402  (beside this script)
 from rag.evaluation.metrics import squad_em_f1  # noqa: E402
 
 SPLIT_FILE = HERE / "reader_split.json"

@@ -202,16 +202,19 @@ def top_spans(model, data, qids):
     return out
 
 
-def fit_gate(rows):
+def fit_standardized_lr(X, y, prefix: str) -> dict:
+    """A logistic regression on standardized features, as the float32 arrays PREFIX_weights, _bias, _mean, _scale."""
     from sklearn.linear_model import LogisticRegression
 
-    X = np.array([r[2] for r in rows], np.float64)
-    y = np.array([r[1] > 0 for r in rows])
     mean, scale = X.mean(0), X.std(0)
     scale[scale < 1e-6] = 1.0
     clf = LogisticRegression(C=1.0, max_iter=3000).fit((X - mean) / scale, y)
-    return {"gate_weights": clf.coef_[0].astype(np.float32), "gate_bias": clf.intercept_.astype(np.float32),
-            "gate_mean": mean.astype(np.float32), "gate_scale": scale.astype(np.float32)}
+    return {f"{prefix}_weights": clf.coef_[0].astype(np.float32), f"{prefix}_bias": clf.intercept_.astype(np.float32),
+            f"{prefix}_mean": mean.astype(np.float32), f"{prefix}_scale": scale.astype(np.float32)}
+
+
+def fit_gate(rows):
+    return fit_standardized_lr(np.array([r[2] for r in rows], np.float64), np.array([r[1] > 0 for r in rows]), "gate")
 
 
 def gate_prob(gate, row):
@@ -275,13 +278,7 @@ def nil_rows(model, gate, got2: dict):
 
 
 def fit_nil(X, y):
-    from sklearn.linear_model import LogisticRegression
-
-    mean, scale = X.mean(0), X.std(0)
-    scale[scale < 1e-6] = 1.0
-    clf = LogisticRegression(C=1.0, max_iter=3000).fit((X - mean) / scale, y)
-    return {"nil_weights": clf.coef_[0].astype(np.float32), "nil_bias": clf.intercept_.astype(np.float32),
-            "nil_mean": mean.astype(np.float32), "nil_scale": scale.astype(np.float32)}
+    return fit_standardized_lr(X, y, "nil")
 
 
 def nil_prob(nil, X):

@@ -53,7 +53,7 @@ class Answer:
     claims: tuple = ()                 # generated answers: each sentence checked (rag.llm.claims.Claim)
     supported_share: Optional[float] = None   # generated answers: share of sentences the passages support
     generated: bool = False            # written by an LLM (rag.llm.answerer) rather than quoted
-    short_prob: Optional[float] = None  # the reader's probability of the short answer (rag.answer.reader)
+    short_prob: Optional[float] = None  # the reader's probability of the short answer (rag.answer.span_reader)
 
     def to_json(self, *, seconds: float | None = None) -> dict:
         """The JSON shape of `rag ask --json` and the HTTP API's /api/ask: to_dict(), plus the

@@ -202,3 +202,15 @@ def test_an_answerer_with_missing_weights_stops_with_the_one_line_error(tmp_path
     with pytest.raises(S.SpanReaderError) as e:
         _ask(tmp_path / "nowhere")
     _one_line_naming_the_command(e, "missing")
+
+
+def test_the_span_reader_is_on_by_default_and_off_by_flag_or_environment(monkeypatch):
+    from rag import Config
+    from rag.cli import _config, parser as build_parser
+
+    monkeypatch.delenv("RAG_READER", raising=False)
+    assert Config().reader is True
+    assert _config(build_parser().parse_args(["ask", "--no-reader", "q"])).reader is False
+    assert _config(build_parser().parse_args(["eval", "x", "--no-reader"])).reader is False
+    monkeypatch.setenv("RAG_READER", "0")
+    assert Config().reader is False
