@@ -22,6 +22,7 @@ from rag.config import MODES
 from rag.retrieve import fusion
 from rag.retrieve.fusion import RRF_K  # noqa: F401  (callers read it here)
 from rag.storage.reader import IndexData, chunk_vectors
+from rag.storage.records import column
 
 
 @dataclass(frozen=True)
@@ -62,11 +63,14 @@ class Retriever:
         self._pages = [d.get("page_starts") or None for d in self.docs]
         self._vecs = chunk_vectors(data)
         self._sent_vecs = data.sentence_vecs   # float32 rows on demand (rag.storage.vector_rows over float16 segments)
-        doc_no = {d["id"]: i for i, d in enumerate(self.docs)}
-        base = np.searchsorted(data.sentences[:, 0], np.arange(len(self.docs)))
-        self._chunk_doc = np.array([doc_no[c["doc"]] for c in data.chunks], dtype=np.int64)
-        self._sent_lo = base[self._chunk_doc] + np.array([c["sent_lo"] for c in data.chunks], dtype=np.int64)
-        self._sent_hi = base[self._chunk_doc] + np.array([c["sent_hi"] for c in data.chunks], dtype=np.int64)
+        # rows are laid out document by document in manifest order (rag.storage.segments.assemble)
+        n_chunks = np.array([d["chunks"] for d in self.docs], dtype=np.int64)
+        n_sents = np.array([d["sentences"] for d in self.docs], dtype=np.int64)
+        self._doc_rows = np.concatenate([[0], np.cumsum(n_chunks)])
+        base = np.concatenate([[0], np.cumsum(n_sents)])[:-1]
+        self._chunk_doc = np.repeat(np.arange(len(self.docs), dtype=np.int64), n_chunks)
+        self._sent_lo = base[self._chunk_doc] + column(data.chunks, "sent_lo")
+        self._sent_hi = base[self._chunk_doc] + column(data.chunks, "sent_hi")
 
     @property
     def manifest(self) -> dict:
@@ -153,7 +157,8 @@ class Retriever:
 
     def document_passages(self, doc_id: str) -> list[Passage]:
         """Every chunk of one document, in reading order, as unranked passages (rank 0, score 0)."""
-        rows = [i for i, c in enumerate(self.data.chunks) if c["doc"] == doc_id]
+        n = next((n for n, d in enumerate(self.docs) if d["id"] == doc_id), None)
+        rows = [] if n is None else range(int(self._doc_rows[n]), int(self._doc_rows[n + 1]))
         return [Passage(0, i, doc_id, self.docs[self._chunk_doc[i]]["title"], self.data.chunks[i]["text"],
                         self.data.chunks[i]["start"], self.data.chunks[i]["end"], 0.0, 0.0, self.page(i))
                 for i in rows]

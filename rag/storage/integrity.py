@@ -94,24 +94,27 @@ def check_manifest(m: dict) -> None:
         listed = len(docs) if key == "documents" else sum(d[key] for d in docs)
         if listed != counts[key]:
             raise IndexCorruptError(f"manifest documents hold {listed} {key}, counts say {counts[key]}")
+    per_segment = m.get("format_version") != 5   # format 6: BM25 postings live in the segments
     if "bm25" in m:
         bm25 = _need(m, "bm25", dict, w)
-        for key in ("rows", "vocabulary"):
+        for key in ("rows",) if per_segment else ("rows", "vocabulary"):
             _need(bm25, key, int, "manifest bm25", minimum=0)
         doc_bm25 = _need(bm25, "documents", dict, "manifest bm25")
-        for key in ("rows", "vocabulary"):
+        for key in ("rows",) if per_segment else ("rows", "vocabulary"):
             _need(doc_bm25, key, int, "manifest bm25 documents", minimum=0)
+        if per_segment and (bm25["rows"], doc_bm25["rows"]) != (counts["chunks"], counts["documents"]):
+            raise IndexCorruptError(f"manifest bm25 rows {bm25['rows']} and {doc_bm25['rows']}, counts say "
+                                    f"{counts['chunks']} and {counts['documents']}")
     files = _need(m, "files", dict, w)
     _check_digests(files, "manifest files")
-    if "bm25" in m:
+    if "bm25" in m and not per_segment:
         missing = [d + "/" for d in ("bm25", "bm25_docs") if not any(f.startswith(d + "/") for f in files)]
         if missing:
             raise IndexCorruptError(f"manifest files lists no {', '.join(missing)}")
 
 
 def _check_segment(name, info) -> None:
-    from rag.storage.layout import ANN_FILE, ANN_KIND, SEGMENT_RE
-    from rag.storage.layout import SEGMENT_FILES as FILES
+    from rag.storage.layout import ANN_FILE, ANN_KIND, SEGMENT_FILES, SEGMENT_FILES_V5, SEGMENT_RE
 
     where = f"manifest segment {name!r}"
     if not SEGMENT_RE.fullmatch(name):
@@ -121,6 +124,7 @@ def _check_segment(name, info) -> None:
     for key in ("documents", "chunks", "sentences"):
         _need(info, key, int, where, minimum=0)
     files = _need(info, "files", dict, where)
+    FILES = SEGMENT_FILES_V5 if "chunks.jsonl" in files else SEGMENT_FILES   # format 5 or 6 segment
     expected = sorted(FILES + ((ANN_FILE,) if "ann" in info else ()))
     if sorted(files) != expected:
         raise IndexCorruptError(f"{where} lists files {sorted(files)}, expected {expected}")

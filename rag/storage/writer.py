@@ -39,6 +39,7 @@ from rag.config import Config
 from rag.errors import RagError
 from rag.storage import integrity, segments
 from rag.storage import plan as store_plan
+from rag.storage.lexical import PARAMS
 from rag.storage.lock import IndexLock, held
 from rag.storage.reader import (  # noqa: F401
     FORMAT,
@@ -67,6 +68,9 @@ def save(index_dir: Path, data: IndexData, *, base: IndexData | None = None) -> 
     """Write data (the whole logical index, documents in manifest order) as a new version of
     index_dir and make it current; returns the version. base: the verified version data was
     built from (its unchanged documents are referenced, not rewritten); None writes all.
+    data.fresh: when given, data's rows are only those of these documents (in manifest order);
+    every other document must be in base with the same counts, and is read from there when a
+    segment holding it is rewritten. A base in format 5 is rewritten whole (from its rows).
 
     Takes the writer lock unless this process already holds it (build_index does)."""
     index_dir = Path(index_dir)
@@ -79,22 +83,24 @@ def save(index_dir: Path, data: IndexData, *, base: IndexData | None = None) -> 
 def _save(index_dir: Path, data: IndexData, base: IndexData | None) -> str:
     previous = _current_version(index_dir)
     docs = [{k: v for k, v in d.items() if k != "segment"} for d in data.manifest["documents"]]
-    keep, todo = store_plan.plan(docs, base.manifest if base is not None else None)
-    segs = {s: base.manifest["segments"][s] for s in set(keep.values())}
+    reuse = base if base is not None and base.manifest.get("format_version") == FORMAT_VERSION else None
+    keep, todo = store_plan.plan(docs, reuse.manifest if reuse is not None else None)
+    segs = {s: reuse.manifest["segments"][s] for s in set(keep.values())}
     written = tmp = None
     try:
         if todo:
-            written, info = _write_segment(index_dir, data, docs, todo)
+            written, info = _write_segment(index_dir, data, docs, todo, base)
             segs[written] = info
             keep.update({docs[n]["id"]: written for n in todo})
-        manifest = dict(data.manifest, documents=[dict(d, segment=keep[d["id"]]) for d in docs],
+        counts = {"documents": len(docs), "chunks": sum(d["chunks"] for d in docs),
+                  "sentences": sum(d["sentences"] for d in docs)}
+        bm25 = {k: v for k, v in (data.manifest.get("bm25") or {}).items() if k not in ("vocabulary",)}
+        manifest = dict(data.manifest, format_version=FORMAT_VERSION, counts=counts,
+                        bm25=dict(bm25, **PARAMS, rows=counts["chunks"], documents={"rows": counts["documents"]}),
+                        documents=[dict(d, segment=keep[d["id"]]) for d in docs],
                         segments=dict(sorted(segs.items())))
         tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=index_dir))
         os.chmod(tmp, 0o755)   # mkdtemp makes it private; an index is readable like its files
-        if data.bm25 is not None:
-            data.bm25.save(tmp / "bm25")
-        if data.doc_bm25 is not None:
-            data.doc_bm25.save(tmp / "bm25_docs")
         files = {p.relative_to(tmp).as_posix(): integrity.sha256_file(p)
                  for p in sorted(tmp.rglob("*")) if p.is_file()}
         raw = (json.dumps(dict(manifest, files=files), indent=1, ensure_ascii=False) + "\n").encode()
@@ -113,20 +119,51 @@ def _save(index_dir: Path, data: IndexData, base: IndexData | None) -> str:
     return version
 
 
-def _write_segment(index_dir: Path, data: IndexData, docs: list[dict], rows: list[int]) -> tuple[str, dict]:
-    """The documents at positions rows of data, as one new segment."""
-    c_at = np.concatenate([[0], np.cumsum([d["chunks"] for d in docs])]).astype(int)
-    s_at = np.concatenate([[0], np.cumsum([d["sentences"] for d in docs])]).astype(int)
-    if c_at[-1] != len(data.chunks) or s_at[-1] != len(data.sentences):
+def _row_starts(docs: list[dict]) -> dict[str, tuple[int, int]]:
+    """doc id -> (first chunk row, first sentence row) in rows laid out as docs."""
+    c_at = np.concatenate([[0], np.cumsum([d["chunks"] for d in docs])]).astype(np.int64)
+    s_at = np.concatenate([[0], np.cumsum([d["sentences"] for d in docs])]).astype(np.int64)
+    return {d["id"]: (int(c), int(s)) for d, c, s in zip(docs, c_at, s_at)}
+
+
+def _write_segment(index_dir: Path, data: IndexData, docs: list[dict], rows: list[int],
+                   base: IndexData | None) -> tuple[str, dict]:
+    """The documents at positions rows of docs, as one new segment: each from data's rows, or
+    (data.fresh given and the document not in it) from base's."""
+    by_id = {d["id"]: d for d in docs}
+    own_docs = docs if data.fresh is None else [by_id[i] for i in data.fresh]
+    own = _row_starts(own_docs)
+    if sum(d["chunks"] for d in own_docs) != len(data.chunks) or \
+            sum(d["sentences"] for d in own_docs) != len(data.sentences):
         raise ValueError("index data rows do not follow its manifest documents")
-    crow = np.concatenate([np.arange(c_at[n], c_at[n + 1]) for n in rows]).astype(int)
-    srow = np.concatenate([np.arange(s_at[n], s_at[n + 1]) for n in rows]).astype(int)
+    theirs = _row_starts(base.manifest["documents"]) if base is not None else {}
+    pieces: list[list] = []   # [source, chunk lo, chunk hi, sentence lo, sentence hi], adjacent ones merged
+    for n in rows:
+        d = docs[n]
+        src, (c0, s0) = (data, own[d["id"]]) if d["id"] in own else (base, theirs[d["id"]])
+        if pieces and pieces[-1][0] is src and pieces[-1][2] == c0 and pieces[-1][4] == s0:
+            pieces[-1][2] += d["chunks"]
+            pieces[-1][4] += d["sentences"]
+        else:
+            pieces.append([src, c0, c0 + d["chunks"], s0, s0 + d["sentences"]])
+    chunks, cvecs, spans, svecs = [], [], [], []
+    for src, c0, c1, s0, s1 in pieces:
+        chunks += src.chunks[c0:c1]
+        cvecs.append(np.asarray(chunk_vectors(src)[np.arange(c0, c1)], dtype=segments.VECTOR_DTYPE))
+        spans.append(np.asarray(src.sentences[s0:s1])[:, 1:])
+        svecs.append(np.asarray(src.sentence_vecs[np.arange(s0, s1)], dtype=segments.VECTOR_DTYPE))
+    dim = data.manifest["dimension"]
     seg_docs = [{"id": docs[n]["id"], "chunks": docs[n]["chunks"], "sentences": docs[n]["sentences"]}
                 for n in rows]
-    threshold = data.manifest.get("settings", {}).get("ann_threshold", Config.ann_threshold)
-    return segments.write(index_dir, seg_docs, [data.chunks[i] for i in crow], chunk_vectors(data)[crow],
-                          np.asarray(data.sentences)[srow, 1:], data.sentence_vecs[srow],
-                          TMP_PREFIX, _fsync_tree, ann_threshold=threshold)
+    settings = data.manifest.get("settings", {})
+    return segments.write(index_dir, seg_docs, chunks,
+                          np.concatenate(cvecs) if cvecs else np.zeros((0, dim), segments.VECTOR_DTYPE),
+                          np.concatenate(spans) if spans else np.zeros((0, 2), np.int64),
+                          np.concatenate(svecs) if svecs else np.zeros((0, dim), segments.VECTOR_DTYPE),
+                          TMP_PREFIX, _fsync_tree,
+                          ann_threshold=settings.get("ann_threshold", Config.ann_threshold),
+                          titles={d["id"]: d["title"] for d in docs},
+                          title_in_chunks=settings.get("title_in_chunks", True))
 
 
 def _write_pointer(index_dir: Path, version: str, manifest_sha: str) -> None:

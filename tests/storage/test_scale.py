@@ -162,12 +162,12 @@ def test_float32_format_4_index_asks_for_a_rebuild(tmp_path, corpus):
     config = config_for(corpus, tmp_path / "idx", 10**6)
     build_index(config, embedder=FakeEmbedder(), progress=False)
     edit_manifest(config.index_dir, lambda m: m.__setitem__("format_version", 4))
-    with pytest.raises(IndexMismatchError, match=r"v4, this version reads 'rag-index' v5; rebuild it with: "
+    with pytest.raises(IndexMismatchError, match=r"v4, this version reads 'rag-index' v6; rebuild it with: "
                                                  r"rag index .* --rebuild"):
         store.load(config.index_dir)
     emb = FakeEmbedder()
     build_index(config, embedder=emb, progress=False)   # a refresh over it rebuilds everything
-    assert store.load(config.index_dir).manifest["format_version"] == 5 and len(emb.encoded) > len(TOPICS)
+    assert store.load(config.index_dir).manifest["format_version"] == store.FORMAT_VERSION and len(emb.encoded) > len(TOPICS)
 
 
 def test_threshold_is_a_segment_setting_not_a_reason_to_refuse(tmp_path, corpus):
