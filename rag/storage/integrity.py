@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shlex
 from pathlib import Path, PurePosixPath
@@ -151,9 +152,25 @@ def check_files(folder: Path, files: dict) -> None:
 
     FileNotFoundError passes through: the folder may have been removed by a writer
     while it was read (rag.storage.writer retries then)."""
-    for rel, digest in files.items():
-        if sha256_file(folder / rel) != digest:
+    from concurrent.futures import ThreadPoolExecutor
+
+    items = sorted(files.items(), key=lambda kv: -_size(folder / kv[0]))   # largest first
+    workers = min(len(items), os.cpu_count() or 1, 4)
+    if workers > 1:   # hashlib releases the GIL on large buffers: the files hash in parallel
+        with ThreadPoolExecutor(workers) as pool:
+            digests = list(pool.map(lambda kv: sha256_file(folder / kv[0]), items))
+    else:
+        digests = [sha256_file(folder / rel) for rel, _ in items]
+    for (rel, digest), got in zip(items, digests):
+        if got != digest:
             raise IndexCorruptError(f"{rel} was changed after the index was built (sha256 mismatch)")
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def check_chunks(chunks: list, doc_ids: set) -> None:

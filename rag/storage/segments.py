@@ -199,12 +199,16 @@ def assemble(manifest: dict, segs: dict[str, Segment]):
                                     f"of {d['id']!r}, manifest says {d['chunks']} and {d['sentences']}")
         c_ranges.append((part[d["segment"]], c0, c1))
         s_ranges.append((part[d["segment"]], s0, s1))
-        sp.append(np.column_stack([np.full(s1 - s0, n, dtype=np.int64), seg.spans[s0:s1]]))
+        sp.append(s1 - s0)
     dim = manifest["dimension"]
+    s_runs = runs_of(s_ranges)
+    spans = Rows([segs[n].spans for n in names], s_runs, 2, np.int64)[np.arange(sum(sp), dtype=np.int64)]
+    sentences = np.column_stack([np.repeat(np.arange(len(sp), dtype=np.int64), sp), spans]
+                                ).astype(np.int64).reshape(-1, 3)
     chunks = records.Chunks([segs[n].chunks for n in names], runs_of(c_ranges))
     cv = Rows([segs[n].chunk_vecs for n in names], runs_of(c_ranges), dim)
-    sv = Rows([segs[n].sentence_vecs for n in names], runs_of(s_ranges), dim)
-    return chunks, cv, np.concatenate(sp) if sp else np.zeros((0, 3), np.int64), sv
+    sv = Rows([segs[n].sentence_vecs for n in names], s_runs, dim)
+    return chunks, cv, sentences, sv
 
 
 def dense(segs: dict[str, Segment], chunk_vecs: Rows) -> ann.Dense:

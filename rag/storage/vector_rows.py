@@ -21,9 +21,10 @@ class Rows:
     dtype = np.dtype(np.float32)
     ndim = 2
 
-    def __init__(self, parts: list, runs: list[tuple[int, int, int, int]], dim: int):
-        """parts: 2-D arrays (any float dtype); runs: (version row, part, local row, length), in order."""
-        self.parts, self.dim = parts, dim
+    def __init__(self, parts: list, runs: list[tuple[int, int, int, int]], dim: int, dtype=np.float32):
+        """parts: 2-D arrays (any float dtype); runs: (version row, part, local row, length), in order;
+        dtype: of the rows returned (float32 for vectors; int64 serves sentence spans)."""
+        self.parts, self.dim, self.dtype = parts, dim, np.dtype(dtype)
         runs = [r for r in runs if r[3] > 0]
         self._start = np.array([r[0] for r in runs], dtype=np.int64)
         self._part = np.array([r[1] for r in runs], dtype=np.int64)
@@ -45,7 +46,7 @@ class Rows:
             rows = np.arange(*rows.indices(self.n))
         scalar = np.ndim(rows) == 0
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
-        out = np.empty((len(rows), self.dim), dtype=np.float32)
+        out = np.empty((len(rows), self.dim), dtype=self.dtype)
         if len(rows):
             if rows.min() < -self.n or rows.max() >= self.n:
                 raise IndexError(f"row out of range for {self.n} rows")
