@@ -147,19 +147,24 @@ def _write_segment(index_dir: Path, data: IndexData, docs: list[dict], rows: lis
         else:
             pieces.append([src, c0, c0 + d["chunks"], s0, s0 + d["sentences"]])
     chunks, cvecs, spans, svecs = [], [], [], []
-    for src, c0, c1, s0, s1 in pieces:
+    for src, c0, c1, s0, s1 in pieces:   # arrays are sliced (views), Rows gathered (float32 copies)
         chunks += src.chunks[c0:c1]
-        cvecs.append(np.asarray(chunk_vectors(src)[np.arange(c0, c1)], dtype=segments.VECTOR_DTYPE))
+        cv, sv = chunk_vectors(src), src.sentence_vecs
+        cvecs.append(cv[c0:c1] if isinstance(cv, np.ndarray) else np.asarray(cv[np.arange(c0, c1)], np.float16))
         spans.append(np.asarray(src.sentences[s0:s1])[:, 1:])
-        svecs.append(np.asarray(src.sentence_vecs[np.arange(s0, s1)], dtype=segments.VECTOR_DTYPE))
+        svecs.append(sv[s0:s1] if isinstance(sv, np.ndarray) else np.asarray(sv[np.arange(s0, s1)], np.float16))
     dim = data.manifest["dimension"]
+    if len(pieces) == 1:   # no concatenated copy of a whole build's vectors
+        cvecs, svecs = cvecs[0], svecs[0]
     seg_docs = [{"id": docs[n]["id"], "chunks": docs[n]["chunks"], "sentences": docs[n]["sentences"]}
                 for n in rows]
     settings = data.manifest.get("settings", {})
-    return segments.write(index_dir, seg_docs, chunks,
-                          np.concatenate(cvecs) if cvecs else np.zeros((0, dim), segments.VECTOR_DTYPE),
-                          np.concatenate(spans) if spans else np.zeros((0, 2), np.int64),
-                          np.concatenate(svecs) if svecs else np.zeros((0, dim), segments.VECTOR_DTYPE),
+    def joined(parts, width, dtype):
+        if isinstance(parts, np.ndarray):
+            return parts
+        return np.concatenate(parts) if parts else np.zeros((0, width), dtype)
+    return segments.write(index_dir, seg_docs, chunks, joined(cvecs, dim, segments.VECTOR_DTYPE),
+                          joined(spans, 2, np.int64), joined(svecs, dim, segments.VECTOR_DTYPE),
                           TMP_PREFIX, _fsync_tree,
                           ann_threshold=settings.get("ann_threshold", Config.ann_threshold),
                           titles={d["id"]: d["title"] for d in docs},
