@@ -24,6 +24,7 @@ modifies a segment once written.
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import tempfile
 from dataclasses import dataclass
@@ -150,9 +151,11 @@ def read(folder: Path, info: dict, dim: int) -> Segment:
             chunks = records.read_part(folder, docs)
             postings = Postings.load(folder / "bm25", len(chunks))
             doc_postings = Postings.load(folder / "bm25_docs", len(docs))
-        cvecs = np.load(folder / "chunk_vecs.npy", allow_pickle=False, mmap_mode="r")
+        cvecs = _random(np.load(folder / "chunk_vecs.npy", allow_pickle=False, mmap_mode="r"))
         spans = np.load(folder / "sentences.npy", allow_pickle=False, mmap_mode="r")
-        svecs = np.load(folder / "sentence_vecs.npy", allow_pickle=False, mmap_mode="r")
+        svecs = _random(np.load(folder / "sentence_vecs.npy", allow_pickle=False, mmap_mode="r"))
+        if chunks.blob is not None:
+            _random(chunks.blob)
         index = ann.read(folder / ann.FILE, info["ann"], info["chunks"], dim) if "ann" in info else None
     except FileNotFoundError:
         raise
@@ -179,6 +182,18 @@ def read(folder: Path, info: dict, dim: int) -> Segment:
     if problems:
         raise IndexCorruptError(f"{where} disagrees with the manifest ({'; '.join(problems)})")
     return Segment(out, chunks, cvecs, spans, svecs, index, postings, doc_postings, tuple(d["id"] for d in docs))
+
+
+def _random(arr):
+    """Tell the kernel a memory-mapped array is read at random rows: no readahead, so a question
+    brings in the pages of the rows it reads, not the 128 KB around each (resident memory)."""
+    m = getattr(arr, "_mmap", None)
+    if m is not None and hasattr(m, "madvise") and hasattr(mmap, "MADV_RANDOM"):
+        try:
+            m.madvise(mmap.MADV_RANDOM)
+        except (OSError, ValueError):
+            pass
+    return arr
 
 
 def assemble(manifest: dict, segs: dict[str, Segment]):
