@@ -16,6 +16,8 @@ English well (stemming and stopwords are English).
 from __future__ import annotations
 
 import math
+import os
+import weakref
 from array import array
 from collections import Counter
 from itertools import repeat
@@ -108,6 +110,35 @@ def document_text(chunks) -> str:
 POSTINGS = ("terms.npy", "starts.npy", "rows.npy", "tf.npy", "lengths.npy")
 
 
+class FileArray1:
+    """A 1-D ``.npy`` file whose slices are read with ``os.pread`` (nothing mapped: see
+    rag.storage.vector_rows.FileArray); dtype, shape and len as numpy's."""
+
+    def __init__(self, path: Path):
+        from numpy.lib import format as npy
+
+        with open(path, "rb") as f:
+            version = npy.read_magic(f)
+            read = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+            shape, fortran, dtype = read(f)
+            self.offset = f.tell()
+        self.shape, self.dtype = tuple(shape), np.dtype(dtype)
+        if len(self.shape) != 1 or path.stat().st_size != self.offset + self.dtype.itemsize * self.shape[0]:
+            raise IndexCorruptError(f"{path.name} is not a whole 1-D array")
+        self._fd = os.open(path, os.O_RDONLY)
+        weakref.finalize(self, os.close, self._fd)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, s: slice) -> np.ndarray:
+        a, b, _ = s.indices(self.shape[0])
+        if b <= a:
+            return np.zeros(0, self.dtype)
+        size = self.dtype.itemsize
+        return np.frombuffer(os.pread(self._fd, (b - a) * size, self.offset + a * size), dtype=self.dtype)
+
+
 class Postings:
     """One segment's BM25 postings: terms (sorted UTF-8 bytes), starts [V + 1] into rows/tf
     (int32: the rows holding each term, ascending; how often), lengths [R] (terms a row holds;
@@ -152,8 +183,9 @@ class Postings:
     @classmethod
     def load(cls, folder: Path, rows: int) -> "Postings":
         """Memory-mapped postings of a segment folder's subfolder, checked against its row count."""
-        arrs = [np.load(folder / name, allow_pickle=False, mmap_mode="r") for name in POSTINGS]
-        terms, starts, prow, tf, lengths = arrs
+        terms, starts, lengths = (np.load(folder / name, allow_pickle=False)
+                                  for name in ("terms.npy", "starts.npy", "lengths.npy"))
+        prow, tf = FileArray1(folder / "rows.npy"), FileArray1(folder / "tf.npy")   # read per term
         problems = []
         if terms.dtype.kind != "S" or terms.ndim != 1:
             problems.append(f"terms.npy is {terms.dtype} {terms.shape}, expected bytes [V]")
@@ -163,13 +195,11 @@ class Postings:
                 prow.shape != (int(starts[-1]),):
             problems.append(f"rows.npy/tf.npy are {prow.dtype} {prow.shape}/{tf.dtype} {tf.shape}, "
                             f"expected int32 [{int(starts[-1])}]")
-        elif len(prow) and (int(prow.min()) < 0 or int(prow.max()) >= rows):
-            problems.append(f"rows.npy names rows outside 0..{rows - 1}")
         if lengths.dtype != np.int32 or lengths.shape != (rows,):
             problems.append(f"lengths.npy is {lengths.dtype} {lengths.shape}, expected int32 [{rows}]")
         if problems:
             raise IndexCorruptError(f"BM25 postings in {folder.name}: {'; '.join(problems)}")
-        return cls(*arrs)
+        return cls(terms, starts, prow, tf, lengths)
 
     def lookup(self, term: str) -> tuple[np.ndarray, np.ndarray]:
         """(rows, tf) of a term; empty when the segment lacks it."""
@@ -177,8 +207,8 @@ class Postings:
         i = int(np.searchsorted(self.terms, key))
         if i < len(self.terms) and self.terms[i] == key:
             a, b = int(self.starts[i]), int(self.starts[i + 1])
-            return self.rows[a:b], self.tf[a:b]
-        return self.rows[:0], self.tf[:0]
+            return np.asarray(self.rows[a:b]), np.asarray(self.tf[a:b])
+        return np.zeros(0, np.int32), np.zeros(0, np.int32)
 
 
 class SegmentedBM25:

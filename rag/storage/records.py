@@ -5,7 +5,7 @@ A segment (rag.storage.segments) stores its chunk records as
   chunk_text.npy    int64 [C + 1]: byte offsets of each chunk's text in chunk_text.bin
   chunk_text.bin    the texts, UTF-8, one after the other
 and the document of each chunk follows from documents.json (contiguous per document). Nothing
-is parsed at load: ``Part`` holds the memory-mapped arrays and builds a record (the same dict
+is parsed at load: ``Part`` holds the memory-mapped columns and the open text file and builds a record (the same dict
 older indexes kept in chunks.jsonl) only when a row is read. ``Chunks`` is a version's records
 in version order (a read-only sequence of dicts over the segments' parts, through the same
 run map as rag.storage.vector_rows), with whole columns as arrays (``column``)
@@ -15,6 +15,8 @@ a part of records held in memory (an older segment's chunks.jsonl). Does not ver
 """
 from __future__ import annotations
 
+import os
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +28,8 @@ FILES = ("chunks.npy", "chunk_text.npy", "chunk_text.bin")
 
 
 class Part:
-    """The chunk records of one segment: columns [C, 5], text offsets [C + 1] and text bytes
-    (memory-mapped), or texts held in memory (an older segment's records)."""
+    """The chunk records of one segment: columns [C, 5] and text offsets [C + 1] (memory-mapped)
+    and the text file (a descriptor, read with pread), or texts held in memory (an older segment's)."""
 
     def __init__(self, doc_ids: list[str], doc_of: np.ndarray, cols: np.ndarray, offsets=None, blob=None,
                  texts: list[str] | None = None):
@@ -42,7 +44,7 @@ class Part:
             return self.texts[row]
         a, b = int(self.offsets[row]), int(self.offsets[row + 1])
         try:
-            return bytes(self.blob[a:b]).decode("utf-8")
+            return os.pread(self.blob, b - a, a).decode("utf-8") if b > a else ""
         except UnicodeDecodeError as exc:
             raise IndexCorruptError(f"chunk_text.bin: text of chunk {row} is not UTF-8 ({exc})") from None
 
@@ -84,7 +86,6 @@ def read_part(folder: Path, docs: list[dict]) -> Part:
     cols = np.load(folder / "chunks.npy", allow_pickle=False, mmap_mode="r")
     offsets = np.load(folder / "chunk_text.npy", allow_pickle=False, mmap_mode="r")
     size = (folder / "chunk_text.bin").stat().st_size
-    blob = np.memmap(folder / "chunk_text.bin", dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
     n = sum(d["chunks"] for d in docs)
     problems = []
     if cols.dtype != np.int64 or cols.shape != (n, len(COLUMNS)):
@@ -97,7 +98,10 @@ def read_part(folder: Path, docs: list[dict]) -> Part:
         problems.append(f"chunk_text.npy offsets do not cover chunk_text.bin ({size} bytes)")
     if problems:
         raise IndexCorruptError("; ".join(problems))
-    return Part([d["id"] for d in docs], _doc_of(docs), cols, offsets, blob)
+    blob = os.open(folder / "chunk_text.bin", os.O_RDONLY)   # texts are read with pread: nothing mapped
+    part = Part([d["id"] for d in docs], _doc_of(docs), cols, offsets, blob)
+    weakref.finalize(part, os.close, blob)
+    return part
 
 
 class Chunks:

@@ -24,7 +24,6 @@ modifies a segment once written.
 from __future__ import annotations
 
 import json
-import mmap
 import os
 import tempfile
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from rag.storage import dense as ann
 from rag.storage import integrity, records
 from rag.storage.layout import SEGMENT_FILES, SEGMENT_RE  # noqa: F401  (SEGMENT_RE: callers read it here)
 from rag.storage.lexical import Postings, SegmentedBM25, document_text, indexed_text
-from rag.storage.vector_rows import Rows, runs_of
+from rag.storage.vector_rows import FileArray, Rows, runs_of
 
 FOLDER = "segments"
 FILES = SEGMENT_FILES
@@ -48,9 +47,9 @@ VECTOR_DTYPE = np.float16
 class Segment:
     docs: dict          # doc id -> (chunk lo, chunk hi, sentence lo, sentence hi) rows in this segment
     chunks: records.Part        # the chunk records (memory-mapped; in memory for a format-5 segment)
-    chunk_vecs: np.ndarray      # float16 [C, dim], memory-mapped
+    chunk_vecs: FileArray       # float16 [C, dim], rows read from the file
     spans: np.ndarray   # int64 [S, 2], memory-mapped
-    sentence_vecs: np.ndarray   # float16 [S, dim], memory-mapped
+    sentence_vecs: FileArray    # float16 [S, dim], rows read from the file
     ann: object = None  # rag.storage.dense's index of chunk_vecs, for large segments
     postings: Postings | None = None       # BM25 postings of the chunks (None: format 5)
     doc_postings: Postings | None = None   # BM25 postings of whole documents, rows in documents.json order
@@ -151,11 +150,9 @@ def read(folder: Path, info: dict, dim: int) -> Segment:
             chunks = records.read_part(folder, docs)
             postings = Postings.load(folder / "bm25", len(chunks))
             doc_postings = Postings.load(folder / "bm25_docs", len(docs))
-        cvecs = _random(np.load(folder / "chunk_vecs.npy", allow_pickle=False, mmap_mode="r"))
+        cvecs = FileArray(folder / "chunk_vecs.npy")   # rows read with pread: see rag.storage.vector_rows
         spans = np.load(folder / "sentences.npy", allow_pickle=False, mmap_mode="r")
-        svecs = _random(np.load(folder / "sentence_vecs.npy", allow_pickle=False, mmap_mode="r"))
-        if chunks.blob is not None:
-            _random(chunks.blob)
+        svecs = FileArray(folder / "sentence_vecs.npy")
         index = ann.read(folder / ann.FILE, info["ann"], info["chunks"], dim) if "ann" in info else None
     except FileNotFoundError:
         raise
@@ -182,18 +179,6 @@ def read(folder: Path, info: dict, dim: int) -> Segment:
     if problems:
         raise IndexCorruptError(f"{where} disagrees with the manifest ({'; '.join(problems)})")
     return Segment(out, chunks, cvecs, spans, svecs, index, postings, doc_postings, tuple(d["id"] for d in docs))
-
-
-def _random(arr):
-    """Tell the kernel a memory-mapped array is read at random rows: no readahead, so a question
-    brings in the pages of the rows it reads, not the 128 KB around each (resident memory)."""
-    m = getattr(arr, "_mmap", None)
-    if m is not None and hasattr(m, "madvise") and hasattr(mmap, "MADV_RANDOM"):
-        try:
-            m.madvise(mmap.MADV_RANDOM)
-        except (OSError, ValueError):
-            pass
-    return arr
 
 
 def assemble(manifest: dict, segs: dict[str, Segment]):

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from rag.build.builder import build_index, document_text, indexed_text
+from rag.errors import IndexCorruptError
 from rag.storage import writer as store
-from rag.storage.lexical import BM25, Postings, SegmentedBM25, tokenize
+from rag.storage.lexical import BM25, FileArray1, Postings, SegmentedBM25, tokenize
 from conftest import FakeEmbedder
 
 
@@ -61,10 +62,10 @@ def test_postings_round_trip_memory_mapped(tmp_path):
     p = Postings.build(["naïve café crème", "", "crème brûlée"])
     p.save(tmp_path / "bm25")
     q = Postings.load(tmp_path / "bm25", 3)
-    assert isinstance(q.rows, np.memmap) and q.lengths.tolist() == [3, 1, 2]   # an empty row counts 1
+    assert isinstance(q.rows, FileArray1) and q.lengths.tolist() == [3, 1, 2]   # an empty row counts 1
     for term in tokenize("naïve café crème brûlée"):
         assert [x.tolist() for x in q.lookup(term)] == [x.tolist() for x in p.lookup(term)]
-    with pytest.raises(Exception, match="lengths.npy"):
+    with pytest.raises(IndexCorruptError, match="lengths.npy"):
         Postings.load(tmp_path / "bm25", 4)
 
 
@@ -98,3 +99,22 @@ def test_index_refreshes_keep_bm25_equal_to_a_rebuild(tmp_path):
         query = " ".join(rng.choice([f"w{i}x" for i in range(40)] + ["title", "changed"], size=3))
         np.testing.assert_allclose(data.bm25.scores(query), scratch.scores(query), rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(data.doc_bm25.scores(query), doc_scratch.scores(query), rtol=1e-5, atol=1e-6)
+
+
+def test_rows_read_from_files_equal_the_arrays(tmp_path):
+    from rag.storage.vector_rows import FileArray
+
+    a = np.random.default_rng(1).standard_normal((50, 6)).astype(np.float16)
+    np.save(tmp_path / "v.npy", a)
+    f = FileArray(tmp_path / "v.npy")
+    assert f.shape == (50, 6) and f.dtype == np.float16 and len(f) == 50
+    rows = np.array([7, 3, 4, 5, 49, 4, 0, -1])   # unsorted, a run, a repeat, a negative row
+    np.testing.assert_array_equal(f[rows], a[rows])
+    np.testing.assert_array_equal(f[10:13], a[10:13])
+    np.testing.assert_array_equal(f[5], a[5])
+    np.testing.assert_array_equal(np.asarray(f), a)
+    with pytest.raises(IndexError):
+        f[np.array([50])]
+    (tmp_path / "v.npy").write_bytes((tmp_path / "v.npy").read_bytes()[:-2])
+    with pytest.raises(ValueError, match="header says"):
+        FileArray(tmp_path / "v.npy")

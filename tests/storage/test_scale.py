@@ -108,13 +108,15 @@ def test_ann_segments_rank_like_exact_search(tmp_path, corpus):
             assert ra.search(q, qvec, 5, mode=mode) == re_.search(q, qvec, 5, mode=mode), (q, mode)
 
 
-def test_vectors_are_float16_memory_maps(tmp_path, corpus):
+def test_vectors_are_float16_rows_read_from_the_files(tmp_path, corpus):
+    from rag.storage.vector_rows import FileArray
+
     config = config_for(corpus, tmp_path / "idx", 5)
     build_index(config, embedder=FakeEmbedder(), progress=False)
     data = store.load(config.index_dir)
     assert isinstance(data.chunk_vecs, Rows) and isinstance(data.sentence_vecs, Rows)
-    for part in data.chunk_vecs.parts + data.sentence_vecs.parts:
-        assert isinstance(part, np.memmap) and part.dtype == np.float16
+    for part in data.chunk_vecs.parts + data.sentence_vecs.parts:   # nothing loaded at load time
+        assert isinstance(part, FileArray) and part.dtype == np.float16
     assert data.chunk_vecs[np.arange(3)].dtype == np.float32
 
 
