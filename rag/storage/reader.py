@@ -163,24 +163,28 @@ def check_settings(manifest: dict, settings: dict, index_dir: Path) -> None:
                                  f"({'; '.join(diffs)})")
 
 
-def load(index_dir: Path, settings: dict | None = None, *, corpus=None, cache: dict | None = None) -> IndexData:
+def load(index_dir: Path, settings: dict | None = None, *, corpus=None, cache: dict | None = None,
+         search: bool = True) -> IndexData:
     """Load and verify the current version of an index folder; settings (if given) must
     match its manifest. corpus (the configured one) names the rebuild command in errors
     when the manifest does not. cache: a dict kept between loads by one reader, holding
-    verified segments (immutable) so a reload reads only the segments it has not seen."""
+    verified segments (immutable) so a reload reads only the segments it has not seen.
+    search=False (a writer's base): every file is still verified, but no search structure
+    (ANN index, BM25) is built: faiss_index, bm25 and doc_bm25 stay None."""
     index_dir = Path(index_dir)
 
     def work(version, sha, seen):
         manifest = _read_version_manifest(index_dir, version, sha, seen)
         if settings is not None:
             check_settings(manifest, settings, index_dir)
-        data = _load_version(index_dir, version, manifest, cache)
+        data = _load_version(index_dir, version, manifest, cache, search)
         data.pointer = (version, sha)
         return data
     return _attempts(index_dir, work, corpus, settings)
 
 
-def _load_version(index_dir: Path, version: str, manifest: dict, cache: dict | None) -> IndexData:
+def _load_version(index_dir: Path, version: str, manifest: dict, cache: dict | None,
+                  search: bool = True) -> IndexData:
     """The segments and BM25 files of one version, checked against the (checked) manifest."""
     folder, dim = index_dir / version, manifest["dimension"]
     integrity.check_files(folder, manifest["files"])
@@ -190,11 +194,13 @@ def _load_version(index_dir: Path, version: str, manifest: dict, cache: dict | N
         if cache is not None and key in cache:
             segs[name] = cache[key]
             continue
-        segs[name] = segments.read(index_dir / segments.FOLDER / name, info, dim)
-    if cache is not None:
+        segs[name] = segments.read(index_dir / segments.FOLDER / name, info, dim, search=search)
+    if cache is not None and search:
         cache.clear()
         cache.update({(n, json.dumps(i, sort_keys=True)): segs[n] for n, i in manifest["segments"].items()})
     chunks, chunk_vecs, sentences, sentence_vecs = segments.assemble(manifest, segs)
+    if not search:
+        return IndexData(manifest, chunks, chunk_vecs, sentences, sentence_vecs)
     dense = segments.dense(segs, chunk_vecs)
     bm25 = doc_bm25 = None
     if "bm25" in manifest and manifest["format_version"] != 5:

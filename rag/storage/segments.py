@@ -122,7 +122,7 @@ def write(index_dir: Path, docs: list[dict], chunks: list[dict], chunk_vecs, spa
     return name, info
 
 
-def read(folder: Path, info: dict, dim: int) -> Segment:
+def read(folder: Path, info: dict, dim: int, *, search: bool = True) -> Segment:
     """One segment, every file checked against info["files"], shapes against its counts.
     FileNotFoundError passes through (a writer may have removed it: rag.storage.reader retries)."""
     integrity.check_files(folder, info["files"])
@@ -153,7 +153,7 @@ def read(folder: Path, info: dict, dim: int) -> Segment:
         cvecs = FileArray(folder / "chunk_vecs.npy")   # rows read with pread: see rag.storage.vector_rows
         spans = np.load(folder / "sentences.npy", allow_pickle=False, mmap_mode="r")
         svecs = FileArray(folder / "sentence_vecs.npy")
-        index = ann.read(folder / ann.FILE, info["ann"], info["chunks"], dim) if "ann" in info else None
+        index = ann.read(folder / ann.FILE, info["ann"], info["chunks"], dim) if "ann" in info and search else None
     except FileNotFoundError:
         raise
     except IndexCorruptError as exc:

@@ -103,7 +103,8 @@ def _save(index_dir: Path, data: IndexData, base: IndexData | None) -> str:
         os.chmod(tmp, 0o755)   # mkdtemp makes it private; an index is readable like its files
         files = {p.relative_to(tmp).as_posix(): integrity.sha256_file(p)
                  for p in sorted(tmp.rglob("*")) if p.is_file()}
-        raw = (json.dumps(dict(manifest, files=files), indent=1, ensure_ascii=False) + "\n").encode()
+        raw = (json.dumps(dict(manifest, files=files), ensure_ascii=False,   # one line: the C encoder,
+                          separators=(",", ":")) + "\n").encode()          # 10x faster at 100k documents
         (tmp / "manifest.json").write_bytes(raw)
         _fsync_tree(tmp)
         version = f"v-{_last_number(index_dir) + 1:06d}"
