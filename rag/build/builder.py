@@ -89,7 +89,8 @@ def _previous(config: Config, rebuild: bool):
     if rebuild:
         return None
     try:
-        old = store.load(config.index_dir, config.index_settings(), search=False)   # verified, not searched
+        old = store.load(config.index_dir, config.index_settings(), search=False,   # verified, not searched;
+                         stamps=store.read_stamps(config.index_dir))   # files hashed by the last writer: not again
         changed = Manifest.differences(old.manifest, config.index_settings(), keys=BUILD_ONLY_KEYS)
         if changed:   # queries accept such an index; a refresh must not mix both kinds of vectors
             log.warning("rebuilding everything: the index has %s", ", ".join(

@@ -147,14 +147,40 @@ def _check_digests(files: dict, where: str) -> None:
             raise IndexCorruptError(f"{where}: checksum of {rel!r} is not a sha256 hex digest")
 
 
-def check_files(folder: Path, files: dict) -> None:
+def stamp(path: Path, digest: str) -> list:
+    """What says a file is unchanged since it was hashed: inode, size, mtime and ctime (which no
+    user can set back), and the sha256 it had."""
+    st = os.stat(path)
+    return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, digest]
+
+
+def check_files(folder: Path, files: dict, stamps: dict | None = None) -> None:
     """Raise IndexCorruptError unless every listed file exists with its recorded sha256.
 
-    FileNotFoundError passes through: the folder may have been removed by a writer
-    while it was read (rag.storage.writer retries then)."""
+    stamps (a writer's, rag.storage.writer): str(path) -> stamp of a file hashed earlier; a file
+    whose stamp still matches, with the same expected sha256, is not hashed again (updated in
+    place with every file verified). FileNotFoundError passes through: the folder may have been
+    removed by a writer while it was read (rag.storage.writer retries then)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if stamps is not None:
+        todo = {}
+        for rel, digest in files.items():
+            key = str(folder / rel)
+            if stamps.get(key) != stamp(folder / rel, digest):
+                todo[rel] = digest
+        _hash_all(folder, todo)
+        stamps.update({str(folder / rel): stamp(folder / rel, digest) for rel, digest in files.items()})
+        return
+    _hash_all(folder, files)
+
+
+def _hash_all(folder: Path, files: dict) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     items = sorted(files.items(), key=lambda kv: -_size(folder / kv[0]))   # largest first
+    if not items:
+        return
     workers = min(len(items), os.cpu_count() or 1, 4)
     if workers > 1:   # hashlib releases the GIL on large buffers: the files hash in parallel
         with ThreadPoolExecutor(workers) as pool:

@@ -55,6 +55,7 @@ class IndexData:
     bm25: object = None            # rag.storage.lexical.BM25, rows aligned with chunks
     doc_bm25: object = None        # rag.storage.lexical.BM25, rows aligned with manifest documents
     pointer: tuple | None = None   # (version, manifest sha256) of CURRENT when loaded
+    stamps: dict | None = None     # a writer's base: stamps of the segment files it verified (writer.STAMPS)
     fresh: list | None = None      # for save: ids of the documents whose rows chunks/vectors hold (in
     #                                manifest order); None: they hold every document's rows
 
@@ -164,27 +165,28 @@ def check_settings(manifest: dict, settings: dict, index_dir: Path) -> None:
 
 
 def load(index_dir: Path, settings: dict | None = None, *, corpus=None, cache: dict | None = None,
-         search: bool = True) -> IndexData:
+         search: bool = True, stamps: dict | None = None) -> IndexData:
     """Load and verify the current version of an index folder; settings (if given) must
     match its manifest. corpus (the configured one) names the rebuild command in errors
     when the manifest does not. cache: a dict kept between loads by one reader, holding
     verified segments (immutable) so a reload reads only the segments it has not seen.
     search=False (a writer's base): every file is still verified, but no search structure
-    (ANN index, BM25) is built: faiss_index, bm25 and doc_bm25 stay None."""
+    (ANN index, BM25) is built: faiss_index, bm25 and doc_bm25 stay None. stamps: see
+    rag.storage.integrity.check_files (segment files unchanged since a writer hashed them)."""
     index_dir = Path(index_dir)
 
     def work(version, sha, seen):
         manifest = _read_version_manifest(index_dir, version, sha, seen)
         if settings is not None:
             check_settings(manifest, settings, index_dir)
-        data = _load_version(index_dir, version, manifest, cache, search)
-        data.pointer = (version, sha)
+        data = _load_version(index_dir, version, manifest, cache, search, stamps)
+        data.pointer, data.stamps = (version, sha), stamps
         return data
     return _attempts(index_dir, work, corpus, settings)
 
 
 def _load_version(index_dir: Path, version: str, manifest: dict, cache: dict | None,
-                  search: bool = True) -> IndexData:
+                  search: bool = True, stamps: dict | None = None) -> IndexData:
     """The segments and BM25 files of one version, checked against the (checked) manifest."""
     folder, dim = index_dir / version, manifest["dimension"]
     integrity.check_files(folder, manifest["files"])
@@ -194,7 +196,7 @@ def _load_version(index_dir: Path, version: str, manifest: dict, cache: dict | N
         if cache is not None and key in cache:
             segs[name] = cache[key]
             continue
-        segs[name] = segments.read(index_dir / segments.FOLDER / name, info, dim, search=search)
+        segs[name] = segments.read(index_dir / segments.FOLDER / name, info, dim, search=search, stamps=stamps)
     if cache is not None and search:
         cache.clear()
         cache.update({(n, json.dumps(i, sort_keys=True)): segs[n] for n, i in manifest["segments"].items()})

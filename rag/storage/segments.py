@@ -122,10 +122,10 @@ def write(index_dir: Path, docs: list[dict], chunks: list[dict], chunk_vecs, spa
     return name, info
 
 
-def read(folder: Path, info: dict, dim: int, *, search: bool = True) -> Segment:
+def read(folder: Path, info: dict, dim: int, *, search: bool = True, stamps: dict | None = None) -> Segment:
     """One segment, every file checked against info["files"], shapes against its counts.
     FileNotFoundError passes through (a writer may have removed it: rag.storage.reader retries)."""
-    integrity.check_files(folder, info["files"])
+    integrity.check_files(folder, info["files"], stamps)
     where = f"segment {folder.name}"
     old = "chunks.jsonl" in info["files"]   # format 5: records as JSON lines, no postings
     postings = doc_postings = None

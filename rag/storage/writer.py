@@ -56,6 +56,7 @@ from rag.storage.reader import (  # noqa: F401
 )
 from rag.version import package_version  # noqa: F401  (recorded in manifests)
 
+STAMPS = ".verified"   # a writer's cache of segment files already hashed (see read_stamps)
 _OLD_LAYOUT = ("manifest.json", "chunks.jsonl", "chunks.faiss", "sentences.npy", "sentence_vecs.npy",
                "bm25", "bm25_docs")   # format v2 kept these directly in INDEX
 
@@ -117,7 +118,42 @@ def _save(index_dir: Path, data: IndexData, base: IndexData | None) -> str:
     fsync_path(index_dir)
     _write_pointer(index_dir, version, integrity.sha256_bytes(raw))
     cleanup(index_dir, keep={version, previous}, old_layout=True)
+    _write_stamps(index_dir, manifest["segments"], (base.stamps if base is not None else None) or {}, written)
     return version
+
+
+def read_stamps(index_dir: Path) -> dict:
+    """The stamps of segment files the last writer hashed (INDEX/.verified; {} when absent or
+    unreadable): a writer's next load hashes only files changed since (rag.storage.integrity)."""
+    try:
+        stamps = json.loads((Path(index_dir) / STAMPS).read_text(encoding="utf-8"))
+        return stamps if isinstance(stamps, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_stamps(index_dir: Path, segs: dict, known: dict, written: str | None) -> None:
+    """Stamps of the segments the new version uses: those its base verified (known), plus the
+    files of the segment written now (hashed as they were written). A cache only: losing it
+    costs one full check."""
+    out = {}
+    for name, info in segs.items():
+        folder = index_dir / segments.FOLDER / name
+        for rel, digest in info["files"].items():
+            key = str(folder / rel)
+            if name == written:
+                try:
+                    out[key] = integrity.stamp(folder / rel, digest)
+                except OSError:
+                    continue
+            elif key in known and known[key][-1] == digest:
+                out[key] = known[key]
+    tmp = index_dir / f"{TMP_PREFIX}verified-{os.getpid()}"
+    try:
+        tmp.write_text(json.dumps(out), encoding="utf-8")
+        os.replace(tmp, index_dir / STAMPS)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 def _row_starts(docs: list[dict]) -> dict[str, tuple[int, int]]:

@@ -6,6 +6,7 @@ import json
 import logging
 import shlex
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -168,7 +169,7 @@ def test_save_load_preserves_index_data_exactly(tmp_path):
 def test_index_folder_layout_is_plain_files(config, fake_embedder):
     build_index(config, embedder=fake_embedder)
     # INDEX holds the pointer, the lock file, one immutable version folder and its segment
-    assert {p.name for p in config.index_dir.iterdir()} == {"CURRENT", ".lock", "v-000001", "segments"}
+    assert {p.name for p in config.index_dir.iterdir()} == {"CURRENT", ".lock", ".verified", "v-000001", "segments"}
     assert [p.name for p in (config.index_dir / "segments").iterdir()] == ["s-000001"]
     pointer = json.loads((config.index_dir / "CURRENT").read_text())
     folder, seg = version_dir(config.index_dir), config.index_dir / "segments" / "s-000001"
@@ -535,3 +536,26 @@ def test_rag_open_answers_from_a_fake_index(config, fake_embedder):
         Rag.open(config.index_dir, embedder=fake_embedder, model="all-MiniLM-L6-v2")
     assert str(err.value).endswith(shlex.join(["rag", "index", str(config.corpus_dir), "--index",
                                                str(config.index_dir), "--rebuild"]))
+
+
+def test_refresh_hashes_only_files_changed_since_the_last_writer(config, fake_embedder, monkeypatch):
+    """The writer keeps stamps (inode, size, mtime, ctime, sha256) of the segment files it hashed
+    (INDEX/.verified); the next refresh does not hash those again, but one that was edited is."""
+    from rag.storage import integrity
+
+    build_index(config, embedder=fake_embedder)
+    first = segment_dir(config.index_dir)
+    hashed = []
+    real = integrity.sha256_file
+    monkeypatch.setattr(integrity, "sha256_file", lambda p: hashed.append(Path(p)) or real(p))
+    (config.corpus_dir / "alpha.txt").write_text("Alpha changed. A new first sentence here.", encoding="utf-8")
+    build_index(config, embedder=fake_embedder)
+    assert not [p for p in hashed if p.parent == first]   # the kept segment: not hashed again
+    assert load(config).chunks   # a reader still checks everything
+    hashed.clear()
+    edit = segment_dir(config.index_dir) / "chunk_text.bin"   # the new segment, edited (same length)
+    edit.write_bytes(edit.read_bytes()[:-1] + b"?")
+    (config.corpus_dir / "beta.md").write_text("# Beta\n\nBeta changed too.", encoding="utf-8")
+    build_index(config, embedder=fake_embedder)   # detects it: rebuilds everything, with a warning
+    assert edit in hashed
+    assert edit.parent.name not in load(config).manifest["segments"]   # the damaged segment was replaced

@@ -203,5 +203,5 @@ def test_old_layout_index_is_refused_then_rebuilt_by_a_refresh(config):
     assert "older layout" in str(err.value) and str(err.value).endswith(command(config, config.corpus_dir))
     report = build_index(config, embedder=FakeEmbedder())
     assert report.changed
-    assert {p.name for p in config.index_dir.iterdir()} == {"CURRENT", ".lock", "v-000001", "segments"}
+    assert {p.name for p in config.index_dir.iterdir()} == {"CURRENT", ".lock", ".verified", "v-000001", "segments"}
     store.load(config.index_dir, config.index_settings())
