@@ -144,7 +144,9 @@ def act(rag: Rag, action: str, turns: list) -> tuple[str | None, str]:
     marks = [(a, b, "quote") for a, b in source["quotes"]]
     if turn.get("short_doc") == source["doc"] and turn.get("short_start") is not None:
         marks.append((turn["short_start"], turn["short_end"], "short"))
-    figure = pages.figure_html(rag, source["doc"], source.get("page"), title)   # the original page, if a PDF
+    cited = source["quotes"][0][0] if source["quotes"] else source["start"]   # the page the cited sentence is on
+    page = pages.page_at(rag, source["doc"], cited) or source.get("page")
+    figure = pages.figure_html(rag, source["doc"], page, title)   # the original page, if a PDF
     return None, document_html(title, source["doc"], text, source["start"], source["end"], marks, figure)
 
 
@@ -190,7 +192,7 @@ def build_app(rag: Rag):
                                             elem_id="mode", info="Which passages an answer is drawn from. "
                                             "Hybrid is best on the tests we ran; the others are for comparison.")
                     with gr.Column(scale=2, min_width=300):
-                        gr.Markdown("### Sources")
+                        gr.Markdown("## Sources")
                         sources = gr.HTML(sources_html(None), elem_id="sources", js_on_load=SCROLL_JS % ".selected")
                         document = gr.HTML("", elem_id="document", js_on_load=SCROLL_JS % ".passage")
                 bridge = gr.HTML("", visible="hidden", elem_id="bridge", js_on_load=BRIDGE_JS, html_template="")

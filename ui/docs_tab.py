@@ -148,7 +148,7 @@ def documents_html(rag) -> str:
     up = _uploads(rag, docs)
     heads = "".join(f"<th scope='col' data-key='{k}' aria-sort='none'><button type='button' data-key='{k}'>"
                     f"{label}</button></th>" for k, label in COLUMNS)
-    out = [f"<h3>{plural(len(docs), 'indexed document')}</h3>",
+    out = [f"<h2>{plural(len(docs), 'indexed document')}</h2>",
            "<div class='docs-tools'><input type='search' class='docs-search' id='docs-search' "
            "aria-label='Search the documents by name or type' placeholder='Search by name or type'>"
            f"<span class='meta docs-count' aria-live='polite'>{len(docs)} of {len(docs)} shown</span></div>",
@@ -159,7 +159,7 @@ def documents_html(rag) -> str:
     if skipped:
         items = "".join(f"<li><b>{html.escape(s.path)}</b>: {html.escape(uploads.plain(s.reason))} "
                         f"<span class='meta'>({html.escape(public_message(s.reason))})</span></li>" for s in skipped)
-        out.append(f"<h3>{plural(len(skipped), 'skipped file')}</h3><ul>{items}</ul>")
+        out.append(f"<h2>{plural(len(skipped), 'skipped file')}</h2><ul>{items}</ul>")
     else:
         out.append("<p class='hint'>No files were skipped.</p>")
     return "".join(out)
@@ -271,7 +271,7 @@ def build(rag, refresh):
         listing = gr.HTML("", elem_id="documents")
         return listing, lambda: documents_html(rag), [listing]
     files = gr.File(label="Add documents: drop files here or select them (several at once; each is checked "
-                    "on its own)", file_count="multiple", elem_id="upload")
+                    "on its own)", file_count="multiple", elem_id="upload", height=150)
     progress = gr.HTML("", elem_id="upload-progress", padding=False)
     result = gr.Textbox(label="Last change", interactive=False, elem_id="doc-result")
     listing = gr.HTML("", elem_id="documents", js_on_load=TABLE_JS)

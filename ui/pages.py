@@ -66,6 +66,18 @@ def _limits():   # in the worker, before it runs (POSIX)
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
 
 
+def page_at(rag, doc_id: str, offset: int | None) -> int | None:
+    """The 1-based page of doc_id on which character offset lies (the index's page starts), or
+    None for a document without pages."""
+    import bisect
+
+    if offset is None:
+        return None
+    doc = next((d for d in rag.retriever.manifest["documents"] if d["id"] == doc_id), None)
+    starts = (doc or {}).get("page_starts")
+    return max(1, bisect.bisect_right(starts, int(offset))) if starts else None
+
+
 def corpus_folder(rag) -> Path | None:
     named = rag.retriever.manifest.get("corpus")
     if isinstance(named, str) and os.path.isabs(named) and os.path.isdir(named):

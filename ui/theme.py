@@ -66,7 +66,11 @@ table.docs td.num {text-align: right; white-space: nowrap;}
 .docs-tools input {flex: 1 1 14rem; padding: 4px 8px; border: 1px solid var(--rag-muted); border-radius: 6px;
   background: var(--background-fill-primary); color: var(--body-text-color);}
 .docs-tools label {color: var(--body-text-color);}
-a.doc-open {color: var(--rag-accent); text-decoration: underline; cursor: pointer; font-weight: 600;}
+#documents table.docs button.doc-open {all: unset; color: var(--rag-accent); text-decoration: underline;
+  cursor: pointer; font-weight: 600; text-align: left;}
+#documents table.docs button.doc-open:focus-visible {outline: 3px solid var(--rag-accent) !important;}
+#documents table.docs td, #documents table.docs th {border-left: 0; border-right: 0; border-top: 0;}
+#documents table.docs {border: 0;}
 .docs-act.remove {border-color: var(--rag-bad-line); color: var(--rag-err-fg);}
 ul.uploads {list-style: none; padding: 0; margin: 0;} ul.uploads li {padding: 4px 0;
   border-bottom: 1px solid var(--border-color-primary); color: var(--body-text-color);}
@@ -79,8 +83,9 @@ button[role=tab] {color: var(--body-text-color) !important;}
 button[role=tab][aria-selected=true] {color: var(--rag-accent) !important;}
 :focus-visible {outline: 3px solid var(--rag-accent) !important; outline-offset: 2px;}
 @media (max-width: 767px) {
-  #chat {height: 34vh !important; min-height: 180px;}
-  h1.rag-title {font-size: 1.2rem;} h1.rag-title .sub {display: block; margin: 0;}
+  #chat {height: 40vh !important; min-height: 180px;}
+  #chat:not(:has(.message)) {display: none;}   /* an empty conversation: the welcome, box and examples first */
+  h1.rag-title {font-size: 1.2rem;}
   .welcome {font-size: 0.9em;}
 }
 """
