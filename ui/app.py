@@ -165,7 +165,7 @@ def build_app(rag: Rag):
     def overview():
         return status_line(rag), gr.Dataset(samples=[[q] for q in rag.examples()]), firstview.welcome_html(rag)
 
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
+    with gr.Blocks(title=f"{PRODUCT}: {TITLE}", analytics_enabled=False) as app:
         gr.HTML(firstview.header_html(), elem_id="title", padding=False)
         status = gr.Textbox(label="Index", interactive=False, elem_id="status", lines=1, max_lines=3)
         turns = gr.State([])
