@@ -252,16 +252,6 @@ def summary(states) -> str:
     return " ".join(parts) or "No files given."
 
 
-def upload(rag, paths) -> str:
-    """Index the uploaded files (upload_steps to the end); the one-line summary."""
-    if not available(rag):
-        return "Uploading needs a version of rag with document management."
-    states = []
-    for states, _ in upload_steps(rag, paths, poll=1.0):
-        pass
-    return summary(states)
-
-
 def build(rag, refresh):
     """The tab's components and events; refresh: (fn, outputs) run after the index changed.
     Returns (listing, the function that fills the tab, its outputs)."""

@@ -16,8 +16,7 @@ from conftest import SEEDS, free_port
 from filemakers import make_pdf
 from test_ui import QUESTION, launch_chromium
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shutil.which("chromium"),
-                                                      reason="needs Debian's chromium (make test installs it)")]
+pytestmark = pytest.mark.browser
 BEES = "# Hives\n\nThe Varnholm beekeepers' cooperative kept 312 hives in 2021.\n"
 LIGHTS = ("Lighthouses of the Skerry coast\n\nThe Skerry light was first lit in 1843 and its lamp\n"
           "burned whale oil until 1875.\n\nKeepers lived in the tower with their families.\n")
