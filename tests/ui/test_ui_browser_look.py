@@ -4,7 +4,7 @@ theme; the page asks nothing of other origins; the example questions come from s
 on a phone (390x844) the question box and the examples are on the first screen and the status is
 not cut; the document view of a cited PDF passage shows that page as printed beside the text.
 One in-process server for the module over four documents (a .txt, a .md, a two-page PDF, a .txt
-with paragraphs), with the real model."""
+with paragraphs; a damaged PDF skipped), with the real model."""
 from __future__ import annotations
 
 import io
@@ -49,6 +49,7 @@ def app(tmp_path_factory, real_embedder):
     (corpus / "bees.md").write_text(BEES, encoding="utf-8")
     (corpus / "lighthouses.txt").write_text(LIGHTS, encoding="utf-8")
     (corpus / "field-notes.pdf").write_bytes(field_notes())
+    (corpus / "damaged.pdf").write_bytes(b"%PDF-1.4 junk")   # skipped: the status line grows longer
     config = Config(corpus_dir=corpus, index_dir=root / "idx")
     build_index(config, embedder=real_embedder, progress=False)
     rag = Rag.open(config.index_dir, embedder=real_embedder, corpus_dir=corpus)
@@ -162,6 +163,7 @@ def test_phone_first_screen_shows_the_box_and_the_examples(app, browser):
         status = page.locator("#status textarea, #status input").first
         cut = status.evaluate("el => el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1")
         assert not cut, status.input_value()
+        assert status.input_value().endswith("1 file could not be read (see Documents)")   # the whole line
         # once a question is asked the conversation shows
         ask(page, QUESTION)
         assert page.locator("#chat").is_visible()
