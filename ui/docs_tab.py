@@ -13,7 +13,7 @@ picker accepts any file; each file is checked here (ui/uploads.py: type, size, w
 do), then the good ones are indexed one at a time by ``Rag.add_files`` in a worker thread
 while the page shows each file's phase and progress, and each file's result in plain words.
 Opening a row shows the whole text and, for a PDF (or a deck with its PDF export beside it),
-the first page as printed (ui/pages.py). Does not touch the corpus or the index itself.
+the first page as printed with Previous/Next page buttons ("page:ID:N"; ui/pages.py). Does not touch the corpus or the index itself.
 """
 from __future__ import annotations
 
@@ -182,13 +182,14 @@ def document_text(rag, doc_id: str) -> tuple[str, str]:
     return view.info.title, view.text
 
 
-def open_html(rag, doc_id: str) -> str:
-    """The document view of a row: the whole text, and the first page as printed for a PDF."""
+def open_html(rag, doc_id: str, page: int = 1) -> str:
+    """The document view of a row: the whole text, and for a PDF the page as printed (the first,
+    or page), with buttons to the previous and next pages."""
     try:
         title, text = document_text(rag, doc_id)
     except RagError as exc:
         return f"<p class='hint'>{html.escape(public_message(str(exc)))}</p>"
-    return document_html(title, doc_id, text, 0, 0, [], pages.figure_html(rag, doc_id, 1, title))
+    return document_html(title, doc_id, text, 0, 0, [], pages.figure_html(rag, doc_id, page, title, browse=True))
 
 
 def _read(path, limit: int) -> bytes:
@@ -280,8 +281,10 @@ def build(rag, refresh):
     def on_act(action):
         kind, _, rest = str(action).partition("|")[0].partition(":")
         doc_id = unquote(rest)
-        if kind == "open":
-            return (gr.skip(), gr.skip(), open_html(rag, doc_id), *([gr.skip()] * len(refresh[1])))
+        if kind in ("open", "page"):
+            doc_id, _, page = doc_id.rpartition(":") if kind == "page" else (doc_id, "", "1")
+            page = int(page) if page.isdigit() else 1
+            return (gr.skip(), gr.skip(), open_html(rag, doc_id, page), *([gr.skip()] * len(refresh[1])))
         if kind not in ("remove", "delete"):
             return (gr.skip(), gr.skip(), gr.skip(), *([gr.skip()] * len(refresh[1])))
         try:

@@ -177,11 +177,20 @@ def page_png(rag, doc_id: str, page: int | None, width: int = WIDTH) -> tuple[by
     return target.read_bytes(), page, path
 
 
-def figure_html(rag, doc_id: str, page: int | None, title: str = "") -> str:
+def page_count(rag, doc_id: str) -> int | None:
+    """How many pages the index knows doc_id to have (its page starts), or None."""
+    doc = next((d for d in rag.retriever.manifest["documents"] if d["id"] == doc_id), None)
+    starts = (doc or {}).get("page_starts")
+    return len(starts) if starts else None
+
+
+def figure_html(rag, doc_id: str, page: int | None, title: str = "", browse: bool = False) -> str:
     """The page image as a <figure> (a data: URL: the page loads nothing else), a one-line hint
-    when it cannot be drawn, or "" when the document has no PDF."""
+    when it cannot be drawn, or "" when the document has no PDF. browse: with Previous/Next page
+    buttons (``data-docs-act="page:ID:N"``, handled by the Documents tab, ui/docs_tab.py)."""
     import base64
     import html
+    from urllib.parse import quote
 
     if source_pdf(rag, doc_id) is None:
         return ""
@@ -193,6 +202,15 @@ def figure_html(rag, doc_id: str, page: int | None, title: str = "") -> str:
         return "<p class='hint pageimg'>Original page not shown: the file could not be read.</p>"
     name = html.escape(path.name)
     what = html.escape(title or doc_id)
+    nav = ""
+    if browse:
+        total, q = page_count(rag, doc_id), quote(doc_id, safe="")
+        if page > 1:
+            nav += (f"<button type='button' class='docs-act' data-docs-act='page:{q}:{page - 1}'>"
+                    f"Previous page</button> ")
+        if total is None or page < total:
+            nav += f"<button type='button' class='docs-act' data-docs-act='page:{q}:{page + 1}'>Next page</button>"
+    of = f" of {page_count(rag, doc_id)}" if page_count(rag, doc_id) else ""
     return (f"<figure class='pageimg'><img src='data:image/png;base64,{base64.b64encode(png).decode()}' "
             f"alt='Page {page} of {what} as printed'>"
-            f"<figcaption>Page {page} of the original ({name})</figcaption></figure>")
+            f"<figcaption>Page {page}{of}, as printed ({name}) {nav}</figcaption></figure>")

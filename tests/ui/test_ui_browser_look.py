@@ -181,7 +181,7 @@ def test_a_cited_pdf_passage_shows_its_page_beside_the_text(app, browser):
         page.locator("#sources .src.selected button.open-doc").click()
         page.wait_for_selector("#document .pageimg img", timeout=30000)
         caption = page.inner_text("#document .pageimg figcaption")
-        assert caption == "Page 2 of the original (field-notes.pdf)", caption   # the page of the cited sentence
+        assert caption == "Page 2 of 2, as printed (field-notes.pdf)", caption   # the page of the cited sentence
         width = page.eval_on_selector("#document .pageimg img", "img => img.naturalWidth")
         assert width == 800
         assert page.eval_on_selector("#document .pageimg img", "img => img.src.startsWith('data:image/png')")
@@ -206,5 +206,28 @@ def test_a_txt_keeps_its_paragraphs_in_the_document_view(app, browser):
         html = page.inner_html("#docs-view .doctext")
         assert "1843 and its lamp burned whale oil until 1875.<br><br>Keepers lived" in html, html
         assert page.locator("#docs-view .pageimg").count() == 0   # no PDF for a .txt
+    finally:
+        ctx.close()
+
+
+def test_the_documents_tab_pages_through_a_pdf(app, browser):
+    url, _ = app
+    ctx, page = open_page(browser, url)
+    try:
+        page.get_by_role("tab", name="Documents").click()
+        row = page.locator("#documents tr[data-id='field-notes.pdf']")
+        assert "2 pages · 1 passage" in row.inner_text()
+        row.locator("button.doc-open").click()
+        page.wait_for_selector("#docs-view .pageimg img", timeout=30000)
+        caption = page.locator("#docs-view .pageimg figcaption")
+        assert caption.inner_text().startswith("Page 1 of 2, as printed (field-notes.pdf)")
+        assert caption.locator("button", has_text="Previous page").count() == 0
+        first = page.get_attribute("#docs-view .pageimg img", "src")
+        caption.locator("button", has_text="Next page").click()
+        page.wait_for_function("document.querySelector('#docs-view figcaption')?.innerText.startsWith('Page 2 of 2')",
+                               timeout=30000)
+        assert page.get_attribute("#docs-view .pageimg img", "src") != first
+        assert page.locator("#docs-view figcaption button", has_text="Next page").count() == 0
+        assert page.locator("#docs-view figcaption button", has_text="Previous page").count() == 1
     finally:
         ctx.close()
