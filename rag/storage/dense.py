@@ -93,15 +93,22 @@ class Dense:
         self._live = [int((m >= 0).sum()) for _, m in parts]
         self.ntotal = sum(self._live)
 
-    def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """([1, k] scores, [1, k] version rows), best first; -1 rows pad a short result."""
+    def search(self, q: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """([1, k] scores, [1, k] version rows), best first; -1 rows pad a short result.
+        allowed: bool [version rows] or None; only those rows are searched (a FAISS ID selector
+        inside each segment's search, not a filter of its results)."""
         q = np.ascontiguousarray(np.asarray(q, dtype=np.float32).reshape(1, -1))
         scores, rows = [], []
         for (index, to_version), live in zip(self.parts, self._live):
             if not live or k < 1:
                 continue
-            want = min(index.ntotal, math.ceil(k * index.ntotal / live))
-            d, i = index.search(q, want)
+            if allowed is None:
+                want = min(index.ntotal, math.ceil(k * index.ntotal / live))
+                d, i = index.search(q, want)
+            else:
+                d, i = _search_within(index, q, k, allowed[to_version] & (to_version >= 0))
+                if d is None:
+                    continue
             ok = i[0] >= 0
             found = to_version[i[0][ok]]
             scores.append(d[0][ok][found >= 0])
@@ -112,3 +119,26 @@ class Dense:
         out_s, out_r = np.full((1, k), -np.inf, np.float32), np.full((1, k), -1, np.int64)
         out_s[0, :len(order)], out_r[0, :len(order)] = s[order], r[order]
         return out_s, out_r
+
+
+def _search_within(index, q: np.ndarray, k: int, local: np.ndarray):
+    """index.search(q, k) over only the local rows where local is True ((None, None) when none is);
+    an IVF index whose probed lists hold fewer than k of them is searched again in all its lists."""
+    import faiss
+
+    n = int(local.sum())
+    if n == 0:
+        return None, None
+    want = min(k, n)
+    if n * 8 < len(local):   # few rows: a hash set of ids; else a bitmap of all rows
+        sel = faiss.IDSelectorBatch(np.flatnonzero(local).astype(np.int64))
+    else:
+        bits = np.packbits(local, bitorder="little")
+        sel = faiss.IDSelectorBitmap(bits)
+        sel.bits_ref = bits   # the selector reads this buffer: keep it alive as long as the selector
+    if not hasattr(index, "nprobe"):
+        return index.search(q, want, params=faiss.SearchParameters(sel=sel))
+    d, i = index.search(q, want, params=faiss.SearchParametersIVF(sel=sel, nprobe=index.nprobe))
+    if int((i[0] >= 0).sum()) < want and index.nprobe < index.nlist:
+        d, i = index.search(q, want, params=faiss.SearchParametersIVF(sel=sel, nprobe=index.nlist))
+    return d, i
