@@ -5,7 +5,7 @@ filtering the overall top k, checked against rankings computed independently."""
 import numpy as np
 import pytest
 
-from rag import Config, Rag, Scope
+from rag import Config, Scope
 from rag.answer.base import NOT_FOUND, NOT_FOUND_SCOPED
 from rag.build.builder import build_index
 from rag.errors import QuestionError
@@ -14,6 +14,8 @@ from rag.retrieve.retriever import Retriever
 from rag.storage import dense
 from rag.storage.lexical import BM25
 from rag.storage.writer import load
+
+from scopecorpus import QUESTION, scope_rag
 
 
 # --- the value ----------------------------------------------------------------------------------
@@ -151,28 +153,13 @@ def test_exact_segments_map_their_rows_through_the_selector():
 
 # --- the answer ------------------------------------------------------------------------------------
 
-REPORTS = {   # two files answer the question, with different years; notes.md does not
-    "old/report.txt": "The Quillmarsh observatory\n\nOrlanth Veyne founded the Quillmarsh observatory in 1803. "
-                      "It catalogued comets for many decades.\n",
-    "new/survey.md": "# Survey of the observatory\n\nA later survey says that Orlanth Veyne founded the Quillmarsh "
-                     "observatory in 1811. The survey was printed in Dravik.\n",
-    "new/notes.md": "# Notes\n\nSalmon swim up rivers to spawn in cold water every autumn.\n",
-}
-
-
 @pytest.fixture
-def rag(tmp_path, fake_embedder):
-    corpus = tmp_path / "corpus"
-    for name, text in REPORTS.items():
-        (corpus / name).parent.mkdir(parents=True, exist_ok=True)
-        (corpus / name).write_text(text, encoding="utf-8")
-    build_index(Config(corpus_dir=corpus, index_dir=tmp_path / "idx", model=fake_embedder.name),
-                embedder=fake_embedder, progress=False)
-    return Rag.open(tmp_path / "idx", embedder=fake_embedder, corpus_dir=corpus)
+def rag(tmp_path):
+    return scope_rag(tmp_path)
 
 
 def test_a_scoped_question_is_answered_from_the_scoped_file(rag):
-    question = "When was the Quillmarsh observatory founded?"
+    question = QUESTION
     whole = rag.query(question)
     assert whole.found and (whole.short, whole.short_doc) == ("1803", "old/report.txt") and whole.notice is None
     scoped = rag.query(question, where={"folders": ["new"]})
@@ -187,11 +174,11 @@ def test_a_scoped_question_is_answered_from_the_scoped_file(rag):
 
 
 def test_not_in_the_selected_documents(rag):
-    answer = rag.query("When was the Quillmarsh observatory founded?", where={"documents": ["new/notes.md"]})
+    answer = rag.query(QUESTION, where={"documents": ["new/notes.md"]})
     assert not answer.found and answer.text == NOT_FOUND_SCOPED and NOT_FOUND not in answer.text
     assert {p.doc_id for p in answer.passages} == {"new/notes.md"}
     assert rag.query("Who founded a brewery on the moon?").text == NOT_FOUND   # unscoped wording unchanged
-    streamed = list(rag.chat_stream([{"role": "user", "content": "When was the Quillmarsh observatory founded?"}],
+    streamed = list(rag.chat_stream([{"role": "user", "content": QUESTION}],
                                     where={"documents": ["new/notes.md"]}))
     assert streamed[0] == NOT_FOUND_SCOPED and streamed[-1].text == NOT_FOUND_SCOPED
 
