@@ -1,12 +1,13 @@
 """Which documents a question may be answered from: a ``Scope`` (folders, file types, picked documents).
 
-``Scope(folders=("reports",), types=("pdf",), documents=())`` limits a question to the documents
-that pass every facet given (a facet left empty does not limit): the document is in one of the
-``folders`` (a folder of the corpus, relative to it: "reports" holds "reports/a.pdf" and
-"reports/2024/b.docx"; a file's own path holds that file; "" or "." is the whole corpus), its file type is one of ``types``
-("pdf", ".PDF" and "PDF" are the same), and it is one of ``documents`` (document ids, as
-``rag docs`` lists them). Within a facet the values are alternatives (OR); across facets they
-all apply (AND). ``Scope.of(value)`` accepts ``None`` (no scope), a ``Scope`` or a dict with
+``Scope(folders=("reports",), types=("pdf",), documents=())`` limits a question to documents by
+where they are and what type they are. Where: a document is in the scope when it is in one of
+the ``folders`` (folders of the corpus, relative to it: "reports" holds "reports/a.pdf" and
+"reports/2024/b.docx"; a file's own path holds that file; "" or "." is the whole corpus) or is
+one of the ``documents`` (document ids, as ``rag docs`` lists them); with neither given, every
+document is. Type: its file type is one of ``types`` ("pdf", ".PDF" and "PDF" are the same;
+none given: any type). So ``folders=["reports"], documents=["memo.md"]`` is everything in
+reports/ plus memo.md, and adding ``types=["pdf"]`` keeps only the PDFs of those. ``Scope.of(value)`` accepts ``None`` (no scope), a ``Scope`` or a dict with
 those three keys (what the HTTP API takes), each a string or a list of strings, and raises
 ``QuestionError`` (one line naming the bad value) for anything else.
 
@@ -118,11 +119,11 @@ class Scope:
 
     def admits(self, doc_id: str, kind: str | None = None) -> bool:
         """Whether the document doc_id (of file type kind, default its extension) is in the scope."""
-        if self.documents and doc_id not in self.documents:
-            return False
         if self.types and (kind or PurePosixPath(doc_id).suffix.lstrip(".")).lower() not in self.types:
             return False
-        return not self.folders or any(doc_id == f or doc_id.startswith(f + "/") for f in self.folders)
+        if not self.folders and not self.documents:
+            return True
+        return doc_id in self.documents or any(doc_id == f or doc_id.startswith(f + "/") for f in self.folders)
 
 
 @dataclass(frozen=True)

@@ -51,9 +51,13 @@ def test_which_documents_a_scope_admits():
     assert Scope(folders=("reports/a.pdf",)).admits("reports/a.pdf")   # a file's own path
     assert Scope(types=("pdf",)).admits("x/Y.PDF") and not Scope(types=("pdf",)).admits("y.md")
     assert Scope(types=("md",)).admits("notes", kind="md")   # the manifest's kind wins over the name
-    both = Scope(folders=("reports",), types=("pdf",))   # facets all apply; values within one are alternatives
+    both = Scope(folders=("reports",), types=("pdf",))   # where, then which types of those
     assert both.admits("reports/a.pdf") and not both.admits("reports/a.md") and not both.admits("b/a.pdf")
     assert Scope(documents=("a.md", "b.md")).admits("b.md") and not Scope(documents=("a.md",)).admits("b.md")
+    places = Scope(folders=("reports",), documents=("memo.md",))   # folders and picked documents add up
+    assert places.admits("reports/a.pdf") and places.admits("memo.md") and not places.admits("other.md")
+    pdfs = Scope(folders=("reports",), documents=("memo.md", "scan.pdf"), types=("pdf",))
+    assert pdfs.admits("reports/a.pdf") and pdfs.admits("scan.pdf") and not pdfs.admits("memo.md")
 
 
 # --- retrieval inside the scope ---------------------------------------------------------------------
