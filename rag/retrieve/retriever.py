@@ -95,9 +95,11 @@ class Retriever:
         if allowed is not None and len(allowed.rows) <= depth:   # every row of the scope is a candidate
             sims = self._vecs[allowed.rows] @ qvec
             dense_ids = allowed.rows[np.lexsort((allowed.rows, -sims))]
+        elif allowed is not None:   # only the scope's rows are searched (rag.storage.dense: FAISS ID selectors)
+            _, ids = self.data.faiss_index.search(qvec.reshape(1, -1), min(depth, n), allowed.chunks)
+            dense_ids = ids[0][ids[0] >= 0]
         else:
-            _, ids = self.data.faiss_index.search(qvec.reshape(1, -1), min(depth, n),
-                                                  None if allowed is None else allowed.chunks)
+            _, ids = self.data.faiss_index.search(qvec.reshape(1, -1), min(depth, n))
             dense_ids = ids[0][ids[0] >= 0]
         bm = (self.bm25.scores(question, None if allowed is None else allowed.chunks)
               if self.bm25 is not None and mode != "dense" else None)
