@@ -73,6 +73,7 @@ class Retriever:
         self._sent_lo = base[self._chunk_doc] + np.array([c["sent_lo"] for c in data.chunks], dtype=np.int64)
         self._sent_hi = base[self._chunk_doc] + np.array([c["sent_hi"] for c in data.chunks], dtype=np.int64)
         self._scopes: dict[Scope, Allowed] = {}
+        self._dense_within: dict[Scope, object] = {}
 
     def allowed(self, scope: Scope | None) -> Allowed | None:
         """The scope resolved against this version (cached; QuestionError when it matches nothing)."""
@@ -90,13 +91,24 @@ class Retriever:
     def manifest(self) -> dict:
         return self.data.manifest
 
+    def _within(self, allowed: Allowed):
+        """The dense search's selectors of a resolved scope (built once per scope and version)."""
+        within = self._dense_within.get(allowed.scope)
+        if within is None:
+            make = getattr(self.data.faiss_index, "within", None)
+            within = make(allowed.chunks) if make else allowed.chunks
+            if len(self._dense_within) >= 64:
+                self._dense_within.clear()
+            self._dense_within[allowed.scope] = within
+        return within
+
     def _candidates(self, question: str, qvec: np.ndarray, depth: int, mode: str, allowed: Allowed | None = None):
         n = self.data.faiss_index.ntotal
         if allowed is not None and len(allowed.rows) <= depth:   # every row of the scope is a candidate
             sims = self._vecs[allowed.rows] @ qvec
             dense_ids = allowed.rows[np.lexsort((allowed.rows, -sims))]
         elif allowed is not None:   # only the scope's rows are searched (rag.storage.dense: FAISS ID selectors)
-            _, ids = self.data.faiss_index.search(qvec.reshape(1, -1), min(depth, n), allowed.chunks)
+            _, ids = self.data.faiss_index.search(qvec.reshape(1, -1), min(depth, n), self._within(allowed))
             dense_ids = ids[0][ids[0] >= 0]
         else:
             _, ids = self.data.faiss_index.search(qvec.reshape(1, -1), min(depth, n))
