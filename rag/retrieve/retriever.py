@@ -11,8 +11,8 @@ and, when the index has one, of BM25, then scores them:
 Each passage also carries its cosine ``similarity`` to the question, whatever
 the mode, and the page its start is on for paged documents (PDF, slides). With a scope
 (rag.retrieve.scope: folders, file types, picked documents) every candidate comes from the
-scope's own rows: the dense search runs over only those rows (all of them, scored exactly,
-when they are no more than ``depth``), BM25 scores only them, and the hybrid's maxima are
+scope's own rows: the dense search runs over only those rows (all of them scored exactly when
+they are few: ``exact_scope_rows``), BM25 scores only them, and the hybrid's maxima are
 theirs, so nothing outside the scope is ranked or returned. Does not rerank with a cross-encoder.
 """
 from __future__ import annotations
@@ -56,6 +56,8 @@ class Sentence:
 
 class Retriever:
     """Holds a loaded index; safe to share between threads for reading."""
+
+    exact_scope_rows = 1024   # a scope of at most this many chunks is scored exactly rather than searched
 
     def __init__(self, data: IndexData, *, weights: tuple, depth: int):
         import faiss
@@ -104,9 +106,9 @@ class Retriever:
 
     def _candidates(self, question: str, qvec: np.ndarray, depth: int, mode: str, allowed: Allowed | None = None):
         n = self.data.faiss_index.ntotal
-        if allowed is not None and len(allowed.rows) <= depth:   # every row of the scope is a candidate
-            sims = self._vecs[allowed.rows] @ qvec
-            dense_ids = allowed.rows[np.lexsort((allowed.rows, -sims))]
+        if allowed is not None and len(allowed.rows) <= max(depth, self.exact_scope_rows):
+            sims = self._vecs[allowed.rows] @ qvec   # a small scope: every row of it scored exactly
+            dense_ids = allowed.rows[np.lexsort((allowed.rows, -sims))][:depth]
         elif allowed is not None:   # only the scope's rows are searched (rag.storage.dense: FAISS ID selectors)
             _, ids = self.data.faiss_index.search(qvec.reshape(1, -1), min(depth, n), self._within(allowed))
             dense_ids = ids[0][ids[0] >= 0]

@@ -88,11 +88,12 @@ def _independent_dense(data, fake_embedder, question, ids):
     return sorted(ids, key=lambda d: -cos[d])
 
 
-@pytest.mark.parametrize("depth", [2, 100])   # 2: the FAISS selector path; 100: every scoped row scored exactly
+@pytest.mark.parametrize("depth, exact", [(2, 0), (100, 1024)])   # the FAISS selector; every scoped row scored
 @pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid", "rrf"])
-def test_top_k_inside_the_scope_is_complete_where_it_ranks_below_k_overall(many, fake_embedder, depth, mode):
+def test_top_k_inside_the_scope_is_complete_where_it_ranks_below_k_overall(many, fake_embedder, depth, exact, mode):
     question = "honey bees in the hive"
     r = Retriever(many, weights=(1.0, 0.4, 0.6, 0.5), depth=depth)
+    r.exact_scope_rows = exact
     unscoped = r.search(question, fake_embedder.encode([question])[0], 3, mode=mode, depth=depth)
     assert all(p.doc_id.startswith("near/") for p in unscoped)   # far/ ranks below the top k overall
     got = r.search(question, fake_embedder.encode([question])[0], 3, mode=mode, scope=Scope(folders=("far",)))
@@ -105,14 +106,19 @@ def test_top_k_inside_the_scope_is_complete_where_it_ranks_below_k_overall(many,
         assert [p.doc_id for p in got] == ["far/three.txt", "far/two.txt", "far/one.txt"]
 
 
-def test_a_scope_of_two_keeps_the_order_of_those_two(many, fake_embedder):
-    question = "salmon rivers sea"
+@pytest.mark.parametrize("exact", [0, 1024])   # the FAISS selector; every scoped row scored exactly
+@pytest.mark.parametrize("scope", [Scope(documents=("far/one.txt", "far/three.txt")), Scope(folders=("near",)),
+                                   Scope(types=("txt",))])
+def test_a_scoped_dense_ranking_is_the_whole_ranking_restricted_to_the_scope(many, fake_embedder, exact, scope):
+    question = "salmon rivers sea honey"
     q = fake_embedder.encode([question])[0]
-    r = Retriever(many, weights=(1.0, 0.4, 0.6, 0.5), depth=100)
-    whole = [p.doc_id for p in r.search(question, q, 33, mode="dense")]
-    scope = Scope(documents=("far/one.txt", "far/three.txt"))
-    got = [p.doc_id for p in r.search(question, q, 5, mode="dense", scope=scope)]
-    assert got == [d for d in whole if d in scope.documents]
+    r = Retriever(many, weights=(1.0, 0.4, 0.6, 0.5), depth=5)
+    r.exact_scope_rows = exact
+    whole = [p for p in r.search(question, q, 33, mode="dense", depth=33) if scope.admits(p.doc_id)]
+    got = r.search(question, q, 5, mode="dense", scope=scope)
+    assert all(scope.admits(p.doc_id) for p in got)
+    # the same scores (near/ has ties, which an approximate search may break differently)
+    assert [p.score for p in got] == pytest.approx([p.score for p in whole][:5], abs=1e-6)
 
 
 def test_bm25_scores_only_allowed_rows():
