@@ -4,8 +4,6 @@ of the scoped folder, and the Documents tab's "Ask within selected" fills the fi
 where a question the selected document cannot answer says "The selected documents do not contain ..."."""
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from conftest import free_port
@@ -14,8 +12,7 @@ from scopecorpus import QUESTION, scope_rag
 from test_ui import launch_chromium
 from test_ui_browser import ask, open_page, shot
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shutil.which("chromium"),
-                                                      reason="needs Debian's chromium (make test installs it)")]
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
