@@ -78,6 +78,7 @@ ul.uploads .ok {color: var(--rag-ok-fg); font-weight: 600;} ul.uploads .bad {col
 ul.uploads .busy {color: var(--rag-accent); font-weight: 600;} ul.uploads .what {display: block; color: var(--rag-muted);}
 ul.uploads progress {vertical-align: middle; width: 8rem;}
 textarea::placeholder, input::placeholder {color: var(--rag-muted) !important; opacity: 1 !important;}
+input.border-none {color: var(--body-text-color) !important;}   /* a dropdown's text box (Gradio greys it out) */
 .info-text, #upload .or, #upload .wrap {color: var(--rag-muted) !important;}
 button[role=tab] {color: var(--body-text-color) !important;}
 button[role=tab][aria-selected=true] {color: var(--rag-accent) !important;}
