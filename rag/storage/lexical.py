@@ -80,12 +80,14 @@ class BM25:
             out[t] = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
         return out
 
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every chunk for query (zeros when no query term is known)."""
+    def scores(self, query: str, allowed: np.ndarray | None = None) -> np.ndarray:
+        """BM25 score of every row for query (zeros when no query term is known); allowed: bool
+        [rows] or None, the rows that may score (the others score 0: bm25s's weight mask)."""
         ids = self.model.get_tokens_ids(tokenize(query))
         if not ids:
             return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self.model.get_scores_from_ids(ids), dtype=np.float32)
+        mask = None if allowed is None else np.asarray(allowed, dtype=np.float32)
+        return np.asarray(self.model.get_scores_from_ids(ids, weight_mask=mask), dtype=np.float32)
 
 
 def indexed_text(chunk: dict, title: str, title_in_chunks: bool = True) -> str:
@@ -250,9 +252,10 @@ class SegmentedBM25:
         """BM25's idf of each (already tokenized) term; unknown terms get the largest idf."""
         return {t: self._idf(len(self.postings(t)[0])) for t in terms}
 
-    def scores(self, query: str) -> np.ndarray:
+    def scores(self, query: str, allowed: np.ndarray | None = None) -> np.ndarray:
         """BM25 score of every row (zeros when no query term is known); a repeated query term
-        counts as often as it is repeated, as in bm25s."""
+        counts as often as it is repeated, as in bm25s. allowed: bool [rows] or None, the rows
+        that may score (the others score 0; statistics stay corpus-wide, as bm25s's weight mask)."""
         out = np.zeros(self.n, dtype=np.float64)
         k1, b = PARAMS["k1"], PARAMS["b"]
         for term, times in Counter(tokenize(query)).items():
@@ -262,4 +265,6 @@ class SegmentedBM25:
             tf = tf.astype(np.float64)
             norm = k1 * ((1 - b) + b * self._lengths[rows] / self.avgdl)
             out[rows] += times * self._idf(len(rows)) * tf / (norm + tf)
+        if allowed is not None:
+            out *= np.asarray(allowed, dtype=bool)
         return out.astype(np.float32)
