@@ -1,22 +1,23 @@
 """Scale benchmark (not a test): the whole Rag over 1k to 1M passages made from real embeddings and text.
 
-    PYTHONPATH=. python bench/scale.py --embed ../shared/data/scifact --ask ../shared/data/squad-dev \\
-        --vectors-from index/eval/squad-dev-HASH \\
-        --docs 400 --queries 150 [--sizes 100000 1000000] [--threshold 20000] [--full]
+    PYTHONPATH=. python bench/scale.py --embed ../shared/data/scifact --ask ../shared/data/squad-dev \
+        --docs 300 --queries 150 [--sizes 1000 1000000] [--threshold 20000] [--refresh 2]
+    PYTHONPATH=. python bench/scale.py --phase refresh --index bench/.cache/scale/p1000000 --size 1000000 --round N
 
-Real text is embedded once (onnx-int8, the first --docs documents of each data set, split into sentences,
-and the first --queries questions of each; --ask: questions only; --vectors-from: the vectors of an index
-folder of any format, e.g. the one `rag eval ../shared/data/squad-dev --backend onnx-int8` builds) and cached
-under bench/.cache/. Passages of each size are then
-made of those vectors and perturbed copies of them (Gaussian noise, re-normalised: a copy keeps a cosine of
-about 0.9 with its source), each with --spp sentence vectors made the same way, in documents of 10
-passages, and written with the project's own store (rag.storage.writer.save: float16 segments, an ANN index when a
-segment holds at least --threshold chunks). Each phase runs in a child process that reports its peak RSS
-(VmHWM): build (making the vectors included), then serving (rag.storage.writer.load, checksums and all, and a
-Retriever). Printed: build time, peak RSS of build and serving, size on disk and bytes per passage, single-
-query latency p50/p95 (one thread; every query 3 times) of the dense candidate search alone and of
-Retriever.search in dense mode (candidates rescored exactly), Recall@10 of both against exact search over the
-same float16 vectors, and an nprobe sweep. --full adds the texts' BM25 and times the whole hybrid retrieval.
+Real text is embedded once (onnx-int8: the sentences of the first --docs documents of each --embed data set,
+and the first --queries questions of each --embed and --ask data set; --vectors-from: the vectors and texts of a
+format-5 index folder) and cached under bench/.cache/. Passages of each size are made of those vectors and
+perturbed copies of them (Gaussian noise, re-normalised: a copy keeps a cosine of about 0.9 with its source),
+each passage --spp real sentences with a sentence vector each, in documents of 10 passages, and written with the
+project's own store (rag.storage.writer.save: records, float16 vectors, BM25 postings and an ANN index in one
+segment) under a manifest that Rag.open reads like any other (onnx-int8). Each phase runs in a child process
+that reports its peak RSS (VmHWM): build, then serve: Rag.open (the index loaded and checked) and a first
+answer (cold start, from the child's start), hybrid retrieval with the question vectors given, the whole
+Rag.query (embedding, retrieval, answer step), --refresh one-file refreshes in a third process (build_index with
+the real model; every other document given unchanged) each followed by a question that loads the new version
+(live reload) and must find the changed document, then Recall@10 of the dense search against exact search over
+the same float16 vectors and the hybrid top 10 against hybrid over exact dense candidates. Prints one JSON line
+per size and a table.
 """
 from __future__ import annotations
 
