@@ -7,6 +7,7 @@ and only when the page is served, so ``rag serve --api-only`` runs where Gradio 
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 
@@ -18,6 +19,10 @@ from rag.users import Users
 from .gate import Accounts
 from .render import status_text
 from .security import MAX_BODY, is_loopback, serve_auth
+
+
+def _terminated(signum, frame):
+    raise SystemExit(128 + signum)
 
 
 class Served:
@@ -33,7 +38,10 @@ class Served:
         self.on_close = []   # functions called once the server stopped (e.g. removing serve.json)
 
     def run(self) -> None:
-        """Serve until interrupted."""
+        """Serve until interrupted; on_close runs after a SIGTERM too (uvicorn re-raises the signal it
+        caught once it has shut down: here that is a SystemExit, so the finally clause runs)."""
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _terminated)
         try:
             self.server.run()
         finally:
