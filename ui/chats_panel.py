@@ -23,7 +23,13 @@ from . import session
 from .render import sources_html
 
 log = logging.getLogger(__name__)
-CANCELLED = "(cancelled)"   # what the Delete button's confirm sends when the person says no
+CANCELLED = "(cancelled)"
+# The sidebar starts closed (on a phone it would cover the question box) and opens on a wide screen.
+OPEN_WIDE_JS = """() => {
+  const side = document.querySelector('#chats');
+  if (window.innerWidth >= 1024 && side && !side.classList.contains('open'))
+    side.querySelector('.toggle-button')?.click();
+}"""   # what the Delete button's confirm sends when the person says no
 
 
 @dataclass
@@ -49,7 +55,7 @@ def choices(store, who: str, search: str | None) -> list[tuple[str, str]]:
 
 def build(rag) -> Panel:
     """The sidebar's components (call inside the page's gr.Blocks)."""
-    with gr.Sidebar(label="Conversations", open=True, elem_id="chats", position="left"):
+    with gr.Sidebar(label="Conversations", open=False, elem_id="chats", position="left"):
         gr.Markdown("### Conversations")
         new = gr.Button("New conversation", elem_id="chat-new", size="sm", variant="primary")
         search = gr.Textbox(label="Search conversations", placeholder="Words in a title, question or answer",
@@ -163,8 +169,8 @@ def wire(rag, panel: Panel, *, asked, loaded, new, turns, saved, chat, sources, 
 
     def searched(search, conv, request: gr.Request):
         return listed(search, conv, request)
-    panel.search.input(searched, [panel.search, panel.current], [panel.listing, panel.note], api_name=False,
-                       show_progress="hidden")
+    panel.search.change(searched, [panel.search, panel.current], [panel.listing, panel.note], api_name=False,
+                        show_progress="hidden")
 
     def reopened(remembered, conv, search, request: gr.Request):
         """On load: the remembered conversation if it is this user's, else an empty chat (what the browser
@@ -173,5 +179,6 @@ def wire(rag, panel: Panel, *, asked, loaded, new, turns, saved, chat, sources, 
             return [gr.skip()] * 9 + [gr.skip()]
         radio, note = listed(search, remembered, request)
         return opened(remembered, request) + [radio, note]
+    loaded.then(None, None, None, js=OPEN_WIDE_JS, api_name=False)
     loaded.then(reopened, [panel.remembered, panel.current, panel.search],
                 shown + [panel.current, panel.remembered, panel.title, panel.listing, panel.note], api_name=False)
