@@ -16,6 +16,8 @@ The owner is the user the Gate let in (``scope[USER]``; ``""`` without a login).
 """
 from __future__ import annotations
 
+import logging
+
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -28,6 +30,7 @@ from .common import BadRequest, error, guarded, json_body
 from .gate import USER
 
 NEW = "new"
+log = logging.getLogger(__name__)
 
 
 def owner_of(request) -> str:
@@ -45,6 +48,8 @@ def not_found(handler):
             return await handler(request)
         except ConversationError as exc:
             missing = str(exc).startswith("no saved conversation")
+            if not missing:
+                log.warning("saved conversations: %s", exc)
             return error(404 if missing else 500, str(exc) if missing else "saved conversations are unavailable: "
                          "see the server log")
     return endpoint
