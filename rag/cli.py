@@ -166,14 +166,18 @@ def _no_index_hint(exc: IndexMissingError, args) -> IndexMissingError:
     """The "no index" error naming the user's folder: the --corpus or $RAG_CORPUS given, the corpus the
     default index is built from, else a placeholder for the folder of their documents (never this
     project's seeds/ for an index of theirs)."""
-    config = _config(args)
-    given = getattr(args, "corpus", None) or os.environ.get("RAG_CORPUS")
-    if given or config.index_dir == Config(corpus_dir=".").index_dir:
-        return exc
     import shlex
 
+    from rag.config import CHECKOUT, default_index
+
+    try:
+        config = _config(args)
+    except (RagError, ValueError):
+        return exc
+    given = getattr(args, "corpus", None) or os.environ.get("RAG_CORPUS")
+    if given or config.index_dir == default_index() or not str(exc).startswith("no index at"):
+        return exc
     cwd = Path.cwd()
-    from rag.config import CHECKOUT
     folder = "YOUR_FOLDER" if CHECKOUT and (cwd == CHECKOUT or CHECKOUT in cwd.parents) else str(cwd)
     command = shlex.join(["rag", "index", folder, "--index", str(config.index_dir)])
     where = " (YOUR_FOLDER: the folder of your documents)" if folder == "YOUR_FOLDER" else \
@@ -256,10 +260,7 @@ def cmd_ask(args) -> int:
     from rag.api import open_default
 
     config = _index_config(args)
-    try:
-        rag = open_default(config, embedder=_embedder(config))
-    except IndexMissingError as exc:
-        raise _no_index_hint(exc, args) from None
+    rag = open_default(config, embedder=_embedder(config))
     if config.llm_url is not None and not args.json:
         print_answer(stream_answer(rag, [{"role": "user", "content": args.question}], args.k, args.mode))
         return 0
@@ -315,10 +316,7 @@ def cmd_chat(args) -> int:
     from rag.api import open_default
 
     config = _index_config(args)
-    try:
-        rag = open_default(config, embedder=_embedder(config))
-    except IndexMissingError as exc:
-        raise _no_index_hint(exc, args) from None
+    rag = open_default(config, embedder=_embedder(config))
     history: list[dict] = []
     last = None
     print("Ask about the documents; /help lists the commands; /quit, an empty line or Ctrl-D ends the chat.")
@@ -704,6 +702,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except RagError as exc:
+        if isinstance(exc, IndexMissingError):   # name the user's folder, not this project's seeds/
+            exc = _no_index_hint(exc, args)
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -148,6 +148,8 @@ def test_the_no_index_hint_names_the_users_folder(cli, capsys, monkeypatch, tmp_
     assert cli(["ask", "Who founded it?", "--index", str(tmp_path / "nothing"), "--local"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: no index at {tmp_path / 'nothing'}: build one with: rag index {tmp_path} ")
+    assert cli(["docs", "--index", str(tmp_path / "nothing")]) == 1   # every command says the same
+    assert f"build one with: rag index {tmp_path} " in capsys.readouterr().err
     if CHECKOUT:
         assert str(CHECKOUT / "seeds") not in err
         monkeypatch.chdir(CHECKOUT)   # inside this project: a placeholder, never its seeds
