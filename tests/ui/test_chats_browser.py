@@ -5,15 +5,13 @@ reopens the open one; signing out and in as bob on the same browser shows none o
 deletes his."""
 import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 from apiserver import PEOPLE, open_rag, serve, write_corpus
 from test_ui import launch_chromium
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shutil.which("chromium"),
-                                                      reason="needs Debian's chromium (make test installs it)")]
+pytestmark = pytest.mark.browser
 ANN, BOB = ("ann", "ann-password-1"), ("bob", "bob-password-1")
 SHOTS = os.environ.get("RAG_SCREENSHOTS")   # a folder: the sidebar's screenshots are saved there
 
