@@ -57,7 +57,7 @@ def build(rag) -> Panel:
     """The sidebar's components (call inside the page's gr.Blocks)."""
     with gr.Sidebar(label="Conversations", open=False, elem_id="chats", position="left"):
         gr.Markdown("### Conversations")
-        new = gr.Button("New conversation", elem_id="chat-new", size="sm", variant="primary")
+        new = gr.Button("New conversation", elem_id="chat-new", size="sm")
         search = gr.Textbox(label="Search conversations", placeholder="Words in a title, question or answer",
                             elem_id="chat-search", max_lines=1)
         listing = gr.Radio(choices=[], value=None, label="Saved conversations", elem_id="chat-list")
