@@ -50,7 +50,7 @@ def listed(page) -> list[str]:
     return [t.strip() for t in page.locator("#chat-list label").all_inner_texts()]
 
 
-def wait_listed(page, predicate_js, timeout=15000):
+def wait_listed(page, predicate_js, timeout=30000):
     try:
         page.wait_for_function(f"() => {{ const l = [...document.querySelectorAll('#chat-list label')]"
                                f".map(x => x.innerText.trim()); return {predicate_js}; }}", timeout=timeout)
@@ -85,9 +85,9 @@ def test_two_accounts_keep_their_own_saved_chats(site):
             # reopen the first: its answer and its sources come back
             page.locator("#chat-list label", has_text=p0[0]).click()
             page.wait_for_function("(want) => [...document.querySelectorAll('#chat .message.bot')]"
-                                   ".some(m => m.innerText.includes(want))", arg=str(p0[3]), timeout=15000)
+                                   ".some(m => m.innerText.includes(want))", arg=str(p0[3]), timeout=30000)
             page.wait_for_function("(want) => document.querySelector('#sources').innerText.includes(want)",
-                                   arg=f"The {p0[1]} observatory", timeout=15000)
+                                   arg=f"The {p0[1]} observatory", timeout=30000)
             assert str(p3[3]) not in page.inner_text("#chat")
             # rename it, find it by a word of its answer, not by another's
             title_box(page).fill(f"{p0[1]} notes")
@@ -102,7 +102,7 @@ def test_two_accounts_keep_their_own_saved_chats(site):
             page.wait_for_function("(want) => [...document.querySelectorAll('#chat .message.bot')]"
                                    ".some(m => m.innerText.includes(want))", arg=str(p0[3]), timeout=30000)
             page.wait_for_function("(want) => document.querySelector('#sources').innerText.includes(want)",
-                                   arg=f"The {p0[1]} observatory", timeout=15000)
+                                   arg=f"The {p0[1]} observatory", timeout=30000)
             wait_listed(page, "l.length === 2")
             if SHOTS:
                 page.screenshot(path=str(Path(SHOTS) / "saved-chats.png"))
