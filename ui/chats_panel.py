@@ -29,6 +29,13 @@ OPEN_WIDE_JS = """() => {
   const side = document.querySelector('#chats');
   if (window.innerWidth >= 1024 && side && !side.classList.contains('open'))
     side.querySelector('.toggle-button')?.click();
+}"""
+# On a narrow screen the open sidebar covers the chat: picking a conversation or "New" closes it.
+CLOSE_NARROW_JS = """(...args) => {
+  const side = document.querySelector('#chats');
+  if (window.innerWidth < 1024 && side && side.classList.contains('open'))
+    side.querySelector('.toggle-button')?.click();
+  return args;
 }"""   # what the Delete button's confirm sends when the person says no
 
 
@@ -129,13 +136,14 @@ def wire(rag, panel: Panel, *, asked, loaded, new, turns, saved, chat, sources, 
     def picked(conv, request: gr.Request):
         return opened(conv, request) + [""]
     panel.listing.input(picked, [panel.listing], shown + [panel.current, panel.remembered, panel.title, panel.note],
-                        api_name=False)
+                        api_name=False, js=CLOSE_NARROW_JS)
 
     def started_over(search, request: gr.Request):
         radio, _ = listed(search, None, request)
         return view([]) + [None, None, "", radio]
     fresh = shown + [panel.current, panel.remembered, panel.title, panel.listing]
-    for trigger in (panel.new.click, new.click, chat.clear):
+    panel.new.click(started_over, [panel.search], fresh, api_name=False, js=CLOSE_NARROW_JS)
+    for trigger in (new.click, chat.clear):
         trigger(started_over, [panel.search], fresh, api_name=False)
 
     def renamed(conv, title, search, request: gr.Request):

@@ -116,7 +116,12 @@ def test_two_accounts_keep_their_own_saved_chats(site):
             phone.locator("#chats .toggle-button").click()   # opened by hand: the same list
             phone.wait_for_function("() => document.querySelectorAll('#chat-list label').length === 2")
             if SHOTS:
+                phone.wait_for_timeout(1000)   # the sidebar's opening transition
                 phone.screenshot(path=str(Path(SHOTS) / "saved-chats-phone.png"))
+            phone.locator("#chat-list label", has_text=p3[0]).click()   # picking one closes it: the chat shows
+            phone.wait_for_function("(want) => [...document.querySelectorAll('#chat .message.bot')]"
+                                    ".some(m => m.innerText.includes(want))", arg=str(p3[3]), timeout=30000)
+            phone.wait_for_function("() => !document.querySelector('#chats').classList.contains('open')")
             phone.close()
             assert page.locator("#chats").evaluate("e => e.classList.contains('open')")   # open on a wide screen
             # bob, on the same browser after ann signs out: none of ann's chats, not even the open one
