@@ -15,10 +15,11 @@ import importlib
 
 _NAMES = {"Answer": "rag.answer.base", "Answerer": "rag.answer.base", "Citation": "rag.answer.base",
           "Rag": "rag.api", "index": "rag.api", "query": "rag.api", "BuildReport": "rag.build.builder",
-          "Config": "rag.config", "RagError": "rag.errors", "Passage": "rag.retrieve.retriever"}
+          "Config": "rag.config", "RagError": "rag.errors", "Passage": "rag.retrieve.retriever",
+          "Scope": "rag.retrieve.scope"}
 
 __all__ = ["query", "index", "Rag", "Config", "Answer", "Answerer", "Citation", "Passage", "BuildReport",
-           "RagError"]
+           "RagError", "Scope"]
 
 
 def __getattr__(name: str):

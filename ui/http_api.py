@@ -3,10 +3,11 @@
 ``create_app(rag, login)`` returns it; ``rag serve`` mounts the chat page (app.py) on it at ``/``,
 so one process and one port serve both, behind the same Gate; ``rag serve --api-only`` serves it alone.
 
-    POST   /api/ask                 {question, history?, k?, mode?, conversation_id?} -> the JSON of
-                                    `rag ask --json` (stream: true -> text/event-stream of {"delta"} events,
-                                    then {"answer"}); conversation_id: continue that saved conversation
-                                    (or "new"), the turn is saved and the reply carries "conversation_id"
+    POST   /api/ask                 {question, history?, k?, mode?, where?, conversation_id?} -> the JSON of
+                                    `rag ask --json` (where: {folders?, types?, documents?}, the documents to
+                                    answer from; stream: true -> text/event-stream of {"delta"} events, then
+                                    {"answer"}); conversation_id: continue that saved conversation (or "new"),
+                                    the turn is saved and the reply carries "conversation_id"
     GET    /api/conversations[/{id}], POST, PATCH, DELETE: the user's saved conversations (chats_api.py)
     GET    /api/documents           {"documents": [...], "skipped": [...]}   (rag.documents)
     POST   /api/documents           multipart files -> Rag.add_files -> {"added", "skipped"}
@@ -48,7 +49,7 @@ from .openai_compat import openai_routes
 from .security import MAX_BODY, Guard
 
 log = logging.getLogger(__name__)
-ASK_FIELDS = {"question", "history", "k", "mode", "stream", "conversation_id"}
+ASK_FIELDS = {"question", "history", "k", "mode", "stream", "where", "conversation_id"}
 DEFAULT_UPLOAD_MB = 20.0       # when the Config has no upload_max_mb
 MULTIPART_SLACK = 64 << 10     # bytes of multipart headers allowed over the upload size
 
@@ -84,7 +85,7 @@ def api_routes(rag) -> list[Route]:
         body = await json_body(request)
         unknown = sorted(set(body) - ASK_FIELDS)
         if unknown:
-            raise BadRequest(f"unknown field {unknown[0]!r}; expected question, history, k, mode, stream, "
+            raise BadRequest(f"unknown field {unknown[0]!r}; expected question, history, k, mode, where, stream, "
                              "conversation_id")
         if "question" not in body:
             raise BadRequest("missing field 'question'")
@@ -100,7 +101,7 @@ def api_routes(rag) -> list[Route]:
             if cid is not None:
                 out["conversation_id"] = chats_api.save(rag, owner, cid, body["question"], answer)
             return out
-        kw = {"k": body.get("k"), "mode": body.get("mode")}
+        kw = {"k": body.get("k"), "mode": body.get("mode"), "where": body.get("where")}
         if stream_flag(body):
             items = await chat_items(rag, history + [{"role": "user", "content": body["question"]}], **kw)
 
