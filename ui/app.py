@@ -25,7 +25,7 @@ import gradio as gr
 from rag.api import Rag
 from rag.errors import RagError
 
-from . import docs_tab, export, http_api, scope_filter, session
+from . import chats_panel, docs_tab, export, http_api, scope_filter, session
 from .common import public_message
 from .render import document_html, sources_html, status_text
 # first view, look, original page (issue: workspace): ui/firstview.py, ui/theme.py, ui/pages.py
@@ -173,6 +173,7 @@ def build_app(rag: Rag):
         status = gr.Textbox(label="Index", interactive=False, elem_id="status", lines=1, max_lines=3)
         turns = gr.State([])
         saved = gr.BrowserState([], storage_key="rag-offline-conversation")
+        panel = chats_panel.build(rag)   # saved conversations: the sidebar (ui/chats_panel.py)
         with gr.Tabs() as tabs:
             with gr.Tab("Chat", id="chat-tab"):
                 with gr.Row():
@@ -220,14 +221,14 @@ def build_app(rag: Rag):
                         yield turns_, turns_, messages, src, "", cleared
 
         ask_outputs = [turns, saved, chat, sources, document, box]
-        box.submit(on_ask, [box, turns, mode, scope], ask_outputs, api_name="ask")
+        asked = box.submit(on_ask, [box, turns, mode, scope], ask_outputs, api_name="ask")
         if rag.answerer.generated:
             def on_example(s, t, m, w):
                 yield from on_ask(s[0], t, m, w)
         else:
             def on_example(s, t, m, w):
                 return on_ask(s[0], t, m, w)
-        examples.click(on_example, [examples, turns, mode, scope], ask_outputs, api_name=False)
+        picked = examples.click(on_example, [examples, turns, mode, scope], ask_outputs, api_name=False)
         def on_select(turns_, data: gr.SelectData):
             t = (data.index[0] if isinstance(data.index, (list, tuple)) else data.index) // 2
             return sources_html(session.turn_of(turns_, t), t), ""
@@ -258,8 +259,10 @@ def build_app(rag: Rag):
             last = len(turns_) - 1
             return turns_, session.chat_messages(turns_), sources_html(turns_[-1] if turns_ else None, last)
         # restore first (quick), then the status and the example questions (each asked of the index)
-        app.load(on_load, [saved, turns], [turns, chat, sources], api_name=False).then(
-            overview, None, [status, examples, welcome, scope, picker], api_name=False)
+        loaded = app.load(on_load, [saved, turns], [turns, chat, sources], api_name=False)
+        loaded.then(overview, None, [status, examples, welcome, scope, picker], api_name=False)
+        chats_panel.wire(rag, panel, asked=[asked, picked], loaded=loaded, new=new, turns=turns, saved=saved,
+                         chat=chat, sources=sources, document=document)
         docs.select(show_docs, None, docs_outputs, api_name=False)
         gr.Timer(60).tick(lambda: status_line(rag), None, status, api_name=False, show_progress="hidden")
     return app
