@@ -86,6 +86,7 @@ def main() -> None:
     ap.add_argument("-v", action="store_true")
     ap.add_argument("--squad", default=str(HERE.parent.parent / "shared" / "data" / "squad-dev"))
     ap.add_argument("--seed-only", action="store_true", help="only the seed-article conversations")
+    ap.add_argument("--split", choices=("train", "validation"), help="only the SQuAD conversations of this split")
     args = ap.parse_args()
     embedder = assemble.embedder(Config())
     groups: dict = defaultdict(list)
@@ -105,10 +106,14 @@ def main() -> None:
     build_index(cfg, embedder=embedder, documents=ds.documents)
     rag = Rag(cfg, embedder=embedder)
     for c in _rows(HERE / "conversations_squad.jsonl"):
+        if args.split and c["split"] != args.split:
+            continue
         groups[f"SQuAD {c['split']}"] += play(rag, c, ds.queries, ds.answers, args.v)
 
     groups["reported: SQuAD validation + seed"] = groups["SQuAD validation"] + groups["seed article"]
     for name in ("SQuAD validation", "seed article", "reported: SQuAD validation + seed", "SQuAD train"):
+        if not groups[name]:
+            continue
         print(f"== {name}")
         for k, v in summary(groups[name]).items():
             print(f"  {k}: {v}")
