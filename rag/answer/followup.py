@@ -49,6 +49,8 @@ SOURCE = re.compile(r"^\s*(?:and\s+)?(?:what\s+is\s+(?:the|your|its)\s+source|wh
                     r"says\s+who|who\s+says(?:\s+(?:so|that))?|who\s+said\s+(?:so|that|this)|according\s+to\s+"
                     r"whom|where\s+(?:does|did)\s+(?:that|this)\s+come\s+from|who\s+is\s+the\s+source|"
                     r"how\s+do\s+(?:you|we)\s+know(?:\s+that)?)\s*\??\s*$", re.I)
+BARE_HOW_MANY = re.compile(r"^\s*(?:(?:and|but|also|so)\s+)?how\s+(?:many|much)\s+(?:of\s+(?:them|those|these)\s+)?"
+                           r"(?=(?:is|was|are|were|did|does|do|has|have|had|will|would|can|could)\b)", re.I)
 WH_FRAGMENT = re.compile(r"^\s*(?:and\s+)?(?P<f>(?:(?:in|on|at|from|to|for|by|with|since|until)\s+)?"
                          r"(?:(?:what|which|whose)(?:\s+\w+){1,2}|who|whom|when|where|why|how(?:\s+(?:many|much|long|"
                          r"often|far|old|big))?)(?:\s+exactly)?)\s*\?\s*$", re.I)
@@ -59,7 +61,7 @@ NEUTER = {"it": "", "its": "'s", "they": "", "them": "", "their": "'s", "theirs"
 PRONOUN = re.compile(r"\b(?:he|she|him|his|her|hers|it|its|they|them|their|theirs)\b", re.I)
 TIME_NOUNS = r"(?:day|date|year|time|month|week|period|season|night|morning|evening|decade|century|era)"
 THEN = re.compile(rf"\b(?:(?:(?:on|in|at|during|by|since|from)\s+)?that\s+{TIME_NOUNS}|then)\b", re.I)
-THERE = re.compile(r"\bthere\b(?!\s+(?:is|was|are|were|be|been|being|'s|’s|will|would|has|have|had|remain|"
+THERE = re.compile(r"(?<!\bis )(?<!\bare )(?<!\bwas )(?<!\bwere )(?<!\bbe )\bthere\b(?!\s+(?:is|was|are|were|be|been|being|'s|’s|will|would|has|have|had|remain|"
                    r"remained|exist|existed|seem|seemed|appear|appeared)\b)", re.I)
 DOC_NOUNS = {"article", "document", "text", "report", "story", "page", "file", "book", "paper", "passage", "site",
              "question", "answer", "chat", "conversation"}
@@ -154,6 +156,8 @@ def _name_kind(name: str, question: str) -> str | None:
         return None
     if words[0] in _PLACE_FIRST:
         return "place"
+    if any(w in ("of", "for", "and", "the") for w in words[1:-1]):
+        return "thing"   # "Wide World of Sports", "Korea Institute for National Unification"
     if any(w.lower() in ORG_WORDS for w in words) or any(ch.isdigit() for ch in name) or (
             name.isupper() and len(name) > 1):
         return "thing"
@@ -201,7 +205,10 @@ def turn_of(question: str, answer_text: str | None, index: int) -> Turn:
     for n in names(question):
         kind = _name_kind(n, question)
         if kind and kind != "date":
-            t.entities.append(Entity(n, kind, index))
+            # "the Apollo 11 mission": the name with the noun it modifies
+            m = re.search(rf"\bthe\s+{re.escape(n)}\s+([a-z]+)\b", question)
+            text = f"the {n} {m.group(1)}" if m and m.group(1) in ORG_WORDS else n
+            t.entities.append(Entity(text, "thing" if text != n else kind, index))
     if short:
         t.entities.insert(0, Entity(short, _kind_of_answer(question, short), index, from_answer=True))
     return t
@@ -270,6 +277,7 @@ def depends(question: str) -> bool:
     """Whether the question leans on the conversation (see the module docstring)."""
     q = question.strip()
     return bool(ABOUT.match(q) or RETURN.match(q) or SOURCE.match(q) or WH_FRAGMENT.match(q) or _elliptical(q)
+                or BARE_HOW_MANY.match(q)
                 or references(q) or THEN.search(q) or THERE.search(q) or _demonstratives(q))
 
 
@@ -310,7 +318,9 @@ def _the(text: str) -> str:
     """A noun phrase ready to stand in a sentence: "committee" -> "the committee", "Scottish Parliament" ->
     "the Scottish Parliament" (a name of two or more words with an organisation word); other names unchanged."""
     t = text.strip()
-    if t[:1].islower() and not re.match(r"(?:the|a|an|this|that|his|her|its|their)\b", t, re.I):
+    if re.match(r"(?:the|a|an|this|that|his|her|its|their)\s", t):
+        return t
+    if t[:1].islower():
         return f"the {t}"
     words = t.split()
     if (len(words) >= 2 and any(w.lower() in ORG_WORDS for w in words) and not any(c.isdigit() for c in t)
@@ -361,7 +371,7 @@ def _subject_np(question: str) -> str | None:
     return None
 
 
-def _bind_plural(history: list[Turn]) -> str | None:
+def _bind_plural(history: list[Turn], *, things: bool = True) -> str | None:
     """What "they"/"them"/"their" points to: the plural noun phrase of a "how many X ..." question, the
     previous answer when it was asked for by "which/what <noun>", else the previous question's thing."""
     if not history:
@@ -377,6 +387,8 @@ def _bind_plural(history: list[Turn]) -> str | None:
     np = _plural_np(last.question)
     if np:
         return "the " + np
+    if not things:
+        return None
     e = _bind_thing(history)
     return _the(e.text) if e else None
 
@@ -418,7 +430,7 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
     elif history and history[-1].kind in ("PERSON", "AUTHOR") and not history[-1].short:
         person = None   # "he" is most likely the person just asked for, whom the answer did not name
     else:
-        person = _find(history, ("person", "name"))
+        person = _find(history, ("person",)) or _find(history, ("name",))   # a known person first
     thing = topic if topic and topic.kind != "person" else _bind_thing(history)
     plural = _the(topic.text) if topic and topic.kind != "person" else _bind_plural(history)
 
@@ -516,6 +528,13 @@ def _ellipsis(question: str, history: list[Turn]) -> str | None:
     body = prev.rstrip("?").rstrip()
     if SOURCE.match(question):
         return f"According to whom, {body[0].lower() + body[1:] if not _starts_with_name(body) else body}?"
+    m = BARE_HOW_MANY.match(question)
+    if m:   # "and how many were killed?" -> "How many of the North Korean soldiers were killed?"
+        what = _bind_plural(history, things=False)
+        if not what:
+            return None
+        many = re.search(r"how\s+(many|much)", question, re.I).group(1).lower()
+        return f"How {many} of {what} {question[m.end():].strip()}"
     m = WH_FRAGMENT.match(question)
     if m:
         frag = m.group("f").strip()
