@@ -87,7 +87,9 @@ ORG_WORDS = {"company", "corporation", "center", "centre", "parliament", "progra
              "agreement", "convention", "award", "prize", "media", "broadcasting", "television", "radio"}
 _WH = {"What", "Which", "Who", "Whom", "Whose", "When", "Where", "Why", "How", "Is", "Are", "Was", "Were", "Did",
        "Do", "Does", "Can", "Could", "Name", "In", "On", "At", "After", "Before", "During", "Since", "From", "To",
-       "For", "By", "With", "Of", "And", "But", "Also", "Back", "Going", "Besides", "According", "If"}
+       "For", "By", "With", "Of", "And", "But", "Also", "Back", "Going", "Besides", "According", "If", "Against",
+       "Among", "Between", "Along", "Under", "Over", "Through", "Within", "Without", "Upon", "Into", "About",
+       "Around", "Near", "Like", "Unlike", "Despite", "Following", "Prior", "Apart", "Aside", "Toward", "Towards"}
 
 
 PLACE_NOUNS = {"region", "city", "country", "town", "state", "area", "place", "island", "county", "province",
@@ -158,8 +160,8 @@ def _name_kind(name: str, question: str) -> str | None:
         return "place"
     if any(w in ("of", "for", "and", "the") for w in words[1:-1]):
         return "thing"   # "Wide World of Sports", "Korea Institute for National Unification"
-    if any(w.lower() in ORG_WORDS for w in words) or any(ch.isdigit() for ch in name) or (
-            name.isupper() and len(name) > 1):
+    if any(w.lower() in ORG_WORDS for w in words) or any(ch.isdigit() for ch in name) or any(
+            w.isupper() and len(w) > 1 for w in words):
         return "thing"
     before = question[:question.find(name)] if name in question else ""
     if re.search(r"\b(?:in|at|near|into|across|from|to)\s+(?:the\s+)?$", before, re.I):
@@ -214,8 +216,8 @@ def turn_of(question: str, answer_text: str | None, index: int) -> Turn:
     return t
 
 
-def _name_before(question: str, pos: int) -> bool:
-    return any(_name_kind(n, question) not in (None, "date") for n in names(question[:pos]))
+def _name_before(question: str, pos: int, kinds: tuple[str, ...] = ("person", "name", "thing", "place")) -> bool:
+    return any(_name_kind(n, question) in kinds for n in names(question[:pos]))
 
 
 def _plural_np(text: str) -> str | None:
@@ -225,9 +227,6 @@ def _plural_np(text: str) -> str | None:
         if len(word) < 4 or word in FUNCTION or word in AUX or word.endswith(("ss", "us", "is", "ous")) or word in (
                 "does", "was", "has", "its", "this", "thus", "always", "perhaps", "sometimes", "less", "across"):
             continue
-        before = text[:m.start()].split()
-        if before and before[-1].lower() in AUX | {"to"} and not m.group(1):
-            continue   # "did ... provides": a verb after an auxiliary
         return (m.group(1) + m.group(2)).strip()
     return None
 
@@ -242,11 +241,13 @@ def references(question: str) -> list[re.Match]:
     out = []
     for m in PRONOUN.finditer(question):
         w = m.group().lower()
-        if w == "it" and (re.match(r"\s+(?:is|was)\s+(?:\w+\s+){0,3}(?:to|that)\b", question[m.end():], re.I)
+        if w == "it" and (re.match(r"\s+(?:is|was)\s+(?!able\b)(?:\w+\s+){0,3}(?:to|that)\b", question[m.end():],
+                                   re.I)
                           or re.search(r"\b(?:make|makes|made|making)\s+$", question[:m.start()], re.I)
                           or re.match(r"\s+(?:mean|take|took)\s+(?:\w+\s+){0,3}to\b", question[m.end():], re.I)):
             continue   # "is it true that", "make it to", "what does it mean to": no referent needed
-        if _name_before(question, m.start()):
+        if _name_before(question, m.start(), ("person", "name") if w in PERSONAL else
+                        ("person", "name", "thing", "place")):
             continue
         if w in ("they", "them", "their", "theirs") and _np_before(question, m.start()):
             continue
@@ -351,10 +352,23 @@ def _bind_thing(history: list[Turn]) -> Entity | None:
                 return e
     if ans and ans.kind in ("thing", "place"):
         return ans
-    np = _subject_np(last.question)
-    if np:
-        return Entity(np, "thing", len(history) - 1)
+    if re.match(r"\s*(?:where|when|how|why)\s+(?:\w+\s+)?(?:is|was|are|were|did|does|do|has|have|had)\b",
+                last.question, re.I):
+        np = _subject_np(last.question)   # "Where did the black death originate?" -> "the black death"
+        if np:
+            return Entity(np, "thing", len(history) - 1)
+    for e in last.entities:   # a name taken for a person by its form ("Doctor Who") may be a thing
+        if not e.from_answer and e.kind == "person":
+            return e
+    if _asks_for(last) and not ans:
+        return None   # "it" is most likely what the previous question asked for, which the answer did not show
     return _find(history[:-1], ("thing", "name"))
+
+
+def _asks_for(turn: Turn) -> bool:
+    """Whether the question asked for a person or thing ("Who sets ...?", "What network ...?"), not a date,
+    number, place or description."""
+    return turn.kind in ("PERSON", "AUTHOR", "ENTITY") or bool(re.search(r"\bwhom?\b", turn.question, re.I))
 
 
 def _subject_np(question: str) -> str | None:
@@ -380,15 +394,15 @@ def _bind_plural(history: list[Turn], *, things: bool = True) -> str | None:
     m = re.match(r"\s*how\s+many\s+(?:of\s+the\s+)?((?:[\w-]+\s+){0,3}?[\w-]+s)\b", last.question, re.I)
     if m:
         return "the " + m.group(1)
-    ans = next((e for e in last.entities if e.from_answer), None)
-    if ans and ans.kind in ("thing", "place") and ans.text[:1].islower() and len(ans.text.split()) <= 3:
-        text = ans.text if ans.text.endswith("s") else ans.text + "s"   # "committee" -> "the committees"
-        return _the(text)
     np = _plural_np(last.question)
     if np:
         return "the " + np
     if not things:
         return None
+    ans = next((e for e in last.entities if e.from_answer), None)
+    if ans and ans.kind in ("thing", "place") and ans.text[:1].islower() and len(ans.text.split()) <= 3:
+        text = ans.text if ans.text.endswith("s") else ans.text + "s"   # "committee" -> "the committees"
+        return _the(text)
     e = _bind_thing(history)
     return _the(e.text) if e else None
 
@@ -427,7 +441,8 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
     refs = {m.start() for m in references(question)}
     if topic and topic.kind in ("person", "name"):
         person = topic
-    elif history and history[-1].kind in ("PERSON", "AUTHOR") and not history[-1].short:
+    elif history and (history[-1].kind in ("PERSON", "AUTHOR") or re.search(r"\bwhom?\b", history[-1].question, re.I)) \
+            and not history[-1].short:
         person = None   # "he" is most likely the person just asked for, whom the answer did not name
     else:
         person = _find(history, ("person",)) or _find(history, ("name",))   # a known person first
