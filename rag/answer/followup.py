@@ -251,6 +251,8 @@ def references(question: str) -> list[re.Match]:
             continue
         if w in ("they", "them", "their", "theirs") and _np_before(question, m.start()):
             continue
+        if w == "its" and re.search(r"\b(?:a|an|the)\s+\w+", question[:m.start()], re.I):
+            continue   # "... that a number n is prime is inversely proportional to its logarithm"
         out.append(m)
     return out
 

@@ -25,6 +25,7 @@ def conv(*turns):
     "What did Kennedy say about his program?",                   # "his" after a name of the question
     "Who said that Ukraine is maintaining its presence?",        # "that" introducing a clause
     "Is there a monument for the fallen soldiers?",               # existential "there"
+    "Is the chance that a number is prime proportional to its logarithm?",   # "its" after a noun phrase
 ])
 def test_standalone_question_is_left_exactly_as_typed(question):
     assert not depends(question)
