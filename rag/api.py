@@ -18,13 +18,14 @@ from dataclasses import replace
 from typing import Iterator
 
 from rag import assemble
-from rag.answer.base import Answer, Answerer
+from rag.answer.base import NOT_FOUND, NOT_FOUND_SCOPED, Answer, Answerer
 from rag.answer.followup import resolve_conversation
 from rag.build.builder import BuildReport, build_index
 from rag.config import CHECKOUT, Config
 from rag.errors import IndexMissingError, QuestionError, RagError
 from rag.question import check, check_k, check_mode, clean_question
 from rag.retrieve.retriever import Passage, Retriever
+from rag.retrieve.scope import Scope
 from rag.storage.settings import for_index
 
 _CACHE: dict[Config, "Rag"] = {}
@@ -79,12 +80,13 @@ class Rag:
         return self.embedder.encode([question], progress=False)[0]
 
     def search(self, question: str, *, k: int | None = None, mode: str | None = None, qvec=None,
-               depth: int | None = None) -> list[Passage]:
+               depth: int | None = None, where=None) -> list[Passage]:
         """The k best passages for question (qvec: its vector, if already computed); k has
-        no upper bound here, so evaluation can rank deeply."""
+        no upper bound here, so evaluation can rank deeply. where: as in query()."""
         k, mode = check_k(k, self.config.top_k, most=None), check_mode(mode, self.config.mode)
+        scope = Scope.of(where)
         qvec = self.embed(question) if qvec is None else qvec
-        return self.retriever.search(question, qvec, k, mode=mode, depth=depth)
+        return self.retriever.search(question, qvec, k, mode=mode, depth=depth, scope=scope)
 
     def answer(self, question: str, passages, qvec, *, notice: str | None = None,
                retriever: Retriever | None = None) -> Answer:
@@ -92,24 +94,31 @@ class Rag:
         (retriever: the version the passages came from; default the current one)."""
         return self.answerer.answer(question, qvec, passages, retriever or self.retriever, notice=notice)
 
-    def query(self, question: str, *, k: int | None = None, mode: str | None = None) -> Answer:
+    def query(self, question: str, *, k: int | None = None, mode: str | None = None, where=None) -> Answer:
         """Answer one question with cited passages; see rag.answer.extractive for how.
 
         k: passages to retrieve, 1 to 100 (default config.top_k); mode: dense, bm25,
-        rrf or hybrid (default config.mode). Raises QuestionError (one line) for a
-        question, k or mode of the wrong type or value; see rag.question."""
-        q, retriever, qvec, passages = self._retrieve(question, k, mode)
-        return self.answer(q.text, passages, qvec, notice=q.notice, retriever=retriever)
+        rrf or hybrid (default config.mode); where: the documents to answer from, a
+        rag.retrieve.scope.Scope or a dict {"folders": [...], "types": [...], "documents": [...]}
+        (None: all; the passages come from those documents only, and "not in the documents"
+        reads "The selected documents do not contain ..."). Raises QuestionError (one line) for a
+        question, k, mode or where of the wrong type or value (see rag.question,
+        rag.retrieve.scope), and for a where that matches no indexed document."""
+        q, retriever, qvec, passages, scope = self._retrieve(question, k, mode, where)
+        answer = self.answer(q.text, passages, qvec, notice=_notice(q.notice, scope, retriever), retriever=retriever)
+        return _scoped(answer, scope)
 
-    def _retrieve(self, question, k, mode):
-        """(checked question, the index version used, its vector, ranked passages)."""
+    def _retrieve(self, question, k, mode, where=None):
+        """(checked question, the index version used, its vector, ranked passages, scope or None)."""
         q = check(question, k, mode, config=self.config)
+        scope = Scope.of(where)
         retriever = self.retriever   # one index version for the whole question
+        retriever.allowed(scope)     # a scope that matches nothing fails before the model runs
         qvec = self.embed(q.text)
-        return q, retriever, qvec, retriever.search(q.text, qvec, q.k, mode=q.mode)
+        return q, retriever, qvec, retriever.search(q.text, qvec, q.k, mode=q.mode, scope=scope), scope
 
     def chat_stream(self, messages: list[dict], *, k: int | None = None,
-                    mode: str | None = None) -> Iterator[str | Answer]:
+                    mode: str | None = None, where=None) -> Iterator[str | Answer]:
         """chat(), streamed: text deltas (str) as they are written, then the final Answer.
 
         With a generating answerer (rag.llm.answerer) the deltas are the model's raw text and the
@@ -117,9 +126,12 @@ class Rag:
         sentences marked, or the extractive fallback with its notice); show the final Answer's
         text once it arrives. With the extractive answerer: its text as one delta, then the Answer."""
         question, notice = self._read(messages)
-        q, retriever, qvec, passages = self._retrieve(question, k, mode)
-        notice = "; ".join(n for n in (notice, q.notice) if n) or None
-        yield from self.answerer.stream(q.text, qvec, passages, retriever, notice=notice)
+        q, retriever, qvec, passages, scope = self._retrieve(question, k, mode, where)
+        notice = "; ".join(n for n in (notice, _notice(q.notice, scope, retriever)) if n) or None
+        for item in self.answerer.stream(q.text, qvec, passages, retriever, notice=notice):
+            if scope and isinstance(item, str) and NOT_FOUND in item:
+                item = item.replace(NOT_FOUND, NOT_FOUND_SCOPED)
+            yield _scoped(item, scope) if isinstance(item, Answer) else item
 
     def _read(self, messages) -> tuple[str, str | None]:
         """(the question as read, notice) for a conversation: see chat()."""
@@ -134,14 +146,15 @@ class Rag:
             return last, notice
         return resolved.question, "; ".join(n for n in (notice, f"Read as: {resolved.question}") if n)
 
-    def chat(self, messages: list[dict], *, k: int | None = None, mode: str | None = None) -> Answer:
+    def chat(self, messages: list[dict], *, k: int | None = None, mode: str | None = None,
+             where=None) -> Answer:
         """Answer the last message of a conversation [{"role": "user"|"assistant", "content": str}, ...].
 
         A follow-up that leans on the previous turn ("and how many were killed?") is
         resolved against it first (rag.answer.followup); Answer.question is then the question
-        as read, and the notice says so. A self-contained question is asked as is."""
+        as read, and the notice says so. A self-contained question is asked as is. where: as in query()."""
         question, notice = self._read(messages)
-        answer = self.query(question, k=k, mode=mode)
+        answer = self.query(question, k=k, mode=mode, where=where)
         if not notice:
             return answer
         return replace(answer, notice="; ".join(n for n in (notice, answer.notice) if n))
@@ -185,6 +198,22 @@ class Rag:
         return documents.is_upload(self, doc_id)
 
 
+def _notice(notice: str | None, scope: Scope | None, retriever: Retriever) -> str | None:
+    """The question's notice, plus what a scope searched ("Searched 3 of 21 documents: type pdf.")."""
+    if not scope:
+        return notice
+    allowed, total = retriever.allowed(scope), len(retriever.manifest["documents"])
+    said = f"Searched {allowed.count} of {total} documents ({scope.describe()})."
+    return f"{notice} {said}" if notice else said
+
+
+def _scoped(answer: Answer, scope: Scope | None) -> Answer:
+    """A scoped answer says "the selected documents" where an unscoped one says "the documents"."""
+    if not scope or answer.found or NOT_FOUND not in answer.text:
+        return answer
+    return replace(answer, text=answer.text.replace(NOT_FOUND, NOT_FOUND_SCOPED))
+
+
 def open_default(config: Config | None = None, *, embedder=None) -> Rag:
     """The cached Rag for config; builds the default index from its corpus if it is missing."""
     if config is None:   # the default index, with the settings it was built with
@@ -206,10 +235,11 @@ def open_default(config: Config | None = None, *, embedder=None) -> Rag:
 
 
 def query(question: str, *, k: int | None = None, mode: str | None = None,
-          config: Config | None = None) -> Answer:
-    """Answer question from the default index (or the one config names)."""
+          config: Config | None = None, where=None) -> Answer:
+    """Answer question from the default index (or the one config names); where: as in Rag.query."""
     check(question, k, mode, config=config or Config())   # fail fast, before loading anything
-    return open_default(config).query(question, k=k, mode=mode)
+    Scope.of(where)
+    return open_default(config).query(question, k=k, mode=mode, where=where)
 
 
 def index(corpus_dir=None, index_dir=None, *, rebuild: bool = False, embedder=None, ray: str | None = None,
