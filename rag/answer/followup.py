@@ -7,7 +7,8 @@ that does not is returned exactly as typed. It depends when it has
   (not "there is/was..."), "then", "that day/year/time", or a demonstrative "that/this/
   those/these + noun" ("that mission"; "this article/document..." means the document);
 - an ellipsis: "And this year?", "What about Apollo 12?", "And according to Seoul?",
-  "And another one?", a bare question word or phrase ("When?", "From what country?"),
+  "And another one?", "and how many were killed?" (how many of what is not said), a bare
+  question word or phrase ("When?", "From what country?"),
   or a question about the source of the last answer ("What is the source?", "Who said
   that?");
 - a return to an earlier topic ("Back to Kennedy: what was he put off by?").
@@ -61,7 +62,8 @@ NEUTER = {"it": "", "its": "'s", "they": "", "them": "", "their": "'s", "theirs"
 PRONOUN = re.compile(r"\b(?:he|she|him|his|her|hers|it|its|they|them|their|theirs)\b", re.I)
 TIME_NOUNS = r"(?:day|date|year|time|month|week|period|season|night|morning|evening|decade|century|era)"
 THEN = re.compile(rf"\b(?:(?:(?:on|in|at|during|by|since|from)\s+)?that\s+{TIME_NOUNS}|then)\b", re.I)
-THERE = re.compile(r"(?<!\bis )(?<!\bare )(?<!\bwas )(?<!\bwere )(?<!\bbe )\bthere\b(?!\s+(?:is|was|are|were|be|been|being|'s|’s|will|would|has|have|had|remain|"
+THERE = re.compile(r"(?<!\bis )(?<!\bare )(?<!\bwas )(?<!\bwere )(?<!\bbe )\bthere\b"   # not "is there", "there is"
+                   r"(?!\s+(?:is|was|are|were|be|been|being|'s|’s|will|would|has|have|had|remain|"
                    r"remained|exist|existed|seem|seemed|appear|appeared)\b)", re.I)
 DOC_NOUNS = {"article", "document", "text", "report", "story", "page", "file", "book", "paper", "passage", "site",
              "question", "answer", "chat", "conversation"}
@@ -272,10 +274,6 @@ def _demonstratives(question: str) -> list[re.Match]:
     return out
 
 
-def content_words(question: str) -> list[str]:
-    return [w for w in re.findall(r"[A-Za-z][\w'-]*", question) if w.lower() not in FUNCTION]
-
-
 def depends(question: str) -> bool:
     """Whether the question leans on the conversation (see the module docstring)."""
     q = question.strip()
@@ -426,7 +424,8 @@ def _date_phrase(date: str, matched: str) -> str:
     """The date put in place of "then"/"that day"/"that year", with the preposition the sentence needs."""
     lead = re.match(r"(on|in|at|during|by|since|from)\s+", matched, re.I)
     if re.match(r"(?:last|this|next|early|late)\b", date, re.I):
-        return (lead.group(1) + " " if lead and lead.group(1).lower() in ("since", "by", "from", "until") else "") + date
+        keep = lead and lead.group(1).lower() in ("since", "by", "from", "until")   # "since last June"
+        return (lead.group(1) + " " if keep else "") + date
     if lead:
         return f"{lead.group(1)} {date}"
     if re.match(r"\d", date) or re.fullmatch(r"(?:the\s+)?\d{1,2}(?:st|nd|rd|th)\s+century", date):
@@ -528,9 +527,9 @@ def _demonstrative_target(m: re.Match, history: list[Turn], topic: Entity | None
 def _rest_after_wh(question: str) -> tuple[str, bool] | None:
     """(the question without its question phrase, whether the rest starts with an auxiliary)."""
     aux = "|".join(sorted(AUX))
-    m = re.match(rf"\s*(?:(?:in|on|at|from|to|for|by|with|since|until|of)\s+)?(?:(?:what|which|whose)(?:\s+(?!(?:{aux})\b)"
-                 rf"(?:\w+\s+of\s+)?\w+)?|who|whom|when|where|why|how(?:\s+(?:many|much)\s+\w+|\s+(?!(?:{aux})\b)\w+)?)"
-                 rf"\s+(.+?)\??$", question, re.I)
+    m = re.match(rf"\s*(?:(?:in|on|at|from|to|for|by|with|since|until|of)\s+)?"
+                 rf"(?:(?:what|which|whose)(?:\s+(?!(?:{aux})\b)(?:\w+\s+of\s+)?\w+)?|who|whom|when|where|why|"
+                 rf"how(?:\s+(?:many|much)\s+\w+|\s+(?!(?:{aux})\b)\w+)?)\s+(.+?)\??$", question, re.I)
     if not m:
         return None
     rest = m.group(1)
