@@ -37,7 +37,7 @@ class Rag:
     def __init__(self, config: Config | None = None, *, embedder=None, answerer: Answerer | None = None):
         self.config = config or Config()
         self.embedder = embedder or assemble.embedder(self.config)
-        self.live = assemble.live_index(self.config)
+        self.live = assemble.live_index(self.config, self.embedder)
         self.answerer = answerer or assemble.answerer(self.config, self.embedder)
 
     @property
@@ -58,7 +58,7 @@ class Rag:
         m = self.retriever.manifest
         return {"documents": m["counts"]["documents"], "chunks": m["counts"]["chunks"],
                 "model": m["model"], "index": str(self.config.index_dir), "built_at": m.get("built_at"),
-                "skipped": len(m.get("skipped") or [])}
+                "skipped": len(m.get("skipped") or []), "vectors": self.retriever.progress}
 
     def examples(self, n: int = 4) -> list[str]:
         """Up to n example questions this index answers (the chat's suggestions; rag.answer.examples)."""
@@ -99,7 +99,9 @@ class Rag:
         rrf or hybrid (default config.mode). Raises QuestionError (one line) for a
         question, k or mode of the wrong type or value; see rag.question."""
         q, retriever, qvec, passages = self._retrieve(question, k, mode)
-        return self.answer(q.text, passages, qvec, notice=q.notice, retriever=retriever)
+        notice, partial = _partial(retriever, q.notice)
+        answer = self.answer(q.text, passages, qvec, notice=notice, retriever=retriever)
+        return replace(answer, partial=partial) if partial else answer
 
     def _retrieve(self, question, k, mode):
         """(checked question, the index version used, its vector, ranked passages)."""
@@ -118,8 +120,9 @@ class Rag:
         text once it arrives. With the extractive answerer: its text as one delta, then the Answer."""
         question, notice = self._read(messages)
         q, retriever, qvec, passages = self._retrieve(question, k, mode)
-        notice = "; ".join(n for n in (notice, q.notice) if n) or None
-        yield from self.answerer.stream(q.text, qvec, passages, retriever, notice=notice)
+        notice, partial = _partial(retriever, "; ".join(n for n in (notice, q.notice) if n) or None)
+        for item in self.answerer.stream(q.text, qvec, passages, retriever, notice=notice):
+            yield replace(item, partial=partial) if partial and isinstance(item, Answer) else item
 
     def _read(self, messages) -> tuple[str, str | None]:
         """(the question as read, notice) for a conversation: see chat()."""
@@ -183,6 +186,18 @@ class Rag:
         """Whether doc_id's file is an upload the application stored (see remove_document)."""
         from rag.build import documents
         return documents.is_upload(self, doc_id)
+
+
+def _partial(retriever: Retriever, notice: str | None) -> tuple[str | None, dict | None]:
+    """(notice, Answer.partial) for an answer from retriever's version: on a partial index (a build
+    still computing vectors) a notice that says so and how far it is."""
+    if not retriever.partial:
+        return notice, None
+    p = retriever.progress
+    done = p["documents"] - p["documents_pending"]
+    note = (f"partial index: still computing vectors ({done:,} of {p['documents']:,} documents done); "
+            f"passages ranked by keywords only until it completes")
+    return "; ".join(n for n in (notice, note) if n), p
 
 
 def open_default(config: Config | None = None, *, embedder=None) -> Rag:

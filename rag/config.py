@@ -19,6 +19,9 @@ from pathlib import Path
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 MODES = ("dense", "bm25", "rrf", "hybrid")   # retrieval modes, see rag/retrieve.py
 BACKENDS = ("torch", "onnx", "onnx-int8")    # how the model runs, see rag/embed.py
+# The default: int8 ONNX, measured within 0.001 of torch on SciFact nDCG@10 and SQuAD containment and
+# about 5x faster to build (docs/figures.md, "Build speed"). Indexes record theirs (LEGACY_SETTINGS: torch).
+DEFAULT_BACKEND = "onnx-int8"
 SENTENCE_VECTORS = ("pooled", "encoded")     # see rag/pooling.py
 
 # Settings that change what is stored in an index. A loaded index must agree
@@ -79,9 +82,10 @@ class Config:
     # Embedding model: the bundled name, any sentence-transformers model name, or a path.
     model: str = DEFAULT_MODEL
     batch_size: int = 32
-    # How the model runs (torch | onnx | onnx-int8; default $RAG_BACKEND or torch). A query must
-    # embed with the backend its index was built with: a mismatch is refused.
-    backend: str = dataclasses.field(default_factory=lambda: os.environ.get("RAG_BACKEND") or "torch")
+    # How the model runs (torch | onnx | onnx-int8; default $RAG_BACKEND or onnx-int8). A query must
+    # embed with the backend its index was built with: an index opened by its folder (rag.storage.settings)
+    # brings its own, and an index built before the default changed (no backend recorded) is torch's.
+    backend: str = dataclasses.field(default_factory=lambda: os.environ.get("RAG_BACKEND") or DEFAULT_BACKEND)
     # Sentence vectors: "encoded" one by one in a second pass (the default: faithful), or "pooled"
     # from the chunk pass's token embeddings (one encoder pass, about 2.4x faster to build, but
     # SciFact train nDCG@10 0.743 against 0.751: README, "Index engine"). Models that do not

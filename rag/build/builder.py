@@ -167,7 +167,8 @@ def _lexical(chunks: list[dict], metas: list[dict], config: Config) -> tuple[BM2
 
 def build_index(config: Config, *, embedder, rebuild: bool = False,
                 documents: list[Document] | None = None, progress: Progress | bool | None = None,
-                preread: list[Document] = (), overlap: bool = True, staged=()) -> BuildReport:
+                preread: list[Document] = (), overlap: bool = True, staged=(), progressive: bool = False,
+                on_lexical=None) -> BuildReport:
     """Index config.corpus_dir (or the given documents) into config.index_dir.
 
     Holds the index's writer lock from reading the old index to the final swap, so a
@@ -181,6 +182,13 @@ def build_index(config: Config, *, embedder, rebuild: bool = False,
     (rag.build.corpus_state), read from path and indexed under doc id. Documents removed by
     rag.documents (excluded in INDEX/documents.json) are left out; what a killed upload
     left staged is finished or cleaned first (rag.build.corpus_state.recover).
+    progressive: answerable first, vectors after (not with a one-call embedder such as Ray): once
+    every document is read and chunked, a version whose new documents have no vectors yet
+    (``pending``: BM25 ranks them, rag.retrieve.retriever) is made current and on_lexical((documents,
+    chunks, sentences)) is called; then the vectors are computed WINDOW chunks at a time, each
+    window made current as one more version, until none is pending. A build stopped on the way
+    leaves the last of those versions (whole, like any other); the next build embeds what it left
+    pending.
     """
     progress = Progress() if progress is None or progress is True else progress or Silent()
     with nullcontext() if held(config.index_dir) else IndexLock(config.index_dir):
@@ -189,7 +197,8 @@ def build_index(config: Config, *, embedder, rebuild: bool = False,
             _recover_uploads(config)
         try:
             return _build_index(config, embedder=embedder, rebuild=rebuild, documents=documents,
-                                progress=progress, preread=preread, overlap=overlap, staged=staged)
+                                progress=progress, preread=preread, overlap=overlap, staged=staged,
+                                progressive=progressive and not embedder.one_call, on_lexical=on_lexical)
         finally:
             progress.end()
 
@@ -206,7 +215,8 @@ def _recover_uploads(config: Config) -> list[str]:
 
 
 def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Document] | None,
-                 progress: Progress, preread: list[Document], overlap: bool, staged=()) -> BuildReport:
+                 progress: Progress, preread: list[Document], overlap: bool, staged=(),
+                 progressive: bool = False, on_lexical=None) -> BuildReport:
     if embedder.name != config.model:
         raise ValueError(f"embedder {embedder.name!r} is not the configured model {config.model!r}")
     backend = embedder.backend
@@ -230,8 +240,8 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
         progress.phase("loading model")   # everything is embedded; a refresh loads it when needed
         embedder.count_tokens("")   # loads the model now, so its load time is not called reading
 
-    def keep(d: Document) -> bool:
-        return d.id in old and old[d.id][0]["sha256"] == d.sha256
+    def keep(d: Document) -> bool:   # a document left pending by a stopped build is embedded now
+        return d.id in old and old[d.id][0]["sha256"] == d.sha256 and not old[d.id][0].get("pending")
 
     seen, fresh, vecs, window, tally = {}, {}, {}, [], _Tally()
 
@@ -254,7 +264,7 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
             fresh[item.id] = item.chunked
             window.append(item.id)
             pending += len(item.chunked[0])
-            if overlap and pending >= WINDOW:
+            if overlap and not progressive and pending >= WINDOW:
                 flush()
                 pending = 0
     skipped.sort(key=lambda s: s.path)
@@ -270,53 +280,93 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
                   updated=[i for i in seen if i in old and old[i][0]["sha256"] != seen[i].doc.sha256],
                   removed=sorted(set(old) - current))
     listed = [{"path": x.path, "reason": x.reason} for x in skipped]
-    if old and not any(report.values()) and base.manifest.get("skipped") == listed:
+    if old and not any(report.values()) and base.manifest.get("skipped") == listed and not fresh:
         n_chunks = sum(len(old[i][1]) for i in current)
         n_sent = sum(len(old[i][3]) for i in current)
         return BuildReport(config.index_dir, len(current), n_chunks, n_sent, kept_stale=kept_stale,
                            skipped=skipped, seconds=time.perf_counter() - t0, changed=False)
 
-    total, unit = vectors.count(fresh, fresh, config, embedder)
-    progress.phase("embedding", total, unit)
-    progress.advance(tally.done)   # what was embedded while reading
-    tally.bar = progress
-    if window:
-        flush()
-    how = "pooled" if vectors.one_pass(config, embedder) else "encoded"
-    progress.phase("writing")
-
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    metas, all_chunks, cv, sp, sv = [], [], [], [], []
-    for doc_id in sorted(current):
-        if doc_id in fresh:
-            chunks, units, _ = fresh[doc_id]
-            vec, svec = vecs[doc_id]
-            d = seen[doc_id].doc
-            meta = dict(_about(d), id=d.id, title=d.title, sha256=d.sha256, indexed_at=now)
-            units = np.asarray(units, dtype=np.int64).reshape(-1, 2)
-        else:
-            meta, chunks, vec, units, svec = old[doc_id]
-            meta = dict({k: meta[k] for k in ("id", "title", "sha256") + ABOUT if k in meta})
-            if doc_id in seen and "kind" not in meta:   # indexed before these were recorded
-                meta.update(_about(seen[doc_id].doc), indexed_at=base.manifest.get("built_at", now))
-        all_chunks.extend(chunks)
-        metas.append(dict(meta, chunks=len(chunks), sentences=len(units)))
-        cv.append(vec)
-        sp.append(np.column_stack([np.full(len(units), len(metas) - 1, dtype=np.int64), units]))
-        sv.append(svec)
-    bm25, doc_bm25 = _lexical(all_chunks, metas, config)
-    data = store.IndexData(manifest={}, chunks=all_chunks, chunk_vecs=np.concatenate(cv),
-                           sentences=np.concatenate(sp), sentence_vecs=np.concatenate(sv),
-                           bm25=bm25, doc_bm25=doc_bm25)
-    seconds = time.perf_counter() - t0
-    data.manifest = Manifest.new(
-        model=embedder.name, backend=backend, sentence_vectors=how, settings=config.index_settings(),
-        fusion_weights=config.fusion_weights, dimension=data.chunk_vecs.shape[1],
-        counts={"documents": len(metas), "chunks": len(all_chunks), "sentences": len(data.sentences)},
-        built_at=now, skipped=listed,
-        bm25=dict(PARAMS, rows=bm25.size, vocabulary=bm25.vocab_size,
-                  documents={"rows": doc_bm25.size, "vocabulary": doc_bm25.vocab_size}),
-        build_seconds=seconds, corpus=safe_text(str(Path(config.corpus_dir).absolute())), documents=metas)
-    store.save(config.index_dir, data, base=base)   # writes only what base lacks
-    return BuildReport(config.index_dir, len(metas), len(all_chunks), len(data.sentences),
+    lexical: list = []   # (bm25, doc_bm25): the chunk texts are the same in every version of this build
+    written = {"base": base}
+
+    def write(pending: set) -> None:
+        """A version of every current document; those in pending without vectors yet (zeros, marked
+        pending in the manifest: rag.retrieve.retriever ranks them by BM25 and encodes what it shows)."""
+        metas, all_chunks, cv, sp, sv = [], [], [], [], []
+        for doc_id in sorted(current):
+            if doc_id in fresh:
+                chunks, units, _ = fresh[doc_id]
+                d = seen[doc_id].doc
+                meta = dict(_about(d), id=d.id, title=d.title, sha256=d.sha256, indexed_at=now)
+                units = np.asarray(units, dtype=np.int64).reshape(-1, 2)
+                if doc_id in pending:
+                    meta["pending"] = True
+                    vec = np.zeros((len(chunks), dim[0]), np.float32)
+                    svec = np.zeros((len(units), dim[0]), np.float32)
+                else:
+                    vec, svec = vecs[doc_id]
+            else:
+                meta, chunks, vec, units, svec = old[doc_id]
+                meta = dict({k: meta[k] for k in ("id", "title", "sha256", "pending") + ABOUT if k in meta})
+                if doc_id in seen and "kind" not in meta:   # indexed before these were recorded
+                    meta.update(_about(seen[doc_id].doc), indexed_at=base.manifest.get("built_at", now))
+            all_chunks.extend(chunks)
+            metas.append(dict(meta, chunks=len(chunks), sentences=len(units)))
+            cv.append(vec)
+            sp.append(np.column_stack([np.full(len(units), len(metas) - 1, dtype=np.int64), units]))
+            sv.append(svec)
+        if not lexical:
+            lexical.extend(_lexical(all_chunks, metas, config))
+        bm25, doc_bm25 = lexical
+        data = store.IndexData(manifest={}, chunks=all_chunks, chunk_vecs=np.concatenate(cv),
+                               sentences=np.concatenate(sp), sentence_vecs=np.concatenate(sv),
+                               bm25=bm25, doc_bm25=doc_bm25)
+        data.manifest = Manifest.new(
+            model=embedder.name, backend=backend, sentence_vectors=how, settings=config.index_settings(),
+            fusion_weights=config.fusion_weights, dimension=data.chunk_vecs.shape[1],
+            counts={"documents": len(metas), "chunks": len(all_chunks), "sentences": len(data.sentences)},
+            built_at=now, skipped=listed,
+            bm25=dict(PARAMS, rows=bm25.size, vocabulary=bm25.vocab_size,
+                      documents={"rows": doc_bm25.size, "vocabulary": doc_bm25.vocab_size}),
+            build_seconds=time.perf_counter() - t0, corpus=safe_text(str(Path(config.corpus_dir).absolute())),
+            documents=metas)
+        store.save(config.index_dir, data, base=written["base"])   # writes only what its base lacks
+        written["base"] = store.IndexData(manifest=store.read_manifest(config.index_dir), chunks=[],
+                                          chunk_vecs=None, sentences=None, sentence_vecs=None)
+        written["counts"] = (len(metas), len(all_chunks), len(data.sentences))
+
+    how = "pooled" if vectors.one_pass(config, embedder) else "encoded"
+    dim = [None]
+    total, unit = vectors.count(fresh, fresh, config, embedder)
+    todo = sorted(i for i in fresh if i not in vecs)
+    if progressive and todo:   # answerable by keywords first, then the vectors, window by window
+        progress.phase("writing")
+        dim[0] = embedder.dim
+        write(set(todo))
+        if on_lexical is not None:
+            on_lexical(written["counts"])
+        progress.phase("embedding", total, unit)
+        progress.advance(tally.done)
+        tally.bar = progress
+        pending, chunks_in = set(todo), 0
+        window.clear()
+        for i in todo:
+            window.append(i)
+            chunks_in += len(fresh[i][0])
+            if chunks_in >= WINDOW or i == todo[-1]:
+                flush()
+                pending -= set(vecs)
+                write(pending)
+                chunks_in = 0
+    else:
+        progress.phase("embedding", total, unit)
+        progress.advance(tally.done)   # what was embedded while reading
+        tally.bar = progress
+        if window:
+            flush()
+        progress.phase("writing")
+        write(set())
+    n_docs, n_chunks, n_sent = written["counts"]
+    return BuildReport(config.index_dir, n_docs, n_chunks, n_sent,
                        kept_stale=kept_stale, skipped=skipped, seconds=time.perf_counter() - t0, **report)

@@ -75,11 +75,21 @@ def _atomic(target: Path, write) -> Path:
         with _quiet():
             write(Path(tmp))
         os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
+        _fsync(Path(tmp))   # the bytes are on disk before the name points at them:
+        os.replace(tmp, target)   # a crash leaves the old state (no file) or the whole file
+        _fsync(target.parent)
     finally:
         os.chdir(cwd)
         Path(tmp).unlink(missing_ok=True)
     return target
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager

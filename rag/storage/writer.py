@@ -124,6 +124,8 @@ def _write_segment(index_dir: Path, data: IndexData, docs: list[dict], rows: lis
     seg_docs = [{"id": docs[n]["id"], "chunks": docs[n]["chunks"], "sentences": docs[n]["sentences"]}
                 for n in rows]
     threshold = data.manifest.get("settings", {}).get("ann_threshold", Config.ann_threshold)
+    if all(docs[n].get("pending") for n in rows):   # zero vectors until computed: nothing to search
+        threshold = None
     return segments.write(index_dir, seg_docs, [data.chunks[i] for i in crow], chunk_vectors(data)[crow],
                           np.asarray(data.sentences)[srow, 1:], data.sentence_vecs[srow],
                           TMP_PREFIX, _fsync_tree, ann_threshold=threshold)
