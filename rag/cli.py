@@ -129,10 +129,17 @@ def cmd_index(args) -> int:
     if recorded:   # `rag index --index I` refreshes I from the folder it was built from
         config = replace(config, corpus_dir=Path(recorded))
     embedder = _build_embedder(config, args)
+    t0 = time.perf_counter()
+
+    def answerable(counts):
+        print(f"answerable now (keywords only until the vectors are done): {counts[0]} documents, "
+              f"{counts[1]} chunks in {time.perf_counter() - t0:.1f}s; computing vectors...",
+              file=sys.stderr, flush=True)
     try:
         r = index(config.corpus_dir, config.index_dir, rebuild=args.rebuild, max_file_mb=config.max_file_mb,
                   convert_memory_mb=config.convert_memory_mb, convert_timeout=config.convert_timeout,
-                  allow_hard_links=config.allow_hard_links, embedder=embedder, **_explicit(args))
+                  allow_hard_links=config.allow_hard_links, embedder=embedder, **_explicit(args),
+                  progressive=not args.no_partial, on_lexical=answerable)
     finally:
         embedder.close()   # a Ray cluster it started
     if not r.changed:
@@ -367,6 +374,9 @@ def parser() -> argparse.ArgumentParser:
                    "from, else $RAG_CORPUS, else seeds/ in a checkout, else the current folder)")
     p.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX, else index/default in the checkout or user data folder)")
     p.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    p.add_argument("--no-partial", action="store_true",
+                   help="make the index current only once every vector is computed (default: answerable by "
+                        "keywords as soon as the files are read, the vectors filled in after)")
     p.add_argument("--max-file-mb", type=float, metavar="N",
                    help="skip files larger than N MB, checked before reading (default 20)")
     p.add_argument("--convert-memory-mb", type=float, metavar="N",

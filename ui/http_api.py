@@ -143,7 +143,8 @@ def api_routes(rag) -> list[Route]:
         model = s["model"]
         return JSONResponse({"documents": s["documents"], "chunks": s["chunks"],
                              "model": Path(model).name if "/" in model or "\\" in model else model,
-                             "index": Path(s["index"]).name, "built_at": s.get("built_at")})
+                             "index": Path(s["index"]).name, "built_at": s.get("built_at"),
+                             "vectors": s.get("vectors")})
 
     routes = [Route("/api/ask", guarded(ask), methods=["POST"]),
               Route("/api/documents", guarded(documents), methods=["GET"]),

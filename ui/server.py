@@ -75,7 +75,7 @@ def launch(config: Config | None = None, *, host: str = "127.0.0.1", port: int =
     assemble.offline_env()
     if rag is None:
         config = config or Config()
-        rag = open_default(config, embedder=assemble.embedder(config))
+        rag = open_default(config, embedder=assemble.embedder(config), background=True)
     rag.query("warm up")   # load the model now, not on the first question
     app = create_app(rag, login, api_only=api_only, max_body=max_body)
     served = Served(app, host, port)
