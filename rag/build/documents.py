@@ -304,10 +304,8 @@ def add_files(rag, files, *, progress=None) -> "AddResult":
             if back or any(i in state.excluded for i in ids):
                 state.excluded = sorted(set(state.excluded) - set(ids))
                 corpus_state.save(index_dir, state)
-            # progressive: the uploads are answerable by keywords (a partial index) while their
-            # vectors are computed; a kill after that leaves them known, so recovery publishes them
             report = build_index(build_config, embedder=rag.embedder, preread=docs, staged=staged,
-                                 progress=_Callback(progress) if progress else False, progressive=True)
+                                 progress=_Callback(progress) if progress else False)
         except BaseException:
             for path, _ in staged:
                 corpus_state.discard(path)

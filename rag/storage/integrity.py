@@ -181,13 +181,13 @@ def corpus_hint(manifest, index_dir: Path, corpus=None):
 
 def rebuild_hint(index_dir: Path, corpus=None, settings: dict | None = None, *, rebuild: bool = True) -> str:
     """'rebuild it with: rag index CORPUS --index INDEX [--model M] [--backend B] --rebuild', shell-quoted."""
-    from rag.config import DEFAULT_MODEL
+    from rag.config import DEFAULT_BACKEND, DEFAULT_MODEL
 
     args = ["rag", "index", str(corpus) if corpus else "CORPUS", "--index", str(index_dir)]
     model, backend = (settings or {}).get("model"), (settings or {}).get("backend")
     if isinstance(model, str) and model != DEFAULT_MODEL:
         args += ["--model", model]
-    if isinstance(backend, str) and backend != "torch":
+    if isinstance(backend, str) and backend != DEFAULT_BACKEND:
         args += ["--backend", backend]
     command = shlex.join(args + (["--rebuild"] if rebuild else []))
     return f"rebuild it with: {command}" if rebuild else command
