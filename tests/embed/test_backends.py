@@ -1,6 +1,5 @@
 """Backends: recorded in the manifest, a mismatch refused, ONNX vectors close to torch."""
 import dataclasses
-import importlib.util
 import shlex
 
 import numpy as np
@@ -15,8 +14,6 @@ from rag.ingest.read import Document, sha256_bytes
 from conftest import SEED_DOC, SEEDS, FakeEmbedder
 from indexutil import edit_manifest
 
-HAVE_ORT = importlib.util.find_spec("onnxruntime") is not None and importlib.util.find_spec("onnx") is not None
-NEED_ORT = pytest.mark.skipif(not HAVE_ORT, reason="onnxruntime/onnx not installed: pip install 'rag-offline[onnx]'")
 
 
 class OnnxFake(FakeEmbedder):
@@ -120,7 +117,6 @@ def onnx_cache(tmp_path_factory):
     mp.undo()
 
 
-@NEED_ORT
 @pytest.mark.parametrize("backend, mean_cos, min_cos", [("onnx", 0.9999, 0.9999), ("onnx-int8", 0.98, 0.95)])
 def test_onnx_vectors_are_close_to_torch(onnx_cache, backend, mean_cos, min_cos):
     """Measured on the seed article's lines: onnx cosine 1.0000 (max abs difference 1e-7);
@@ -145,7 +141,6 @@ def test_onnx_vectors_are_close_to_torch(onnx_cache, backend, mean_cos, min_cos)
     assert cached and all(p.parent.parent == emb_cache / "onnx" for p in cached)
 
 
-@NEED_ORT
 @pytest.mark.model
 def test_a_damaged_cached_model_is_produced_again(onnx_cache):
     """The int8 file is made once and cached; a cached file ONNX Runtime cannot read (a disk fault,
