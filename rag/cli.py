@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from rag import assemble
-from rag.config import BACKENDS, MODES, SENTENCE_VECTORS, Config
+from rag.config import BACKENDS, CHUNK_VECTORS, MODES, SENTENCE_VECTORS, Config
 from rag.errors import RagError
 
 SKIPPED_LISTED = 10   # skipped files listed one by one; above this, counts by reason and the first few
@@ -26,7 +26,8 @@ SKIPPED_LISTED = 10   # skipped files listed one by one; above this, counts by r
 # command-line option -> Config field, with how its value is read (options left unset keep the defaults)
 _OPTIONS = (("index", "index_dir", Path), ("corpus", "corpus_dir", Path), ("model", "model", str),
             ("max_file_mb", "max_file_mb", float), ("backend", "backend", str),
-            ("sentence_vectors", "sentence_vectors", str), ("upload_max_mb", "upload_max_mb", float),
+            ("sentence_vectors", "sentence_vectors", str), ("chunk_vectors", "chunk_vectors", str),
+            ("upload_max_mb", "upload_max_mb", float),
             ("upload_types", "upload_types", lambda v: tuple(v.replace(",", " ").split())),
             ("device", "device", str), ("convert_memory_mb", "convert_memory_mb", float),
             ("convert_timeout", "convert_timeout", float), ("allow_hard_links", "allow_hard_links", bool),
@@ -77,7 +78,7 @@ def _llm_flags(p) -> None:
 
 def _explicit(args) -> dict:
     """The index settings given as flags (the others come from the index: rag.storage.settings)."""
-    return {k: getattr(args, k) for k in ("model", "backend", "sentence_vectors")
+    return {k: getattr(args, k) for k in ("model", "backend", "sentence_vectors", "chunk_vectors")
             if getattr(args, k, None)}
 
 
@@ -391,6 +392,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=BACKENDS, help="how the model runs (default onnx-int8 or $RAG_BACKEND; an existing index keeps its own)")
     p.add_argument("--sentence-vectors", choices=SENTENCE_VECTORS,
                    help="encoded one by one (default) or pooled from the chunk pass (one encoder pass)")
+    p.add_argument("--chunk-vectors", choices=CHUNK_VECTORS,
+                   help="encoded in a pass of their own (default) or pooled from the sentence pass (one encoder pass)")
     p.add_argument("--device", choices=("cpu", "cuda"), help="torch device that runs the model (default cpu "
                    "or $RAG_DEVICE); with --ray, each actor takes one GPU")
     p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
