@@ -87,6 +87,8 @@ def check_manifest(m: dict) -> None:
             raise IndexCorruptError(f"{where}: segment {d['segment']!r} is not listed in manifest segments")
         for key in ("chunks", "sentences"):
             _need(d, key, int, where, minimum=0)
+        if not isinstance(d.get("pending", False), bool):   # vectors not computed yet (a progressive build)
+            raise IndexCorruptError(f"{where}: pending should be true or false, found {d['pending']!r}")
         if d["id"] in ids:
             raise IndexCorruptError(f"{where}: id {d['id']!r} is listed twice")
         ids.add(d["id"])
