@@ -14,9 +14,10 @@ from rag.build.builder import BuildReport
 from rag.config import Config
 from rag.errors import RagError
 from rag.retrieve.retriever import Passage
+from rag.retrieve.scope import Scope
 from rag.version import package_version
 
 __version__ = package_version()
 
 __all__ = ["query", "index", "Rag", "Config", "Answer", "Answerer", "Citation", "Passage", "BuildReport",
-           "RagError"]
+           "RagError", "Scope"]

@@ -162,11 +162,12 @@ def cmd_ask(args) -> int:
     config = _config(args)
     check(args.question, args.k, args.mode, config=config)   # fail fast, before loading anything
     config = _index_config(args)
+    where = _where(args, config)   # a bad --in or --type fails before the model loads
     rag = open_default(config, embedder=_embedder(config))
     if config.llm_url is not None and not args.json:
-        print_answer(stream_answer(rag, [{"role": "user", "content": args.question}], args.k, args.mode))
+        print_answer(stream_answer(rag, [{"role": "user", "content": args.question}], args.k, args.mode, where))
         return 0
-    answer = rag.query(args.question, k=args.k, mode=args.mode)
+    answer = rag.query(args.question, k=args.k, mode=args.mode, where=where)
     if args.json:
         print(json.dumps(answer_json(answer, t0), indent=2, ensure_ascii=False))
         return 0
@@ -186,10 +187,40 @@ def _plain(text: str) -> str:
     return plain(text)
 
 
-def stream_answer(rag, messages, k, mode):
+def _where(args, config: Config):
+    """The scope of --in PATH (repeatable: a folder or file, absolute, relative to the current folder,
+    or relative to the indexed folder) and --type EXT (repeatable), or None; RagError for a path
+    outside the indexed folder."""
+    from rag import Scope
+
+    paths, types = getattr(args, "within", None) or [], getattr(args, "types", None) or []
+    if not paths and not types:
+        return None
+    corpus = Path(assemble.recorded_corpus(config.index_dir) or config.corpus_dir).expanduser().resolve()
+    folders = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_absolute() or path.exists():
+            try:
+                folders.append(path.resolve().relative_to(corpus).as_posix())
+            except ValueError:
+                raise RagError(f"--in {raw}: not inside the indexed folder {corpus}") from None
+        else:
+            folders.append(raw)   # relative to the indexed folder
+    return Scope(folders=tuple(folders), types=tuple(t for v in types for t in v.replace(",", " ").split()))
+
+
+def _scope_flags(p) -> None:
+    p.add_argument("--in", dest="within", action="append", metavar="PATH",
+                   help="answer only from this folder or file of the indexed folder; repeat for several")
+    p.add_argument("--type", dest="types", action="append", metavar="EXT",
+                   help="answer only from files of this type (pdf, docx, md...); repeat for several")
+
+
+def stream_answer(rag, messages, k, mode, where=None):
     """Print the model's text as it arrives; return the final (checked) Answer."""
     answer, streamed = None, False
-    for item in rag.chat_stream(messages, k=k, mode=mode):
+    for item in rag.chat_stream(messages, k=k, mode=mode, where=where):
         if isinstance(item, str):
             if rag.answerer.generated:
                 print(_plain(item), end="", flush=True)
@@ -230,9 +261,12 @@ def cmd_chat(args) -> int:
     from rag.api import open_default
 
     config = _index_config(args)
+    where = _where(args, config)
     rag = open_default(config, embedder=_embedder(config))
     history: list[dict] = []
     print("Ask about the documents; an empty line or Ctrl-D ends the chat.")
+    if where:
+        print(f"Answering only from: {_plain(where.describe())}.")
     while True:
         try:
             line = input("> ").strip()
@@ -242,7 +276,7 @@ def cmd_chat(args) -> int:
         if not line:
             return 0
         try:
-            answer = stream_answer(rag, history + [{"role": "user", "content": line}], args.k, args.mode)
+            answer = stream_answer(rag, history + [{"role": "user", "content": line}], args.k, args.mode, where)
         except RagError as exc:
             print(f"error: {exc}")
             continue
@@ -412,6 +446,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX or index/default)")
     p.add_argument("--model", help="model the index was built with (default: read from the index)")
     p.add_argument("--backend", choices=BACKENDS, help="backend the index was built with (default: read from the index)")
+    _scope_flags(p)
     _llm_flags(p)
     p.set_defaults(func=cmd_ask)
     p = sub.add_parser("chat", help="a conversation in the terminal (follow-up questions use the previous turn)")
@@ -420,6 +455,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX or index/default)")
     p.add_argument("--model", help="model the index was built with (default: read from the index)")
     p.add_argument("--backend", choices=BACKENDS, help="backend the index was built with (default: read from the index)")
+    _scope_flags(p)
     _llm_flags(p)
     p.set_defaults(func=cmd_chat)
     p = sub.add_parser("eval", help="measure retrieval and answers on a BEIR-layout data set")

@@ -8,7 +8,8 @@ questions drawn from the index (rag.answer.examples), retrieval settings under
 Markdown or JSON, and the conversation kept in the browser's storage across
 reloads. When an LLM writes the answers (rag.llm.answerer), the answer streams into
 the chat as it is written, then is replaced by the checked answer: unsupported
-sentences marked, the share of supported sentences under it. Documents tab: ui/docs_tab.py. HTML comes from ui/render.py (all
+sentences marked, the share of supported sentences under it. "Search in" next to the question box
+limits a question to folders, types or documents (ui/scope_filter.py). Documents tab: ui/docs_tab.py. HTML comes from ui/render.py (all
 document text escaped; the page makes no request to outside hosts, which
 ui/security.py's Content-Security-Policy enforces); the turns' JSON from
 session.py. One click handler (BRIDGE_JS, run by Gradio's HTML component, no
@@ -24,7 +25,7 @@ import gradio as gr
 from rag.api import Rag
 from rag.errors import RagError
 
-from . import docs_tab, export, http_api, session
+from . import docs_tab, export, http_api, scope_filter, session
 from .common import public_message
 from .render import document_html, sources_html, status_text
 
@@ -93,14 +94,15 @@ def status_line(rag: Rag) -> str:
     return status_text(rag.status)
 
 
-def ask(rag: Rag, message, turns: list | None, mode=None) -> tuple[list, list, str, str]:
+def ask(rag: Rag, message, turns: list | None, mode=None, where=None) -> tuple[list, list, str, str]:
     """One chat turn: (turns, Chatbot messages, sources of the new answer, cleared input box).
 
     Follow-ups are read against the earlier turns (Rag.chat); a bad question, k or
-    mode shows as a one-line error in the chat."""
+    mode shows as a one-line error in the chat. where: the documents to answer from (scope_filter.where)."""
     turns, shown = list(turns or []), _shown(message)
     try:
-        answer = rag.chat(session.conversation(turns) + [{"role": "user", "content": message}], mode=mode)
+        answer = rag.chat(session.conversation(turns) + [{"role": "user", "content": message}], mode=mode,
+                          where=where)
         turn = session.from_answer(shown, answer)
     except Exception as exc:   # noqa: BLE001 - the chat shows one line; the log keeps the rest
         turn = _error_turn(shown, exc)
@@ -108,7 +110,7 @@ def ask(rag: Rag, message, turns: list | None, mode=None) -> tuple[list, list, s
     return turns, session.chat_messages(turns), sources_html(turn, len(turns) - 1), ""
 
 
-def ask_stream(rag: Rag, message, turns: list | None, mode=None):
+def ask_stream(rag: Rag, message, turns: list | None, mode=None, where=None):
     """ask(), streamed (for a generating answerer, rag.llm.answerer): yields (None, Chatbot messages
     with the answer written so far, None, "") as the model's text arrives (turns and sources not
     yet known), then what ask() returns, with the checked answer in place of the streamed text."""
@@ -117,7 +119,7 @@ def ask_stream(rag: Rag, message, turns: list | None, mode=None):
     try:
         answer = None
         for item in rag.chat_stream(session.conversation(turns) + [{"role": "user", "content": message}],
-                                    mode=mode):
+                                    mode=mode, where=where):
             if isinstance(item, str):
                 text += item
                 yield None, before + session.pending(shown, text), None, ""
@@ -181,14 +183,14 @@ def feedback(rag: Rag, turns: list, index, liked) -> dict | None:
 
 def build_app(rag: Rag):
     def overview():
-        return status_line(rag), gr.Dataset(samples=[[q] for q in rag.examples()])
+        return status_line(rag), gr.Dataset(samples=[[q] for q in rag.examples()]), *scope_filter.refresh(rag)
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
         gr.Markdown(f"## {TITLE}")
         status = gr.Textbox(label="Index", interactive=False, elem_id="status", max_lines=1)
         turns = gr.State([])
         saved = gr.BrowserState([], storage_key="rag-offline-conversation")
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("Chat", id="chat-tab"):
                 with gr.Row():
                     with gr.Column(scale=3, min_width=300):
@@ -198,6 +200,7 @@ def build_app(rag: Rag):
                                           allow_tags=False, feedback_options=("Like", "Dislike"))
                         box = gr.Textbox(label="Your question", placeholder="Ask a question about the documents…",
                                          elem_id="question", submit_btn="Ask", lines=1, max_lines=4)
+                        scope = scope_filter.build_filter(rag)
                         examples = gr.Dataset(components=[box], samples=[], label="Example questions",
                                               elem_id="examples", samples_per_page=6)
                         with gr.Row():
@@ -215,29 +218,31 @@ def build_app(rag: Rag):
                 bridge = gr.HTML("", visible="hidden", elem_id="bridge", js_on_load=BRIDGE_JS, html_template="")
                 download = gr.Textbox(visible="hidden", elem_id="download")
             with gr.Tab("Documents", id="docs-tab") as docs:
-                listing, show_docs, docs_outputs = docs_tab.build(rag, (overview, [status, examples]))
+                picker = scope_filter.build_docs_hook(rag, scope, tabs, "chat-tab")
+                listing, show_docs, docs_outputs = docs_tab.build(rag, (overview, [status, examples, scope, picker]))
 
-        def on_ask(message, turns_, mode_):
-            turns_, messages, src, cleared = ask(rag, message, turns_, mode_)
+        def on_ask(message, turns_, mode_, scope_):
+            turns_, messages, src, cleared = ask(rag, message, turns_, mode_, scope_filter.where(scope_))
             return turns_, turns_, messages, src, "", cleared
 
         if rag.answerer.generated:   # an LLM writes the answers: stream them
-            def on_ask(message, turns_, mode_):   # noqa: F811 - the streaming variant
-                for turns_, messages, src, cleared in ask_stream(rag, message, turns_, mode_):
+            def on_ask(message, turns_, mode_, scope_):   # noqa: F811 - the streaming variant
+                for turns_, messages, src, cleared in ask_stream(rag, message, turns_, mode_,
+                                                                 scope_filter.where(scope_)):
                     if turns_ is None:
                         yield gr.skip(), gr.skip(), messages, gr.skip(), gr.skip(), cleared
                     else:
                         yield turns_, turns_, messages, src, "", cleared
 
         ask_outputs = [turns, saved, chat, sources, document, box]
-        box.submit(on_ask, [box, turns, mode], ask_outputs, api_name="ask")
+        box.submit(on_ask, [box, turns, mode, scope], ask_outputs, api_name="ask")
         if rag.answerer.generated:
-            def on_example(s, t, m):
-                yield from on_ask(s[0], t, m)
+            def on_example(s, t, m, w):
+                yield from on_ask(s[0], t, m, w)
         else:
-            def on_example(s, t, m):
-                return on_ask(s[0], t, m)
-        examples.click(on_example, [examples, turns, mode], ask_outputs, api_name=False)
+            def on_example(s, t, m, w):
+                return on_ask(s[0], t, m, w)
+        examples.click(on_example, [examples, turns, mode, scope], ask_outputs, api_name=False)
         def on_select(turns_, data: gr.SelectData):
             t = (data.index[0] if isinstance(data.index, (list, tuple)) else data.index) // 2
             return sources_html(session.turn_of(turns_, t), t), ""
@@ -269,7 +274,7 @@ def build_app(rag: Rag):
             return turns_, session.chat_messages(turns_), sources_html(turns_[-1] if turns_ else None, last)
         # restore first (quick), then the status and the example questions (each asked of the index)
         app.load(on_load, [saved, turns], [turns, chat, sources], api_name=False).then(
-            overview, None, [status, examples], api_name=False)
+            overview, None, [status, examples, scope, picker], api_name=False)
         docs.select(show_docs, None, docs_outputs, api_name=False)
         gr.Timer(60).tick(lambda: status_line(rag), None, status, api_name=False, show_progress="hidden")
     return app

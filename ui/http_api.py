@@ -3,7 +3,8 @@
 ``create_app(rag, login)`` returns it; ``rag serve`` mounts the chat page (app.py) on it at ``/``,
 so one process and one port serve both, behind the same Gate; ``rag serve --api-only`` serves it alone.
 
-    POST   /api/ask                 {question, history?, k?, mode?} -> the JSON of `rag ask --json`
+    POST   /api/ask                 {question, history?, k?, mode?, where?} -> the JSON of `rag ask --json`
+                                    (where: {folders?, types?, documents?}, the documents to answer from)
                                     (stream: true -> text/event-stream of {"delta"} events, then {"answer"})
     GET    /api/documents           {"documents": [...], "skipped": [...]}   (rag.documents)
     POST   /api/documents           multipart files -> Rag.add_files -> {"added", "skipped"}
@@ -44,7 +45,7 @@ from .openai_compat import openai_routes
 from .security import MAX_BODY, Guard
 
 log = logging.getLogger(__name__)
-ASK_FIELDS = {"question", "history", "k", "mode", "stream"}
+ASK_FIELDS = {"question", "history", "k", "mode", "stream", "where"}
 DEFAULT_UPLOAD_MB = 20.0       # when the Config has no upload_max_mb
 MULTIPART_SLACK = 64 << 10     # bytes of multipart headers allowed over the upload size
 
@@ -80,11 +81,11 @@ def api_routes(rag) -> list[Route]:
         body = await json_body(request)
         unknown = sorted(set(body) - ASK_FIELDS)
         if unknown:
-            raise BadRequest(f"unknown field {unknown[0]!r}; expected question, history, k, mode, stream")
+            raise BadRequest(f"unknown field {unknown[0]!r}; expected question, history, k, mode, where, stream")
         if "question" not in body:
             raise BadRequest("missing field 'question'")
         t0, history = time.perf_counter(), history_of(body.get("history"))
-        kw = {"k": body.get("k"), "mode": body.get("mode")}
+        kw = {"k": body.get("k"), "mode": body.get("mode"), "where": body.get("where")}
         if stream_flag(body):
             items = await chat_items(rag, history + [{"role": "user", "content": body["question"]}], **kw)
 

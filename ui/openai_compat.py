@@ -1,6 +1,6 @@
 """An OpenAI-compatible chat endpoint over Rag.chat, so existing chat clients can ask.
 
-    POST /v1/chat/completions  {model?, messages: [{role, content}], stream?, k?, mode?}
+    POST /v1/chat/completions  {model?, messages: [{role, content}], stream?, k?, mode?, where?}
     GET  /v1/models            one model, "rag-offline"
 
 The reply's ``message.content`` is the cited answer text (with its [n] markers),
@@ -15,7 +15,8 @@ then "--- checked against the passages ---" (or "--- the model failed; extractiv
 answer ---") and the checked content (unsupported sentences marked ``[unsupported]``,
 citations fixed; ``rag.llm.claims`` says which sentence is supported); a non-streamed
 reply holds the checked content only. System messages and sampling settings
-(temperature, max_tokens, ...) are accepted and ignored: the prompt is the project's. Content may be a string or a list of ``{"type": "text"}``
+(temperature, max_tokens, ...) are accepted and ignored: the prompt is the project's. ``where``
+({folders?, types?, documents?}, as in /api/ask) limits the answer to those documents. Content may be a string or a list of ``{"type": "text"}``
 parts. Errors use OpenAI's shape, ``{"error": {"message", "type", "code"}}``. No
 token usage is reported (there is no generation to count).
 """
@@ -119,10 +120,11 @@ def openai_routes(rag) -> list[Route]:
         t0 = time.perf_counter()
         ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         if stream and rag.answerer.generated:
-            items = await chat_items(rag, messages, k=body.get("k"), mode=body.get("mode"))
+            items = await chat_items(rag, messages, k=body.get("k"), mode=body.get("mode"), where=body.get("where"))
             return StreamingResponse(generated_events(items, ident, created, model, t0),
                                      media_type="text/event-stream", headers=SSE_HEADERS)
-        answer = await run_in_threadpool(rag.chat, messages, k=body.get("k"), mode=body.get("mode"))
+        answer = await run_in_threadpool(rag.chat, messages, k=body.get("k"), mode=body.get("mode"),
+                                         where=body.get("where"))
         content, structured = cited_text(answer), answer.to_json(seconds=time.perf_counter() - t0)
         if not stream:
             return JSONResponse({

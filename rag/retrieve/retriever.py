@@ -9,14 +9,18 @@ and, when the index has one, of BM25, then scores them:
   hybrid  w_dense * cosine + w_bm25 * BM25 / max BM25 + w_sentence * best sentence
           cosine + w_document * document BM25 / max document BM25
 Each passage also carries its cosine ``similarity`` to the question, whatever
-the mode, and the page its start is on for paged documents (PDF, slides).
+the mode, and the page its start is on for paged documents (PDF, slides). With a scope
+(rag.retrieve.scope: folders, file types, picked documents) every candidate comes from the
+scope's own rows: the dense search runs over only those rows (all of them scored exactly when
+they are few: ``exact_scope_rows``), BM25 scores only them, and the hybrid's maxima are
+theirs, so nothing outside the scope is ranked or returned.
 
 A partial index (a build still computing vectors: documents marked ``pending`` in
 the manifest, their stored vectors zero; rag.build.builder) is ranked by BM25 in
 every mode until it is complete, and the vectors of the few chunks and sentences a
 question then needs (the passages shown and their sentences, for the answer step)
 are encoded on demand with ``encode`` when given. ``progress`` says how far the
-vectors are. Does not filter by document or rerank with a cross-encoder.
+vectors are. Does not rerank with a cross-encoder.
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ import numpy as np
 from rag.config import MODES
 from rag.retrieve import fusion
 from rag.retrieve.fusion import RRF_K  # noqa: F401  (callers read it here)
+from rag.retrieve.scope import Allowed, Scope, resolve
 from rag.storage.reader import IndexData, chunk_vectors
 
 
@@ -59,6 +64,8 @@ class Sentence:
 class Retriever:
     """Holds a loaded index; safe to share between threads for reading."""
 
+    exact_scope_rows = 1024   # a scope of at most this many chunks is scored exactly rather than searched
+
     def __init__(self, data: IndexData, *, weights: tuple, depth: int, encode=None):
         import faiss
 
@@ -79,6 +86,20 @@ class Retriever:
         self._chunk_pending = pending[self._chunk_doc] if self.partial else None
         self._sent_pending = pending[data.sentences[:, 0]] if self.partial else None
         self._lazy: dict = {}   # ("c" | "s", row) -> vector encoded on demand (partial index)
+        self._scopes: dict[Scope, Allowed] = {}
+        self._dense_within: dict[Scope, object] = {}
+
+    def allowed(self, scope: Scope | None) -> Allowed | None:
+        """The scope resolved against this version (cached; QuestionError when it matches nothing)."""
+        if not scope:
+            return None
+        hit = self._scopes.get(scope)
+        if hit is None:
+            hit = resolve(scope, self.docs, self._chunk_doc)
+            if len(self._scopes) >= 64:
+                self._scopes.clear()
+            self._scopes[scope] = hit
+        return hit
 
     @property
     def progress(self) -> dict:
@@ -129,18 +150,37 @@ class Retriever:
     def manifest(self) -> dict:
         return self.data.manifest
 
-    def _candidates(self, question: str, qvec: np.ndarray, depth: int, mode: str):
+    def _within(self, allowed: Allowed):
+        """The dense search's selectors of a resolved scope (built once per scope and version)."""
+        within = self._dense_within.get(allowed.scope)
+        if within is None:
+            make = getattr(self.data.faiss_index, "within", None)
+            within = make(allowed.chunks) if make else allowed.chunks
+            if len(self._dense_within) >= 64:
+                self._dense_within.clear()
+            self._dense_within[allowed.scope] = within
+        return within
+
+    def _candidates(self, question: str, qvec: np.ndarray, depth: int, mode: str, allowed: Allowed | None = None):
         n = self.data.faiss_index.ntotal
         if self.partial and self.bm25 is not None:   # dense ranks wait for every vector
             n = len(self.data.chunks)
-            bm = self.bm25.scores(question)
+            bm = self.bm25.scores(question, None if allowed is None else allowed.chunks)
             top = min(depth, n)
             bm_ids = np.argpartition(-bm, top - 1)[:top] if top < n else np.arange(n)
             bm_ids = bm_ids[np.argsort(-bm[bm_ids], kind="stable")]
             return np.zeros(0, np.int64), bm_ids[bm[bm_ids] > 0], bm
-        _, ids = self.data.faiss_index.search(qvec.reshape(1, -1), min(depth, n))
-        dense_ids = ids[0][ids[0] >= 0]
-        bm = self.bm25.scores(question) if self.bm25 is not None and mode != "dense" else None
+        if allowed is not None and len(allowed.rows) <= max(depth, self.exact_scope_rows):
+            sims = self._vecs[allowed.rows] @ qvec   # a small scope: every row of it scored exactly
+            dense_ids = allowed.rows[np.lexsort((allowed.rows, -sims))][:depth]
+        elif allowed is not None:   # only the scope's rows are searched (rag.storage.dense: FAISS ID selectors)
+            _, ids = self.data.faiss_index.search(qvec.reshape(1, -1), min(depth, n), self._within(allowed))
+            dense_ids = ids[0][ids[0] >= 0]
+        else:
+            _, ids = self.data.faiss_index.search(qvec.reshape(1, -1), min(depth, n))
+            dense_ids = ids[0][ids[0] >= 0]
+        bm = (self.bm25.scores(question, None if allowed is None else allowed.chunks)
+              if self.bm25 is not None and mode != "dense" else None)
         if bm is None:
             return dense_ids, np.zeros(0, np.int64), None
         top = min(depth, n)
@@ -157,14 +197,16 @@ class Retriever:
         return np.maximum.reduceat(sims, np.concatenate([[0], np.cumsum(hi - lo)[:-1]]))
 
     def search(self, question: str, qvec: np.ndarray, k: int, *, mode: str = "hybrid",
-               depth: int | None = None) -> list[Passage]:
+               depth: int | None = None, scope: Scope | None = None) -> list[Passage]:
+        """The k best passages (scope: only its documents' passages are searched and ranked)."""
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}: choose from {', '.join(MODES)}")
         qvec = np.asarray(qvec, np.float32).reshape(-1)
         depth = max(k, depth or self.depth)
+        allowed = self.allowed(scope)
         if self.partial and self.bm25 is not None:
             mode = "bm25"
-        dense_ids, bm_ids, bm = self._candidates(question, qvec, depth, mode)
+        dense_ids, bm_ids, bm = self._candidates(question, qvec, depth, mode, allowed)
         if mode == "bm25" and bm is not None:
             cands = bm_ids
             if len(cands) == 0:
@@ -179,7 +221,8 @@ class Retriever:
             else:
                 _, _, ws, wdoc = self.weights
                 f = self._features(question, qvec, cands, dense_ids, bm_ids, bm,
-                                   sentence=mode == "hybrid" and bool(ws), document=mode == "hybrid" and bool(wdoc))
+                                   sentence=mode == "hybrid" and bool(ws), document=mode == "hybrid" and bool(wdoc),
+                                   allowed=allowed)
                 scores = fusion.rrf(f) if mode == "rrf" else fusion.hybrid(f, self.weights)
         order = np.argsort(-scores, kind="stable")[:k]
         picked = cands[order]
@@ -201,10 +244,12 @@ class Retriever:
         return self._features(question, qvec, cands, dense_ids, bm_ids, bm, sentence=True, document=True)
 
     def _features(self, question, qvec, cands, dense_ids, bm_ids, bm, *, sentence: bool,
-                  document: bool) -> fusion.Features:
-        """fusion.Features of cands (best-sentence and document scores only when asked: they cost)."""
+                  document: bool, allowed: Allowed | None = None) -> fusion.Features:
+        """fusion.Features of cands (best-sentence and document scores only when asked: they cost;
+        with a scope, BM25 maxima are the scope's)."""
         bmax = float(bm.max()) if len(bm) else 0.0
-        dbm = self.doc_bm25.scores(question) if document and self.doc_bm25 is not None else None
+        dbm = (self.doc_bm25.scores(question, None if allowed is None else allowed.docs)
+               if document and self.doc_bm25 is not None else None)
         return fusion.Features(
             chunks=cands, dense=self._vecs[cands] @ qvec,
             bm25=bm[cands] / bmax if bmax > 0 else np.zeros(len(cands)),

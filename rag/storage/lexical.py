@@ -67,9 +67,11 @@ class BM25:
             out[t] = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
         return out
 
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every chunk for query (zeros when no query term is known)."""
+    def scores(self, query: str, allowed: np.ndarray | None = None) -> np.ndarray:
+        """BM25 score of every row for query (zeros when no query term is known); allowed: bool
+        [rows] or None, the rows that may score (the others score 0: bm25s's weight mask)."""
         ids = self.model.get_tokens_ids(tokenize(query))
         if not ids:
             return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self.model.get_scores_from_ids(ids), dtype=np.float32)
+        mask = None if allowed is None else np.asarray(allowed, dtype=np.float32)
+        return np.asarray(self.model.get_scores_from_ids(ids, weight_mask=mask), dtype=np.float32)
