@@ -477,6 +477,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=BACKENDS, help="how the model runs (default onnx-int8 or $RAG_BACKEND)")
     p.add_argument("--sentence-vectors", choices=SENTENCE_VECTORS,
                    help="encoded one by one (default) or pooled from the chunk pass (one encoder pass)")
+    p.add_argument("--chunk-vectors", choices=CHUNK_VECTORS,
+                   help="encoded in a pass of their own (default) or pooled from the sentence pass")
     p.add_argument("--claims", action="store_true",
                    help="measure the claim checker on a labelled set generated from this SQuAD folder")
     _llm_flags(p)
