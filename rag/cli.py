@@ -352,7 +352,7 @@ def print_answer(answer) -> None:
 
 
 def cmd_chat(args) -> int:
-    """A terminal conversation: follow-up questions are read against the previous turn."""
+    """A terminal conversation: follow-up questions are read against the conversation so far."""
     from rag.api import open_default
 
     config = _index_config(args)
@@ -664,7 +664,7 @@ def parser() -> argparse.ArgumentParser:
     _scope_flags(p)
     _llm_flags(p)
     p.set_defaults(func=cmd_ask, light=True)
-    p = sub.add_parser("chat", help="a conversation in the terminal (follow-up questions use the previous turn)")
+    p = sub.add_parser("chat", help="a conversation in the terminal (follow-up questions are read against it)")
     p.add_argument("-k", type=int, default=None, help="passages to retrieve (default 5)")
     p.add_argument("--mode", choices=MODES, help="retrieval mode (default hybrid)")
     p.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX or index/default)")
