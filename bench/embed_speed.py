@@ -9,8 +9,10 @@ ratios measured in the same run, not absolute times across runs):
           included), batch size 32, chunks already made;
   index   build_index over the same documents into a fresh folder (chunking,
           embedding, BM25, writing), once per --build KIND: pooled (one encoder
-          pass, the default), encoded (sentence vectors in a second pass; also
-          --encoded), and pooled-serial / encoded-serial (the same without
+          pass over the chunks, sentence vectors pooled from it), sentences (one
+          encoder pass over the sentences, chunk vectors pooled from it:
+          Config.chunk_vectors="pooled"), encoded (sentence vectors in a second pass; also
+          --encoded), and pooled-serial / encoded-serial / sentences-serial (the same without
           overlapping reading and chunking with embedding: build_index(overlap=False)).
 --files writes the documents to a temporary folder of .txt files first and
 builds from that folder, as `rag index FOLDER` does (reading included);
@@ -43,8 +45,8 @@ def main() -> None:
     ap.add_argument("--backend", action="append")
     ap.add_argument("--limit", type=int, help="first N documents only")
     ap.add_argument("--encoded", action="store_true", help="also time the two-pass build")
-    ap.add_argument("--build", action="append", choices=["none", "pooled", "encoded", "pooled-serial",
-                                                         "encoded-serial"])
+    ap.add_argument("--build", action="append", choices=["none", "pooled", "encoded", "sentences", "pooled-serial",
+                                                         "encoded-serial", "sentences-serial"])
     ap.add_argument("--files", action="store_true", help="build from a folder of .txt files")
     ap.add_argument("--window", type=int, help="chunks embedded together while reading (rag.build.builder.WINDOW)")
     ap.add_argument("--repeat", type=int, default=1)
@@ -78,8 +80,10 @@ def main() -> None:
             row = f"round {rnd + 1} {backend}: raw {raw:.1f}s ({len(texts) / raw:.1f} chunks/s)"
             for kind in kinds:
                 with tempfile.TemporaryDirectory() as tmp:
+                    how = kind.split("-")[0]
                     config = dataclasses.replace(base, index_dir=Path(tmp) / "idx", backend=backend,
-                                                 sentence_vectors=kind.split("-")[0],
+                                                 sentence_vectors="encoded" if how == "sentences" else how,
+                                                 chunk_vectors="pooled" if how == "sentences" else "encoded",
                                                  corpus_dir=Path(folder.name) if folder else base.corpus_dir)
                     t0 = time.perf_counter()
                     build_index(config, embedder=emb, documents=None if folder else docs, progress=False,

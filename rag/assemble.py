@@ -51,14 +51,16 @@ def recorded_corpus(index_dir: Path) -> str | None:
     return corpus_hint(manifest, index_dir)
 
 
-def retriever_factory(config: Config):
-    """IndexData -> Retriever with config's fusion weights and candidate depth."""
-    return lambda data: Retriever(data, weights=config.fusion_weights, depth=config.depth)
+def retriever_factory(config: Config, embed: EmbeddingModel | None = None):
+    """IndexData -> Retriever with config's fusion weights and candidate depth (embed: encodes what a
+    question needs of a partial index, rag.retrieve.retriever)."""
+    encode = (lambda texts: embed.encode(texts, progress=False)) if embed is not None else None
+    return lambda data: Retriever(data, weights=config.fusion_weights, depth=config.depth, encode=encode)
 
 
-def live_index(config: Config) -> LiveIndex:
+def live_index(config: Config, embed: EmbeddingModel | None = None) -> LiveIndex:
     """A reader that follows config.index_dir's newest version (checked against config's settings)."""
-    return LiveIndex(config.index_dir, retriever_factory(config), settings=config.index_settings(),
+    return LiveIndex(config.index_dir, retriever_factory(config, embed), settings=config.index_settings(),
                      corpus=config.corpus_dir)
 
 

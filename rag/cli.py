@@ -21,7 +21,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from rag.config import BACKENDS, MODES, SENTENCE_VECTORS, Config
+from rag.config import BACKENDS, CHUNK_VECTORS, MODES, SENTENCE_VECTORS, Config
 from rag.errors import IndexMissingError, RagError
 
 
@@ -42,7 +42,8 @@ SKIPPED_LISTED = 10   # skipped files listed one by one; above this, counts by r
 # command-line option -> Config field, with how its value is read (options left unset keep the defaults)
 _OPTIONS = (("index", "index_dir", Path), ("corpus", "corpus_dir", Path), ("model", "model", str),
             ("max_file_mb", "max_file_mb", float), ("backend", "backend", str),
-            ("sentence_vectors", "sentence_vectors", str), ("upload_max_mb", "upload_max_mb", float),
+            ("sentence_vectors", "sentence_vectors", str), ("chunk_vectors", "chunk_vectors", str),
+            ("upload_max_mb", "upload_max_mb", float),
             ("upload_types", "upload_types", lambda v: tuple(v.replace(",", " ").split())),
             ("device", "device", str), ("convert_memory_mb", "convert_memory_mb", float),
             ("convert_timeout", "convert_timeout", float), ("allow_hard_links", "allow_hard_links", bool),
@@ -93,7 +94,7 @@ def _llm_flags(p) -> None:
 
 def _explicit(args) -> dict:
     """The index settings given as flags (the others come from the index: rag.storage.settings)."""
-    return {k: getattr(args, k) for k in ("model", "backend", "sentence_vectors")
+    return {k: getattr(args, k) for k in ("model", "backend", "sentence_vectors", "chunk_vectors")
             if getattr(args, k, None)}
 
 
@@ -145,10 +146,17 @@ def cmd_index(args) -> int:
     if recorded:   # `rag index --index I` refreshes I from the folder it was built from
         config = replace(config, corpus_dir=Path(recorded))
     embedder = _build_embedder(config, args)
+    t0 = time.perf_counter()
+
+    def answerable(counts):
+        print(f"answerable now (keywords only until the vectors are done): {counts[0]} documents, "
+              f"{counts[1]} chunks in {time.perf_counter() - t0:.1f}s; computing vectors...",
+              file=sys.stderr, flush=True)
     try:
         r = index(config.corpus_dir, config.index_dir, rebuild=args.rebuild, max_file_mb=config.max_file_mb,
                   convert_memory_mb=config.convert_memory_mb, convert_timeout=config.convert_timeout,
-                  allow_hard_links=config.allow_hard_links, embedder=embedder, **_explicit(args))
+                  allow_hard_links=config.allow_hard_links, embedder=embedder, **_explicit(args),
+                  progressive=not args.no_partial, on_lexical=answerable)
     finally:
         embedder.close()   # a Ray cluster it started
     if not r.changed:
@@ -614,6 +622,9 @@ def parser() -> argparse.ArgumentParser:
                    "from, else $RAG_CORPUS, else seeds/ in a checkout, else the current folder)")
     p.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX, else index/default in the checkout or user data folder)")
     p.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    p.add_argument("--no-partial", action="store_true",
+                   help="make the index current only once every vector is computed (default: answerable by "
+                        "keywords as soon as the files are read, the vectors filled in after)")
     p.add_argument("--max-file-mb", type=float, metavar="N",
                    help="skip files larger than N MB, checked before reading (default 20)")
     p.add_argument("--convert-memory-mb", type=float, metavar="N",
@@ -625,9 +636,11 @@ def parser() -> argparse.ArgumentParser:
                    help="read files with more than one hard link (skipped by default: one may be a link to a "
                         "file outside the folder; or $RAG_ALLOW_HARD_LINKS=1)")
     p.add_argument("--model", help="sentence-transformers model name or local path")
-    p.add_argument("--backend", choices=BACKENDS, help="how the model runs (default torch or $RAG_BACKEND)")
+    p.add_argument("--backend", choices=BACKENDS, help="how the model runs (default onnx-int8 or $RAG_BACKEND; an existing index keeps its own)")
     p.add_argument("--sentence-vectors", choices=SENTENCE_VECTORS,
                    help="encoded one by one (default) or pooled from the chunk pass (one encoder pass)")
+    p.add_argument("--chunk-vectors", choices=CHUNK_VECTORS,
+                   help="encoded in a pass of their own (default) or pooled from the sentence pass (one encoder pass)")
     p.add_argument("--device", choices=("cpu", "cuda"), help="torch device that runs the model (default cpu "
                    "or $RAG_DEVICE); with --ray, each actor takes one GPU")
     p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
@@ -676,9 +689,11 @@ def parser() -> argparse.ArgumentParser:
                    help="skip the not-found measurements (article removed, one-document corpora, SQuAD 2.0)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--model", help="sentence-transformers model name or local path")
-    p.add_argument("--backend", choices=BACKENDS, help="how the model runs (default torch)")
+    p.add_argument("--backend", choices=BACKENDS, help="how the model runs (default onnx-int8 or $RAG_BACKEND)")
     p.add_argument("--sentence-vectors", choices=SENTENCE_VECTORS,
                    help="encoded one by one (default) or pooled from the chunk pass (one encoder pass)")
+    p.add_argument("--chunk-vectors", choices=CHUNK_VECTORS,
+                   help="encoded in a pass of their own (default) or pooled from the sentence pass")
     p.add_argument("--claims", action="store_true",
                    help="measure the claim checker on a labelled set generated from this SQuAD folder")
     _llm_flags(p)

@@ -19,17 +19,21 @@ from pathlib import Path
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 MODES = ("dense", "bm25", "rrf", "hybrid")   # retrieval modes, see rag/retrieve.py
 BACKENDS = ("torch", "onnx", "onnx-int8")    # how the model runs, see rag/embed.py
+# The default: int8 ONNX, measured within 0.001 of torch on SciFact nDCG@10 and SQuAD containment and
+# about 5x faster to build (docs/figures.md, "Build speed"). Indexes record theirs (LEGACY_SETTINGS: torch).
+DEFAULT_BACKEND = "onnx-int8"
 SENTENCE_VECTORS = ("pooled", "encoded")     # see rag/pooling.py
+CHUNK_VECTORS = ("pooled", "encoded")        # see rag/build/vectors.py
 
 # Settings that change what is stored in an index. A loaded index must agree
 # with the configuration on all of them, or it is refused.
 INDEX_KEYS = ("model", "chunk_tokens", "chunk_overlap", "max_model_tokens", "title_in_chunks", "backend",
-              "sentence_vectors", "ann_threshold")
+              "sentence_vectors", "chunk_vectors", "ann_threshold")
 # What an index built before a key existed has: compared in its place when the manifest lacks it.
-LEGACY_SETTINGS = {"backend": "torch", "sentence_vectors": "encoded"}
+LEGACY_SETTINGS = {"backend": "torch", "sentence_vectors": "encoded", "chunk_vectors": "encoded"}
 # Keys that change how an index is built but not how it is queried: a query does not refuse
 # an index over them (a refresh rebuilds everything instead).
-BUILD_ONLY_KEYS = ("sentence_vectors",)
+BUILD_ONLY_KEYS = ("sentence_vectors", "chunk_vectors")
 # Keys that apply to the segments written from now on (kept in the manifest; never a reason to
 # refuse an index or to rebuild it).
 SEGMENT_KEYS = ("ann_threshold",)
@@ -79,14 +83,20 @@ class Config:
     # Embedding model: the bundled name, any sentence-transformers model name, or a path.
     model: str = DEFAULT_MODEL
     batch_size: int = 32
-    # How the model runs (torch | onnx | onnx-int8; default $RAG_BACKEND or torch). A query must
-    # embed with the backend its index was built with: a mismatch is refused.
-    backend: str = dataclasses.field(default_factory=lambda: os.environ.get("RAG_BACKEND") or "torch")
+    # How the model runs (torch | onnx | onnx-int8; default $RAG_BACKEND or onnx-int8). A query must
+    # embed with the backend its index was built with: an index opened by its folder (rag.storage.settings)
+    # brings its own, and an index built before the default changed (no backend recorded) is torch's.
+    backend: str = dataclasses.field(default_factory=lambda: os.environ.get("RAG_BACKEND") or DEFAULT_BACKEND)
     # Sentence vectors: "encoded" one by one in a second pass (the default: faithful), or "pooled"
     # from the chunk pass's token embeddings (one encoder pass, about 2.4x faster to build, but
     # SciFact train nDCG@10 0.743 against 0.751: README, "Index engine"). Models that do not
     # mean-pool always encode.
     sentence_vectors: str = "encoded"
+    # Chunk vectors: "encoded" in a pass of their own, or "pooled" from the sentence pass's token
+    # embeddings (a chunk's vector is the mean over its sentences' word pieces, and its title line's:
+    # rag.embed.pooling.pool_runs), so that one encoder pass gives both. Not with sentence_vectors
+    # "pooled" (one of the two must be encoded). Models that do not mean-pool always encode.
+    chunk_vectors: str = dataclasses.field(default_factory=lambda: os.environ.get("RAG_CHUNK_VECTORS") or "encoded")
     # The torch device that runs the model: cpu, cuda or cuda:N (default $RAG_DEVICE or cpu); not an
     # index setting (vectors agree within float tolerance). rag.embed.ray_cluster gives each actor one GPU.
     device: str = dataclasses.field(default_factory=lambda: os.environ.get("RAG_DEVICE") or "cpu")
@@ -176,6 +186,10 @@ class Config:
         if self.sentence_vectors not in SENTENCE_VECTORS:
             raise ValueError(f"sentence_vectors must be one of {', '.join(SENTENCE_VECTORS)}, "
                              f"got {self.sentence_vectors!r}")
+        if self.chunk_vectors not in CHUNK_VECTORS:
+            raise ValueError(f"chunk_vectors must be one of {', '.join(CHUNK_VECTORS)}, got {self.chunk_vectors!r}")
+        if self.chunk_vectors == "pooled" and self.sentence_vectors == "pooled":
+            raise ValueError("chunk_vectors and sentence_vectors cannot both be pooled: one pass must encode")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         object.__setattr__(self, "fusion_weights", tuple(float(w) for w in self.fusion_weights))

@@ -3,6 +3,7 @@ and the real bundled model (loaded once per session) where behaviour depends on 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -128,6 +129,14 @@ def server(cli_env):
     else:
         proc.kill()
         pytest.fail("rag serve did not answer within 120 s")
+    while time.time() < deadline:   # it serves from the lexical version first; wait for every vector
+        with urllib.request.urlopen(url + "api/status", timeout=5) as resp:
+            if json.loads(resp.read())["vectors"]["complete"]:
+                break
+        time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("rag serve did not finish its index within 120 s")
     yield url
     proc.terminate()
     proc.wait(timeout=20)

@@ -3,6 +3,10 @@
     python tests/index_worker.py alternate INDEX N      # N builds alternating contents A and B (0: forever)
     python tests/index_worker.py toggle INDEX N         # N refreshes (not rebuilds) switching one document
                                                         # between its A and B text (0: forever)
+    python tests/index_worker.py progressive INDEX N    # as alternate, but each build answerable first
+                                                        # (lexical version, then a version per window of
+                                                        # vectors: build_index(progressive=True), WINDOW 8,
+                                                        # each encode call sleeping 0.05 s)
     python tests/index_worker.py slow INDEX CORPUS S    # one build of CORPUS, each encode call sleeping S s
     python tests/index_worker.py read INDEX SECONDS [STOP]  # load in a loop (until the file STOP
                                                         # exists), print a JSON summary
@@ -99,6 +103,21 @@ def main(argv):
         n, cfg, i = int(argv[2]), config(index_dir), 0
         while n == 0 or i < n:
             build_index(cfg, embedder=FakeEmbedder(), documents=documents("AB"[i % 2]), rebuild=True)
+            i += 1
+            print(f"saved {i}", flush=True)
+    elif mode == "progressive":
+        from rag.build import builder
+
+        class Paced(FakeEmbedder):
+            def encode(self, texts, *, progress=None, on_batch=None):
+                time.sleep(0.05)
+                return super().encode(texts, progress=progress, on_batch=on_batch)
+
+        builder.WINDOW = 8
+        n, cfg, i = int(argv[2]), config(index_dir), 0
+        while n == 0 or i < n:
+            build_index(cfg, embedder=Paced(), documents=documents("AB"[i % 2]), rebuild=True,
+                        progressive=True, progress=False)
             i += 1
             print(f"saved {i}", flush=True)
     elif mode == "toggle":

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SEED_DOC
-from indexutil import edit_manifest
+from indexutil import edit_manifest, version_dir
 
 QUESTION = "How many North Korean soldiers were sent to Russia last fall?"
 
@@ -27,6 +27,11 @@ def test_index_ask_and_refresh(cli_env, seed_corpus, tmp_path):
     for phase in ("loading model", "reading", "embedding", "writing"):   # reading includes chunking
         assert f"\n{phase}: done" in "\n" + r.stderr, r.stderr
     assert "embedding: started, 36 texts" in r.stderr and "\r" not in r.stderr   # 6 chunks, 30 sentences
+    # answerable by keywords before the vectors (a partial version), then complete
+    assert "answerable now (keywords only until the vectors are done): 1 documents, 6 chunks" in r.stderr
+    assert r.stderr.index("answerable now") < r.stderr.index("embedding: started")
+    manifest = json.loads((version_dir(Path(cli_env["RAG_INDEX"])) / "manifest.json").read_text())
+    assert manifest["backend"] == "onnx-int8" and not any(d.get("pending") for d in manifest["documents"])
     r = run("index", env=cli_env)
     assert r.returncode == 0 and r.stdout.startswith("nothing to do")
     (seed_corpus / "notes.md").write_text("# Notes\n\nThe seminar is on Tuesday at noon.\n")

@@ -161,7 +161,8 @@ def api_routes(rag) -> list[Route]:
         model = s["model"]
         return JSONResponse({"documents": s["documents"], "chunks": s["chunks"],
                              "model": Path(model).name if "/" in model or "\\" in model else model,
-                             "index": Path(s["index"]).name, "built_at": s.get("built_at")})
+                             "index": Path(s["index"]).name, "built_at": s.get("built_at"),
+                             "vectors": s.get("vectors")})
 
     routes = [Route("/api/ask", guarded(chats_api.not_found(ask)), methods=["POST"]),
               Route("/api/documents", guarded(documents), methods=["GET"]),

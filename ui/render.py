@@ -189,6 +189,11 @@ def status_text(status: dict, now: datetime.datetime | None = None) -> str:
     text = f"{n} document{'s' if n != 1 else ''}, indexed {ago(status.get('built_at'), now)}"
     if skipped:
         text += f" · {skipped} file{'s' if skipped != 1 else ''} could not be read (see Documents)"
+    vectors = status.get("vectors") or {}
+    if vectors and not vectors.get("complete", True):
+        done = vectors["documents"] - vectors["documents_pending"]
+        text += (f" · still indexing: vectors for {done:,} of {vectors['documents']:,} documents "
+                 f"(answers use keywords only until done)")
     return text
 
 

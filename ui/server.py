@@ -106,7 +106,7 @@ def launch(config: Config | None = None, *, host: str = "127.0.0.1", port: int =
     login = logins(host, auth if auth is not None else os.environ.get("RAG_AUTH"), Users(config.users_path()))
     assemble.offline_env()
     if rag is None:
-        rag = open_default(config, embedder=assemble.embedder(config))
+        rag = open_default(config, embedder=assemble.embedder(config), background=True)
     rag.query("warm up")   # load the model now, not on the first question
     record = None
     connect = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host if is_loopback(host) else None

@@ -55,6 +55,8 @@ class Answer:
     supported_share: Optional[float] = None   # generated answers: share of sentences the passages support
     generated: bool = False            # written by an LLM (rag.llm.answerer) rather than quoted
     short_prob: Optional[float] = None  # the reader's probability of the short answer (rag.answer.span_reader)
+    # from a partial index (a build still computing vectors): how far it is (rag.retrieve.Retriever.progress)
+    partial: Optional[dict] = None
 
     def to_json(self, *, seconds: float | None = None) -> dict:
         """The JSON shape of `rag ask --json` and the HTTP API's /api/ask: to_dict(), plus the
@@ -68,7 +70,8 @@ class Answer:
         return {"question": self.question, "answer": self.text, "found": self.found,
                 "short_answer": self.short, "short_doc": self.short_doc,
                 "short_start": self.short_start, "short_end": self.short_end, "short_prob": self.short_prob,
-                "score": round(float(self.score), 4), "notice": self.notice, "generated": self.generated,
+                "score": round(float(self.score), 4), "notice": self.notice, "partial": self.partial,
+                "generated": self.generated,
                 "supported_share": self.supported_share, "claims": [c.to_dict() for c in self.claims],
                 "citations": [asdict(c) for c in self.citations],
                 "passages": [p.to_dict() for p in self.passages]}

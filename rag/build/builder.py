@@ -137,7 +137,8 @@ class _Tally:
 
 def build_index(config: Config, *, embedder, rebuild: bool = False,
                 documents: list[Document] | None = None, progress: Progress | bool | None = None,
-                preread: list[Document] = (), overlap: bool = True, staged=()) -> BuildReport:
+                preread: list[Document] = (), overlap: bool = True, staged=(), progressive: bool = False,
+                on_lexical=None) -> BuildReport:
     """Index config.corpus_dir (or the given documents) into config.index_dir.
 
     Holds the index's writer lock from reading the old index to the final swap, so a
@@ -151,6 +152,13 @@ def build_index(config: Config, *, embedder, rebuild: bool = False,
     (rag.build.corpus_state), read from path and indexed under doc id. Documents removed by
     rag.documents (excluded in INDEX/documents.json) are left out; what a killed upload
     left staged is finished or cleaned first (rag.build.corpus_state.recover).
+    progressive: answerable first, vectors after (not with a one-call embedder such as Ray): once
+    every document is read and chunked, a version whose new documents have no vectors yet
+    (``pending``: BM25 ranks them, rag.retrieve.retriever) is made current and on_lexical((documents,
+    chunks, sentences)) is called; then the vectors are computed WINDOW chunks at a time, each
+    window made current as one more version, until none is pending. A build stopped on the way
+    leaves the last of those versions (whole, like any other); the next build embeds what it left
+    pending.
     """
     progress = Progress() if progress is None or progress is True else progress or Silent()
     with nullcontext() if held(config.index_dir) else IndexLock(config.index_dir):
@@ -159,7 +167,8 @@ def build_index(config: Config, *, embedder, rebuild: bool = False,
             _recover_uploads(config)
         try:
             return _build_index(config, embedder=embedder, rebuild=rebuild, documents=documents,
-                                progress=progress, preread=preread, overlap=overlap, staged=staged)
+                                progress=progress, preread=preread, overlap=overlap, staged=staged,
+                                progressive=progressive and not embedder.one_call, on_lexical=on_lexical)
         finally:
             progress.end()
 
@@ -176,7 +185,8 @@ def _recover_uploads(config: Config) -> list[str]:
 
 
 def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Document] | None,
-                 progress: Progress, preread: list[Document], overlap: bool, staged=()) -> BuildReport:
+                 progress: Progress, preread: list[Document], overlap: bool, staged=(),
+                 progressive: bool = False, on_lexical=None) -> BuildReport:
     if embedder.name != config.model:
         raise ValueError(f"embedder {embedder.name!r} is not the configured model {config.model!r}")
     backend = embedder.backend
@@ -200,8 +210,8 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
         progress.phase("loading model")   # everything is embedded; a refresh loads it when needed
         embedder.count_tokens("")   # loads the model now, so its load time is not called reading
 
-    def keep(d: Document) -> bool:
-        return d.id in old and old[d.id]["sha256"] == d.sha256
+    def keep(d: Document) -> bool:   # a document left pending by a stopped build is embedded now
+        return d.id in old and old[d.id]["sha256"] == d.sha256 and not old[d.id].get("pending")
 
     seen, fresh, vecs, window, tally = {}, {}, {}, [], _Tally()
 
@@ -224,7 +234,7 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
             fresh[item.id] = item.chunked
             window.append(item.id)
             pending += len(item.chunked[0])
-            if overlap and pending >= WINDOW:
+            if overlap and not progressive and pending >= WINDOW:
                 flush()
                 pending = 0
     skipped.sort(key=lambda s: s.path)
@@ -240,57 +250,100 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
                   updated=[i for i in seen if i in old and old[i]["sha256"] != seen[i].doc.sha256],
                   removed=sorted(set(old) - current))
     listed = [{"path": x.path, "reason": x.reason} for x in skipped]
-    if old and not any(report.values()) and base.manifest.get("skipped") == listed:
+    if old and not any(report.values()) and base.manifest.get("skipped") == listed and not fresh:
         n_chunks = sum(old[i]["chunks"] for i in current)
         n_sent = sum(old[i]["sentences"] for i in current)
         return BuildReport(config.index_dir, len(current), n_chunks, n_sent, kept_stale=kept_stale,
                            skipped=skipped, seconds=time.perf_counter() - t0, changed=False)
 
-    total, unit = vectors.count(fresh, fresh, config, embedder)
-    progress.phase("embedding", total, unit)
-    progress.advance(tally.done)   # what was embedded while reading
-    tally.bar = progress
-    if window:
-        flush()
-    how = "pooled" if vectors.one_pass(config, embedder) else "encoded"
-    progress.phase("writing")
-
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    metas, all_chunks, cv, sp, sv, written = [], [], [], [], [], []
-    for doc_id in sorted(current):
-        if doc_id in fresh:
-            chunks, units, _ = fresh[doc_id]
-            vec, svec = vecs[doc_id]
-            d = seen[doc_id].doc
-            meta = dict(_about(d), id=d.id, title=d.title, sha256=d.sha256, indexed_at=now)
-            units = np.asarray(units, dtype=np.int64).reshape(-1, 2)
-            all_chunks.extend(chunks)
-            cv.append(vec)
-            sp.append(np.column_stack([np.full(len(units), len(metas), dtype=np.int64), units]))
-            sv.append(svec)
-            written.append(doc_id)
-            metas.append(dict(meta, chunks=len(chunks), sentences=len(units)))
-        else:   # unchanged: its rows stay in the old index (rag.storage.writer reads them if it must)
-            meta = old[doc_id]
-            counts = {"chunks": meta["chunks"], "sentences": meta["sentences"]}
-            meta = dict({k: meta[k] for k in ("id", "title", "sha256") + ABOUT if k in meta})
-            if doc_id in seen and "kind" not in meta:   # indexed before these were recorded
-                meta.update(_about(seen[doc_id].doc), indexed_at=base.manifest.get("built_at", now))
-            metas.append(dict(meta, **counts))
-    dim = next((v.shape[1] for v in cv), None) or base.manifest["dimension"]
-    data = store.IndexData(manifest={}, chunks=all_chunks,
-                           chunk_vecs=np.concatenate(cv) if cv else np.zeros((0, dim), np.float32),
-                           sentences=np.concatenate(sp) if sp else np.zeros((0, 3), np.int64),
-                           sentence_vecs=np.concatenate(sv) if sv else np.zeros((0, dim), np.float32),
-                           fresh=written)
-    seconds = time.perf_counter() - t0
-    counts = {"documents": len(metas), "chunks": sum(m["chunks"] for m in metas),
-              "sentences": sum(m["sentences"] for m in metas)}
-    data.manifest = Manifest.new(
-        model=embedder.name, backend=backend, sentence_vectors=how, settings=config.index_settings(),
-        fusion_weights=config.fusion_weights, dimension=dim, counts=counts, built_at=now, skipped=listed,
-        bm25=dict(PARAMS, rows=counts["chunks"], documents={"rows": counts["documents"]}),
-        build_seconds=seconds, corpus=safe_text(str(Path(config.corpus_dir).absolute())), documents=metas)
-    store.save(config.index_dir, data, base=base)   # writes only what base lacks
-    return BuildReport(config.index_dir, len(metas), counts["chunks"], counts["sentences"],
+    written = {"base": base}
+
+    def write(pending: set) -> None:
+        """A version of every current document; those in pending without vectors yet (zeros, marked
+        pending in the manifest: rag.retrieve.retriever ranks them by BM25 and encodes what it shows).
+        Unchanged documents keep their rows in the base index (rag.storage.writer reads them if it must)."""
+        metas, all_chunks, cv, sp, sv, own = [], [], [], [], [], []
+        for doc_id in sorted(current):
+            if doc_id in fresh:
+                chunks, units, _ = fresh[doc_id]
+                d = seen[doc_id].doc
+                meta = dict(_about(d), id=d.id, title=d.title, sha256=d.sha256, indexed_at=now)
+                units = np.asarray(units, dtype=np.int64).reshape(-1, 2)
+                if doc_id in pending:
+                    meta["pending"] = True
+                    vec = np.zeros((len(chunks), dim[0]), np.float32)
+                    svec = np.zeros((len(units), dim[0]), np.float32)
+                else:
+                    vec, svec = vecs[doc_id]
+                all_chunks.extend(chunks)
+                cv.append(vec)
+                sp.append(np.column_stack([np.full(len(units), len(metas), dtype=np.int64), units]))
+                sv.append(svec)
+                own.append(doc_id)
+                metas.append(dict(meta, chunks=len(chunks), sentences=len(units)))
+            else:   # unchanged: its rows stay in the old index
+                meta = old[doc_id]
+                counts = {"chunks": meta["chunks"], "sentences": meta["sentences"]}
+                meta = dict({k: meta[k] for k in ("id", "title", "sha256", "pending") + ABOUT if k in meta})
+                if doc_id in seen and "kind" not in meta:   # indexed before these were recorded
+                    meta.update(_about(seen[doc_id].doc), indexed_at=base.manifest.get("built_at", now))
+                metas.append(dict(meta, **counts))
+        width = next((v.shape[1] for v in cv), None) or dim[0] or base.manifest["dimension"]
+        data = store.IndexData(manifest={}, chunks=all_chunks,
+                               chunk_vecs=np.concatenate(cv) if cv else np.zeros((0, width), np.float32),
+                               sentences=np.concatenate(sp) if sp else np.zeros((0, 3), np.int64),
+                               sentence_vecs=np.concatenate(sv) if sv else np.zeros((0, width), np.float32),
+                               fresh=own)
+        counts = {"documents": len(metas), "chunks": sum(m["chunks"] for m in metas),
+                  "sentences": sum(m["sentences"] for m in metas)}
+        data.manifest = Manifest.new(
+            model=embedder.name, backend=backend, sentence_vectors=how, settings=config.index_settings(),
+            fusion_weights=config.fusion_weights, dimension=width, counts=counts, built_at=now, skipped=listed,
+            bm25=dict(PARAMS, rows=counts["chunks"], documents={"rows": counts["documents"]}),
+            build_seconds=time.perf_counter() - t0, corpus=safe_text(str(Path(config.corpus_dir).absolute())),
+            documents=metas)
+        store.save(config.index_dir, data, base=written["base"])   # writes only what its base lacks
+        written["counts"] = (counts["documents"], counts["chunks"], counts["sentences"])
+
+    def reload_base() -> None:   # the version just written is the next write's base (its files just hashed)
+        written["base"] = store.load(config.index_dir, config.index_settings(), search=False,
+                                     stamps=store.read_stamps(config.index_dir))
+
+    how = "pooled" if vectors.one_pass(config, embedder) else "encoded"
+    dim = [None]
+    total, unit = vectors.count(fresh, fresh, config, embedder)
+    todo = sorted(i for i in fresh if i not in vecs)
+    if progressive and todo:   # answerable by keywords first, then the vectors, window by window
+        progress.phase("writing")
+        dim[0] = embedder.dim
+        write(set(todo))
+        reload_base()
+        if on_lexical is not None:
+            on_lexical(written["counts"])
+        progress.phase("embedding", total, unit)
+        progress.advance(tally.done)
+        tally.bar = progress
+        pending, chunks_in = set(todo), 0
+        window.clear()
+        for i in todo:
+            window.append(i)
+            chunks_in += len(fresh[i][0])
+            if chunks_in >= WINDOW or i == todo[-1]:
+                flush()
+                pending -= set(vecs)
+                write(pending)
+                if pending:
+                    reload_base()
+                chunks_in = 0
+    else:
+        progress.phase("embedding", total, unit)
+        progress.advance(tally.done)   # what was embedded while reading
+        tally.bar = progress
+        if window:
+            flush()
+        progress.phase("writing")
+        write(set())
+    n_docs, n_chunks, n_sent = written["counts"]
+    return BuildReport(config.index_dir, n_docs, n_chunks, n_sent,
                        kept_stale=kept_stale, skipped=skipped, seconds=time.perf_counter() - t0, **report)

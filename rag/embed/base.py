@@ -13,12 +13,14 @@ import abc
 
 import numpy as np
 
+from rag.config import DEFAULT_BACKEND
+
 
 class EmbeddingModel(abc.ABC):
     """Text to normalized vectors."""
 
     name: str = ""
-    backend: str = "torch"
+    backend: str = DEFAULT_BACKEND
     one_call: bool = False
 
     @property

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.config import BACKENDS, DEFAULT_MODEL
+from rag.config import BACKENDS, DEFAULT_BACKEND, DEFAULT_MODEL
 from rag.embed import pooling
 from rag.embed.base import EmbeddingModel
 from rag.errors import ModelError
@@ -102,7 +102,7 @@ class Embedder(EmbeddingModel):
     def __init__(self, name: str = DEFAULT_MODEL, *, batch_size: int = 32, backend: str | None = None,
                  device: str | None = None):
         self.name, self.batch_size = name, batch_size
-        self.backend = backend or os.environ.get("RAG_BACKEND") or "torch"
+        self.backend = backend or os.environ.get("RAG_BACKEND") or DEFAULT_BACKEND
         self.device = device or os.environ.get("RAG_DEVICE") or "cpu"
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
@@ -168,7 +168,15 @@ class Embedder(EmbeddingModel):
             raise ModelError(f"{self.name!r} is not a mean-pooling model: encode sentences separately")
         return self._run(list(texts), spans, on_batch)
 
-    def _run(self, texts, spans, on_batch):
+    def encode_sums(self, texts: list[str], *, on_batch=None):
+        """One pass: (text vectors [N, dim], token sums [N, dim] float64, token counts [N]): the sum of
+        each text's token embeddings (special tokens included) and how many, so that the vector of a
+        run of texts can be pooled from them (rag.embed.pooling.pool_runs)."""
+        if not self.token_outputs:
+            raise ModelError(f"{self.name!r} is not a mean-pooling model: encode chunks separately")
+        return self._run(list(texts), None, on_batch, sums=True)
+
+    def _run(self, texts, spans, on_batch, sums=False):
         tok = self.model.tokenizer
         enc = tok([t.strip() for t in texts] if spans is None else texts, add_special_tokens=True,
                   truncation=True, max_length=self.max_tokens, return_attention_mask=False,
@@ -178,6 +186,9 @@ class Embedder(EmbeddingModel):
         forward, pad = self.forward(), tok.pad_token_id or 0
         vecs = np.zeros((len(texts), self.dim), dtype=np.float32)
         span_vecs, redo = [None] * len(texts), []
+        if sums:
+            tot = np.zeros((len(texts), self.dim), dtype=np.float64)
+            cnt = np.array([len(x) for x in ids], dtype=np.int64)
         for b in range(0, len(order), self.batch_size):
             idx = order[b:b + self.batch_size]
             width = max(len(ids[i]) for i in idx)
@@ -187,6 +198,8 @@ class Embedder(EmbeddingModel):
                 arr[k, :len(ids[i])], mask[k, :len(ids[i])] = ids[i], 1
             hidden = forward(arr, mask, np.zeros_like(arr))
             vecs[idx] = pooling.mean_pool(hidden, mask)
+            if sums:
+                tot[idx] = (hidden.astype(np.float64) * mask[..., None]).sum(axis=1)
             for k, i in enumerate(idx) if spans is not None else ():
                 off = np.asarray(enc["offset_mapping"][i], dtype=np.int64).reshape(-1, 2)
                 span_vecs[i], missing = pooling.pool(hidden[k, :len(ids[i])], off, spans[i])
@@ -197,6 +210,8 @@ class Embedder(EmbeddingModel):
             extra = self._run([texts[i][slice(*spans[i][n])] for i, n in redo], None, None)[0]
             for (i, n), v in zip(redo, extra):
                 span_vecs[i][n] = v
+        if sums:
+            return vecs, tot, cnt
         return vecs, span_vecs
 
 

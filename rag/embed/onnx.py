@@ -5,10 +5,14 @@ transformer only: token embeddings out; pooling stays in rag.embed.embedder) and
 onnx-int8, quantizes that file's weights to int8 (onnxruntime.quantization
 dynamic quantization, per channel, matrix products only). Both files are cached under ``$RAG_CACHE_DIR`` (default
 ``$XDG_CACHE_HOME/rag-offline`` or ``~/.cache/rag-offline``) in a folder named
-by the sha256 of the model's weights and config, written atomically, so later
-runs and other processes reuse them; nothing is downloaded. Needs the optional
-packages onnx and onnxruntime (``pip install 'rag-offline[onnx]'``): without
-them a DependencyError names that command. Does not handle models that are not
+by the sha256 of the model's weights and config, written atomically (a temporary
+file, fsynced, renamed, the folder fsynced: a crash leaves no file or the whole
+file), so later runs and other processes reuse them; a cached file ONNX Runtime
+cannot load is produced again. The export and the quantization are deterministic:
+the same model and package versions give the same bytes (checked: two exports and
+two quantizations, same sha256). Nothing is downloaded. Needs the optional
+packages onnx and onnxruntime (dependencies of the package, as the default backend is
+onnx-int8): without them a DependencyError names the install command. Does not handle models that are not
 a local folder with their weights, GPU execution providers, or static
 quantization with calibration data.
 """
@@ -25,7 +29,7 @@ from pathlib import Path
 
 from rag.errors import DependencyError, ModelError
 
-INSTALL = "pip install 'rag-offline[onnx]'   (or: pip install onnxruntime onnx)"
+INSTALL = "pip install onnxruntime onnx   (dependencies of rag-offline: its install is incomplete)"
 EXPORT_VERSION = "2"   # bump when the export recipe changes: a new cache folder
 OPSET = 17
 _SESSIONS: dict[tuple, object] = {}
@@ -75,11 +79,21 @@ def _atomic(target: Path, write) -> Path:
         with _quiet():
             write(Path(tmp))
         os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
+        _fsync(Path(tmp))   # the bytes are on disk before the name points at them:
+        os.replace(tmp, target)   # a crash leaves the old state (no file) or the whole file
+        _fsync(target.parent)
     finally:
         os.chdir(cwd)
         Path(tmp).unlink(missing_ok=True)
     return target
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -159,7 +173,14 @@ def onnx_forward(st_model, model_dir: str, backend: str):
             opts.log_severity_level = 3
             # no busy-waiting between operators: on a shared machine it burns the cores others need
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            _SESSIONS[path] = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            try:
+                _SESSIONS[path] = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            except Exception:   # an unreadable cached file (damaged on disk): produce it again, once
+                path.unlink(missing_ok=True)
+                if backend == "onnx-int8":
+                    (path.parent / "model.onnx").unlink(missing_ok=True)
+                path = model_file(st_model, model_dir, backend)
+                _SESSIONS[path] = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         session = _SESSIONS[path]
 
     def forward(input_ids, attention_mask, token_type_ids):

@@ -89,3 +89,13 @@ def pool(hidden: np.ndarray, offsets: np.ndarray, spans: list[tuple[int, int]]) 
     ok[missing] = False
     out[ok] = normalize(out[ok])
     return out, missing
+
+
+def pool_runs(sums: np.ndarray, runs: list[list[int]]) -> np.ndarray:
+    """Vectors of texts made of runs of encoded texts (a chunk from its sentences and title line):
+    the normalized sum of their token sums [N, D] (from Embedder.encode_sums), i.e. the mean over
+    all their word pieces, each embedded in the context of its own sentence."""
+    out = np.zeros((len(runs), sums.shape[-1]), dtype=np.float64)
+    for n, rows in enumerate(runs):
+        out[n] = sums[rows].sum(axis=0)
+    return normalize(out)

@@ -13,7 +13,14 @@ the mode, and the page its start is on for paged documents (PDF, slides). With a
 (rag.retrieve.scope: folders, file types, picked documents) every candidate comes from the
 scope's own rows: the dense search runs over only those rows (all of them scored exactly when
 they are few: ``exact_scope_rows``), BM25 scores only them, and the hybrid's maxima are
-theirs, so nothing outside the scope is ranked or returned. Does not rerank with a cross-encoder.
+theirs, so nothing outside the scope is ranked or returned.
+
+A partial index (a build still computing vectors: documents marked ``pending`` in
+the manifest, their stored vectors zero; rag.build.builder) is ranked by BM25 in
+every mode until it is complete, and the vectors of the few chunks and sentences a
+question then needs (the passages shown and their sentences, for the answer step)
+are encoded on demand with ``encode`` when given. ``progress`` says how far the
+vectors are. Does not rerank with a cross-encoder.
 """
 from __future__ import annotations
 
@@ -60,11 +67,11 @@ class Retriever:
 
     exact_scope_rows = 1024   # a scope of at most this many chunks is scored exactly rather than searched
 
-    def __init__(self, data: IndexData, *, weights: tuple, depth: int):
+    def __init__(self, data: IndexData, *, weights: tuple, depth: int, encode=None):
         import faiss
 
         faiss.omp_set_num_threads(1)   # fastest for single queries on small machines
-        self.data, self.weights, self.depth = data, tuple(weights), depth
+        self.data, self.weights, self.depth, self.encode = data, tuple(weights), depth, encode
         self.docs = data.manifest["documents"]
         self.bm25, self.doc_bm25 = data.bm25, data.doc_bm25
         self._pages = [d.get("page_starts") or None for d in self.docs]
@@ -78,6 +85,11 @@ class Retriever:
         self._chunk_doc = np.repeat(np.arange(len(self.docs), dtype=np.int64), n_chunks)
         self._sent_lo = base[self._chunk_doc] + column(data.chunks, "sent_lo")
         self._sent_hi = base[self._chunk_doc] + column(data.chunks, "sent_hi")
+        pending = np.array([bool(d.get("pending")) for d in self.docs], dtype=bool)
+        self.partial = bool(pending.any())
+        self._chunk_pending = pending[self._chunk_doc] if self.partial else None
+        self._sent_pending = np.repeat(pending, n_sents) if self.partial else None
+        self._lazy: dict = {}   # ("c" | "s", row) -> vector encoded on demand (partial index)
         self._scopes: dict[Scope, Allowed] = {}
         self._dense_within: dict[Scope, object] = {}
 
@@ -92,6 +104,51 @@ class Retriever:
                 self._scopes.clear()
             self._scopes[scope] = hit
         return hit
+
+    @property
+    def progress(self) -> dict:
+        """How far the vectors are: {"complete", "documents", "documents_pending", "chunks",
+        "chunks_pending"}."""
+        n_docs = sum(1 for d in self.docs if d.get("pending"))
+        n_chunks = int(self._chunk_pending.sum()) if self.partial else 0
+        return {"complete": not self.partial, "documents": len(self.docs), "documents_pending": n_docs,
+                "chunks": len(self.data.chunks), "chunks_pending": n_chunks}
+
+    def _chunk_vecs(self, rows) -> np.ndarray:
+        """Chunk vectors of rows (float32); on a partial index, pending rows encoded on demand."""
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        out = self._vecs[rows]
+        if self.partial:
+            self._fill(out, rows, self._chunk_pending, "c")
+        return out
+
+    def _fill(self, out, rows, pending, kind) -> None:
+        todo = [n for n, r in enumerate(rows) if pending[r]]
+        if not todo or self.encode is None:
+            return
+        need = [int(rows[n]) for n in todo if (kind, int(rows[n])) not in self._lazy]
+        if need:
+            texts = [self._chunk_text(r) if kind == "c" else self._sentence_text(r) for r in need]
+            for r, v in zip(need, self.encode(texts)):
+                self._lazy[kind, r] = np.asarray(v, dtype=np.float32)
+        for n in todo:
+            out[n] = self._lazy[kind, int(rows[n])]
+
+    def _chunk_text(self, row: int) -> str:
+        """What the build embeds for a chunk (rag.build.builder.indexed_text)."""
+        from rag.build.builder import indexed_text
+
+        c = self.data.chunks[row]
+        settings = self.manifest.get("settings", {})
+        return indexed_text(c, self.docs[self._chunk_doc[row]]["title"], _Titles(settings.get("title_in_chunks", True)))
+
+    def _sentence_text(self, row: int) -> str:
+        d, a, b = (int(x) for x in self.data.sentences[row])
+        lo = int(np.searchsorted(self._chunk_doc, d))   # the document's chunks are contiguous, in order
+        for c in self.data.chunks[lo:]:
+            if c["start"] <= a and b <= c["end"]:
+                return c["text"][a - c["start"]:b - c["start"]]
+        return ""
 
     @property
     def manifest(self) -> dict:
@@ -110,6 +167,13 @@ class Retriever:
 
     def _candidates(self, question: str, qvec: np.ndarray, depth: int, mode: str, allowed: Allowed | None = None):
         n = self.data.faiss_index.ntotal
+        if self.partial and self.bm25 is not None:   # dense ranks wait for every vector
+            n = len(self.data.chunks)
+            bm = self.bm25.scores(question, None if allowed is None else allowed.chunks)
+            top = min(depth, n)
+            bm_ids = np.argpartition(-bm, top - 1)[:top] if top < n else np.arange(n)
+            bm_ids = bm_ids[np.argsort(-bm[bm_ids], kind="stable")]
+            return np.zeros(0, np.int64), bm_ids[bm[bm_ids] > 0], bm
         if allowed is not None and len(allowed.rows) <= max(depth, self.exact_scope_rows):
             sims = self._vecs[allowed.rows] @ qvec   # a small scope: every row of it scored exactly
             dense_ids = allowed.rows[np.lexsort((allowed.rows, -sims))][:depth]
@@ -144,6 +208,8 @@ class Retriever:
         qvec = np.asarray(qvec, np.float32).reshape(-1)
         depth = max(k, depth or self.depth)
         allowed = self.allowed(scope)
+        if self.partial and self.bm25 is not None:
+            mode = "bm25"
         dense_ids, bm_ids, bm = self._candidates(question, qvec, depth, mode, allowed)
         if mode == "bm25" and bm is not None:
             cands = bm_ids
@@ -164,7 +230,7 @@ class Retriever:
                 scores = fusion.rrf(f) if mode == "rrf" else fusion.hybrid(f, self.weights)
         order = np.argsort(-scores, kind="stable")[:k]
         picked = cands[order]
-        sims = self._vecs[picked] @ qvec
+        sims = self._chunk_vecs(picked) @ qvec
         out = []
         for rank, (i, s, sim) in enumerate(zip(picked, scores[order], sims), 1):
             c = self.data.chunks[i]
@@ -223,4 +289,13 @@ class Retriever:
         return out
 
     def sentence_vectors(self, rows: list[int]) -> np.ndarray:
-        return self._sent_vecs[rows]
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        out = self._sent_vecs[rows]
+        if self.partial:
+            self._fill(out, rows, self._sent_pending, "s")
+        return out
+
+
+@dataclass(frozen=True)
+class _Titles:
+    title_in_chunks: bool

@@ -88,6 +88,8 @@ def check_manifest(m: dict) -> None:
             raise IndexCorruptError(f"{where}: segment {d['segment']!r} is not listed in manifest segments")
         for key in ("chunks", "sentences"):
             _need(d, key, int, where, minimum=0)
+        if not isinstance(d.get("pending", False), bool):   # vectors not computed yet (a progressive build)
+            raise IndexCorruptError(f"{where}: pending should be true or false, found {d['pending']!r}")
         if d["id"] in ids:
             raise IndexCorruptError(f"{where}: id {d['id']!r} is listed twice")
         ids.add(d["id"])
@@ -228,13 +230,13 @@ def corpus_hint(manifest, index_dir: Path, corpus=None):
 
 def rebuild_hint(index_dir: Path, corpus=None, settings: dict | None = None, *, rebuild: bool = True) -> str:
     """'rebuild it with: rag index CORPUS --index INDEX [--model M] [--backend B] --rebuild', shell-quoted."""
-    from rag.config import DEFAULT_MODEL
+    from rag.config import DEFAULT_BACKEND, DEFAULT_MODEL
 
     args = ["rag", "index", str(corpus) if corpus else "CORPUS", "--index", str(index_dir)]
     model, backend = (settings or {}).get("model"), (settings or {}).get("backend")
     if isinstance(model, str) and model != DEFAULT_MODEL:
         args += ["--model", model]
-    if isinstance(backend, str) and backend != "torch":
+    if isinstance(backend, str) and backend != DEFAULT_BACKEND:
         args += ["--backend", backend]
     command = shlex.join(args + (["--rebuild"] if rebuild else []))
     return f"rebuild it with: {command}" if rebuild else command

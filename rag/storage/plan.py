@@ -1,7 +1,8 @@
 """Which documents a new version keeps in their old segments and which it writes anew.
 
 A document is kept where it is when the base (the verified previous version the
-build started from) holds it with the same sha256 and counts: the build reused
+build started from) holds it with the same sha256 and counts and the same vector
+state (``pending``: its vectors not computed yet, stored as zeros): the build reused
 its records and vectors unchanged. Everything else (added or changed documents)
 goes into one new segment. Merging: segments left with no live document are
 dropped; a segment whose live chunks are under half of what it stores is
@@ -24,7 +25,8 @@ def plan(docs: list[dict], base_manifest: dict | None) -> tuple[dict[str, str], 
     for d in docs:
         b = base_docs.get(d["id"])
         if b is not None and b["segment"] in stored and all(b[k] == d[k] for k in
-                                                            ("sha256", "title", "chunks", "sentences")):
+                                                            ("sha256", "title", "chunks", "sentences")) \
+                and bool(b.get("pending")) == bool(d.get("pending")):
             keep[d["id"]] = b["segment"]
     live: dict[str, int] = {}
     for d in docs:

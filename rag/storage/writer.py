@@ -196,6 +196,10 @@ def _write_segment(index_dir: Path, data: IndexData, docs: list[dict], rows: lis
     seg_docs = [{"id": docs[n]["id"], "chunks": docs[n]["chunks"], "sentences": docs[n]["sentences"]}
                 for n in rows]
     settings = data.manifest.get("settings", {})
+    threshold = settings.get("ann_threshold", Config.ann_threshold)
+    if all(docs[n].get("pending") for n in rows):   # zero vectors until computed: nothing to search
+        threshold = None
+
     def joined(parts, width, dtype):
         if isinstance(parts, np.ndarray):
             return parts
@@ -203,7 +207,7 @@ def _write_segment(index_dir: Path, data: IndexData, docs: list[dict], rows: lis
     return segments.write(index_dir, seg_docs, chunks, joined(cvecs, dim, segments.VECTOR_DTYPE),
                           joined(spans, 2, np.int64), joined(svecs, dim, segments.VECTOR_DTYPE),
                           TMP_PREFIX, _fsync_tree,
-                          ann_threshold=settings.get("ann_threshold", Config.ann_threshold),
+                          ann_threshold=threshold,
                           titles={d["id"]: d["title"] for d in docs},
                           title_in_chunks=settings.get("title_in_chunks", True))
 

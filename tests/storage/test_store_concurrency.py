@@ -11,10 +11,11 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag.storage import writer as store
-from rag.build.builder import build_index
+from rag.build.builder import build_index, indexed_text
 from rag.errors import RagError
 
 import index_worker as worker
@@ -122,6 +123,43 @@ def test_kill_at_random_moments_leaves_old_or_new_index(tmp_path, seed):
     assert worker.check(store.load(index_dir), TEXTS) == "B"
     assert leftovers(index_dir) == []
     print(f"seed {seed}: {stats}")
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_kill_during_progressive_builds_leaves_a_whole_index(tmp_path, seed):
+    """Progressive builds (a lexical version with every document pending, then a version per window
+    of vectors): a kill at any moment leaves a whole version whose pending documents hold zero
+    vectors and the others their vectors; the next build completes it."""
+    rng = random.Random(seed)
+    index_dir = tmp_path / "idx"
+    cfg = worker.config(index_dir)
+    build_index(cfg, embedder=FakeEmbedder(), documents=worker.documents("A"))
+    partial = 0
+    for _ in range(6):
+        proc = spawn("progressive", index_dir, 0)
+        time.sleep(rng.uniform(0.0, 3.0))   # a build: its lexical version, then 8 windows of 0.1 s or more
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=30)
+        assert proc.returncode == -signal.SIGKILL
+        data = store.load(index_dir)
+        tag = worker.check(data, TEXTS)
+        docs = data.manifest["documents"]
+        partial += any(d.get("pending") for d in docs)
+        vecs, at = np.asarray(data.chunk_vecs), 0
+        titles = {d["id"]: d["title"] for d in docs}
+        for d in docs:
+            rows = vecs[at:at + d["chunks"]]
+            if d.get("pending"):
+                assert not rows.any(), d["id"]
+            else:
+                texts = [indexed_text(c, titles[d["id"]], cfg) for c in data.chunks[at:at + d["chunks"]]]
+                assert np.allclose(rows, FakeEmbedder().encode(texts), atol=2e-3), d["id"]
+            at += d["chunks"]
+    build_index(cfg, embedder=FakeEmbedder(), documents=worker.documents(tag))   # completes what was left
+    data = store.load(index_dir)
+    assert worker.check(data, TEXTS) == tag and not any(d.get("pending") for d in data.manifest["documents"])
+    assert leftovers(index_dir) == []
+    print(f"seed {seed}: {partial} of 6 kills left a partial index")
 
 
 @pytest.mark.parametrize("seed", [4, 5])

@@ -62,6 +62,7 @@ BAD_SHAPES = {
     "a document's chunks is a string": set_(["documents", 0, "chunks"], "1"),
     "a document has no sha256": lambda m: m["documents"][0].pop("sha256") and None,
     "a document id is a number": set_(["documents", 1, "id"], 7),
+    "a document's pending is a string": set_(["documents", 0, "pending"], "yes"),
     "counts is null": set_(["counts"], None),
     "counts.chunks is a float": set_(["counts", "chunks"], 2.0),
     "settings is a string": set_(["settings"], "model=fake-hash-64"),

@@ -57,6 +57,12 @@ def test_status_in_plain_language():
     assert status_text({"documents": 3, "built_at": None}, now) == "3 documents, indexed at an unknown time"
     assert status_text({"documents": 3, "built_at": None, "skipped": 2}, now) == \
         "3 documents, indexed at an unknown time · 2 files could not be read (see Documents)"
+    partial = {"complete": False, "documents": 1200, "documents_pending": 200, "chunks": 3000, "chunks_pending": 500}
+    assert status_text({"documents": 1200, "built_at": None, "vectors": partial}, now) == \
+        ("1200 documents, indexed at an unknown time · still indexing: vectors for 1,000 of 1,200 documents "
+         "(answers use keywords only until done)")
+    assert "still indexing" not in status_text({"documents": 3, "built_at": None,
+                                                "vectors": dict(partial, complete=True)}, now)
 
 
 def test_restore_keeps_valid_turns_and_drops_tampered_ones():
