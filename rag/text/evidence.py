@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import re
 
+from rag.text.chunk import field_line
 from rag.text.terms import tokenize
 
 # Words that shape a question but are not evidence in a sentence (after stemming).
@@ -118,6 +119,9 @@ def sentence_kind(sentence: str, line: str, *, first_line: bool = False) -> str:
         return "heading"
     if CAPTION.search(line) or CAPTION.match(s):
         return "caption"
+    body = _BULLET.sub("", line, count=1)
+    if len(words) >= 2 and field_line(body) and s.rstrip(".;").find(":") > 0:
+        return "statement"   # "Label: value": a table or spreadsheet row, a form field, a slide bullet
     lower = [w for w in words if w[0].islower()]
     line_words = _WORD.findall(line) or words
     if not _TERMINAL.search(line) and not _BULLET.match(line) and line_words:
