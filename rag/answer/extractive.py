@@ -42,7 +42,7 @@ from rag.answer import multi_sentence as multi
 from rag.answer import short_answer
 from rag.answer.base import NOT_FOUND, Answer, Answerer, SentenceSource, cite
 from rag.retrieve.retriever import Passage, Sentence
-from rag.text.evidence import answer_type, line_of, question_terms, sentence_kind
+from rag.text.evidence import answer_type, heading_before, headings, line_of, question_terms, sentence_kind
 from rag.text.evidence import terms as terms_of
 
 # Feature columns: cosine, sentence term share, passage term share, type match, 1/passage rank,
@@ -73,13 +73,15 @@ def candidates(question: str, passages: Sequence[Passage], source: SentenceSourc
     for p in passages:
         title, ctx = terms_of(p.title), terms_of(p.title + " " + p.text)
         ctx_share = sum(w for t, w in terms.items() if t in ctx) / total if total else 0.0
+        heads = headings(p.text)
         for s in source.sentences(p):
             a = s.start - p.start
             line = line_of(p.text, a, a + len(s.text))
             if s.row in seen or sentence_kind(s.text, line, first_line=s.start == 0) != "statement":
                 continue
             seen.add(s.row)
-            present = terms_of(s.text) | title   # a sentence speaks of its document's subject
+            # a sentence speaks of its document's subject, and of the heading it sits under (a slide title)
+            present = terms_of(s.text) | title | terms_of(heading_before(heads, a))
             span = short_answer.find(question, s.text, kind)
             cands.append(Candidate(p, s, span))
             share = sum(w for t, w in terms.items() if t in present) / total if total else 0.0
@@ -201,6 +203,12 @@ class ExtractiveAnswerer(Answerer):
                 short = (span.text, holder.passage.doc_id, a, a + len(span.text), round(float(prob), 4))
                 if holder is not picked[0]:   # the span's sentence leads, the best other one follows
                     picked = [holder] + [c for c in picked if c is not holder][:1]
+        if short is None and kind != "yes/no":   # a "Label: value" statement (a row, a bullet): the asked value
+            for c in picked[:1]:
+                span = short_answer.field_value(question, c.sentence.text)
+                if span is not None:
+                    a = c.sentence.start + span.start
+                    short = (span.text, c.passage.doc_id, a, a + len(span.text), None)
         # a yes/no question leads with the sentence that decides it; others read in document order
         text, citations = cite([(c.passage, c.sentence) for c in picked], reading_order=kind != "yes/no")
         if short is None or kind == "yes/no":

@@ -6,7 +6,10 @@ of the indexed corpus, so the same question gets the same weights over one
 short document or thousands. ``answer_type`` says what kind of answer a
 question asks for (DATE, NUMBER, PERSON, ENTITY, PLACE, AUTHOR or None) from its wording.
 ``sentence_kind`` tells statements from headings, title lines, captions and
-fragments, from the sentence and the line it sits on. Does not parse syntax:
+fragments, from the sentence and the line it sits on; a "Label: value" line (a
+table or spreadsheet row, a form field, a slide bullet) is a statement.
+``headings``/``heading_before`` give the heading a sentence sits under (context
+for ranking it: a slide title over its bullets, a sheet name over its rows). Does not parse syntax:
 these are tested rules, and English only.
 """
 from __future__ import annotations
@@ -133,3 +136,25 @@ def sentence_kind(sentence: str, line: str, *, first_line: bool = False) -> str:
     if len(words) < 4 or len(lower) < 2:
         return "fragment"
     return "statement"
+
+
+def headings(text: str) -> list[tuple[int, str]]:
+    """(offset, text) of the heading and title lines of a text (a Markdown heading, a slide or section
+    title, a sheet name: a line sentence_kind calls a heading or title), in order."""
+    out, pos = [], 0
+    for line in text.split("\n"):
+        s = line.strip()
+        if s and sentence_kind(s, line, first_line=pos == 0) in ("heading", "title"):
+            out.append((pos, s.lstrip("#").strip()))
+        pos += len(line) + 1
+    return out
+
+
+def heading_before(heads: list[tuple[int, str]], offset: int) -> str:
+    """The last of heads (from headings) that starts before offset, or ""."""
+    best = ""
+    for a, h in heads:
+        if a >= offset:
+            break
+        best = h
+    return best
