@@ -8,7 +8,8 @@ sentence); the share of the question's rarity-weighted terms in the sentence
 and title; whether it holds an answer of the asked type; 1 / passage rank; and
 a negation mismatch (the question says "not"/"never", the sentence does not);
 full coverage (all of the question's content words, at least two, are in it or
-its title). One weighting of them is the evidence score, another picks the
+its title; or, for a "Label: value" row, the question names its key and a column:
+rag.answer.short_answer.field_match, whose labelled value also counts as a typed answer). One weighting of them is the evidence score, another picks the
 sentence. The best one (and a second
 within a small margin) is quoted with its [n] marker; when the question asks
 for a date, number, person or place found in a quoted sentence (or, for
@@ -88,8 +89,13 @@ def candidates(question: str, passages: Sequence[Passage], source: SentenceSourc
             if kind == "AUTHOR" and span is not None:   # a byline answers "who wrote this" in full
                 share = 1.0
             mismatch = negated and not NEGATION.search(s.text)
-            rows.append((0.0, share, ctx_share, float(span is not None), 1.0 / p.rank, float(mismatch),
-                         float(share >= 0.999 and len(terms) >= 2 and not mismatch)))
+            # "Label: value" (a row, a field): a value of the asked type under a label the question names
+            # holds an answer; looked up by the row's key and that label, it counts as full coverage
+            cell, keyed = short_answer.field_match(question, s.text) if ":" in s.text else (None, False)
+            covered = (share >= 0.999 and len(terms) >= 2) or keyed
+            rows.append((0.0, share, ctx_share, float(span is not None or cell is not None), 1.0 / p.rank,
+                         float(mismatch),
+                         float(covered and not mismatch)))
     feats = np.array(rows, dtype=np.float32).reshape(-1, 7)
     return cands, feats
 

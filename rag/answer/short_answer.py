@@ -234,23 +234,29 @@ def field_value(question: str, sentence: str) -> Span | None:
     """The value of a "Label: value" sentence (a row "Office: Lisbon; Employees: 42", a bullet "Data
     migration: Priya Raman") that the question asks for: the pair whose label holds the most of the
     question's words, leaving out pairs whose value the question already gives (the row's key, "Lisbon")
-    and values not of the asked type (a number for "how many"); None when no label holds a question word
-    (a single pair whose label the question names answers with its value)."""
+    and values not of the asked type (a number for "how many"); None when no label holds a question word."""
+    return field_match(question, sentence)[0]
+
+
+def field_match(question: str, sentence: str) -> tuple[Span | None, bool]:
+    """(field_value's span, whether the question also names another pair's value: the row's key). Both
+    together are a cell lookup: the question names the row ("Lisbon") and the column ("employees")."""
     from rag.text.evidence import answer_type, question_terms, terms
 
     pairs = [(m.group(1).strip(), m.start(2), m.end(2)) for m in _FIELD_PAIR.finditer(sentence)]
     if not pairs:
-        return None
+        return None, False
     weights, kind = question_terms(question), answer_type(question)
-    best, best_score = None, 0.0
+    best, best_score, keyed = None, 0.0, False
     for label, a, b in pairs:
         value = sentence[a:b].rstrip(".")
         v_terms = terms(value)
         if v_terms and v_terms <= set(weights):   # the question names it: the row's key, not its answer
+            keyed = True
             continue
         if kind in _TYPED and not _TYPED[kind].search(value):
             continue
         score = sum(w for t, w in weights.items() if t in terms(label))
         if score > best_score:
             best, best_score = Span(value, a, a + len(value)), score
-    return best
+    return best, keyed and best is not None

@@ -59,6 +59,7 @@ _ITEM = re.compile(r"[ \t]*(?:[-*•‣◦–]|\d{1,3}[.)]|[a-z][.)])[ \t]+\S") 
 _HEADING = re.compile(r"[ \t]{0,3}#{1,6}[ \t]")                                 # so does a Markdown heading
 # "Label: value" (a table or spreadsheet row, a form field, a slide bullet): a label of at most 6 words
 FIELD = re.compile(r"[ \t]*[^\W_][^:\n;.!?]{0,60}?:[ \t]+\S")
+_CLOSED = re.compile(r"[.!?…:;]['\"”’)\]]*[ \t]*$")
 _OPEN_END = re.compile(r"[.!?…:;,\-–—(\[\"'“‘]['\"”’)\]]*[ \t]*$")   # a line end that cannot close a title
 
 
@@ -83,14 +84,19 @@ def _new_unit(prev: str, line: str, longest: int) -> bool:
 def units(text: str) -> list[tuple[int, int]]:
     """Spans of the text's units: runs of lines that read as one (a wrapped paragraph, a list item and
     its wrapped lines). A blank line ends a unit; so does the start of a list item, a heading or a
-    "Label: value" line, and the end of a heading or of a title-like line (see _new_unit)."""
+    "Label: value" line, and the end of a heading or of a title-like line (see _new_unit). In a block
+    of three lines or more where most lines end with punctuation, each line is a unit: such text is
+    not wrapped but written a sentence or paragraph to a line."""
     out = []
     for block in re.finditer(r"[^\n]*\S[^\n]*(?:\n[^\n]*\S[^\n]*)*", text):
         lines = [(m.start() + block.start(), m.group()) for m in re.finditer(r"[^\n]+", block.group())]
         longest = max(len(ln.strip()) for _, ln in lines)
+        # most lines closed by punctuation: one unit a line (a line per sentence or paragraph), not wrapped
+        closed = sum(bool(_CLOSED.search(ln)) for _, ln in lines[:-1])
+        per_line = len(lines) >= 3 and closed >= 0.6 * (len(lines) - 1)
         start = lines[0][0]
         for (_, prev), (a, line) in zip(lines, lines[1:]):
-            if _new_unit(prev, line, longest):
+            if per_line or _new_unit(prev, line, longest):
                 out.append((start, a - 1))
                 start = a
         out.append((start, block.end()))

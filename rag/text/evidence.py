@@ -9,11 +9,13 @@ question asks for (DATE, NUMBER, PERSON, ENTITY, PLACE, AUTHOR or None) from its
 fragments, from the sentence and the line it sits on; a "Label: value" line (a
 table or spreadsheet row, a form field, a slide bullet) is a statement.
 ``headings``/``heading_before`` give the heading a sentence sits under (context
-for ranking it: a slide title over its bullets, a sheet name over its rows). Does not parse syntax:
+for ranking it: a slide title over its bullets, a sheet name over its rows);
+``with_context`` leads list items and "Label: value" lines with it, for embedding. Does not parse syntax:
 these are tested rules, and English only.
 """
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 
@@ -152,9 +154,23 @@ def headings(text: str) -> list[tuple[int, str]]:
 
 def heading_before(heads: list[tuple[int, str]], offset: int) -> str:
     """The last of heads (from headings) that starts before offset, or ""."""
-    best = ""
-    for a, h in heads:
-        if a >= offset:
-            break
-        best = h
-    return best
+    k = bisect.bisect_left(heads, (offset, ""))
+    return heads[k - 1][1] if k else ""
+
+
+def with_context(text: str, spans: list[tuple[int, int]]) -> list[str]:
+    """The text of each span, a list item or "Label: value" line (a slide bullet, a table or spreadsheet
+    row) led by the heading it sits under ("Workstream owners — Data migration: Priya Raman"), so that
+    what is embedded for it says what it is about; other sentences as they are."""
+    heads = None
+    out = []
+    for a, b in spans:
+        s = text[a:b]
+        line = line_of(text, a, b)
+        if _BULLET.match(line) or field_line(_BULLET.sub("", line, count=1)):
+            heads = headings(text) if heads is None else heads
+            head = " ".join(heading_before(heads, a).split()[:12])   # a short lead: the unit still fits
+            if head and head != s:
+                s = f"{head} — {s}"
+        out.append(s)
+    return out

@@ -128,7 +128,7 @@ def test_each_format_is_read_into_text(corpus):
     assert review.title == "Quarterly Review" and len(review.page_starts) == 2
     assert review.text[review.page_starts[1]:].startswith("Next Steps")
     people = d["people.xlsx"].text.splitlines()
-    assert people == ["Sheet: Scientists", "Name: Ada Lovelace; Born: 1815; Field: Mathematics",
+    assert people == ["Scientists (sheet)", "Name: Ada Lovelace; Born: 1815; Field: Mathematics",
                       "Name: Marie Curie; Born: 1867"]
     assert d["trains.csv"].text.splitlines() == ["Line: Night express; Departs: 23:15; Platform: 4",
                                                  "Line: Morning local; Departs: 06:40; Platform: 1"]
