@@ -56,6 +56,7 @@ def count_tokens(text: str) -> int:
 
 
 _ITEM = re.compile(r"[ \t]*(?:[-*•‣◦–]|\d{1,3}[.)]|[a-z][.)])[ \t]+\S")   # a list item starts a unit
+_ITEM_MARK = re.compile(r"[ \t]*(?:[-*•‣◦–]|\d{1,3}[.)]|[a-z][.)])[ \t]+")
 _HEADING = re.compile(r"[ \t]{0,3}#{1,6}[ \t]")                                 # so does a Markdown heading
 # "Label: value" (a table or spreadsheet row, a form field, a slide bullet): a label of at most 6 words
 FIELD = re.compile(r"[ \t]*[^\W_][^:\n;.!?]{0,60}?:[ \t]+\S")
@@ -73,12 +74,13 @@ def field_line(line: str) -> bool:
 def _new_unit(prev: str, line: str, longest: int) -> bool:
     """Whether line starts a new unit after prev (both non-blank, in one block of lines): a list item, a
     heading, a "Label: value" line; after a Markdown heading; after a title-like line (much shorter
-    than the block's longest line, no punctuation at its end) when line starts with a capital or digit."""
+    than the block's longest line, no punctuation at its end) or a "Label: value" line not ending in
+    a comma or the like, when line starts with a capital or digit."""
     if _ITEM.match(line) or _HEADING.match(line) or _HEADING.match(prev) or field_line(line):
         return True
     first = line.lstrip()[:1]
     return ((first.isupper() or first.isdigit()) and not _OPEN_END.search(prev)
-            and len(prev.strip()) < 0.6 * longest)
+            and (len(prev.strip()) < 0.6 * longest or field_line(_ITEM_MARK.sub("", prev, count=1))))
 
 
 def units(text: str) -> list[tuple[int, int]]:
@@ -113,8 +115,8 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
             # search a bounded window: from 0 it would rescan the whole unit at every full stop
             word = _WORD_BEFORE.search(s, max(pos, m.start() - LOOKBACK), m.start())
             w = word.group(1).lower().rstrip(".") if word else ""
-            if w in ABBREVIATIONS or (len(w) == 1 and w.isalpha()):
-                continue
+            if w in ABBREVIATIONS or (len(w) == 1 and w.isalpha()) or _ITEM_MARK.fullmatch(s[pos:m.end() + 1]):
+                continue   # an abbreviation, an initial, a list item's number ("1. Restart")
             spans.append((base + pos, base + m.end()))
             pos = m.end()
         spans.append((base + pos, base + len(s)))
