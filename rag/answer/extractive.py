@@ -30,6 +30,9 @@ answer" model adds ``nil_weight * (P(answered) - 0.5)`` to the evidence score be
 the not-found threshold (one threshold). Missing or damaged reader weights raise
 rag.answer.span_reader.SpanReaderError naming the training command; ``reader=None`` gives
 the rules-only answerer (the rules' short answers, ungated; evidence score alone).
+When the leading sentence is a "Label: value" statement (a table or spreadsheet row, a
+slide bullet) and the question names one of its labels, that label's value is the short
+answer instead of the reader's span (rag.answer.short_answer.field_value; ``short_prob`` None).
 """
 from __future__ import annotations
 
@@ -209,12 +212,11 @@ class ExtractiveAnswerer(Answerer):
                 short = (span.text, holder.passage.doc_id, a, a + len(span.text), round(float(prob), 4))
                 if holder is not picked[0]:   # the span's sentence leads, the best other one follows
                     picked = [holder] + [c for c in picked if c is not holder][:1]
-        if short is None and kind != "yes/no":   # a "Label: value" statement (a row, a bullet): the asked value
-            for c in picked[:1]:
-                span = short_answer.field_value(question, c.sentence.text)
-                if span is not None:
-                    a = c.sentence.start + span.start
-                    short = (span.text, c.passage.doc_id, a, a + len(span.text), None)
+        # a "Label: value" statement (a row, a bullet) leads: the value under the label the question names
+        cell = short_answer.field_value(question, picked[0].sentence.text) if kind != "yes/no" else None
+        if cell is not None:
+            a = picked[0].sentence.start + cell.start
+            short = (cell.text, picked[0].passage.doc_id, a, a + len(cell.text), None)
         # a yes/no question leads with the sentence that decides it; others read in document order
         text, citations = cite([(c.passage, c.sentence) for c in picked], reading_order=kind != "yes/no")
         if short is None or kind == "yes/no":

@@ -241,8 +241,11 @@ def field_value(question: str, sentence: str) -> Span | None:
 def field_match(question: str, sentence: str) -> tuple[Span | None, bool]:
     """(field_value's span, whether the question also names another pair's value: the row's key). Both
     together are a cell lookup: the question names the row ("Lisbon") and the column ("employees")."""
+    from rag.text.chunk import field_line
     from rag.text.evidence import answer_type, question_terms, terms
 
+    if not field_line(re.sub(r"^\s*[-*•‣◦–]\s+", "", sentence)):   # prose with a colon is not a row
+        return None, False
     pairs = [(m.group(1).strip(), m.start(2), m.end(2)) for m in _FIELD_PAIR.finditer(sentence)]
     if not pairs:
         return None, False
