@@ -114,8 +114,9 @@ _DIGIT_O = re.compile(r"(?<![\w])\d[\d,.]*[oO][\d,.oO]*(?![\w])")
 
 def ocr_layout(boxes) -> str:
     """Lines of text from OCR boxes ((four corner points, text), any order): boxes whose vertical centres
-    lie within half a line height of each other form one line, read left to right; a vertical gap of more
-    than 0.9 line heights between lines starts a new paragraph (a blank line)."""
+    lie within half a line height of each other form one line, read left to right; a vertical gap between
+    lines wider than the page's usual one (its lower median) by half a line height, and than 0.9 line
+    heights, starts a new paragraph (a blank line): double-spaced lines stay one paragraph."""
     items = []
     for pts, text in boxes:
         xs, ys = [p[0] for p in pts], [p[1] for p in pts]
@@ -135,9 +136,12 @@ def ocr_layout(boxes) -> str:
         return ""
     heights = sorted(b - t for t, b, _ in lines)
     height = heights[len(heights) // 2]
+    gaps = sorted(lines[k][0] - lines[k - 1][1] for k in range(1, len(lines)))
+    usual = gaps[(len(gaps) - 1) // 2] if gaps else 0.0   # the gap between the lines of a paragraph
     out, prev_bottom = [], None
     for top, bottom, parts in lines:
-        if prev_bottom is not None and top - prev_bottom > 0.9 * height:
+        gap = top - prev_bottom if prev_bottom is not None else 0.0
+        if prev_bottom is not None and gap > usual + 0.5 * height and gap > 0.9 * height:
             out.append("")
         out.append(" ".join(t for _, t in sorted(parts)))
         prev_bottom = bottom
