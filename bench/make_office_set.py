@@ -2,8 +2,8 @@
 
 Word reports with tables, slide decks with bullets and speaker notes, two-sheet spreadsheets, CSV files,
 a text PDF with hard-wrapped lines, two scanned PDFs (text drawn into an image, no text layer, read by OCR),
-hard-wrapped Markdown and a plain-text note. bench/office_questions.jsonl asks about them. Deterministic:
-the same files every run (fixed document dates). Usage:
+hard-wrapped Markdown and a plain-text note. bench/office_questions.jsonl asks about them. The same content
+every run (fixed document dates; the bytes of zip-based files may differ in their zip timestamps). Usage:
 
     PYTHONPATH=. .venv/bin/python bench/make_office_set.py [OUT_DIR]    # default bench/.cache/office
 

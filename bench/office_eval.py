@@ -95,6 +95,20 @@ def compare(paths: list[Path]) -> None:
     for k in keys:
         cells = [f"{d[k][0]} ({100 * d[k][0] / d[k][1]:.0f}%)" for d in by]
         print(f"| {k} | {by[0][k][1]} | " + " | ".join(cells) + " |")
+    files = defaultdict(list)
+    for rep in reports:
+        for x in rep["results"]:
+            files[x["file"].rsplit(".", 1)[-1] + (" (scanned)" if "scan" in x["file"] else "")].append(x)
+    print("\n| file type | questions | " + " | ".join(p.stem for p in paths) + " |")
+    print("|---|---|" + "---|" * len(paths))
+    for kind, xs in sorted(files.items()):
+        n = len(xs) // len(reports)
+        cells = [str(sum(x["right"] for x in xs[i * n:(i + 1) * n])) for i in range(len(reports))]
+        print(f"| {kind} | {n} | " + " | ".join(cells) + " |")
+    print("\nright by the short answer (the rest by the quote): "
+          + ", ".join(f"{p.stem} {sum(x['how'] == 'short' for x in r['results'])}" for p, r in zip(paths, reports))
+          + "; refused: " + ", ".join(f"{p.stem} {sum(x['how'] == 'not found' for x in r['results'])}"
+                                     for p, r in zip(paths, reports)))
 
 
 if __name__ == "__main__":
