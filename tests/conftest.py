@@ -188,3 +188,12 @@ def cli(rag, monkeypatch):
     monkeypatch.setenv("RAG_INDEX", str(rag.config.index_dir))
     monkeypatch.setenv("RAG_CORPUS", str(rag.config.corpus_dir))
     return cli_module.main
+
+
+def pytest_runtest_setup(item):
+    """A browser test fails, not skips, without Debian's chromium: deselect the tier (-m "not browser") instead."""
+    import shutil
+
+    if item.get_closest_marker("browser") and not shutil.which("chromium"):
+        pytest.fail("needs Debian's chromium at /usr/bin/chromium: `make test` installs it; "
+                    "or deselect the browser tier with -m 'not browser'", pytrace=False)

@@ -5,15 +5,13 @@ delete a document and upload one; every call is refused and nothing changes. The
 own origin, still signs in and answers."""
 import http.server
 import json
-import shutil
 import threading
 
 import pytest
 from apiserver import PEOPLE, open_rag, serve, write_corpus
 from test_ui import launch_chromium
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shutil.which("chromium"),
-                                                      reason="needs Debian's chromium (make test installs it)")]
+pytestmark = pytest.mark.browser
 LOGIN = ("reader", "s3cret-pw")
 EVIL = """<!doctype html><html><body><script>
 const target = %s;

@@ -109,7 +109,7 @@ def test_status_line_and_examples(seed_rag):
     assert len(examples) >= 2 and all(seed_rag.query(q).found for q in examples)
 
 
-@pytest.mark.skipif(not shutil.which("chromium"), reason="needs Debian's chromium (make test installs it)")
+@pytest.mark.browser
 def test_browser_chat_cites_and_stays_local(server):
     from playwright.sync_api import sync_playwright
 
@@ -361,7 +361,7 @@ def test_auth_server_serves_the_http_api_behind_the_same_login(auth_server):
     assert status == 200 and json.loads(body)["documents"] == 2 and json.loads(body)["index"] == "idx"
 
 
-@pytest.mark.skipif(not shutil.which("chromium"), reason="needs Debian's chromium (make test installs it)")
+@pytest.mark.browser
 def test_browser_login_then_beacon_document_shows_as_text(auth_server, beacon):
     from playwright.sync_api import sync_playwright
 

@@ -17,8 +17,7 @@ import pytest
 from conftest import SEEDS, free_port
 from test_ui import QUESTION, launch_chromium
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shutil.which("chromium"),
-                                                      reason="needs Debian's chromium (make test installs it)")]
+pytestmark = pytest.mark.browser
 SHOTS = os.environ.get("RAG_SCREENSHOTS")
 BEES = ("Honey bees of Varnholm\n\n# Hives\n\nThe Varnholm beekeepers' cooperative kept 312 hives in 2021.\n"
         "Most hives stand on the south\nslope of the island, sheltered from the wind.\n")

@@ -4,7 +4,6 @@ sentences marked and the supported share; stored turns with claims are checked o
 in a real browser the partial text is visible before the final, marked answer replaces it."""
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
@@ -59,8 +58,7 @@ def test_claims_are_escaped_and_checked_on_restore():
     assert session.restore(tampered) == []
 
 
-needs_chromium = pytest.mark.skipif(not shutil.which("chromium"),
-                                    reason="needs Debian's chromium (make test installs it)")
+needs_chromium = pytest.mark.browser
 
 
 @pytest.mark.browser
