@@ -1,22 +1,23 @@
-"""Scale benchmark (not a test): indexes of 100k and 1M passages from real embeddings.
+"""Scale benchmark (not a test): the whole Rag over 1k to 1M passages made from real embeddings and text.
 
-    PYTHONPATH=. python bench/scale.py --embed ../shared/data/scifact --ask ../shared/data/squad-dev \\
-        --vectors-from index/eval/squad-dev-HASH \\
-        --docs 400 --queries 150 [--sizes 100000 1000000] [--threshold 20000] [--full]
+    PYTHONPATH=. python bench/scale.py --embed ../shared/data/scifact --ask ../shared/data/squad-dev \
+        --docs 300 --queries 150 [--sizes 1000 1000000] [--threshold 20000] [--refresh 2]
+    PYTHONPATH=. python bench/scale.py --phase refresh --index bench/.cache/scale/p1000000 --size 1000000 --round N
 
-Real text is embedded once (onnx-int8, the first --docs documents of each data set, split into sentences,
-and the first --queries questions of each; --ask: questions only; --vectors-from: the vectors of an index
-folder of any format, e.g. the one `rag eval ../shared/data/squad-dev --backend onnx-int8` builds) and cached
-under bench/.cache/. Passages of each size are then
-made of those vectors and perturbed copies of them (Gaussian noise, re-normalised: a copy keeps a cosine of
-about 0.9 with its source), each with --spp sentence vectors made the same way, in documents of 10
-passages, and written with the project's own store (rag.storage.writer.save: float16 segments, an ANN index when a
-segment holds at least --threshold chunks). Each phase runs in a child process that reports its peak RSS
-(VmHWM): build (making the vectors included), then serving (rag.storage.writer.load, checksums and all, and a
-Retriever). Printed: build time, peak RSS of build and serving, size on disk and bytes per passage, single-
-query latency p50/p95 (one thread; every query 3 times) of the dense candidate search alone and of
-Retriever.search in dense mode (candidates rescored exactly), Recall@10 of both against exact search over the
-same float16 vectors, and an nprobe sweep. --full adds the texts' BM25 and times the whole hybrid retrieval.
+Real text is embedded once (onnx-int8: the sentences of the first --docs documents of each --embed data set,
+and the first --queries questions of each --embed and --ask data set; --vectors-from: the vectors and texts of a
+format-5 index folder) and cached under bench/.cache/. Passages of each size are made of those vectors and
+perturbed copies of them (Gaussian noise, re-normalised: a copy keeps a cosine of about 0.9 with its source),
+each passage --spp real sentences with a sentence vector each, in documents of 10 passages, and written with the
+project's own store (rag.storage.writer.save: records, float16 vectors, BM25 postings and an ANN index in one
+segment) under a manifest that Rag.open reads like any other (onnx-int8). Each phase runs in a child process
+that reports its peak RSS (VmHWM): build, then serve: Rag.open (the index loaded and checked) and a first
+answer (cold start, from the child's start), hybrid retrieval with the question vectors given, the whole
+Rag.query (embedding, retrieval, answer step), --refresh one-file refreshes in a third process (build_index with
+the real model; every other document given unchanged) each followed by a question that loads the new version
+(live reload) and must find the changed document, then Recall@10 of the dense search against exact search over
+the same float16 vectors and the hybrid top 10 against hybrid over exact dense candidates. Prints one JSON line
+per size and a table.
 """
 from __future__ import annotations
 
@@ -110,61 +111,96 @@ def perturbed(base: np.ndarray, n: int, seed: int) -> np.ndarray:
 # ---------------------------------------------------------------- phases (child processes)
 
 def build(args) -> dict:
+    """Write the synthetic index: documents of PER_DOC passages, each passage --spp real sentences
+    (a sentence vector each), written by rag.storage.writer.save as one segment (records, vectors,
+    ANN, BM25 postings), with a manifest Rag.open reads like any other (onnx-int8, the default weights)."""
+    import datetime
+
     from rag.config import Config
     from rag.storage import writer as store
-    from rag.storage.lexical import BM25
+    from rag.storage.lexical import PARAMS
+    from rag.storage.manifest import Manifest
 
     real = real_vectors(args)
     n, spp, texts = args.size, args.spp, [str(t) for t in real["texts"]]
     t0 = time.perf_counter()
     cv = perturbed(real["vecs"], n, 1)
     sv = perturbed(real["vecs"][::-1].copy(), n * spp, 2)
-    chunks, docs = [], []
+    chunks, docs, spans = [], [], np.zeros((n * spp, 3), np.int64)
+    s = 0
     for d in range(0, n, PER_DOC):
-        rows = range(d, min(n, d + PER_DOC))
-        doc_id = f"doc-{d // PER_DOC:07d}"
-        for j, i in enumerate(rows):
-            text = " ".join(texts[(i * 7 + k) % len(texts)] for k in range(3))
-            chunks.append({"doc": doc_id, "ordinal": j, "start": j * 1000, "end": j * 1000 + len(text),
-                           "sent_lo": j * spp, "sent_hi": (j + 1) * spp, "text": text})
-        docs.append({"id": doc_id, "title": doc_id, "sha256": "0" * 64, "chunks": len(rows),
-                     "sentences": len(rows) * spp})
-    sentences = np.zeros((n * spp, 3), np.int64)
-    sentences[:, 0] = np.repeat(np.arange(len(docs)), [d["sentences"] for d in docs])
-    local = np.concatenate([np.arange(d["sentences"]) for d in docs])
-    sentences[:, 1], sentences[:, 2] = local * 300, local * 300 + 200
+        doc_no, doc_id, pos = d // PER_DOC, f"doc-{d // PER_DOC:07d}", 0
+        for j, i in enumerate(range(d, min(n, d + PER_DOC))):
+            sents = [texts[(i * 7 + k) % len(texts)] for k in range(spp)]
+            start = pos
+            for t in sents:
+                spans[s] = (doc_no, pos, pos + len(t))
+                s, pos = s + 1, pos + len(t) + 1
+            chunks.append({"doc": doc_id, "ordinal": j, "start": start, "end": pos - 1, "sent_lo": j * spp,
+                           "sent_hi": (j + 1) * spp, "text": " ".join(sents)})
+        rows = min(n, d + PER_DOC) - d
+        docs.append({"id": doc_id, "title": f"Document {doc_no}", "sha256": hashlib.sha256(doc_id.encode()).hexdigest(),
+                     "kind": "txt", "size": pos, "chunks": rows, "sentences": rows * spp})
     made = time.perf_counter() - t0
-    bm25 = doc_bm25 = None
-    if args.full:
-        bm25 = BM25.build([c["text"] for c in chunks])
-        doc_bm25 = BM25.build([" ".join(c["text"] for c in chunks[i:i + PER_DOC]) for i in range(0, n, PER_DOC)])
-    dim = cv.shape[1]
-    settings = {"model": "all-MiniLM-L6-v2", "ann_threshold": args.threshold}
-    manifest = {"format": store.FORMAT, "format_version": store.FORMAT_VERSION, "model": settings["model"],
-                "dimension": dim, "settings": settings, "documents": docs,
-                "counts": {"documents": len(docs), "chunks": n, "sentences": n * spp}}
-    if args.full:
-        manifest["bm25"] = {"rows": bm25.size, "vocabulary": bm25.vocab_size,
-                            "documents": {"rows": doc_bm25.size, "vocabulary": doc_bm25.vocab_size}}
-    Config(ann_threshold=args.threshold)   # validates it
-    store.save(args.index, store.IndexData(manifest, chunks, cv, sentences, sv, bm25=bm25, doc_bm25=doc_bm25))
-    return {"build_s": time.perf_counter() - t0 - made, "make_s": made, "build_hwm_mb": hwm_mb()}
+    config = Config(backend="onnx-int8", ann_threshold=args.threshold)
+    manifest = Manifest.new(
+        model=config.model, backend=config.backend, sentence_vectors="encoded", settings=config.index_settings(),
+        fusion_weights=config.fusion_weights, dimension=cv.shape[1],
+        counts={"documents": len(docs), "chunks": n, "sentences": n * spp},
+        built_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), skipped=[],
+        bm25=dict(PARAMS), build_seconds=0.0, corpus=str(args.index) + "-corpus", documents=docs)
+    t1 = time.perf_counter()
+    store.save(args.index, store.IndexData(manifest, chunks, cv, spans, sv))
+    return {"build_s": time.perf_counter() - t1, "make_s": made, "build_hwm_mb": hwm_mb()}
+
+
+def refresh(args) -> dict:
+    """One changed file through rag.build.builder.build_index (the real onnx-int8 model embeds it):
+    every other document is given unchanged (same sha256), as a refresh of a folder sees them."""
+    from rag.build.builder import build_index
+    from rag.config import Config
+    from rag.embed.embedder import Embedder
+    from rag.ingest.read import Document
+    from rag.storage import writer as store
+
+    emb = Embedder(backend="onnx-int8")
+    emb.encode(["warm up the model"], progress=False)
+    m = store.read_manifest(args.index)
+    docs = [Document(d["id"], d["title"], "", d["sha256"], d.get("kind", ""), d.get("size", 0))
+            for d in m["documents"]]
+    k = len(docs) // 2
+    text = (f"Refreshed document {args.round}. The zorblax refresh marker {args.round} was added to this file. "
+            "It holds two more sentences about nothing in particular, so that it is chunked like the others.")
+    docs[k] = Document(docs[k].id, docs[k].title, text, hashlib.sha256(text.encode()).hexdigest(), "txt", len(text))
+    config = Config(index_dir=args.index, corpus_dir=Path(m["corpus"]), backend="onnx-int8",
+                    ann_threshold=args.threshold)
+    t0 = time.perf_counter()
+    report = build_index(config, embedder=emb, documents=docs, progress=False)
+    return {"refresh_s": time.perf_counter() - t0, "refresh_hwm_mb": hwm_mb(), "updated": report.updated,
+            "doc": docs[k].id}
 
 
 def serve(args) -> dict:
+    """The whole Rag (hybrid retrieval, the answer step, live reload) over the index, in this process."""
     import faiss
 
-    from rag.retrieve.retriever import Retriever
-    from rag.storage import writer as store
+    from rag import Rag
 
+    t_start = float(os.environ.get("SCALE_T0", time.time()))
     real = real_vectors(args)
     qs, qtexts = real["queries"].astype(np.float32), [str(t) for t in real["qtexts"]]
-    faiss.omp_set_num_threads(1)
     t0 = time.perf_counter()
-    data = store.load(args.index)
-    r = Retriever(data, weights=(1.0, 0.3, 1.0, 0.4), depth=100)
-    out = {"load_s": time.perf_counter() - t0}
-    dense = data.faiss_index
+    rag = Rag.open(args.index)   # loads the index: manifest, checksums, records, postings, ANN
+    t1 = time.perf_counter()
+    rag.retriever
+    t2 = time.perf_counter()
+    first = rag.query(qtexts[0])
+    out = {"open_s": time.perf_counter() - t0, "cold_start_s": time.time() - t_start, "first_found": first.found,
+           "rag_open_s": t1 - t0, "index_load_s": t2 - t1, "first_query_s": time.perf_counter() - t2,
+           "index_load_hwm_mb": hwm_mb()}
+    r = rag.retriever
+    data, dense = r.data, r.data.faiss_index
+    faiss.omp_set_num_threads(1)
 
     def timed(fn, rounds=3):
         times = []
@@ -177,11 +213,31 @@ def serve(args) -> dict:
 
     out["ann_ms"] = timed(lambda i: dense.search(qs[i], 100))
     out["dense_ms"] = timed(lambda i: r.search("", qs[i], 10, mode="dense"))
-    if data.bm25 is not None:
-        out["hybrid_ms"] = timed(lambda i: r.search(qtexts[i], qs[i], 10, mode="hybrid"), rounds=1)
+    out["hybrid_ms"] = timed(lambda i: r.search(qtexts[i], qs[i], 10, mode="hybrid"), rounds=2)
+    out["query_ms"] = timed(lambda i: rag.query(qtexts[i]), rounds=1)
     out["serve_hwm_mb"] = hwm_mb()
+    # live reload: another process refreshes one file; the next question loads the new version
+    if args.refresh:
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        rs = []
+        for rnd in range(args.refresh):
+            proc = subprocess.run(_argv("refresh", args) + ["--round", str(rnd)], stdout=subprocess.PIPE,
+                                  text=True, env=env)
+            if proc.returncode:
+                raise SystemExit(f"refresh failed ({proc.returncode})")
+            rs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            t = time.perf_counter()
+            ans = rag.query(f"zorblax refresh marker {rnd}")
+            reload_ms = (time.perf_counter() - t) * 1000
+            rs[-1].update(reload_query_ms=reload_ms, found=bool(ans.passages) and ans.passages[0].doc_id == rs[-1]["doc"])
+        out["refresh"] = rs
+        out["after_refresh_query_ms"] = timed(lambda i: rag.query(qtexts[i]), rounds=1)
+        out["after_refresh_hwm_mb"] = hwm_mb()
+        r = rag.retriever
+        data, dense = r.data, r.data.faiss_index
     got_ann = [dense.search(q, 10)[1][0] for q in qs]
     got_served = [[p.chunk for p in r.search("", q, 10, mode="dense")] for q in qs]
+    got_hybrid = [[p.chunk for p in r.search(t, q, 10, mode="hybrid")] for q, t in zip(qs, qtexts)]
     n, best_s, best_r = len(data.chunks), np.zeros((len(qs), 0), np.float32), np.zeros((len(qs), 0), np.int64)
     for lo in range(0, n, 50_000):   # exact top 10 by blocks
         block = np.arange(lo, min(n, lo + 50_000))
@@ -195,31 +251,28 @@ def serve(args) -> dict:
         return float(np.mean([min(10, int(np.sum(data.chunk_vecs[[int(x) for x in g if x >= 0]] @ q >= t - 1e-6))) / 10
                               for q, g, t in zip(qs, got, tenth)]))
     out["recall_ann"], out["recall_served"] = recall(got_ann), recall(got_served)
-    sweep = []
-    for index, _ in dense.parts:
-        if hasattr(index, "nprobe"):
-            base = index.nprobe
-            for nprobe in sorted({8, 16, 32, 64, 128, base}):
-                index.nprobe = nprobe
-                ms = timed(lambda i: dense.search(qs[i], 100), rounds=1)[0]
-                sweep.append((nprobe, index.nlist, recall([dense.search(q, 10)[1][0] for q in qs]), ms))
-            index.nprobe = base
-    out["sweep"] = sweep
-    from rag.storage import (
-        dense as ann,  # exact float16 search over every row, for the threshold: after the RSS reading
-    )
-    flat = ann.Dense([(ann.exact(data.chunk_vecs, np.arange(n)), np.arange(n))], data.chunk_vecs.dim)
-    out["exact_ms"] = timed(lambda i: flat.search(qs[i], 100), rounds=1)
+    # hybrid against the same hybrid scoring over exact dense candidates (the ANN's only effect)
+    from rag.storage import dense as ann
+    exact = ann.Dense([(ann.exact(data.chunk_vecs, np.arange(n)), np.arange(n))], data.chunk_vecs.dim)
+    data.faiss_index = exact
+    want = [[p.chunk for p in r.search(t, q, 10, mode="hybrid")] for q, t in zip(qs[:60], qtexts[:60])]
+    data.faiss_index = dense
+    out["recall_hybrid"] = float(np.mean([len(set(a) & set(b)) / max(1, len(b)) for a, b in zip(got_hybrid, want)]))
     return out
 
 
-def child(phase: str, args) -> dict:
+def _argv(phase: str, args) -> list[str]:
     cmd = [sys.executable, __file__, "--phase", phase, "--index", str(args.index), "--size", str(args.size),
            "--docs", str(args.docs), "--queries", str(args.queries), "--spp", str(args.spp),
-           "--threshold", str(args.threshold)] + [x for d in args.embed for x in ("--embed", d)]
+           "--threshold", str(args.threshold), "--refresh", str(args.refresh)]
+    cmd += [x for d in args.embed for x in ("--embed", d)]
     cmd += [x for d in args.ask for x in ("--ask", d)] + [x for d in args.vectors_from for x in ("--vectors-from", d)]
-    cmd += ["--full"] if args.full else []
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    return cmd
+
+
+def child(phase: str, args) -> dict:
+    proc = subprocess.run(_argv(phase, args), stdout=subprocess.PIPE, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT), SCALE_T0=repr(time.time())))
     if proc.returncode:
         sys.exit(f"{phase} failed ({proc.returncode})")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -230,19 +283,20 @@ def main() -> None:
     ap.add_argument("--embed", action="append", default=[], help="BEIR-layout data set: embed sentences "
                     "of its first --docs documents and its first --queries questions (repeatable)")
     ap.add_argument("--ask", action="append", default=[], help="BEIR-layout data set: embed its questions only")
-    ap.add_argument("--vectors-from", action="append", default=[], help="an index folder (any format): "
+    ap.add_argument("--vectors-from", action="append", default=[], help="an index folder (format 5): "
                     "use its chunk and sentence vectors and chunk texts")
     ap.add_argument("--docs", type=int, default=600, help="documents embedded per data set")
     ap.add_argument("--queries", type=int, default=150, help="questions embedded per data set")
-    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1_000, 1_000_000])
     ap.add_argument("--spp", type=int, default=2, help="sentences per passage")
     ap.add_argument("--threshold", type=int, default=20_000, help="ann_threshold")
-    ap.add_argument("--full", action="store_true", help="also BM25 and the hybrid retrieval")
+    ap.add_argument("--refresh", type=int, default=2, help="one-file refreshes while serving")
     ap.add_argument("--work", type=Path, default=CACHE / "scale")
     ap.add_argument("--phase"), ap.add_argument("--index", type=Path), ap.add_argument("--size", type=int)
+    ap.add_argument("--round", type=int, default=0)
     args = ap.parse_args()
     if args.phase:
-        print(json.dumps(build(args) if args.phase == "build" else serve(args)))
+        print(json.dumps({"build": build, "serve": serve, "refresh": refresh}[args.phase](args)))
         return
     real = real_vectors(args)
     print(f"real vectors: {len(real['vecs'])} (texts {len(real['texts'])}), {len(real['queries'])} queries; "
@@ -253,26 +307,26 @@ def main() -> None:
         subprocess.run(["rm", "-rf", str(args.index)], check=True)
         b = child("build", args)
         disk = sum(p.stat().st_size for p in args.index.rglob("*") if p.is_file())
-        vec = sum(p.stat().st_size for p in args.index.rglob("*vecs.npy")) + \
-            sum(p.stat().st_size for p in args.index.rglob("ann.faiss"))
         s = child("serve", args)
-        rows.append((size, b, s, disk, vec))
-        print(json.dumps({"size": size, **b, **s, "disk": disk, "vector_bytes": vec}), flush=True)
-    print("\n| passages | build | build peak RSS | serving peak RSS (load) | on disk (per passage; vectors+ANN) "
-          "| ANN top-100 p50/p95 | dense search p50/p95 | exact p50 | Recall@10 ANN / served |"
-          + (" hybrid p50/p95 |" if args.full else ""))
-    print("|---" * (10 if args.full else 9) + "|")
-    for size, b, s, disk, vec in rows:
-        line = (f"| {size:,} | {b['build_s']:.0f} s | {b['build_hwm_mb'] / 1024:.2f} GB | "
-                f"{s['serve_hwm_mb'] / 1024:.2f} GB ({s['load_s']:.0f} s) | {disk / 1e9:.2f} GB ({disk / size:.0f} B; "
-                f"{vec / size:.0f} B) | {s['ann_ms'][0]:.1f} / {s['ann_ms'][1]:.1f} ms | "
-                f"{s['dense_ms'][0]:.1f} / {s['dense_ms'][1]:.1f} ms | {s['exact_ms'][0]:.1f} ms | "
-                f"{s['recall_ann']:.3f} / {s['recall_served']:.3f} |")
-        if args.full:
-            line += f" {s['hybrid_ms'][0]:.0f} / {s['hybrid_ms'][1]:.0f} ms |"
+        rows.append((size, b, s, disk))
+        print(json.dumps({"size": size, **b, **s, "disk": disk}), flush=True)
+    print("\n| passages | build (peak RSS) | on disk | serving peak RSS | cold start (open + first answer) "
+          "| hybrid retrieval p50 / p95 | whole query p50 / p95 | dense Recall@10 (ANN / served) | hybrid top-10 "
+          "overlap with exact dense | one-file refresh (peak RSS) | first query after it |")
+    print("|---" * 10 + "|")
+    for size, b, s, disk in rows:
+        rs = s.get("refresh") or [{}]
+        refresh_s = " / ".join(f"{r['refresh_s']:.1f}" for r in rs if r)
+        reload_ms = " / ".join(f"{r.get('reload_query_ms', 0):.0f}" for r in rs)
+        line = (f"| {size:,} | {b['build_s']:.0f} s ({b['build_hwm_mb'] / 1024:.2f} GB) | {disk / 1e9:.2f} GB | "
+                f"{s['serve_hwm_mb'] / 1024:.2f} GB ({s.get('after_refresh_hwm_mb', 0) / 1024:.2f} GB after refreshes) | "
+                f"{s['cold_start_s']:.1f} s (index {s['rag_open_s'] + s['index_load_s']:.1f} s) | "
+                f"{s['hybrid_ms'][0]:.1f} / {s['hybrid_ms'][1]:.1f} ms | {s['query_ms'][0]:.1f} / {s['query_ms'][1]:.1f} ms | "
+                f"{s['recall_ann']:.3f} / {s['recall_served']:.3f} | {s['recall_hybrid']:.3f} | "
+                f"{refresh_s} s ({max((r.get('refresh_hwm_mb', 0) for r in rs), default=0) / 1024:.2f} GB) | "
+                f"{reload_ms} ms "
+                f"(found: {all(r.get('found') for r in rs)}) |")
         print(line)
-        for nprobe, nlist, rec, ms in s["sweep"]:
-            print(f"    nprobe {nprobe}/{nlist}: Recall@10 {rec:.3f}, top-100 p50 {ms:.1f} ms")
 
 
 if __name__ == "__main__":

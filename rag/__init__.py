@@ -6,17 +6,34 @@
     for c in answer.citations:    # where each quote comes from
         print(c.marker, c.doc_id, c.quote_start, c.quote_end)
 
-Importing this package does no work: models and indexes load on first use.
+Importing this package does no work: models and indexes load on first use, and the names below are
+imported when first used (so `rag ask` answered by a running server imports only what it needs).
 """
-from rag.answer.base import Answer, Answerer, Citation
-from rag.api import Rag, index, query
-from rag.build.builder import BuildReport
-from rag.config import Config
-from rag.errors import RagError
-from rag.retrieve.retriever import Passage
-from rag.version import package_version
+from __future__ import annotations
 
-__version__ = package_version()
+import importlib
+
+_NAMES = {"Answer": "rag.answer.base", "Answerer": "rag.answer.base", "Citation": "rag.answer.base",
+          "Rag": "rag.api", "index": "rag.api", "query": "rag.api", "BuildReport": "rag.build.builder",
+          "Config": "rag.config", "RagError": "rag.errors", "Passage": "rag.retrieve.retriever",
+          "Scope": "rag.retrieve.scope"}
 
 __all__ = ["query", "index", "Rag", "Config", "Answer", "Answerer", "Citation", "Passage", "BuildReport",
-           "RagError"]
+           "RagError", "Scope"]
+
+
+def __getattr__(name: str):
+    if name == "__version__":
+        from rag.version import package_version
+
+        value = package_version()
+    elif name in _NAMES:
+        value = getattr(importlib.import_module(_NAMES[name]), name)
+    else:
+        raise AttributeError(f"module 'rag' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_NAMES) + ["__version__"])

@@ -1,5 +1,10 @@
-"""The ``rag`` command: ``index``, ``ask``, ``chat``, ``eval``, ``serve`` and ``docs``/``add``/``remove``
-(document management, rag.build.documents) over the library.
+"""The ``rag`` command: ``index``, ``ask``, ``chat``, ``eval``, ``serve``, ``docs``/``add``/``remove``
+(document management, rag.build.documents) and ``users`` (accounts for ``rag serve``, rag.users) over the library.
+
+``rag ask`` first looks for a ``rag serve`` running over the same index (rag.discovery) and asks it
+(about 0.1-0.3 s instead of loading the model); ``--local`` or any setting the server may not share
+(--llm, --model, --backend, a different reader setting) loads the index here as before. The library
+(rag.assemble, the model) is imported only by the commands that need it.
 
 Library errors print as one line (``error: ...``) with exit status 1; warnings
 about skipped files print as ``warning: FILE: reason``. Set RAG_DEBUG=1 to see
@@ -16,9 +21,20 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from rag import assemble
 from rag.config import BACKENDS, MODES, SENTENCE_VECTORS, Config
-from rag.errors import RagError
+from rag.errors import IndexMissingError, RagError
+
+
+class _Assemble:
+    """rag.assemble, imported on first use (a `rag ask` answered by a running server never needs it)."""
+
+    def __getattr__(self, name):
+        from rag import assemble as module
+
+        return getattr(module, name)
+
+
+assemble = _Assemble()
 
 SKIPPED_LISTED = 10   # skipped files listed one by one; above this, counts by reason and the first few
 
@@ -30,7 +46,7 @@ _OPTIONS = (("index", "index_dir", Path), ("corpus", "corpus_dir", Path), ("mode
             ("upload_types", "upload_types", lambda v: tuple(v.replace(",", " ").split())),
             ("device", "device", str), ("convert_memory_mb", "convert_memory_mb", float),
             ("convert_timeout", "convert_timeout", float), ("allow_hard_links", "allow_hard_links", bool),
-            ("reader", "reader", bool))
+            ("reader", "reader", bool), ("users", "users_file", Path), ("chats_db", "chats_db", Path))
 
 
 def _config(args) -> Config:
@@ -146,19 +162,111 @@ def cmd_index(args) -> int:
     return 0
 
 
+def _no_index_hint(exc: IndexMissingError, args) -> IndexMissingError:
+    """The "no index" error naming the user's folder: the --corpus or $RAG_CORPUS given, the corpus the
+    default index is built from, else a placeholder for the folder of their documents (never this
+    project's seeds/ for an index of theirs)."""
+    import shlex
+
+    from rag.config import CHECKOUT, default_index
+
+    try:
+        config = _config(args)
+    except (RagError, ValueError):
+        return exc
+    given = getattr(args, "corpus", None) or os.environ.get("RAG_CORPUS")
+    if given or config.index_dir == default_index() or not str(exc).startswith("no index at"):
+        return exc
+    cwd = Path.cwd()
+    folder = "YOUR_FOLDER" if CHECKOUT and (cwd == CHECKOUT or CHECKOUT in cwd.parents) else str(cwd)
+    command = shlex.join(["rag", "index", folder, "--index", str(config.index_dir)])
+    where = " (YOUR_FOLDER: the folder of your documents)" if folder == "YOUR_FOLDER" else \
+        " (or name the folder of your documents instead of the current one)"
+    return IndexMissingError(f"no index at {config.index_dir}: build one with: {command}{where}")
+
+
+def _served(args, config: Config):
+    """(server record, base URL) of a `rag serve` over config's index that this ask may reuse, else None."""
+    if getattr(args, "local", False) or config.llm_url is not None or _explicit(args) \
+            or getattr(args, "within", None) or getattr(args, "types", None):   # a scope is resolved here
+        return None
+    from rag import discovery
+
+    record = discovery.find(config.index_dir)
+    if record is None or record.get("generated") or bool(record.get("reader", True)) != bool(config.reader):
+        return None
+    host = record.get("host") or "127.0.0.1"
+    return record, f"http://{'[' + host + ']' if ':' in host else host}:{record['port']}"
+
+
+def ask_server(args, config: Config):
+    """The answer JSON from a running `rag serve` over the same index, or None (none, or it did not answer:
+    the caller loads the index itself). A refused question is a QuestionError, as locally."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    from rag import discovery
+    from rag.errors import QuestionError
+
+    found = _served(args, config)
+    if found is None:
+        return None
+    record, url = found
+    body = json.dumps({k: v for k, v in (("question", args.question), ("k", args.k), ("mode", args.mode))
+                       if v is not None}).encode()
+    u = urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
+    try:
+        conn.request("POST", "/api/ask", body=body, headers={
+            "Content-Type": "application/json", discovery.HEADER: record["token"]})
+        resp = conn.getresponse()
+        data = json.loads(resp.read() or b"null")
+    except (OSError, ValueError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+    if resp.status == 400 and isinstance(data, dict) and isinstance(data.get("error"), str):
+        raise QuestionError(data["error"])
+    return data if resp.status == 200 and isinstance(data, dict) and "answer" in data else None
+
+
+class _Shown:
+    """An answer JSON (Answer.to_json) read back as the attributes print_answer uses."""
+
+    def __init__(self, data: dict):
+        from types import SimpleNamespace
+
+        self.text, self.notice = data.get("answer", ""), data.get("notice")
+        self.generated, self.supported_share = bool(data.get("generated")), data.get("supported_share")
+        self.claims = data.get("claims") or []
+        self.citations = [SimpleNamespace(**c) for c in data.get("citations") or []]
+        self.passages = [SimpleNamespace(**p) for p in data.get("passages") or []]
+
+
 def cmd_ask(args) -> int:
-    from rag.api import open_default
     from rag.question import check
 
     t0 = time.perf_counter()
     config = _config(args)
     check(args.question, args.k, args.mode, config=config)   # fail fast, before loading anything
+    data = ask_server(args, config)
+    if data is not None:
+        if args.json:
+            data["seconds"] = round(time.perf_counter() - t0, 3)
+            print(json.dumps(data, indent=2, ensure_ascii=False))
+        else:
+            print_answer(_Shown(data))
+        return 0
+    _setup()
+    from rag.api import open_default
+
     config = _index_config(args)
+    where = _where(args, config)   # a bad --in or --type fails before the model loads
     rag = open_default(config, embedder=_embedder(config))
     if config.llm_url is not None and not args.json:
-        print_answer(stream_answer(rag, [{"role": "user", "content": args.question}], args.k, args.mode))
+        print_answer(stream_answer(rag, [{"role": "user", "content": args.question}], args.k, args.mode, where))
         return 0
-    answer = rag.query(args.question, k=args.k, mode=args.mode)
+    answer = rag.query(args.question, k=args.k, mode=args.mode, where=where)
     if args.json:
         print(json.dumps(answer_json(answer, t0), indent=2, ensure_ascii=False))
         return 0
@@ -178,10 +286,40 @@ def _plain(text: str) -> str:
     return plain(text)
 
 
-def stream_answer(rag, messages, k, mode):
+def _where(args, config: Config):
+    """The scope of --in PATH (repeatable: a folder or file, absolute, relative to the current folder,
+    or relative to the indexed folder) and --type EXT (repeatable), or None; RagError for a path
+    outside the indexed folder."""
+    from rag import Scope
+
+    paths, types = getattr(args, "within", None) or [], getattr(args, "types", None) or []
+    if not paths and not types:
+        return None
+    corpus = Path(assemble.recorded_corpus(config.index_dir) or config.corpus_dir).expanduser().resolve()
+    folders = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_absolute() or path.exists():
+            try:
+                folders.append(path.resolve().relative_to(corpus).as_posix())
+            except ValueError:
+                raise RagError(f"--in {raw}: not inside the indexed folder {corpus}") from None
+        else:
+            folders.append(raw)   # relative to the indexed folder
+    return Scope(folders=tuple(folders), types=tuple(t for v in types for t in v.replace(",", " ").split()))
+
+
+def _scope_flags(p) -> None:
+    p.add_argument("--in", dest="within", action="append", metavar="PATH",
+                   help="answer only from this folder or file of the indexed folder; repeat for several")
+    p.add_argument("--type", dest="types", action="append", metavar="EXT",
+                   help="answer only from files of this type (pdf, docx, md...); repeat for several")
+
+
+def stream_answer(rag, messages, k, mode, where=None):
     """Print the model's text as it arrives; return the final (checked) Answer."""
     answer, streamed = None, False
-    for item in rag.chat_stream(messages, k=k, mode=mode):
+    for item in rag.chat_stream(messages, k=k, mode=mode, where=where):
         if isinstance(item, str):
             if rag.answerer.generated:
                 print(_plain(item), end="", flush=True)
@@ -202,29 +340,21 @@ def print_answer(answer) -> None:
     if answer.generated and answer.supported_share is not None:
         n = len(answer.claims)
         print(f"Supported: {round(answer.supported_share * n)} of {n} sentences")
-    if answer.citations:
-        print("Sources:")
-        for c in answer.citations:
-            page = f"p. {c.page}, " if c.page else ""
-            print(_plain(f"  [{c.marker}] {c.title} ({c.doc_id}, {page}characters {c.quote_start}-{c.quote_end}, "
-                         f"score {c.score:.2f})"))
-            print(_plain(f"      \"{c.quote}\""))
-    else:
-        print("Nearest passages:")
-        for p in answer.passages[:3]:
-            snippet = " ".join(p.text.split())[:160]
-            page = f"p. {p.page}, " if p.page else ""
-            print(_plain(f"  {p.rank}. {p.title} ({p.doc_id}, {page}score {p.score:.2f}): {snippet}..."))
+    print_sources(answer, nearest="Nearest passages:")
 
 
 def cmd_chat(args) -> int:
-    """A terminal conversation: follow-up questions are read against the previous turn."""
+    """A terminal conversation: follow-up questions are read against the conversation so far."""
     from rag.api import open_default
 
     config = _index_config(args)
+    where = _where(args, config)
     rag = open_default(config, embedder=_embedder(config))
     history: list[dict] = []
-    print("Ask about the documents; an empty line or Ctrl-D ends the chat.")
+    last = None
+    print("Ask about the documents; /help lists the commands; /quit, an empty line or Ctrl-D ends the chat.")
+    if where:
+        print(f"Answering only from: {_plain(where.describe())}.")
     while True:
         try:
             line = input("> ").strip()
@@ -233,13 +363,65 @@ def cmd_chat(args) -> int:
             return 0
         if not line:
             return 0
+        command = chat_command(line)
+        if command == "quit":
+            return 0
+        if command == "new":
+            history, last = [], None
+            print("New conversation: the next question is read on its own.")
+            continue
+        if command == "sources":
+            print_sources(last) if last is not None else print("No answer yet: ask a question first.")
+            continue
+        if command is not None:   # /help, or an unknown command
+            if command != "help":
+                print(f"unknown command {line.split()[0]!r}")
+            print(CHAT_HELP)
+            continue
         try:
-            answer = stream_answer(rag, history + [{"role": "user", "content": line}], args.k, args.mode)
+            answer = stream_answer(rag, history + [{"role": "user", "content": line}], args.k, args.mode, where)
         except RagError as exc:
             print(f"error: {exc}")
             continue
         print_answer(answer)
+        last = answer
         history += [{"role": "user", "content": line}, {"role": "assistant", "content": answer.text}]
+
+
+CHAT_HELP = """Commands (anything else is a question; follow-ups are read against the previous answer):
+  /new      start a new conversation (forget the previous turns)
+  /sources  show the sources of the last answer again
+  /help     this list
+  /quit     end the chat (so do an empty line and Ctrl-D)"""
+CHAT_COMMANDS = ("new", "sources", "help", "quit")
+
+
+def chat_command(line: str) -> str | None:
+    """The command a chat line gives ("new", "sources", "help", "quit", or "?" for an unknown /word),
+    or None for a question. Only a line starting with "/" is a command: "clear" is a question."""
+    if not line.startswith("/") or line.startswith("//"):
+        return None
+    word = line[1:].split()[0].lower() if line[1:].split() else ""
+    if word in ("exit", "q"):
+        return "quit"
+    return word if word in CHAT_COMMANDS else "?"
+
+
+def print_sources(answer, nearest: str = "No source cited. Nearest passages:") -> None:
+    """The cited sources of an answer, or its nearest passages under the line nearest."""
+    if answer.citations:
+        print("Sources:")
+        for c in answer.citations:
+            page = f"p. {c.page}, " if c.page else ""
+            print(_plain(f"  [{c.marker}] {c.title} ({c.doc_id}, {page}characters {c.quote_start}-{c.quote_end}, "
+                         f"score {c.score:.2f})"))
+            print(_plain(f"      \"{c.quote}\""))
+    else:
+        print(nearest)
+        for p in answer.passages[:3]:
+            snippet = " ".join(p.text.split())[:160]
+            page = f"p. {p.page}, " if p.page else ""
+            print(_plain(f"  {p.rank}. {p.title} ({p.doc_id}, {page}score {p.score:.2f}): {snippet}..."))
 
 
 def cmd_eval(args) -> int:
@@ -310,8 +492,7 @@ def cmd_add(args) -> int:
     rag = _rag(args)
     bar = assemble.Progress()
     try:
-        result = rag.add_files(args.files, progress=lambda phase, done, total: (
-            bar.phase(phase, total or None) if done == 0 else bar.advance()))
+        result = rag.add_files(args.files, progress=PhaseReport(bar))
     finally:
         bar.end()
     for doc_id in result.added:
@@ -321,9 +502,63 @@ def cmd_add(args) -> int:
     return 1 if result.skipped else 0
 
 
+class PhaseReport:
+    """rag.build.documents' progress(phase, done, total) calls onto one Progress: one phase per name (a
+    repeated start of the same phase continues it), counts taken as given (absolute, never re-added)."""
+
+    def __init__(self, bar):
+        self.bar, self.name = bar, None
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if phase != self.name:
+            self.name = phase
+            self.bar.phase(phase, total or None)
+        elif total and self.bar.total != total:
+            self.bar.total = total
+        if done > self.bar.done:
+            self.bar.advance(done - self.bar.done)
+
+
 def cmd_remove(args) -> int:
     result = _rag(args).remove_document(args.doc_id, delete_upload=args.delete_upload)
     print(result.message)
+    return 0
+
+
+def _password(args, name: str) -> str:
+    """The new password: one line of stdin with --password-stdin, else asked twice without echo."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass(f"password for {name}: ")
+    if getpass.getpass("again: ") != first:
+        raise RagError("the two passwords differ; nothing changed")
+    return first
+
+
+def cmd_users(args) -> int:
+    from rag.users import Users
+
+    users = Users(_config(args).users_path())
+    if args.action == "list":
+        names = users.names()
+        print(f"{len(names)} users in {users.path}" + (":" if names else " (no login needed on 127.0.0.1)"))
+        for name in names:
+            print(f"  {name}")
+        return 0
+    if not args.name:
+        raise RagError(f"name the user: rag users {args.action} NAME")
+    if args.action == "remove":
+        users.remove(args.name)
+        print(f"removed {args.name} from {users.path}")
+        return 0
+    from rag.users import check_name
+
+    check_name(args.name)   # before asking for a password
+    new = users.add(args.name, _password(args, args.name))
+    print(f"{'added' if new else 'changed the password of'} {args.name} in {users.path}"
+          + (" (`rag serve` now asks every visitor to sign in)" if new and len(users.names()) == 1 else ""))
     return 0
 
 
@@ -352,15 +587,27 @@ def cmd_serve(args) -> int:
     ui_package()
     from rag_ui.server import launch
 
-    launch(_index_config(args), host=args.host, port=args.port, auth=args.auth, api_only=args.api_only)
+    launch(_index_config(args), host=args.host, port=args.port, auth=args.auth, api_only=args.api_only,
+           discover=not args.no_discovery)
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
-    from rag.version import package_version
+class _Version(argparse.Action):
+    """--version: the package metadata is read only when asked (reading it costs a `rag ask` 0.1-0.4 s)."""
 
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from rag.version import package_version
+
+        parser._print_message(f"rag {package_version()}\n", sys.stdout)
+        parser.exit()
+
+
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="rag", description="Ask questions of a folder of documents, offline.")
-    ap.add_argument("--version", action="version", version=f"rag {package_version()}")
+    ap.add_argument("--version", action=_Version, help="show the version and exit")
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("index", help="build or refresh the index of a corpus folder")
     p.add_argument("corpus", nargs="?", help="folder of documents (default: the one an existing --index was built "
@@ -399,14 +646,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX or index/default)")
     p.add_argument("--model", help="model the index was built with (default: read from the index)")
     p.add_argument("--backend", choices=BACKENDS, help="backend the index was built with (default: read from the index)")
+    p.add_argument("--local", action="store_true",
+                   help="load the index here even when a `rag serve` over it is running (default: ask that server)")
+    _scope_flags(p)
     _llm_flags(p)
-    p.set_defaults(func=cmd_ask)
-    p = sub.add_parser("chat", help="a conversation in the terminal (follow-up questions use the previous turn)")
+    p.set_defaults(func=cmd_ask, light=True)
+    p = sub.add_parser("chat", help="a conversation in the terminal (follow-up questions are read against it)")
     p.add_argument("-k", type=int, default=None, help="passages to retrieve (default 5)")
     p.add_argument("--mode", choices=MODES, help="retrieval mode (default hybrid)")
     p.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX or index/default)")
     p.add_argument("--model", help="model the index was built with (default: read from the index)")
     p.add_argument("--backend", choices=BACKENDS, help="backend the index was built with (default: read from the index)")
+    _scope_flags(p)
     _llm_flags(p)
     p.set_defaults(func=cmd_chat)
     p = sub.add_parser("eval", help="measure retrieval and answers on a BEIR-layout data set")
@@ -442,6 +693,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--api-only", action="store_true",
                    help="serve only the HTTP API (/api, /v1), not the chat page (runs without Gradio)")
+    p.add_argument("--users", metavar="FILE", help="accounts file (default: users.json in the index folder; "
+                   "`rag users add NAME`); with any account, every visitor signs in")
+    p.add_argument("--chats-db", metavar="FILE",
+                   help="saved conversations (default: chats.sqlite3 in the index folder)")
+    p.add_argument("--no-discovery", action="store_true",
+                   help="do not write serve.json into the index folder (then `rag ask` does not reuse this server)")
     p.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX or index/default)")
     p.add_argument("--corpus", metavar="DIR", help="corpus to build the default index from if it is missing")
     p.add_argument("--model", help="model the index was built with (default: read from the index)")
@@ -468,17 +725,33 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX or index/default)")
     p.add_argument("--corpus", metavar="DIR", help="corpus folder, if the index does not name one")
     p.set_defaults(func=cmd_remove)
+    p = sub.add_parser("users", help="accounts for `rag serve`: add (or change the password of), remove, list")
+    p.add_argument("action", choices=("add", "remove", "list"))
+    p.add_argument("name", nargs="?", metavar="NAME")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the password from one line of standard input (scripts, tests) instead of asking")
+    p.add_argument("--users", metavar="FILE", help="accounts file (default: users.json in the index folder)")
+    p.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX or index/default)")
+    p.set_defaults(func=cmd_users, light=True)
     return ap
 
 
-def main(argv: list[str] | None = None) -> int:
+def _setup() -> None:
+    """Offline switches for the model libraries, and warnings printed through the progress bar."""
     assemble.offline_env()
-    args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s",
                         handlers=[assemble.LogHandler(sys.stderr)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if not getattr(args, "light", False):   # `rag ask` and `rag users` set up only when they load the library
+        _setup()
     try:
         return args.func(args)
     except RagError as exc:
+        if isinstance(exc, IndexMissingError):   # name the user's folder, not this project's seeds/
+            exc = _no_index_hint(exc, args)
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -138,6 +138,12 @@ class Config:
     # Thumbs up/down from the chat, one JSON line each (rag/feedback.py); None: INDEX-feedback.jsonl
     # beside the index folder.
     feedback_log: Path | None = None
+    # Saved conversations (rag.chats): an SQLite database; None: chats.sqlite3 inside the index folder (the
+    # chats belong to the documents they cite; a refresh or --rebuild keeps them; never in the corpus folder).
+    chats_db: Path | None = None
+    # Accounts for `rag serve` (rag.users: hashed passwords, `rag users add NAME`); None: users.json inside
+    # the index folder. With at least one account, the server asks every visitor to sign in.
+    users_file: Path | None = None
     # A segment of at least this many chunks gets an approximate (IVF, 8-bit) dense index;
     # smaller ones are searched exactly (rag/ann.py; chosen with bench/scale.py, README "Scale").
     ann_threshold: int = 20_000
@@ -155,8 +161,9 @@ class Config:
     def __post_init__(self):
         object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))
         object.__setattr__(self, "index_dir", Path(self.index_dir))
-        if self.feedback_log is not None:
-            object.__setattr__(self, "feedback_log", Path(self.feedback_log))
+        for name in ("feedback_log", "chats_db", "users_file"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, Path(getattr(self, name)))
         if self.chunk_tokens < 16:
             raise ValueError(f"chunk_tokens must be at least 16, got {self.chunk_tokens}")
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:
@@ -192,6 +199,14 @@ class Config:
             raise ValueError(f"ann_threshold must be a positive int, got {self.ann_threshold!r}")
         if self.top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {self.top_k}")
+
+    def chats_path(self) -> Path:
+        """Where the saved conversations live (chats_db, else INDEX/chats.sqlite3)."""
+        return self.chats_db if self.chats_db is not None else self.index_dir / "chats.sqlite3"
+
+    def users_path(self) -> Path:
+        """Where the accounts live (users_file, else INDEX/users.json)."""
+        return self.users_file if self.users_file is not None else self.index_dir / "users.json"
 
     def index_settings(self) -> dict:
         """The settings recorded in (and checked against) an index manifest."""

@@ -43,3 +43,12 @@ class IndexLockedError(RagError):
 
 class DocumentError(RagError):
     """No such document in the index, or it cannot be removed."""
+
+
+class ConversationError(RagError):
+    """No such saved conversation for this user (another user's id is the same as none), or the store
+    cannot be written."""
+
+
+class UsersError(RagError):
+    """The users file cannot be read or written, or a user name or password is not acceptable."""

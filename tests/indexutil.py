@@ -54,7 +54,7 @@ def snapshot(index_dir: Path) -> dict:
 
 
 def leftovers(index_dir: Path) -> list[str]:
-    """Entries of the index folder other than CURRENT, .lock, segments/, the current version
+    """Entries of the index folder other than CURRENT, .lock, .verified, segments/, the current version
     and the newest older one (which a writer keeps for readers still loading it), plus
     "segments/NAME" for each segment neither of those versions references."""
     index_dir = Path(index_dir)
@@ -62,7 +62,7 @@ def leftovers(index_dir: Path) -> list[str]:
         return sorted(p.name for p in index_dir.parent.glob(f".{index_dir.name}.*"))
     current = version_dir(index_dir).name
     older = sorted(p.name for p in index_dir.glob("v-*") if p.name < current)
-    keep = {"CURRENT", ".lock", "segments", current, *older[-1:]}
+    keep = {"CURRENT", ".lock", ".verified", "segments", current, *older[-1:]}
     used = set()
     for v in (current, *older[-1:]):
         used |= set(json.loads((index_dir / v / "manifest.json").read_text()).get("segments", {}))

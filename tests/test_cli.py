@@ -106,3 +106,60 @@ def test_version_comes_from_the_package_metadata(capsys):
 def test_python_m_rag_is_the_rag_command():
     r = subprocess.run([sys.executable, "-m", "rag", "--version"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.startswith("rag ")
+
+
+ASK_AND_SAY = ("import sys; from rag.cli import main; rc = main(sys.argv[1:]); "
+               "print('LOADED' if 'rag.api' in sys.modules else 'REUSED'); sys.exit(rc)")
+
+
+def ask_and_say(env, *args):
+    """`rag ask ARGS`, then whether this process loaded the library (LOADED) or asked a server (REUSED)."""
+    return subprocess.run([sys.executable, "-c", ASK_AND_SAY, "ask", *args], capture_output=True, text=True,
+                          env=env, timeout=180)
+
+
+def test_ask_reuses_a_running_serve_for_the_same_index(cli_env, tmp_path):
+    import os
+    import stat
+    import time
+
+    from conftest import free_port
+
+    index = Path(cli_env["RAG_INDEX"])
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--api-only", "--port", str(port)],
+                            env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 180
+        while not (index / "serve.json").exists():
+            assert proc.poll() is None and time.time() < deadline, proc.stdout.read() if proc.poll() else "timeout"
+            time.sleep(0.3)
+        record = json.loads((index / "serve.json").read_text())
+        assert record["port"] == port and record["pid"] == proc.pid
+        assert stat.S_IMODE(os.stat(index / "serve.json").st_mode) == 0o600
+        while True:   # the file is written just before the port opens
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=2).close()
+                break
+            except OSError:
+                assert time.time() < deadline
+                time.sleep(0.2)
+        served = ask_and_say(cli_env, QUESTION)
+        assert served.returncode == 0, served.stderr
+        assert served.stdout.strip().endswith("REUSED") and "12,000" in served.stdout and "Sources:" in served.stdout
+        local = ask_and_say(cli_env, QUESTION, "--local")
+        assert local.returncode == 0 and local.stdout.strip().endswith("LOADED")
+        assert local.stdout.replace("LOADED", "") == served.stdout.replace("REUSED", "")   # the same answer, printed alike
+        as_json = ask_and_say(cli_env, QUESTION, "--json", "-k", "2")
+        got = json.loads(as_json.stdout.rsplit("REUSED", 1)[0])
+        assert as_json.stdout.strip().endswith("REUSED") and len(got["passages"]) == 2 and got["found"]
+        bad = ask_and_say(cli_env, QUESTION, "-k", "0")   # refused before asking anyone: one line, status 1
+        assert bad.returncode == 1 and bad.stderr.startswith("error: ") and len(bad.stderr.splitlines()) == 1
+        other = dict(cli_env, RAG_READER="0")    # a setting the server does not share: loaded here
+        assert ask_and_say(other, QUESTION).stdout.strip().endswith("LOADED")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert not (index / "serve.json").exists()   # removed on exit
+    after = ask_and_say(cli_env, QUESTION)
+    assert after.returncode == 0 and after.stdout.strip().endswith("LOADED") and "12,000" in after.stdout

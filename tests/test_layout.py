@@ -14,7 +14,7 @@ from conftest import ROOT
 # Layers, lowest first: a module may import its own subpackage and any lower layer, never a higher one.
 LAYERS = [
     {"rag.errors", "rag.config", "rag.version"},
-    {"rag.text", "rag.question"},
+    {"rag.text", "rag.question", "rag.chats", "rag.users", "rag.discovery"},
     {"rag.ingest", "rag.embed"},
     {"rag.storage"},
     {"rag.build"},

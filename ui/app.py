@@ -8,7 +8,8 @@ questions drawn from the index (rag.answer.examples), retrieval settings under
 Markdown or JSON, and the conversation kept in the browser's storage across
 reloads. When an LLM writes the answers (rag.llm.answerer), the answer streams into
 the chat as it is written, then is replaced by the checked answer: unsupported
-sentences marked, the share of supported sentences under it. Documents tab: ui/docs_tab.py. HTML comes from ui/render.py (all
+sentences marked, the share of supported sentences under it. "Search in" next to the question box
+limits a question to folders, types or documents (ui/scope_filter.py). Documents tab: ui/docs_tab.py. HTML comes from ui/render.py (all
 document text escaped; the page makes no request to outside hosts, which
 ui/security.py's Content-Security-Policy enforces); the turns' JSON from
 session.py. One click handler (BRIDGE_JS, run by Gradio's HTML component, no
@@ -24,9 +25,12 @@ import gradio as gr
 from rag.api import Rag
 from rag.errors import RagError
 
-from . import docs_tab, export, http_api, session
+from . import chats_panel, docs_tab, export, http_api, scope_filter, session
 from .common import public_message
 from .render import document_html, sources_html, status_text
+# first view, look, original page (issue: workspace): ui/firstview.py, ui/theme.py, ui/pages.py
+from . import firstview, pages
+from .theme import CSS, PRODUCT, theme
 
 TITLE = "Ask your documents"
 MODE_CHOICES = [
@@ -61,30 +65,6 @@ DOWNLOAD_JS = """(payload) => {
   a.download = p.name; document.body.appendChild(a); a.click(); a.remove();
   setTimeout(() => URL.revokeObjectURL(a.href), 5000);
 }"""
-CSS = """
-.src {border-left: 3px solid #4b5563; padding: 4px 10px; margin: 0 0 14px 0;}
-.src.selected {border-left: 5px solid #1d4ed8; background: #eff6ff;}
-.src h3, .docview h3 {font-size: 1em; margin: 0;}
-.meta, .hint, .for {color: #4b5563; font-size: 0.9em;}
-mark.quote {background: #fde68a; color: #111827; padding: 0 2px;}
-mark.short {background: #f59e0b; color: #111827; font-weight: 600;}
-.passage {background: #e0f2fe; border-bottom: 2px solid #0369a1;}
-.doctext {max-height: 60vh; overflow-y: auto; line-height: 1.5; padding-right: 6px;}
-.dochead {display: flex; justify-content: space-between; align-items: center; gap: 8px;}
-.open-doc, .close-doc {border: 1px solid #1d4ed8; color: #1d4ed8; background: #fff; border-radius: 6px;
-  padding: 2px 10px; cursor: pointer; font-size: 0.9em;}
-a.cite {color: #1d4ed8; font-weight: 600; text-decoration: underline;}
-.unsupported {background: #fee2e2; color: #7f1d1d; text-decoration: underline wavy #b91c1c;}
-.unsupported-badge {background: #b91c1c; color: #fff; border-radius: 4px; padding: 0 4px; font-size: 0.85em;}
-.support, .writing {color: #4b5563; font-size: 0.9em;}
-table.docs {width: 100%; border-collapse: collapse;} table.docs td, table.docs th {padding: 4px 6px;
-  border-bottom: 1px solid #d1d5db; text-align: left; vertical-align: top;}
-textarea::placeholder, input::placeholder {color: #4b5563 !important; opacity: 1 !important;}
-.info-text, #upload .or, #upload .wrap {color: #4b5563 !important;}
-button[role=tab] {color: #374151 !important;} button[role=tab][aria-selected=true] {color: #1d4ed8 !important;}
-:focus-visible {outline: 3px solid #1d4ed8 !important; outline-offset: 2px;}
-@media (max-width: 767px) { #chat {height: 55vh !important;} }
-"""
 log = logging.getLogger(__name__)
 
 
@@ -93,14 +73,15 @@ def status_line(rag: Rag) -> str:
     return status_text(rag.status)
 
 
-def ask(rag: Rag, message, turns: list | None, mode=None) -> tuple[list, list, str, str]:
+def ask(rag: Rag, message, turns: list | None, mode=None, where=None) -> tuple[list, list, str, str]:
     """One chat turn: (turns, Chatbot messages, sources of the new answer, cleared input box).
 
     Follow-ups are read against the earlier turns (Rag.chat); a bad question, k or
-    mode shows as a one-line error in the chat."""
+    mode shows as a one-line error in the chat. where: the documents to answer from (scope_filter.where)."""
     turns, shown = list(turns or []), _shown(message)
     try:
-        answer = rag.chat(session.conversation(turns) + [{"role": "user", "content": message}], mode=mode)
+        answer = rag.chat(session.conversation(turns) + [{"role": "user", "content": message}], mode=mode,
+                          where=where)
         turn = session.from_answer(shown, answer)
     except Exception as exc:   # noqa: BLE001 - the chat shows one line; the log keeps the rest
         turn = _error_turn(shown, exc)
@@ -108,7 +89,7 @@ def ask(rag: Rag, message, turns: list | None, mode=None) -> tuple[list, list, s
     return turns, session.chat_messages(turns), sources_html(turn, len(turns) - 1), ""
 
 
-def ask_stream(rag: Rag, message, turns: list | None, mode=None):
+def ask_stream(rag: Rag, message, turns: list | None, mode=None, where=None):
     """ask(), streamed (for a generating answerer, rag.llm.answerer): yields (None, Chatbot messages
     with the answer written so far, None, "") as the model's text arrives (turns and sources not
     yet known), then what ask() returns, with the checked answer in place of the streamed text."""
@@ -117,7 +98,7 @@ def ask_stream(rag: Rag, message, turns: list | None, mode=None):
     try:
         answer = None
         for item in rag.chat_stream(session.conversation(turns) + [{"role": "user", "content": message}],
-                                    mode=mode):
+                                    mode=mode, where=where):
             if isinstance(item, str):
                 text += item
                 yield None, before + session.pending(shown, text), None, ""
@@ -165,7 +146,10 @@ def act(rag: Rag, action: str, turns: list) -> tuple[str | None, str]:
     marks = [(a, b, "quote") for a, b in source["quotes"]]
     if turn.get("short_doc") == source["doc"] and turn.get("short_start") is not None:
         marks.append((turn["short_start"], turn["short_end"], "short"))
-    return None, document_html(title, source["doc"], text, source["start"], source["end"], marks)
+    cited = source["quotes"][0][0] if source["quotes"] else source["start"]   # the page the cited sentence is on
+    page = pages.page_at(rag, source["doc"], cited) or source.get("page")
+    figure = pages.figure_html(rag, source["doc"], page, title)   # the original page, if a PDF
+    return None, document_html(title, source["doc"], text, source["start"], source["end"], marks, figure)
 
 
 def feedback(rag: Rag, turns: list, index, liked) -> dict | None:
@@ -181,14 +165,16 @@ def feedback(rag: Rag, turns: list, index, liked) -> dict | None:
 
 def build_app(rag: Rag):
     def overview():
-        return status_line(rag), gr.Dataset(samples=[[q] for q in rag.examples()])
+        return (status_line(rag), gr.Dataset(samples=[[q] for q in rag.examples()]), firstview.welcome_html(rag),
+                *scope_filter.refresh(rag))
 
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
-        gr.Markdown(f"## {TITLE}")
-        status = gr.Textbox(label="Index", interactive=False, elem_id="status", max_lines=1)
+    with gr.Blocks(title=f"{PRODUCT}: {TITLE}", analytics_enabled=False) as app:
+        gr.HTML(firstview.header_html(), elem_id="title", padding=False)
+        status = gr.Textbox(label="Index", interactive=False, elem_id="status", lines=1, max_lines=3)
         turns = gr.State([])
         saved = gr.BrowserState([], storage_key="rag-offline-conversation")
-        with gr.Tabs():
+        panel = chats_panel.build(rag)   # saved conversations: the sidebar (ui/chats_panel.py)
+        with gr.Tabs() as tabs:
             with gr.Tab("Chat", id="chat-tab"):
                 with gr.Row():
                     with gr.Column(scale=3, min_width=300):
@@ -196,8 +182,10 @@ def build_app(rag: Rag):
                         chat = gr.Chatbot(label="Conversation", height=460, elem_id="chat", buttons=["copy"],
                                           render_markdown=False, sanitize_html=True, latex_delimiters=[],
                                           allow_tags=False, feedback_options=("Like", "Dislike"))
+                        welcome = gr.HTML("", elem_id="welcome", padding=False)
                         box = gr.Textbox(label="Your question", placeholder="Ask a question about the documents…",
                                          elem_id="question", submit_btn="Ask", lines=1, max_lines=4)
+                        scope = scope_filter.build_filter(rag)
                         examples = gr.Dataset(components=[box], samples=[], label="Example questions",
                                               elem_id="examples", samples_per_page=6)
                         with gr.Row():
@@ -209,35 +197,38 @@ def build_app(rag: Rag):
                                             elem_id="mode", info="Which passages an answer is drawn from. "
                                             "Hybrid is best on the tests we ran; the others are for comparison.")
                     with gr.Column(scale=2, min_width=300):
-                        gr.Markdown("### Sources")
+                        gr.Markdown("## Sources")
                         sources = gr.HTML(sources_html(None), elem_id="sources", js_on_load=SCROLL_JS % ".selected")
                         document = gr.HTML("", elem_id="document", js_on_load=SCROLL_JS % ".passage")
                 bridge = gr.HTML("", visible="hidden", elem_id="bridge", js_on_load=BRIDGE_JS, html_template="")
                 download = gr.Textbox(visible="hidden", elem_id="download")
             with gr.Tab("Documents", id="docs-tab") as docs:
-                listing, show_docs, docs_outputs = docs_tab.build(rag, (overview, [status, examples]))
+                picker = scope_filter.build_docs_hook(rag, scope, tabs, "chat-tab")
+                listing, show_docs, docs_outputs = docs_tab.build(rag, (overview, [status, examples, welcome, scope,
+                                                                                picker]))
 
-        def on_ask(message, turns_, mode_):
-            turns_, messages, src, cleared = ask(rag, message, turns_, mode_)
+        def on_ask(message, turns_, mode_, scope_):
+            turns_, messages, src, cleared = ask(rag, message, turns_, mode_, scope_filter.where(scope_))
             return turns_, turns_, messages, src, "", cleared
 
         if rag.answerer.generated:   # an LLM writes the answers: stream them
-            def on_ask(message, turns_, mode_):   # noqa: F811 - the streaming variant
-                for turns_, messages, src, cleared in ask_stream(rag, message, turns_, mode_):
+            def on_ask(message, turns_, mode_, scope_):   # noqa: F811 - the streaming variant
+                for turns_, messages, src, cleared in ask_stream(rag, message, turns_, mode_,
+                                                                 scope_filter.where(scope_)):
                     if turns_ is None:
                         yield gr.skip(), gr.skip(), messages, gr.skip(), gr.skip(), cleared
                     else:
                         yield turns_, turns_, messages, src, "", cleared
 
         ask_outputs = [turns, saved, chat, sources, document, box]
-        box.submit(on_ask, [box, turns, mode], ask_outputs, api_name="ask")
+        asked = box.submit(on_ask, [box, turns, mode, scope], ask_outputs, api_name="ask")
         if rag.answerer.generated:
-            def on_example(s, t, m):
-                yield from on_ask(s[0], t, m)
+            def on_example(s, t, m, w):
+                yield from on_ask(s[0], t, m, w)
         else:
-            def on_example(s, t, m):
-                return on_ask(s[0], t, m)
-        examples.click(on_example, [examples, turns, mode], ask_outputs, api_name=False)
+            def on_example(s, t, m, w):
+                return on_ask(s[0], t, m, w)
+        picked = examples.click(on_example, [examples, turns, mode, scope], ask_outputs, api_name=False)
         def on_select(turns_, data: gr.SelectData):
             t = (data.index[0] if isinstance(data.index, (list, tuple)) else data.index) // 2
             return sources_html(session.turn_of(turns_, t), t), ""
@@ -268,16 +259,13 @@ def build_app(rag: Rag):
             last = len(turns_) - 1
             return turns_, session.chat_messages(turns_), sources_html(turns_[-1] if turns_ else None, last)
         # restore first (quick), then the status and the example questions (each asked of the index)
-        app.load(on_load, [saved, turns], [turns, chat, sources], api_name=False).then(
-            overview, None, [status, examples], api_name=False)
+        loaded = app.load(on_load, [saved, turns], [turns, chat, sources], api_name=False)
+        loaded.then(overview, None, [status, examples, welcome, scope, picker], api_name=False)
+        chats_panel.wire(rag, panel, asked=[asked, picked], loaded=loaded, new=new, turns=turns, saved=saved,
+                         chat=chat, sources=sources, document=document)
         docs.select(show_docs, None, docs_outputs, api_name=False)
         gr.Timer(60).tick(lambda: status_line(rag), None, status, api_name=False, show_progress="hidden")
     return app
-
-
-def theme():
-    system = ["ui-sans-serif", "system-ui", "sans-serif"]
-    return gr.themes.Base(font=system, font_mono=["ui-monospace", "monospace"])
 
 
 def create_app(rag: Rag, login: tuple[str, str] | None = None, **kwargs):
@@ -292,7 +280,7 @@ def create_app(rag: Rag, login: tuple[str, str] | None = None, **kwargs):
     upload_max = kwargs.pop("upload_max", None) or http_api.upload_limit(rag.config)
     roots = [get_upload_folder(), str(get_cache_folder()), str(rag.config.corpus_dir)]
     app = http_api.create_app(rag, login, upload_max=upload_max, file_roots=roots,
-                              login_page=TITLE if login else None, **kwargs)
+                              login_page=f"{PRODUCT}: {TITLE}" if login else None, **kwargs)
     blocks = build_app(rag)
     blocks.queue(default_concurrency_limit=4)
     return gr.mount_gradio_app(

@@ -12,6 +12,13 @@
   Gate's sign-in form, whose ``POST /login`` checks the password here and sets the session cookie (a random
   token kept in this process, ``SESSION_SECONDS`` long, at most ``MAX_SESSIONS``); ``GET /logout`` ends it.
   The user let in is put in the request's scope (``scope[USER]``) for the app behind.
+- **Accounts**: ``login`` is one ``(USER, PASSWORD)`` pair (``--auth``) or an ``Accounts`` (that pair and/or
+  the users file of rag.users, hashed passwords): each account signs in with its own name and password
+  (``Bearer PASSWORD`` alone names the pair's user only; with the users file send ``Bearer USER:PASSWORD``).
+  A removed user's session stops working at once.
+- **Local token**: a request from a loopback address carrying ``X-Rag-Local-Token`` equal to ``local_token``
+  (the token `rag serve` wrote into its index folder's ``serve.json``, rag.discovery) is let in as the local
+  user ``""`` without a password; `rag ask` uses it to reuse the running server.
 - **Throttle**: password failures (form, Basic and Bearer alike) are counted per client address and per
   user; after ``FREE_FAILURES`` within the window each further failure locks that client and that user
   out for a delay that doubles from 1 s up to 15 minutes. While locked out every password attempt, the
@@ -165,15 +172,47 @@ def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("utf-8", "replace"), b.encode("utf-8", "replace"))
 
 
+class Accounts:
+    """Who may sign in: the ``--auth`` pair (USER, PASSWORD) and/or a rag.users.Users (hashed passwords)."""
+
+    def __init__(self, pair: tuple[str, str] | None = None, users=None):
+        self.pair, self.users = pair, users
+
+    def known(self, name) -> bool:
+        if not isinstance(name, str):
+            return False
+        return bool(self.pair and _same(name, self.pair[0])) or bool(self.users is not None and self.users.known(name))
+
+    def check(self, name, secret) -> bool:
+        if not isinstance(name, str) or not isinstance(secret, str):
+            return False
+        if self.pair and _same(name, self.pair[0]):
+            return _same(secret, self.pair[1])
+        return self.users is not None and self.users.check(name, secret)
+
+
+def accounts_of(login) -> Accounts | None:
+    """An Accounts for Gate's login argument: None, a (USER, PASSWORD) pair, or an Accounts."""
+    if login is None or isinstance(login, Accounts):
+        return login
+    return Accounts(pair=tuple(login))
+
+
+def _loopback(scope) -> bool:
+    host = str((scope.get("client") or ("",))[0])
+    return host in ("127.0.0.1", "::1", "localhost") or host.startswith("127.")
+
+
 class Gate:
     """ASGI middleware: origin check, login on every route, throttled passwords, strict cookies (see the
     module docstring). login None: no login (loopback), origin check only. login_page: the page's title;
     then ``/`` shows the Gate's sign-in form until signed in, and ``/login`` and ``/logout`` are the Gate's."""
 
     def __init__(self, app, login: tuple[str, str] | None = None, *, extra_origins=(), throttle: Throttle | None = None,
-                 login_page: str | None = None, sessions: Sessions | None = None):
+                 login_page: str | None = None, sessions: Sessions | None = None, local_token: str | None = None):
         self.app = app
-        self.login = login
+        self.login = accounts_of(login)
+        self.local_token = local_token
         self.extra = {k for k in map(_origin_key, extra_origins) if k}
         self.throttle = throttle or Throttle()
         self.login_page = login_page
@@ -210,8 +249,8 @@ class Gate:
         return "ip:" + str((scope.get("client") or ("?",))[0])
 
     def user_key(self, name: str | None) -> str | None:
-        """Only the configured user is counted per user (other names can never succeed)."""
-        return f"user:{name}" if self.login and name is not None and _same(name, self.login[0]) else None
+        """Only known users are counted per user (other names can never succeed)."""
+        return f"user:{name}" if self.login and name is not None and self.login.known(name) else None
 
     def cookie_token(self, headers: dict) -> str | None:
         for part in headers.get(b"cookie", b"").decode("latin-1").split(";"):
@@ -222,28 +261,37 @@ class Gate:
 
     def cookie_user(self, headers: dict) -> str | None:
         """The user of a valid session cookie (only with the sign-in page), else None."""
-        return self.sessions.user(self.cookie_token(headers)) if self.login_page else None
+        user = self.sessions.user(self.cookie_token(headers)) if self.login_page else None
+        return user if user is not None and self.login.known(user) else None   # a removed user is out
 
     def password(self, headers: dict):
         """(user named or None, right?) for an Authorization header, or None without one."""
         value = headers.get(b"authorization")
         if value is None:
             return None
-        user, password = self.login
+        pair = self.login.pair
         scheme, _, value = value.decode("latin-1").partition(" ")
         value = value.strip()
         if scheme.lower() == "bearer":
             name, sep, secret = value.partition(":")
-            if _same(value, password):
-                return user, True
-            return (name if sep else user), bool(sep) and _same(name, user) & _same(secret, password)
+            if pair and _same(value, pair[1]):
+                return pair[0], True
+            if not sep:
+                return (pair[0] if pair else None), False
+            return name, self.login.check(name, secret)
         if scheme.lower() == "basic":
             try:
                 name, sep, secret = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
             except (binascii.Error, ValueError):
                 return None, False
-            return name, bool(sep) and _same(name, user) & _same(secret, password)
+            return name, bool(sep) and self.login.check(name, secret)
         return None, False
+
+    def local_user(self, scope, headers: dict) -> bool:
+        """Whether the request carries this server's local token (from a loopback address)."""
+        token = headers.get(b"x-rag-local-token")
+        return bool(self.local_token and token is not None and _loopback(scope)
+                    and _same(token.decode("latin-1"), self.local_token))
 
     async def __call__(self, scope, receive, send):
         if scope["type"] not in ("http", "websocket"):
@@ -259,7 +307,7 @@ class Gate:
             page = self.login_page and scope["type"] == "http"
             if page and method == "POST" and re.match(r"^/login/?$", path):
                 return await self.form_login(scope, receive, send)
-            user = self.cookie_user(headers)
+            user = "" if self.local_user(scope, headers) else self.cookie_user(headers)
             if user is None:
                 checked = self.password(headers)
                 keys = [self.client(scope), self.user_key(checked[0] if checked else None)]
@@ -269,7 +317,7 @@ class Gate:
                         return await self.too_many(scope, send, wait)
                     if checked[1]:
                         self.throttle.succeeded(keys)
-                        user = self.login[0]
+                        user = checked[0]
                     else:
                         self.throttle.failed(keys)
             if user is None:
@@ -322,11 +370,11 @@ class Gate:
         wait = self.throttle.retry_after(keys)
         if wait > 0:
             return await self.too_many(scope, send, wait)
-        if not (_same(name, self.login[0]) & _same(secret, self.login[1])):
+        if not self.login.check(name, secret):
             self.throttle.failed(keys)
             return await self.refuse(scope, send, 400, "Incorrect credentials.", detail=True)
         self.throttle.succeeded(keys)
-        token = self.sessions.start(self.login[0])
+        token = self.sessions.start(name)
         cookie = _strict(f"{self.cookie}={token}; Path=/; Max-Age={int(self.sessions.seconds)}".encode(),
                          scope.get("scheme") == "https")
         return await self._send(send, 200, b'{"success": true}', [(b"content-type", b"application/json"),

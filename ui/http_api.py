@@ -3,8 +3,12 @@
 ``create_app(rag, login)`` returns it; ``rag serve`` mounts the chat page (app.py) on it at ``/``,
 so one process and one port serve both, behind the same Gate; ``rag serve --api-only`` serves it alone.
 
-    POST   /api/ask                 {question, history?, k?, mode?} -> the JSON of `rag ask --json`
-                                    (stream: true -> text/event-stream of {"delta"} events, then {"answer"})
+    POST   /api/ask                 {question, history?, k?, mode?, where?, conversation_id?} -> the JSON of
+                                    `rag ask --json` (where: {folders?, types?, documents?}, the documents to
+                                    answer from; stream: true -> text/event-stream of {"delta"} events, then
+                                    {"answer"}); conversation_id: continue that saved conversation (or "new"),
+                                    the turn is saved and the reply carries "conversation_id"
+    GET    /api/conversations[/{id}], POST, PATCH, DELETE: the user's saved conversations (chats_api.py)
     GET    /api/documents           {"documents": [...], "skipped": [...]}   (rag.documents)
     POST   /api/documents           multipart files -> Rag.add_files -> {"added", "skipped"}
     DELETE /api/documents/{doc_id}[?delete_file=true]  Rag.remove_document -> {"removed": doc_id,
@@ -37,6 +41,7 @@ from starlette.routing import Route
 
 from rag.errors import RagError
 
+from . import chats_api
 from .common import (SSE_HEADERS, BadRequest, NotAvailable, chat_items, error, guarded, json_body,
                      public_message, sse, stream_flag)
 from .gate import Gate, Throttle, allowed_origins
@@ -44,7 +49,7 @@ from .openai_compat import openai_routes
 from .security import MAX_BODY, Guard
 
 log = logging.getLogger(__name__)
-ASK_FIELDS = {"question", "history", "k", "mode", "stream"}
+ASK_FIELDS = {"question", "history", "k", "mode", "stream", "where", "conversation_id"}
 DEFAULT_UPLOAD_MB = 20.0       # when the Config has no upload_max_mb
 MULTIPART_SLACK = 64 << 10     # bytes of multipart headers allowed over the upload size
 
@@ -80,18 +85,31 @@ def api_routes(rag) -> list[Route]:
         body = await json_body(request)
         unknown = sorted(set(body) - ASK_FIELDS)
         if unknown:
-            raise BadRequest(f"unknown field {unknown[0]!r}; expected question, history, k, mode, stream")
+            raise BadRequest(f"unknown field {unknown[0]!r}; expected question, history, k, mode, where, stream, "
+                             "conversation_id")
         if "question" not in body:
             raise BadRequest("missing field 'question'")
         t0, history = time.perf_counter(), history_of(body.get("history"))
-        kw = {"k": body.get("k"), "mode": body.get("mode")}
+        cid, owner = body.get("conversation_id"), chats_api.owner_of(request)
+        if cid is not None:   # a saved conversation: its turns are the history, the new turn is saved
+            if history:
+                raise BadRequest("give either history or conversation_id, not both")
+            history = await run_in_threadpool(chats_api.history, rag, owner, cid)
+
+        def saved(answer) -> dict:
+            out = answer.to_json(seconds=time.perf_counter() - t0)
+            if cid is not None:
+                out["conversation_id"] = chats_api.save(rag, owner, cid, body["question"], answer)
+            return out
+        kw = {"k": body.get("k"), "mode": body.get("mode"), "where": body.get("where")}
         if stream_flag(body):
             items = await chat_items(rag, history + [{"role": "user", "content": body["question"]}], **kw)
 
             async def events():
                 try:
                     async for item in items:
-                        yield sse({"delta": item} if isinstance(item, str) else {"answer": item.to_json(seconds=time.perf_counter() - t0)})
+                        yield sse({"delta": item} if isinstance(item, str) else
+                                  {"answer": await run_in_threadpool(saved, item)})
                 except Exception as exc:   # noqa: BLE001 - the response has begun: one error event
                     log.exception("unexpected error while streaming an answer")
                     yield sse({"error": public(exc) if isinstance(exc, RagError) else
@@ -102,7 +120,7 @@ def api_routes(rag) -> list[Route]:
                 rag.chat, history + [{"role": "user", "content": body["question"]}], **kw)
         else:
             answer = await run_in_threadpool(rag.query, body["question"], **kw)
-        return JSONResponse(answer.to_json(seconds=time.perf_counter() - t0))
+        return JSONResponse(await run_in_threadpool(saved, answer))
 
     async def documents(request):
         needs("documents")
@@ -145,25 +163,26 @@ def api_routes(rag) -> list[Route]:
                              "model": Path(model).name if "/" in model or "\\" in model else model,
                              "index": Path(s["index"]).name, "built_at": s.get("built_at")})
 
-    routes = [Route("/api/ask", guarded(ask), methods=["POST"]),
+    routes = [Route("/api/ask", guarded(chats_api.not_found(ask)), methods=["POST"]),
               Route("/api/documents", guarded(documents), methods=["GET"]),
               Route("/api/documents", guarded(add), methods=["POST"]),
               Route("/api/documents/{doc_id:path}", guarded(remove), methods=["DELETE"]),
               Route("/api/status", guarded(status), methods=["GET"])]
-    return routes + openai_routes(rag)
+    return routes + chats_api.chat_routes(rag) + openai_routes(rag)
 
 
 def create_app(rag, login: tuple[str, str] | None = None, *, max_body: int = MAX_BODY,
                upload_max: int | None = None, extra_origins=None, throttle: Throttle | None = None,
-               file_roots=None, login_page: str | None = None, routes=()) -> Starlette:
+               file_roots=None, login_page: str | None = None, routes=(), local_token: str | None = None) -> Starlette:
     """The HTTP API over rag as a Starlette app, behind the Guard (bodies over max_body refused, the
     upload route takes upload_max bytes, default Config.upload_max_mb; file routes confined to file_roots,
     default the corpus) and the Gate (gate.py: login (user, password) or None on loopback, throttled
     passwords, the origin check; extra_origins default to $RAG_ALLOWED_ORIGINS; login_page: the title of
-    the sign-in form shown at / when the chat page is mounted). routes: more routes, after the API's."""
+    the sign-in form shown at / when the chat page is mounted; local_token: the token of rag.discovery's
+    serve.json, accepted from loopback without a password). routes: more routes, after the API's."""
     upload_max = upload_max or upload_limit(rag.config)
     roots = [str(rag.config.corpus_dir)] if file_roots is None else list(file_roots)
     middleware = [Middleware(Guard, max_body=max_body, upload_max=upload_max + MULTIPART_SLACK, file_roots=roots),
-                  Middleware(Gate, login=login, throttle=throttle, login_page=login_page,
+                  Middleware(Gate, login=login, throttle=throttle, login_page=login_page, local_token=local_token,
                              extra_origins=allowed_origins() if extra_origins is None else extra_origins)]
     return Starlette(routes=api_routes(rag) + list(routes), middleware=middleware)

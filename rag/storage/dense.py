@@ -93,15 +93,29 @@ class Dense:
         self._live = [int((m >= 0).sum()) for _, m in parts]
         self.ntotal = sum(self._live)
 
-    def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """([1, k] scores, [1, k] version rows), best first; -1 rows pad a short result."""
+    def within(self, allowed: np.ndarray) -> "Within":
+        """The rows allowed (bool [version rows]) as each segment's FAISS ID selector (build once, search often)."""
+        return Within(self, allowed)
+
+    def search(self, q: np.ndarray, k: int, allowed=None) -> tuple[np.ndarray, np.ndarray]:
+        """([1, k] scores, [1, k] version rows), best first; -1 rows pad a short result.
+        allowed: None, bool [version rows] or a Within; only those rows are searched (a FAISS ID
+        selector inside each segment's search, not a filter of its results)."""
         q = np.ascontiguousarray(np.asarray(q, dtype=np.float32).reshape(1, -1))
+        if allowed is not None and not isinstance(allowed, Within):
+            allowed = Within(self, allowed)
         scores, rows = [], []
-        for (index, to_version), live in zip(self.parts, self._live):
+        for n, ((index, to_version), live) in enumerate(zip(self.parts, self._live)):
             if not live or k < 1:
                 continue
-            want = min(index.ntotal, math.ceil(k * index.ntotal / live))
-            d, i = index.search(q, want)
+            if allowed is None:
+                want = min(index.ntotal, math.ceil(k * index.ntotal / live))
+                d, i = index.search(q, want)
+            else:
+                sel, count = allowed.parts[n]
+                if not count:
+                    continue
+                d, i = _search_within(index, q, min(k, count), sel)
             ok = i[0] >= 0
             found = to_version[i[0][ok]]
             scores.append(d[0][ok][found >= 0])
@@ -112,3 +126,41 @@ class Dense:
         out_s, out_r = np.full((1, k), -np.inf, np.float32), np.full((1, k), -1, np.int64)
         out_s[0, :len(order)], out_r[0, :len(order)] = s[order], r[order]
         return out_s, out_r
+
+
+class Within:
+    """Allowed rows of a version as one FAISS ID selector per segment of a Dense: parts[n] = (selector or
+    None, allowed rows in that segment)."""
+
+    def __init__(self, dense: Dense, allowed: np.ndarray):
+        allowed = np.asarray(allowed, dtype=bool)
+        self.parts = []
+        for _, to_version in dense.parts:
+            local = (to_version >= 0) & allowed[np.maximum(to_version, 0)]
+            n = int(local.sum())
+            self.parts.append((_selector(local) if n else None, n))
+
+
+def _selector(local: np.ndarray):
+    """A FAISS ID selector of the local rows where local is True: a hash set of few ids, else a bitmap."""
+    import faiss
+
+    if int(local.sum()) * 8 < len(local):
+        return faiss.IDSelectorBatch(np.flatnonzero(local).astype(np.int64))
+    bits = np.packbits(local, bitorder="little")
+    sel = faiss.IDSelectorBitmap(bits)
+    sel.bits_ref = bits   # the selector reads this buffer: keep it alive as long as the selector
+    return sel
+
+
+def _search_within(index, q: np.ndarray, want: int, sel):
+    """index.search(q, want) over only the rows sel selects (want: at most how many it selects);
+    an IVF index whose probed lists hold fewer than want of them is searched again in all its lists."""
+    import faiss
+
+    if not hasattr(index, "nprobe"):
+        return index.search(q, want, params=faiss.SearchParameters(sel=sel))
+    d, i = index.search(q, want, params=faiss.SearchParametersIVF(sel=sel, nprobe=index.nprobe))
+    if int((i[0] >= 0).sum()) < want and index.nprobe < index.nlist:
+        d, i = index.search(q, want, params=faiss.SearchParametersIVF(sel=sel, nprobe=index.nlist))
+    return d, i

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shlex
 from pathlib import Path, PurePosixPath
@@ -94,24 +95,27 @@ def check_manifest(m: dict) -> None:
         listed = len(docs) if key == "documents" else sum(d[key] for d in docs)
         if listed != counts[key]:
             raise IndexCorruptError(f"manifest documents hold {listed} {key}, counts say {counts[key]}")
+    per_segment = m.get("format_version") != 5   # format 6: BM25 postings live in the segments
     if "bm25" in m:
         bm25 = _need(m, "bm25", dict, w)
-        for key in ("rows", "vocabulary"):
+        for key in ("rows",) if per_segment else ("rows", "vocabulary"):
             _need(bm25, key, int, "manifest bm25", minimum=0)
         doc_bm25 = _need(bm25, "documents", dict, "manifest bm25")
-        for key in ("rows", "vocabulary"):
+        for key in ("rows",) if per_segment else ("rows", "vocabulary"):
             _need(doc_bm25, key, int, "manifest bm25 documents", minimum=0)
+        if per_segment and (bm25["rows"], doc_bm25["rows"]) != (counts["chunks"], counts["documents"]):
+            raise IndexCorruptError(f"manifest bm25 rows {bm25['rows']} and {doc_bm25['rows']}, counts say "
+                                    f"{counts['chunks']} and {counts['documents']}")
     files = _need(m, "files", dict, w)
     _check_digests(files, "manifest files")
-    if "bm25" in m:
+    if "bm25" in m and not per_segment:
         missing = [d + "/" for d in ("bm25", "bm25_docs") if not any(f.startswith(d + "/") for f in files)]
         if missing:
             raise IndexCorruptError(f"manifest files lists no {', '.join(missing)}")
 
 
 def _check_segment(name, info) -> None:
-    from rag.storage.layout import ANN_FILE, ANN_KIND, SEGMENT_RE
-    from rag.storage.layout import SEGMENT_FILES as FILES
+    from rag.storage.layout import ANN_FILE, ANN_KIND, SEGMENT_FILES, SEGMENT_FILES_V5, SEGMENT_RE
 
     where = f"manifest segment {name!r}"
     if not SEGMENT_RE.fullmatch(name):
@@ -121,6 +125,7 @@ def _check_segment(name, info) -> None:
     for key in ("documents", "chunks", "sentences"):
         _need(info, key, int, where, minimum=0)
     files = _need(info, "files", dict, where)
+    FILES = SEGMENT_FILES_V5 if "chunks.jsonl" in files else SEGMENT_FILES   # format 5 or 6 segment
     expected = sorted(FILES + ((ANN_FILE,) if "ann" in info else ()))
     if sorted(files) != expected:
         raise IndexCorruptError(f"{where} lists files {sorted(files)}, expected {expected}")
@@ -142,14 +147,56 @@ def _check_digests(files: dict, where: str) -> None:
             raise IndexCorruptError(f"{where}: checksum of {rel!r} is not a sha256 hex digest")
 
 
-def check_files(folder: Path, files: dict) -> None:
+def stamp(path: Path, digest: str) -> list:
+    """What says a file is unchanged since it was hashed: inode, size, mtime and ctime (which no
+    user can set back), and the sha256 it had."""
+    st = os.stat(path)
+    return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, digest]
+
+
+def check_files(folder: Path, files: dict, stamps: dict | None = None) -> None:
     """Raise IndexCorruptError unless every listed file exists with its recorded sha256.
 
-    FileNotFoundError passes through: the folder may have been removed by a writer
-    while it was read (rag.storage.writer retries then)."""
-    for rel, digest in files.items():
-        if sha256_file(folder / rel) != digest:
+    stamps (a writer's, rag.storage.writer): str(path) -> stamp of a file hashed earlier; a file
+    whose stamp still matches, with the same expected sha256, is not hashed again (updated in
+    place with every file verified). FileNotFoundError passes through: the folder may have been
+    removed by a writer while it was read (rag.storage.writer retries then)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if stamps is not None:
+        todo = {}
+        for rel, digest in files.items():
+            key = str(folder / rel)
+            if stamps.get(key) != stamp(folder / rel, digest):
+                todo[rel] = digest
+        _hash_all(folder, todo)
+        stamps.update({str(folder / rel): stamp(folder / rel, digest) for rel, digest in files.items()})
+        return
+    _hash_all(folder, files)
+
+
+def _hash_all(folder: Path, files: dict) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    items = sorted(files.items(), key=lambda kv: -_size(folder / kv[0]))   # largest first
+    if not items:
+        return
+    workers = min(len(items), os.cpu_count() or 1, 4)
+    if workers > 1:   # hashlib releases the GIL on large buffers: the files hash in parallel
+        with ThreadPoolExecutor(workers) as pool:
+            digests = list(pool.map(lambda kv: sha256_file(folder / kv[0]), items))
+    else:
+        digests = [sha256_file(folder / rel) for rel, _ in items]
+    for (rel, digest), got in zip(items, digests):
+        if got != digest:
             raise IndexCorruptError(f"{rel} was changed after the index was built (sha256 mismatch)")
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def check_chunks(chunks: list, doc_ids: set) -> None:

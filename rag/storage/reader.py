@@ -31,7 +31,14 @@ from rag.errors import (
 )
 from rag.storage import integrity, segments
 from rag.storage.integrity import corpus_hint, rebuild_hint
-from rag.storage.layout import FORMAT, FORMAT_VERSION, POINTER, TMP_PREFIX, VERSION_RE  # noqa: F401
+from rag.storage.layout import (  # noqa: F401
+    FORMAT,
+    FORMAT_VERSION,
+    POINTER,
+    READ_VERSIONS,
+    TMP_PREFIX,
+    VERSION_RE,
+)
 from rag.storage.manifest import Manifest
 
 _ATTEMPTS = 5   # loads restarted because a writer swapped versions meanwhile
@@ -40,7 +47,7 @@ _ATTEMPTS = 5   # loads restarted because a writer swapped versions meanwhile
 @dataclass
 class IndexData:
     manifest: dict
-    chunks: list[dict]
+    chunks: list[dict]         # records by row: a list, or rag.storage.records.Chunks once loaded
     chunk_vecs: np.ndarray | None  # [C, dim]: float32 rows (an array, or rag.storage.vector_rows.Rows once loaded)
     sentences: np.ndarray      # int64 [S, 3]
     sentence_vecs: np.ndarray  # [S, dim]: float32 rows (an array, or rag.storage.vector_rows.Rows once loaded)
@@ -48,6 +55,9 @@ class IndexData:
     bm25: object = None            # rag.storage.lexical.BM25, rows aligned with chunks
     doc_bm25: object = None        # rag.storage.lexical.BM25, rows aligned with manifest documents
     pointer: tuple | None = None   # (version, manifest sha256) of CURRENT when loaded
+    stamps: dict | None = None     # a writer's base: stamps of the segment files it verified (writer.STAMPS)
+    fresh: list | None = None      # for save: ids of the documents whose rows chunks/vectors hold (in
+    #                                manifest order); None: they hold every document's rows
 
 
 def read_pointer(index_dir: Path) -> tuple[str, str]:
@@ -91,10 +101,10 @@ def _read_version_manifest(index_dir: Path, version: str, sha: str, seen: dict) 
         raise IndexCorruptError(f"{version}/manifest.json should hold an object, "
                                 f"found {type(manifest).__name__}")
     fmt, fv = manifest.get("format"), manifest.get("format_version")
-    if fmt != FORMAT or (isinstance(fv, int) and fv != FORMAT_VERSION):
+    if fmt != FORMAT or (isinstance(fv, int) and fv not in READ_VERSIONS):
         raise IndexMismatchError(f"{index_dir} has index format {fmt!r} v{fv}, "
                                  f"this version reads {FORMAT!r} v{FORMAT_VERSION}")
-    if fv != FORMAT_VERSION:
+    if fv not in READ_VERSIONS or isinstance(fv, bool):
         raise IndexCorruptError(f"manifest format_version should be {FORMAT_VERSION}, found {fv!r}")
     Manifest.check(manifest)
     return manifest
@@ -154,24 +164,29 @@ def check_settings(manifest: dict, settings: dict, index_dir: Path) -> None:
                                  f"({'; '.join(diffs)})")
 
 
-def load(index_dir: Path, settings: dict | None = None, *, corpus=None, cache: dict | None = None) -> IndexData:
+def load(index_dir: Path, settings: dict | None = None, *, corpus=None, cache: dict | None = None,
+         search: bool = True, stamps: dict | None = None) -> IndexData:
     """Load and verify the current version of an index folder; settings (if given) must
     match its manifest. corpus (the configured one) names the rebuild command in errors
     when the manifest does not. cache: a dict kept between loads by one reader, holding
-    verified segments (immutable) so a reload reads only the segments it has not seen."""
+    verified segments (immutable) so a reload reads only the segments it has not seen.
+    search=False (a writer's base): every file is still verified, but no search structure
+    (ANN index, BM25) is built: faiss_index, bm25 and doc_bm25 stay None. stamps: see
+    rag.storage.integrity.check_files (segment files unchanged since a writer hashed them)."""
     index_dir = Path(index_dir)
 
     def work(version, sha, seen):
         manifest = _read_version_manifest(index_dir, version, sha, seen)
         if settings is not None:
             check_settings(manifest, settings, index_dir)
-        data = _load_version(index_dir, version, manifest, cache)
-        data.pointer = (version, sha)
+        data = _load_version(index_dir, version, manifest, cache, search, stamps)
+        data.pointer, data.stamps = (version, sha), stamps
         return data
     return _attempts(index_dir, work, corpus, settings)
 
 
-def _load_version(index_dir: Path, version: str, manifest: dict, cache: dict | None) -> IndexData:
+def _load_version(index_dir: Path, version: str, manifest: dict, cache: dict | None,
+                  search: bool = True, stamps: dict | None = None) -> IndexData:
     """The segments and BM25 files of one version, checked against the (checked) manifest."""
     folder, dim = index_dir / version, manifest["dimension"]
     integrity.check_files(folder, manifest["files"])
@@ -181,14 +196,20 @@ def _load_version(index_dir: Path, version: str, manifest: dict, cache: dict | N
         if cache is not None and key in cache:
             segs[name] = cache[key]
             continue
-        segs[name] = segments.read(index_dir / segments.FOLDER / name, info, dim)
-    if cache is not None:
+        segs[name] = segments.read(index_dir / segments.FOLDER / name, info, dim, search=search, stamps=stamps)
+    if cache is not None and search:
         cache.clear()
         cache.update({(n, json.dumps(i, sort_keys=True)): segs[n] for n, i in manifest["segments"].items()})
     chunks, chunk_vecs, sentences, sentence_vecs = segments.assemble(manifest, segs)
+    if not search:
+        return IndexData(manifest, chunks, chunk_vecs, sentences, sentence_vecs)
     dense = segments.dense(segs, chunk_vecs)
     bm25 = doc_bm25 = None
-    if "bm25" in manifest:
+    if "bm25" in manifest and manifest["format_version"] != 5:
+        bm25, doc_bm25 = segments.lexical(manifest, segs, chunk_vecs)
+        if bm25 is None:
+            raise IndexCorruptError(f"{version} uses format-5 segments without BM25 postings")
+    elif "bm25" in manifest:
         from rag.storage.lexical import BM25
 
         info, docs = manifest["bm25"], manifest["documents"]

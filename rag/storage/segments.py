@@ -3,7 +3,10 @@
 A segment (INDEX/segments/s-000007/) holds, for the documents it was written
 with, in id order and contiguous per document:
   documents.json     [{"id", "chunks", "sentences"}, ...]: the storage order
-  chunks.jsonl       one chunk record a line (doc, ordinal, start, end, sent_lo, sent_hi, text)
+  chunks.npy, chunk_text.npy, chunk_text.bin: the chunk records (ordinal, span, sentence range
+                     as int64 columns, texts as UTF-8 with offsets), read memory-mapped
+                     (rag.storage.records); format 5 kept them as chunks.jsonl (still read)
+  bm25/, bm25_docs/  BM25 postings of its chunks and of its whole documents (rag.storage.lexical)
   chunk_vecs.npy     float16 [C, dim]
   sentences.npy      int64 [S, 2]: start, end of each sentence in its document
   sentence_vecs.npy  float16 [S, dim]
@@ -30,9 +33,10 @@ import numpy as np
 
 from rag.errors import IndexCorruptError
 from rag.storage import dense as ann
-from rag.storage import integrity
+from rag.storage import integrity, records
 from rag.storage.layout import SEGMENT_FILES, SEGMENT_RE  # noqa: F401  (SEGMENT_RE: callers read it here)
-from rag.storage.vector_rows import Rows, runs_of
+from rag.storage.lexical import Postings, SegmentedBM25, document_text, indexed_text
+from rag.storage.vector_rows import FileArray, Rows, runs_of
 
 FOLDER = "segments"
 FILES = SEGMENT_FILES
@@ -42,11 +46,14 @@ VECTOR_DTYPE = np.float16
 @dataclass
 class Segment:
     docs: dict          # doc id -> (chunk lo, chunk hi, sentence lo, sentence hi) rows in this segment
-    chunks: list[dict]
-    chunk_vecs: np.ndarray      # float16 [C, dim], memory-mapped
-    spans: np.ndarray   # int64 [S, 2]
-    sentence_vecs: np.ndarray   # float16 [S, dim], memory-mapped
+    chunks: records.Part        # the chunk records (memory-mapped; in memory for a format-5 segment)
+    chunk_vecs: FileArray       # float16 [C, dim], rows read from the file
+    spans: np.ndarray   # int64 [S, 2], memory-mapped
+    sentence_vecs: FileArray    # float16 [S, dim], rows read from the file
     ann: object = None  # rag.storage.dense's index of chunk_vecs, for large segments
+    postings: Postings | None = None       # BM25 postings of the chunks (None: format 5)
+    doc_postings: Postings | None = None   # BM25 postings of whole documents, rows in documents.json order
+    order: tuple = ()   # document ids in storage order
 
 
 def names(index_dir: Path) -> list[str]:
@@ -69,9 +76,12 @@ def unused(index_dir: Path, versions) -> list[Path]:
 
 
 def write(index_dir: Path, docs: list[dict], chunks: list[dict], chunk_vecs, spans, sentence_vecs,
-          tmp_prefix: str, fsync_tree, *, ann_threshold: int | None = None) -> tuple[str, dict]:
+          tmp_prefix: str, fsync_tree, *, ann_threshold: int | None = None, titles: dict | None = None,
+          title_in_chunks: bool = True) -> tuple[str, dict]:
     """Write one segment from rows ordered as docs ([{"id", "chunks", "sentences"}]), with an
-    approximate index when it has at least ann_threshold chunks (None: never); returns
+    approximate index when it has at least ann_threshold chunks (None: never) and the BM25
+    postings of its chunks (each after its document's title in titles, as embedded: see
+    rag.storage.lexical.indexed_text) and of its whole documents; returns
     (its name, its manifest entry: counts, ANN parameters and the sha256 of every file)."""
     import shutil
 
@@ -81,9 +91,12 @@ def write(index_dir: Path, docs: list[dict], chunks: list[dict], chunk_vecs, spa
     try:
         os.chmod(tmp, 0o755)
         (tmp / "documents.json").write_text(json.dumps(docs, ensure_ascii=False) + "\n", encoding="utf-8")
-        with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as f:
-            for c in chunks:
-                f.write(json.dumps(c, ensure_ascii=False) + "\n")
+        records.write(tmp, chunks)
+        titles = titles or {}
+        Postings.build(indexed_text(c, titles.get(c["doc"], ""), title_in_chunks) for c in chunks
+                       ).save(tmp / "bm25")
+        at = np.concatenate([[0], np.cumsum([d["chunks"] for d in docs])]).astype(int)
+        Postings.build(document_text(chunks[at[n]:at[n + 1]]) for n in range(len(docs))).save(tmp / "bm25_docs")
         np.save(tmp / "chunk_vecs.npy", np.asarray(chunk_vecs, dtype=VECTOR_DTYPE), allow_pickle=False)
         np.save(tmp / "sentences.npy", np.asarray(spans, dtype=np.int64).reshape(-1, 2), allow_pickle=False)
         np.save(tmp / "sentence_vecs.npy", np.asarray(sentence_vecs, dtype=VECTOR_DTYPE), allow_pickle=False)
@@ -109,28 +122,45 @@ def write(index_dir: Path, docs: list[dict], chunks: list[dict], chunk_vecs, spa
     return name, info
 
 
-def read(folder: Path, info: dict, dim: int) -> Segment:
+def read(folder: Path, info: dict, dim: int, *, search: bool = True, stamps: dict | None = None) -> Segment:
     """One segment, every file checked against info["files"], shapes against its counts.
     FileNotFoundError passes through (a writer may have removed it: rag.storage.reader retries)."""
-    integrity.check_files(folder, info["files"])
+    integrity.check_files(folder, info["files"], stamps)
+    where = f"segment {folder.name}"
+    old = "chunks.jsonl" in info["files"]   # format 5: records as JSON lines, no postings
+    postings = doc_postings = None
     try:
         docs = json.loads((folder / "documents.json").read_text(encoding="utf-8"))
-        with open(folder / "chunks.jsonl", encoding="utf-8") as f:
-            chunks = [json.loads(line) for line in f if line.strip()]
-        cvecs = np.load(folder / "chunk_vecs.npy", allow_pickle=False, mmap_mode="r")
-        spans = np.load(folder / "sentences.npy", allow_pickle=False)
-        svecs = np.load(folder / "sentence_vecs.npy", allow_pickle=False, mmap_mode="r")
-        index = ann.read(folder / ann.FILE, info["ann"], info["chunks"], dim) if "ann" in info else None
+        if not (isinstance(docs, list) and all(isinstance(d, dict) and isinstance(d.get("id"), str)
+                                               and integrity._is(d.get("chunks"), int)
+                                               and integrity._is(d.get("sentences"), int) for d in docs)):
+            raise IndexCorruptError(f"{where}: documents.json does not list documents")
+        if old:
+            with open(folder / "chunks.jsonl", encoding="utf-8") as f:
+                chunk_list = [json.loads(line) for line in f if line.strip()]
+            integrity.check_chunks(chunk_list, {d["id"] for d in docs})
+            if len(chunk_list) != sum(d["chunks"] for d in docs):
+                raise IndexCorruptError(f"{where}: {len(chunk_list)} chunk records, documents.json says "
+                                        f"{sum(d['chunks'] for d in docs)}")
+            if any(c["doc"] != d["id"] for d, c in zip(
+                    (d for d in docs for _ in range(d["chunks"])), chunk_list)):
+                raise IndexCorruptError(f"{where}: chunk records are out of place")
+            chunks = records.from_records(docs, chunk_list)
+        else:
+            chunks = records.read_part(folder, docs)
+            postings = Postings.load(folder / "bm25", len(chunks))
+            doc_postings = Postings.load(folder / "bm25_docs", len(docs))
+        cvecs = FileArray(folder / "chunk_vecs.npy")   # rows read with pread: see rag.storage.vector_rows
+        spans = np.load(folder / "sentences.npy", allow_pickle=False, mmap_mode="r")
+        svecs = FileArray(folder / "sentence_vecs.npy")
+        index = ann.read(folder / ann.FILE, info["ann"], info["chunks"], dim) if "ann" in info and search else None
     except FileNotFoundError:
         raise
+    except IndexCorruptError as exc:
+        msg = str(exc)
+        raise IndexCorruptError(msg if msg.startswith(where) else f"{where}: {msg}") from None
     except Exception as exc:
-        raise IndexCorruptError(f"segment {folder.name} is damaged ({type(exc).__name__}: {exc})") from None
-    where = f"segment {folder.name}"
-    if not (isinstance(docs, list) and all(isinstance(d, dict) and isinstance(d.get("id"), str)
-                                           and integrity._is(d.get("chunks"), int)
-                                           and integrity._is(d.get("sentences"), int) for d in docs)):
-        raise IndexCorruptError(f"{where}: documents.json does not list documents")
-    integrity.check_chunks(chunks, {d["id"] for d in docs})
+        raise IndexCorruptError(f"{where} is damaged ({type(exc).__name__}: {exc})") from None
     problems = []
     if len(docs) != info["documents"] or len(chunks) != info["chunks"] or len(spans) != info["sentences"]:
         problems.append(f"{len(docs)} documents, {len(chunks)} chunks, {len(spans)} sentences, "
@@ -143,24 +173,22 @@ def read(folder: Path, info: dict, dim: int) -> Segment:
     out, c, s = {}, 0, 0
     for d in docs:
         out[d["id"]] = (c, c + d["chunks"], s, s + d["sentences"])
-        if any(ch["doc"] != d["id"] for ch in chunks[c:c + d["chunks"]]):
-            problems.append(f"chunk records of {d['id']!r} are out of place")
-            break
         c, s = c + d["chunks"], s + d["sentences"]
     if (c, s) != (len(chunks), len(spans)) or len(out) != len(docs):
         problems.append("documents.json counts disagree with the records")
     if problems:
         raise IndexCorruptError(f"{where} disagrees with the manifest ({'; '.join(problems)})")
-    return Segment(out, chunks, cvecs, spans, svecs, index)
+    return Segment(out, chunks, cvecs, spans, svecs, index, postings, doc_postings, tuple(d["id"] for d in docs))
 
 
 def assemble(manifest: dict, segs: dict[str, Segment]):
     """The positional layout of a version: documents in manifest order, each from its segment.
-    Returns (chunks, chunk vectors, sentences [S, 3] with document numbers, sentence vectors),
-    the vectors as rag.storage.vector_rows.Rows over the segments' arrays (parts in sorted segment order)."""
+    Returns (chunks, chunk vectors, sentences [S, 3] with document numbers, sentence vectors):
+    the records as rag.storage.records.Chunks and the vectors as rag.storage.vector_rows.Rows
+    over the segments' files (parts in sorted segment order)."""
     names = sorted(segs)
     part = {name: n for n, name in enumerate(names)}
-    chunks, sp, c_ranges, s_ranges = [], [], [], []
+    sp, c_ranges, s_ranges = [], [], []
     for n, d in enumerate(manifest["documents"]):
         seg = segs[d["segment"]]
         if d["id"] not in seg.docs:
@@ -169,14 +197,18 @@ def assemble(manifest: dict, segs: dict[str, Segment]):
         if (c1 - c0, s1 - s0) != (d["chunks"], d["sentences"]):
             raise IndexCorruptError(f"segment {d['segment']} holds {c1 - c0} chunks and {s1 - s0} sentences "
                                     f"of {d['id']!r}, manifest says {d['chunks']} and {d['sentences']}")
-        chunks += seg.chunks[c0:c1]
         c_ranges.append((part[d["segment"]], c0, c1))
         s_ranges.append((part[d["segment"]], s0, s1))
-        sp.append(np.column_stack([np.full(s1 - s0, n, dtype=np.int64), seg.spans[s0:s1]]))
+        sp.append(s1 - s0)
     dim = manifest["dimension"]
+    s_runs = runs_of(s_ranges)
+    spans = Rows([segs[n].spans for n in names], s_runs, 2, np.int64)[np.arange(sum(sp), dtype=np.int64)]
+    sentences = np.column_stack([np.repeat(np.arange(len(sp), dtype=np.int64), sp), spans]
+                                ).astype(np.int64).reshape(-1, 3)
+    chunks = records.Chunks([segs[n].chunks for n in names], runs_of(c_ranges))
     cv = Rows([segs[n].chunk_vecs for n in names], runs_of(c_ranges), dim)
-    sv = Rows([segs[n].sentence_vecs for n in names], runs_of(s_ranges), dim)
-    return chunks, cv, np.concatenate(sp) if sp else np.zeros((0, 3), np.int64), sv
+    sv = Rows([segs[n].sentence_vecs for n in names], s_runs, dim)
+    return chunks, cv, sentences, sv
 
 
 def dense(segs: dict[str, Segment], chunk_vecs: Rows) -> ann.Dense:
@@ -191,3 +223,20 @@ def dense(segs: dict[str, Segment], chunk_vecs: Rows) -> ann.Dense:
             live = np.flatnonzero(to_version >= 0)
             parts.append((ann.exact(segs[name].chunk_vecs, live), to_version[live]))
     return ann.Dense(parts, chunk_vecs.dim)
+
+
+def lexical(manifest: dict, segs: dict[str, Segment], chunk_vecs: Rows):
+    """(BM25 over the version's chunks, BM25 over its documents) from the segments' postings,
+    or (None, None) when a segment has none (format 5: the version folder holds BM25)."""
+    names = sorted(segs)
+    if not names or any(segs[n].postings is None for n in names):
+        return None, None
+    doc_no = {d["id"]: n for n, d in enumerate(manifest["documents"])}
+    chunk_parts, doc_parts = [], []
+    for n, name in enumerate(names):
+        seg = segs[name]
+        chunk_parts.append((seg.postings, chunk_vecs.global_rows(n)))
+        here = np.array([doc_no[i] if i in doc_no and manifest["documents"][doc_no[i]]["segment"] == name
+                         else -1 for i in seg.order], dtype=np.int64).reshape(-1)
+        doc_parts.append((seg.doc_postings, here))
+    return SegmentedBM25(chunk_parts, len(chunk_vecs)), SegmentedBM25(doc_parts, len(manifest["documents"]))

@@ -1,52 +1,177 @@
-"""Follow-up questions: resolution rules, and Rag.chat on the seed article."""
+"""Follow-up questions: whether a question depends on the conversation, reference binding by type,
+ellipses, conversations of three and more turns, and Rag.chat on the seed article."""
 import pytest
 
 from rag.errors import QuestionError
-from rag.answer.followup import resolve, resolve_conversation
+from rag.answer.followup import depends, previous_short, resolve, resolve_conversation
 
 
-@pytest.mark.parametrize("question, previous, answer, expected", [
-    ("what is his position?", "Who said the troops let Putin claim an attack?", "Hong Min\n\nquote [1]",
-     "What is Hong Min's position?"),
-    ("Who was his father?", "What ethnicity was Shi Tianze?", "quote [1]", "Who was Shi Tianze's father?"),
-    ("What are its committees like?", "Where is the work of the Scottish Parliament done?", "quote [1]",
-     "What are Scottish Parliament's committees like?"),
-    ("when is he expected in Russia?", "Who is the leader of North Korea?", "Kim Jong Un\n\nquote [1]",
-     "When is Kim Jong Un expected in Russia?"),
+def conv(*turns):
+    """[q1, a1, q2, a2, ..., q_last] as chat messages."""
+    return [{"role": "user" if i % 2 == 0 else "assistant", "content": t} for i, t in enumerate(turns)]
+
+
+# --- standalone questions are left exactly as typed -------------------------------------------------------
+
+@pytest.mark.parametrize("question", [
+    "Where is St Aloysius' College located?",
+    "Who wrote this article?",
+    "What is the capital of Australia?",
+    "How many North Korean soldiers were sent to Russia last fall?",
+    "And who ruled the duchy of Normandy?",                      # a leading "and" alone is not a follow-up
+    "What does it mean for a disease to be enzootic?",           # "it" that needs no referent
+    "How did the black death make it to the Mediterranean?",     # "make it"
+    "Which Russian region did the Kremlin say it had regained?", # "it" after a name of the question
+    "What did Kennedy say about his program?",                   # "his" after a name of the question
+    "Who said that Ukraine is maintaining its presence?",        # "that" introducing a clause
+    "Is there a monument for the fallen soldiers?",               # existential "there"
+    "Is the chance that a number is prime proportional to its logarithm?",   # "its" after a noun phrase
 ])
-def test_pronouns_are_replaced_by_the_previous_turn(question, previous, answer, expected):
-    r = resolve(question, previous, answer)
-    assert r.depends and r.question == expected
-
-
-@pytest.mark.parametrize("question, previous, answer, start, context", [
-    ("when did they retreat from there?", "Where were most of the troops deployed?", "Kursk\n\nquote [1]",
-     "When did they retreat from Kursk?", "troops"),
-    ("Who originally produced it?", "Who created Wide World of Sports?", "Ed Smith\n\nquote [1]",
-     "Who originally produced it?", "Wide World"),
-])
-def test_it_and_they_keep_their_place_and_get_the_previous_question_added(question, previous, answer, start,
-                                                                            context):
-    r = resolve(question, previous, answer)
-    assert r.depends and r.question.startswith(start) and context in r.question
-
-
-def test_elided_follow_up_gets_the_previous_names():
-    r = resolve("and how many were killed?", "How many North Korean soldiers were sent to Russia?", "12,000\n\nq [1]")
-    assert r.depends and r.question.startswith("How many were killed?") and "North Korean" in r.question
-
-
-@pytest.mark.parametrize("question", ["Where is St Aloysius' College located?", "Who wrote this article?",
-                                      "What is the capital of Australia?",
-                                      "How many North Korean soldiers were sent to Russia last fall?"])
-def test_self_contained_question_is_left_alone(question):
+def test_standalone_question_is_left_exactly_as_typed(question):
+    assert not depends(question)
     r = resolve(question, "When was Manning picked first in the NFL Draft?", "1998\n\nquote [1]")
     assert not r.depends and r.question == question
 
 
-def test_first_question_is_left_alone():
-    assert resolve_conversation([{"role": "user", "content": "and how many?"}]).question == "and how many?"
+def test_standalone_question_after_a_follow_up_is_left_alone():
+    messages = conv("Who is the leader of North Korea?", "Kim Jong Un\n\nquote [1]",
+                    "When did he sign the pact with Putin?", "Last year\n\nquote [1]",
+                    "What is the population of Lisbon?")
+    r = resolve_conversation(messages)
+    assert not r.depends and r.question == "What is the population of Lisbon?"
 
+
+def test_first_question_is_left_alone():
+    r = resolve_conversation([{"role": "user", "content": "and how many?"}])
+    assert r.question == "and how many?" and not r.depends
+
+
+# --- references, by type ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("question, previous, answer, expected", [
+    # a date for "that day", "that year", "then"
+    ("Who praised the fighters that day?", "When did the Kremlin claim it had regained Kursk?", "Saturday\n\nq [1]",
+     "Who praised the fighters on Saturday?"),
+    ("Who was the deputy administrator of NASA that year?", "In what year was the Apollo program announced?",
+     "1960\n\nq [1]", "Who was the deputy administrator of NASA in 1960?"),
+    ("What has Pyongyang provided since then?", "When did Russia and North Korea sign the agreement?",
+     "last June\n\nq [1]", "What has Pyongyang provided since last June?"),
+    # a place for "there"
+    ("When did Ukrainian forces retreat from there?", "Which Russian region was partly occupied last summer?",
+     "Kursk\n\nq [1]", "When did Ukrainian forces retreat from Kursk?"),
+    ("How many naval bases are located there?", "Where is the largest port?", "Jacksonville\n\nq [1]",
+     "How many naval bases are located in Jacksonville?"),
+    # a person for he / his: the previous answer when it asked for a person, else a person it names
+    ("when is he expected in Russia?", "Who is the leader of North Korea?", "Kim Jong Un\n\nquote [1]",
+     "When is Kim Jong Un expected in Russia?"),
+    ("what is his position?", "Who said the troops let Putin claim an attack?", "Hong Min\n\nquote [1]",
+     "What is Hong Min's position?"),
+    ("Who was his father?", "What ethnicity was Shi Tianze?", "quote [1]", "Who was Shi Tianze's father?"),
+    # a thing for it / its: the thing the previous question names, or the answer it asked "which X" for
+    ("What university donated the land for it?", "Where was the Manned Spacecraft Center located?",
+     "Houston, Texas\n\nq [1]", "What university donated the land for the Manned Spacecraft Center?"),
+    ("From what pad was it launched?", "Which Apollo mission first tested the LM?", "Apollo 5\n\nq [1]",
+     "From what pad was Apollo 5 launched?"),
+    ("What are its committees like?", "Where is the work of the Scottish Parliament done?", "quote [1]",
+     "What are the Scottish Parliament's committees like?"),
+    # plural: they / them
+    ("Where were most of them deployed?", "How many North Korean soldiers were sent to Russia?", "12,000\n\nq [1]",
+     "Where were most of the North Korean soldiers deployed?"),
+    # a demonstrative: the answer to "which <noun>", or the noun phrase of the previous question
+    ("Why was that mission significant?", "Which mission did Schmitt land on the moon?", "Apollo 17\n\nq [1]",
+     "Why was Apollo 17 significant?"),
+    ("What type of launch was under way during that fire?", "In what year did the Apollo 1 cabin fire occur?",
+     "1967\n\nq [1]", "What type of launch was under way during the Apollo 1 cabin fire?"),
+])
+def test_references_are_bound_to_an_entity_of_their_type(question, previous, answer, expected):
+    r = resolve(question, previous, answer)
+    assert r.depends and r.question == expected
+
+
+def test_a_short_answer_that_was_not_shown_is_never_put_in():
+    # the answer step leads with a short answer only when confident: without one, "he" stays unbound
+    # (the person asked for is not known), rather than taking a name of the question ("Putin")
+    r = resolve("Where does he work?", "Who said acknowledging the troops helps Putin?",
+                "Acknowledging the troops lets Putin claim ..., said Hong Min. [1]")
+    assert not r.depends and r.question == "Where does he work?"
+    assert previous_short("Acknowledging the troops lets Putin claim ..., said Hong Min. [1]") is None
+    assert previous_short("Hong Min\n\nAcknowledging ... [1]") == "Hong Min"
+
+
+def test_a_date_answer_does_not_stand_in_for_a_place():
+    r = resolve("What happened there?", "When did the Kremlin claim control?", "Saturday\n\nq [1]")
+    assert "Saturday" not in r.question
+
+
+# --- ellipses become whole questions built from the previous one ---------------------------------------------
+
+@pytest.mark.parametrize("question, previous, answer, expected", [
+    ("And this year?", "How many North Korean soldiers were sent to Russia last fall?", "12,000\n\nq [1]",
+     "How many North Korean soldiers were sent to Russia this year?"),
+    ("And according to Seoul?", "According to Ukrainian officials, how many soldiers were sent last fall?",
+     "12,000\n\nq [1]", "According to Seoul, how many soldiers were sent last fall?"),
+    ("What is the source?", "How many of the North Korean troops were killed or wounded?", "a third\n\nq [1]",
+     "According to whom, how many of the North Korean troops were killed or wounded?"),
+    ("From what country?", "Who was the first person in space?", "Yuri Gagarin\n\nq [1]",
+     "From what country was the first person in space?"),
+    ("When?", "Who praised the North Korean troops on the Kremlin website?", "Putin\n\nq [1]",
+     "When was it that Putin praised the North Korean troops on the Kremlin website?"),
+    ("And Mersenne primes?", "Of what form do Fermat numbers take?", "q [1]", "Of what form do Mersenne primes take?"),
+    ("What about Apollo 12?", "When did Apollo 11 land on the Moon?", "July 1969\n\nq [1]",
+     "When did Apollo 12 land on the Moon?"),
+    ("And the AFC champion?", "What team was the NFC champion?", "Carolina Panthers\n\nq [1]",
+     "What team was the AFC champion?"),
+    ("And another one?", "What is the name of one algorithm for testing primality?", "q [1]",
+     "What is the name of another algorithm for testing primality?"),
+    ("and how many were killed?", "How many North Korean soldiers were sent to Russia?", "12,000\n\nq [1]",
+     "How many of the North Korean soldiers were killed?"),
+])
+def test_elliptical_follow_up_becomes_a_whole_question(question, previous, answer, expected):
+    r = resolve(question, previous, answer)
+    assert r.depends and r.question == expected
+
+
+def test_read_as_is_a_question_never_a_keyword_list():
+    r = resolve("Who originally produced it?", "Who created Wide World of Sports?", "Ed Smith\n\nquote [1]")
+    assert r.question == "Who originally produced Wide World of Sports?"
+    assert "(" not in r.question and r.question.endswith("?")
+
+
+# --- conversations of three and more turns ----------------------------------------------------------------
+
+def test_three_turns_chain_each_turn_read_as_resolved():
+    messages = conv("In what month and year did the Apollo 11 mission occur?", "July 1969\n\nq [1]",
+                    "Who were the astronauts aboard it?", "q [1]",
+                    "What day did its crew return to Earth?")
+    r = resolve_conversation(messages)
+    assert r.depends and r.question == "What day did the Apollo 11 mission's crew return to Earth?"
+
+
+def test_a_pronoun_returns_past_a_topic_switch_to_the_entity_of_its_type():
+    messages = conv("Who is the leader of North Korea?", "Kim Jong Un\n\nq [1]",
+                    "What is the capital of Australia?", "Canberra\n\nq [1]",
+                    "When is he expected in Russia?")
+    r = resolve_conversation(messages)
+    assert r.depends and r.question == "When is Kim Jong Un expected in Russia?"
+
+
+def test_back_to_an_earlier_topic_binds_to_its_full_name():
+    messages = conv("Where was the Manned Spacecraft Center located?", "Houston, Texas\n\nq [1]",
+                    "When was the prime number theorem proven?", "q [1]",
+                    "Back to the spacecraft center: what university donated its land?")
+    r = resolve_conversation(messages)
+    assert r.depends and r.question == "What university donated the Manned Spacecraft Center's land?"
+
+
+def test_a_topic_switch_then_a_follow_up_on_the_new_topic():
+    messages = conv("Who is the leader of North Korea?", "Kim Jong Un\n\nq [1]",
+                    "Where was the Manned Spacecraft Center located?", "Houston, Texas\n\nq [1]",
+                    "What university donated the land for it?")
+    r = resolve_conversation(messages)
+    assert r.question == "What university donated the land for the Manned Spacecraft Center?"
+
+
+# --- Rag.chat on the seed article ---------------------------------------------------------------------------
 
 def test_chat_resolves_a_follow_up_on_the_seed_article(seed_rag):
     q1 = "How many North Korean soldiers were sent to Russia last fall?"
@@ -55,8 +180,17 @@ def test_chat_resolves_a_follow_up_on_the_seed_article(seed_rag):
     a2 = seed_rag.chat([{"role": "user", "content": q1}, {"role": "assistant", "content": a1.text},
                         {"role": "user", "content": "and how many were killed?"}])
     assert a2.found and "a third" in a2.text.lower()
-    assert a2.notice and "Read as" in a2.notice
-    assert "North Korean" in a2.question   # read with the previous question's names
+    assert a2.notice and "Read as: How many of the North Korean soldiers were killed?" in a2.notice
+    assert a2.question == "How many of the North Korean soldiers were killed?"
+
+
+def test_chat_leaves_a_standalone_question_and_shows_no_read_as(seed_rag):
+    q1 = "How many North Korean soldiers were sent to Russia last fall?"
+    a1 = seed_rag.chat([{"role": "user", "content": q1}])
+    a2 = seed_rag.chat([{"role": "user", "content": q1}, {"role": "assistant", "content": a1.text},
+                        {"role": "user", "content": "Who wrote this article?"}])
+    assert a2.question == "Who wrote this article?"
+    assert not a2.notice or "Read as" not in a2.notice
 
 
 def test_chat_follow_up_about_a_place(seed_rag):

@@ -306,3 +306,17 @@ def test_default_upload_types_are_the_supported_ones():
     from rag.ingest.read import SUPPORTED
 
     assert sorted("." + t for t in UPLOAD_TYPES) == sorted(SUPPORTED)
+
+
+def test_document_text_keeps_paragraph_breaks_between_chunks():
+    from types import SimpleNamespace as P
+
+    from rag.build.documents import _text
+
+    # "First para.\n\nSecond para. Same para." chunked as three passages (offsets as the chunker gives them)
+    passages = [P(start=0, end=11, text="First para."), P(start=13, end=25, text="Second para."),
+                P(start=26, end=36, text="Same para.")]
+    text = _text(passages)
+    assert text == "First para.\n\nSecond para. Same para."
+    assert all(text[p.start:p.end] == p.text for p in passages)   # offsets still point at the chunks
+    assert _text([P(start=0, end=1, text="a"), P(start=5, end=6, text="b")]) == "a\n\n  b"

@@ -142,10 +142,14 @@ def test_http_delete_keeps_the_file_unless_an_upload_and_asked(tmp_path):
 
 
 def test_the_page_says_whether_the_file_is_kept():
+    from rag.build.documents import DocumentInfo
     from rag_ui import docs_tab
 
-    assert "The file in your folder is kept." in docs_tab.CONFIRM_JS
-    assert "and delete the uploaded copy" in docs_tab.CONFIRM_JS
+    doc = DocumentInfo("notes.md", "Notes", "md", 10, "2026-01-01T00:00:00+00:00", 1, None)
+    mine, upload = docs_tab.row_html(doc, False), docs_tab.row_html(doc, True)
+    assert "Remove notes.md from the index? The file in your folder is kept." in mine
+    assert "delete the uploaded copy" not in mine
+    assert "Remove notes.md from the index and delete the uploaded copy?" in upload
 
 
 # ---------------------------------------------------------------- killed uploads

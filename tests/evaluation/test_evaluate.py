@@ -113,7 +113,7 @@ def test_abstention_settings_short_answers_and_follow_ups(tmp_path, fake_embedde
         + json.dumps({"query-id": "q5", "paragraph-id": "Bees_0", "is_impossible": True, "answers": []}) + "\n")
     convs = tmp_path / "convs.jsonl"
     convs.write_text(json.dumps({"id": "c1", "corpus": "arts", "turn1_qid": "q1", "followup": "and when does "
-                                 "the queen lay eggs?", "context_qid": "q2", "depends": True}) + "\n")
+                                 "their queen lay eggs?", "context_qid": "q2", "depends": True}) + "\n")
     config = Config(model=fake_embedder.name)
     r = evaluate(folder, config=config, embedder=fake_embedder, index_dir=tmp_path / "idx", modes=["hybrid"],
                  conversations=convs)

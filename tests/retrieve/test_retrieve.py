@@ -63,9 +63,9 @@ def test_bm25_save_load_without_pickle(tmp_path):
 def test_index_manifest_covers_bm25(tmp_path, retriever):
     m = retriever.manifest
     assert m["bm25"]["rows"] == m["counts"]["chunks"] and m["bm25"]["k1"] == 1.2
-    # resealed (see tests/indexutil.py), so the BM25 vocabulary check itself must catch it
-    edit_manifest(tmp_path / "idx", lambda bad: bad["bm25"].__setitem__("vocabulary", bad["bm25"]["vocabulary"] + 1))
-    with pytest.raises(IndexCorruptError, match="BM25 index .* terms"):
+    # resealed (see tests/indexutil.py), so the BM25 row check itself must catch it
+    edit_manifest(tmp_path / "idx", lambda bad: bad["bm25"].__setitem__("rows", bad["bm25"]["rows"] + 1))
+    with pytest.raises(IndexCorruptError, match="manifest bm25 rows"):
         load(tmp_path / "idx")
 
 

@@ -108,13 +108,15 @@ def test_ann_segments_rank_like_exact_search(tmp_path, corpus):
             assert ra.search(q, qvec, 5, mode=mode) == re_.search(q, qvec, 5, mode=mode), (q, mode)
 
 
-def test_vectors_are_float16_memory_maps(tmp_path, corpus):
+def test_vectors_are_float16_rows_read_from_the_files(tmp_path, corpus):
+    from rag.storage.vector_rows import FileArray
+
     config = config_for(corpus, tmp_path / "idx", 5)
     build_index(config, embedder=FakeEmbedder(), progress=False)
     data = store.load(config.index_dir)
     assert isinstance(data.chunk_vecs, Rows) and isinstance(data.sentence_vecs, Rows)
-    for part in data.chunk_vecs.parts + data.sentence_vecs.parts:
-        assert isinstance(part, np.memmap) and part.dtype == np.float16
+    for part in data.chunk_vecs.parts + data.sentence_vecs.parts:   # nothing loaded at load time
+        assert isinstance(part, FileArray) and part.dtype == np.float16
     assert data.chunk_vecs[np.arange(3)].dtype == np.float32
 
 
@@ -162,12 +164,12 @@ def test_float32_format_4_index_asks_for_a_rebuild(tmp_path, corpus):
     config = config_for(corpus, tmp_path / "idx", 10**6)
     build_index(config, embedder=FakeEmbedder(), progress=False)
     edit_manifest(config.index_dir, lambda m: m.__setitem__("format_version", 4))
-    with pytest.raises(IndexMismatchError, match=r"v4, this version reads 'rag-index' v5; rebuild it with: "
+    with pytest.raises(IndexMismatchError, match=r"v4, this version reads 'rag-index' v6; rebuild it with: "
                                                  r"rag index .* --rebuild"):
         store.load(config.index_dir)
     emb = FakeEmbedder()
     build_index(config, embedder=emb, progress=False)   # a refresh over it rebuilds everything
-    assert store.load(config.index_dir).manifest["format_version"] == 5 and len(emb.encoded) > len(TOPICS)
+    assert store.load(config.index_dir).manifest["format_version"] == store.FORMAT_VERSION and len(emb.encoded) > len(TOPICS)
 
 
 def test_threshold_is_a_segment_setting_not_a_reason_to_refuse(tmp_path, corpus):

@@ -6,6 +6,7 @@ import json
 import logging
 import shlex
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from rag.answer.base import Answer
 from rag.build.builder import build_index
 from rag.text.chunk import chunk_text
 from rag.config import Config
-from rag.storage.lexical import BM25
+from rag.storage.lexical import Postings
 from rag.errors import CorpusError, IndexCorruptError, IndexMismatchError, IndexMissingError
 
 from conftest import FakeEmbedder
@@ -30,8 +31,10 @@ FILES = {
                "Trains crossed it until 1970.\n",
     "sub/gamma.txt": "Gamma rays are energetic. Lead blocks them well. Doctors use them carefully.\n",
 }
-LAYOUT = {"manifest.json"}   # plus bm25/ and bm25_docs/; chunks and vectors live in segments/
-SEGMENT_LAYOUT = {"documents.json", "chunks.jsonl", "chunk_vecs.npy", "sentences.npy", "sentence_vecs.npy"}
+LAYOUT = {"manifest.json"}   # chunks, vectors and BM25 postings live in segments/
+POSTINGS = ("terms.npy", "starts.npy", "rows.npy", "tf.npy", "lengths.npy")
+SEGMENT_LAYOUT = {"documents.json", "chunks.npy", "chunk_text.npy", "chunk_text.bin", "chunk_vecs.npy",
+                  "sentences.npy", "sentence_vecs.npy"} | {f"{d}/{f}" for d in ("bm25", "bm25_docs") for f in POSTINGS}
 
 
 def write_corpus(root, files):
@@ -151,7 +154,9 @@ def test_save_load_preserves_index_data_exactly(tmp_path):
                 "note": "ключ"}
     store.save(tmp_path / "idx", store.IndexData(manifest, chunks, chunk_vecs, sentences, sentence_vecs))
     data = store.load(tmp_path / "idx", {"model": "m"})
-    assert data.manifest.pop("files") == {}   # no BM25 here
+    assert data.manifest.pop("files") == {}   # BM25 lives in the segments
+    assert data.manifest.pop("bm25") == {"k1": 1.2, "b": 0.75, "method": "lucene", "stemmer": "english",
+                                         "stopwords": "en", "rows": 4, "documents": {"rows": 2}}
     segs = data.manifest.pop("segments")
     assert list(segs) == ["s-000001"] and set(segs["s-000001"]["files"]) == SEGMENT_LAYOUT
     assert [d.pop("segment") for d in data.manifest["documents"]] == ["s-000001", "s-000001"]
@@ -164,22 +169,21 @@ def test_save_load_preserves_index_data_exactly(tmp_path):
 def test_index_folder_layout_is_plain_files(config, fake_embedder):
     build_index(config, embedder=fake_embedder)
     # INDEX holds the pointer, the lock file, one immutable version folder and its segment
-    assert {p.name for p in config.index_dir.iterdir()} == {"CURRENT", ".lock", "v-000001", "segments"}
+    assert {p.name for p in config.index_dir.iterdir()} == {"CURRENT", ".lock", ".verified", "v-000001", "segments"}
     assert [p.name for p in (config.index_dir / "segments").iterdir()] == ["s-000001"]
     pointer = json.loads((config.index_dir / "CURRENT").read_text())
     folder, seg = version_dir(config.index_dir), config.index_dir / "segments" / "s-000001"
     raw = (folder / "manifest.json").read_bytes()
     assert pointer == {"version": "v-000001", "manifest_sha256": hashlib.sha256(raw).hexdigest()}
     manifest = json.loads(raw)
-    # the documented files, plus the BM25 folder when the manifest records one
-    assert {p.name for p in folder.iterdir()} == LAYOUT | ({"bm25", "bm25_docs"} if "bm25" in manifest else set())
-    assert {p.name for p in seg.iterdir()} == SEGMENT_LAYOUT
+    # the documented files
+    assert {p.name for p in folder.iterdir()} == LAYOUT
+    assert {p.relative_to(seg).as_posix() for p in seg.rglob("*") if p.is_file()} == SEGMENT_LAYOUT
     # every other file is listed in the manifest with its sha256, segment files per segment
-    files = {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-             for p in folder.rglob("*") if p.is_file() and p.name != "manifest.json"}
-    assert manifest["files"] == files and any(f.startswith("bm25/") for f in files)
+    assert manifest["files"] == {} and manifest["bm25"]["rows"] == manifest["counts"]["chunks"]
     assert manifest["segments"]["s-000001"]["files"] == {
-        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in seg.iterdir()}
+        p.relative_to(seg).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in seg.rglob("*") if p.is_file()}
     assert {d["segment"] for d in manifest["documents"]} == {"s-000001"}
     # never pickles: every array in the folder loads without pickle support
     arrays = list(config.index_dir.rglob("*.npy"))
@@ -187,9 +191,13 @@ def test_index_folder_layout_is_plain_files(config, fake_embedder):
     for path in arrays:
         np.load(path, allow_pickle=False)
     assert not [p for p in config.index_dir.rglob("*") if p.suffix in (".pkl", ".pickle")]
-    lines = (seg / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
-    records = [json.loads(line) for line in lines]
-    assert len(records) == manifest["counts"]["chunks"]
+    cols = np.load(seg / "chunks.npy", allow_pickle=False)   # ordinal, start, end, sent_lo, sent_hi
+    offsets = np.load(seg / "chunk_text.npy", allow_pickle=False)
+    texts = (seg / "chunk_text.bin").read_bytes()
+    records = load(config).chunks
+    assert cols.dtype == np.int64 and cols.shape == (manifest["counts"]["chunks"], 5) == (len(records), 5)
+    assert [texts[a:b].decode() for a, b in zip(offsets[:-1], offsets[1:])] == [c["text"] for c in records]
+    assert cols.tolist() == [[c[k] for k in ("ordinal", "start", "end", "sent_lo", "sent_hi")] for c in records]
     assert set(records[0]) == {"doc", "ordinal", "start", "end", "sent_lo", "sent_hi", "text"}
     sentences = np.load(seg / "sentences.npy", allow_pickle=False)
     vecs = np.load(seg / "sentence_vecs.npy", allow_pickle=False)
@@ -241,8 +249,8 @@ def test_tampered_dimension_or_records_are_corrupt(config, fake_embedder):
     with pytest.raises(IndexCorruptError):
         load(config)
     build_index(config, embedder=fake_embedder, rebuild=True)
-    path = segment_dir(config.index_dir) / "chunks.jsonl"
-    path.write_text("".join(path.read_text(encoding="utf-8").splitlines(keepends=True)[:-1]), encoding="utf-8")
+    path = segment_dir(config.index_dir) / "chunk_text.bin"
+    path.write_bytes(path.read_bytes()[:-1])   # one byte short: checksum and offsets disagree
     with pytest.raises(IndexCorruptError):
         load(config)
     (version_dir(config.index_dir) / "manifest.json").write_text("{not json", encoding="utf-8")
@@ -419,7 +427,7 @@ def test_crash_while_writing_bm25_keeps_the_old_index(config, fake_embedder, mon
         (folder / "part.npy").write_bytes(b"half")
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(BM25, "save", boom)   # after the new segment was written
+    monkeypatch.setattr(Postings, "save", boom)   # inside the new segment, after its records
     with pytest.raises(OSError, match="simulated"):
         build_index(config, embedder=fake_embedder, rebuild=True)
     monkeypatch.undo()
@@ -528,3 +536,26 @@ def test_rag_open_answers_from_a_fake_index(config, fake_embedder):
         Rag.open(config.index_dir, embedder=fake_embedder, model="all-MiniLM-L6-v2")
     assert str(err.value).endswith(shlex.join(["rag", "index", str(config.corpus_dir), "--index",
                                                str(config.index_dir), "--rebuild"]))
+
+
+def test_refresh_hashes_only_files_changed_since_the_last_writer(config, fake_embedder, monkeypatch):
+    """The writer keeps stamps (inode, size, mtime, ctime, sha256) of the segment files it hashed
+    (INDEX/.verified); the next refresh does not hash those again, but one that was edited is."""
+    from rag.storage import integrity
+
+    build_index(config, embedder=fake_embedder)
+    first = segment_dir(config.index_dir)
+    hashed = []
+    real = integrity.sha256_file
+    monkeypatch.setattr(integrity, "sha256_file", lambda p: hashed.append(Path(p)) or real(p))
+    (config.corpus_dir / "alpha.txt").write_text("Alpha changed. A new first sentence here.", encoding="utf-8")
+    build_index(config, embedder=fake_embedder)
+    assert not [p for p in hashed if p.parent == first]   # the kept segment: not hashed again
+    assert load(config).chunks   # a reader still checks everything
+    hashed.clear()
+    edit = segment_dir(config.index_dir) / "chunk_text.bin"   # the new segment, edited (same length)
+    edit.write_bytes(edit.read_bytes()[:-1] + b"?")
+    (config.corpus_dir / "beta.md").write_text("# Beta\n\nBeta changed too.", encoding="utf-8")
+    build_index(config, embedder=fake_embedder)   # detects it: rebuilds everything, with a warning
+    assert edit in hashed
+    assert edit.parent.name not in load(config).manifest["segments"]   # the damaged segment was replaced

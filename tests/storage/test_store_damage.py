@@ -102,10 +102,17 @@ def flip_last(relpath, back=1):
 
 
 def edit_chunk_text(folder):
-    path = folder / "chunks.jsonl"
+    path = folder / "chunk_text.bin"
     text = path.read_text(encoding="utf-8")
     assert "orchard" in text
     path.write_text(text.replace("orchard", "orchid!", 1), encoding="utf-8")   # same length
+
+
+def edit_chunk_span(folder):
+    path = folder / "chunks.npy"
+    cols = np.load(path)
+    cols[0, 2] += 1   # same shape and dtype, wrong end
+    np.save(path, cols)
 
 
 def swap_spans(folder):
@@ -145,10 +152,10 @@ SAME_SHAPE_EDITS = {
     "sentence spans": in_segment(swap_spans),
     "segment document list": in_segment(lambda f: (f / "documents.json").write_text(
         (f / "documents.json").read_text().replace('"chunks": 1', '"chunks": 2', 1))),
-    "bm25 chunk arrays": bm25_array("bm25"),
-    "bm25 document arrays": bm25_array("bm25_docs"),
-    "bm25 vocabulary": lambda f: (f / "bm25" / "vocab.index.json").write_text(
-        (f / "bm25" / "vocab.index.json").read_text().replace('"', "'", 0) + " "),
+    "chunk record columns": in_segment(edit_chunk_span),
+    "bm25 chunk arrays": in_segment(bm25_array("bm25")),
+    "bm25 document arrays": in_segment(bm25_array("bm25_docs")),
+    "bm25 vocabulary": in_segment(flip_last("bm25/terms.npy")),
     "manifest document sha256": manifest_sha,
 }
 
@@ -163,7 +170,7 @@ def test_same_shape_edit_is_detected_on_load(config, name):
 
 @pytest.mark.parametrize("name", ["chunk text, same length", "manifest document sha256"])
 def test_refresh_over_a_damaged_index_rebuilds_it(config, name, caplog):
-    expected = store.load(config.index_dir).chunks
+    expected = list(store.load(config.index_dir).chunks)   # records are read from disk on access
     SAME_SHAPE_EDITS[name](version_dir(config.index_dir))
     embedder = FakeEmbedder()
     with caplog.at_level(logging.WARNING, logger="rag"):
@@ -196,5 +203,5 @@ def test_old_layout_index_is_refused_then_rebuilt_by_a_refresh(config):
     assert "older layout" in str(err.value) and str(err.value).endswith(command(config, config.corpus_dir))
     report = build_index(config, embedder=FakeEmbedder())
     assert report.changed
-    assert {p.name for p in config.index_dir.iterdir()} == {"CURRENT", ".lock", "v-000001", "segments"}
+    assert {p.name for p in config.index_dir.iterdir()} == {"CURRENT", ".lock", ".verified", "v-000001", "segments"}
     store.load(config.index_dir, config.index_settings())

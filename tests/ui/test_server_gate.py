@@ -311,3 +311,13 @@ def test_without_a_login_on_loopback_cross_origin_is_still_refused(corpus_rag):
             for cross in cross_headers(url):
                 assert request(url, method, path, body, dict(headers, **cross))[0] == 403, (path, cross)
 
+
+
+def test_the_sign_in_page_names_the_product(site):
+    import re
+
+    url, _ = site
+    status, _, body = request(url, "GET", "/")
+    page = body.decode()
+    assert status == 200 and re.search(r"<h1>[^<]*rag-offline", page), page[:400]
+    assert re.search(r"<title>[^<]*rag-offline", page)

@@ -119,3 +119,23 @@ def test_example_candidates_come_from_the_documents(tmp_path, fake_embedder):
     assert "Summarize Lighthouses of Varnholm" in qs
     assert "What do the documents say about Edda Strand?" in qs
     assert not any("North Korea" in q for q in qs)
+
+
+def test_the_lead_line_has_its_own_look():
+    html = answer_html(TURN, 0)
+    assert html.startswith("<strong class='lead'>4,217</strong>")
+    assert "The keeper counted 4,217 gulls. <a href='#cite-0-1' class='cite'>[1]</a>" in html
+    plain = dict(TURN, short=None)
+    assert "class='lead'" not in answer_html(plain, 0)
+    other = dict(TURN, answer="The keeper counted 4,217 gulls. [1]")   # a short answer that does not lead
+    assert "class='lead'" not in answer_html(other, 0)
+
+
+def test_the_document_text_scrolls_from_the_keyboard_and_shows_the_page_beside_it():
+    from rag_ui.render import document_html
+
+    html = document_html("Gulls", "gulls.pdf", "Para one.\n\nPara two.", 0, 9, [],
+                         "<figure class='pageimg'>P</figure>")
+    assert "<div class='doctext' tabindex='0' role='region' aria-label='Text of Gulls'>" in html
+    assert "Para one.</span><br><br>Para two." in html   # paragraphs kept
+    assert html.index("class='doctext'") < html.index("<figure class='pageimg'>P</figure>")
