@@ -8,7 +8,8 @@ sentence); the share of the question's rarity-weighted terms in the sentence
 and title; whether it holds an answer of the asked type; 1 / passage rank; and
 a negation mismatch (the question says "not"/"never", the sentence does not);
 full coverage (all of the question's content words, at least two, are in it or
-its title). One weighting of them is the evidence score, another picks the
+its title; or, for a "Label: value" row, the question names its key and a column:
+rag.answer.short_answer.field_match, whose labelled value also counts as a typed answer). One weighting of them is the evidence score, another picks the
 sentence. The best one (and a second
 within a small margin) is quoted with its [n] marker; when the question asks
 for a date, number, person or place found in a quoted sentence (or, for
@@ -29,6 +30,9 @@ answer" model adds ``nil_weight * (P(answered) - 0.5)`` to the evidence score be
 the not-found threshold (one threshold). Missing or damaged reader weights raise
 rag.answer.span_reader.SpanReaderError naming the training command; ``reader=None`` gives
 the rules-only answerer (the rules' short answers, ungated; evidence score alone).
+When the leading sentence is a "Label: value" statement (a table or spreadsheet row, a
+slide bullet) and the question names one of its labels, that label's value is the short
+answer instead of the reader's span (rag.answer.short_answer.field_value; ``short_prob`` None).
 """
 from __future__ import annotations
 
@@ -42,7 +46,7 @@ from rag.answer import multi_sentence as multi
 from rag.answer import short_answer
 from rag.answer.base import NOT_FOUND, Answer, Answerer, SentenceSource, cite
 from rag.retrieve.retriever import Passage, Sentence
-from rag.text.evidence import answer_type, line_of, question_terms, sentence_kind
+from rag.text.evidence import answer_type, heading_before, headings, line_of, question_terms, sentence_kind
 from rag.text.evidence import terms as terms_of
 
 # Feature columns: cosine, sentence term share, passage term share, type match, 1/passage rank,
@@ -73,21 +77,28 @@ def candidates(question: str, passages: Sequence[Passage], source: SentenceSourc
     for p in passages:
         title, ctx = terms_of(p.title), terms_of(p.title + " " + p.text)
         ctx_share = sum(w for t, w in terms.items() if t in ctx) / total if total else 0.0
+        heads = headings(p.text)
         for s in source.sentences(p):
             a = s.start - p.start
             line = line_of(p.text, a, a + len(s.text))
             if s.row in seen or sentence_kind(s.text, line, first_line=s.start == 0) != "statement":
                 continue
             seen.add(s.row)
-            present = terms_of(s.text) | title   # a sentence speaks of its document's subject
+            # a sentence speaks of its document's subject, and of the heading it sits under (a slide title)
+            present = terms_of(s.text) | title | terms_of(heading_before(heads, a))
             span = short_answer.find(question, s.text, kind)
             cands.append(Candidate(p, s, span))
             share = sum(w for t, w in terms.items() if t in present) / total if total else 0.0
             if kind == "AUTHOR" and span is not None:   # a byline answers "who wrote this" in full
                 share = 1.0
             mismatch = negated and not NEGATION.search(s.text)
-            rows.append((0.0, share, ctx_share, float(span is not None), 1.0 / p.rank, float(mismatch),
-                         float(share >= 0.999 and len(terms) >= 2 and not mismatch)))
+            # "Label: value" (a row, a field): a value of the asked type under a label the question names
+            # holds an answer; looked up by the row's key and that label, it counts as full coverage
+            cell, keyed = short_answer.field_match(question, s.text) if ":" in s.text else (None, False)
+            covered = (share >= 0.999 and len(terms) >= 2) or keyed
+            rows.append((0.0, share, ctx_share, float(span is not None or cell is not None), 1.0 / p.rank,
+                         float(mismatch),
+                         float(covered and not mismatch)))
     feats = np.array(rows, dtype=np.float32).reshape(-1, 7)
     return cands, feats
 
@@ -201,6 +212,11 @@ class ExtractiveAnswerer(Answerer):
                 short = (span.text, holder.passage.doc_id, a, a + len(span.text), round(float(prob), 4))
                 if holder is not picked[0]:   # the span's sentence leads, the best other one follows
                     picked = [holder] + [c for c in picked if c is not holder][:1]
+        # a "Label: value" statement (a row, a bullet) leads: the value under the label the question names
+        cell = short_answer.field_value(question, picked[0].sentence.text) if kind != "yes/no" else None
+        if cell is not None:
+            a = picked[0].sentence.start + cell.start
+            short = (cell.text, picked[0].passage.doc_id, a, a + len(cell.text), None)
         # a yes/no question leads with the sentence that decides it; others read in document order
         text, citations = cite([(c.passage, c.sentence) for c in picked], reading_order=kind != "yes/no")
         if short is None or kind == "yes/no":

@@ -222,3 +222,44 @@ def _cuts_a_name(toks, first: int, last: int) -> bool:
     def cap(n):
         return 0 <= n < len(toks) and toks[n][2][:1].isupper()
     return (cap(last) and cap(last + 1)) or (cap(first) and cap(first - 1) and first - 1 > 0)
+
+
+# "Label: value" pairs of a table or spreadsheet row, a form field or a slide bullet ("• Region: Europe; Q3: 905")
+_FIELD_PAIR = re.compile(r"(?:^|;)\s*(?:[-*•‣◦–]\s+)?([^:;]{1,60}?):\s+([^;]+?)\s*(?=;|$)")
+_TYPED = {"NUMBER": re.compile(r"\d|" + NUMBER_WORD, re.I), "DATE": re.compile(r"\d|" + MONTH + "|" + DAY),
+          "PERSON": re.compile(r"^[A-Z]"), "PLACE": re.compile(r"^[A-Z]"), "ENTITY": re.compile(r"^[A-Z]")}
+
+
+def field_value(question: str, sentence: str) -> Span | None:
+    """The value of a "Label: value" sentence (a row "Office: Lisbon; Employees: 42", a bullet "Data
+    migration: Priya Raman") that the question asks for: the pair whose label holds the most of the
+    question's words, leaving out pairs whose value the question already gives (the row's key, "Lisbon")
+    and values not of the asked type (a number for "how many"); None when no label holds a question word."""
+    return field_match(question, sentence)[0]
+
+
+def field_match(question: str, sentence: str) -> tuple[Span | None, bool]:
+    """(field_value's span, whether the question also names another pair's value: the row's key). Both
+    together are a cell lookup: the question names the row ("Lisbon") and the column ("employees")."""
+    from rag.text.chunk import field_line
+    from rag.text.evidence import answer_type, question_terms, terms
+
+    if not field_line(re.sub(r"^\s*[-*•‣◦–]\s+", "", sentence)):   # prose with a colon is not a row
+        return None, False
+    pairs = [(m.group(1).strip(), m.start(2), m.end(2)) for m in _FIELD_PAIR.finditer(sentence)]
+    if not pairs:
+        return None, False
+    weights, kind = question_terms(question), answer_type(question)
+    best, best_score, keyed = None, 0.0, False
+    for label, a, b in pairs:
+        value = sentence[a:b].rstrip(".")
+        v_terms = terms(value)
+        if v_terms and v_terms <= set(weights):   # the question names it: the row's key, not its answer
+            keyed = True
+            continue
+        if kind in _TYPED and not _TYPED[kind].search(value):
+            continue
+        score = sum(w for t, w in weights.items() if t in terms(label))
+        if score > best_score:
+            best, best_score = Span(value, a, a + len(value)), score
+    return best, keyed and best is not None

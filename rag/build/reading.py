@@ -31,6 +31,7 @@ from rag.ingest.read import Document, Limits, Skipped, read_document
 from rag.ingest.walk import Entry, walk
 from rag.ingest.watchdog import slow
 from rag.text.chunk import chunk_text
+from rag.text.evidence import with_context
 
 log = logging.getLogger("rag")
 QUEUE = 256        # documents read ahead of the embedder at most
@@ -76,7 +77,8 @@ def chunk_document(d: Document, config, embedder) -> tuple:
                                   chunk_overlap=config.chunk_overlap, fits=fits)
     chunks = [{"doc": d.id, "ordinal": n, "start": c.start, "end": c.end, "sent_lo": c.sent_lo,
                "sent_hi": c.sent_hi, "text": d.text[c.start:c.end]} for n, c in enumerate(spans)]
-    return chunks, units, [d.text[a:b] for a, b in units]
+    # a bullet or a row is embedded with the heading it sits under (rag.text.evidence.with_context)
+    return chunks, units, with_context(d.text, units)
 
 
 def _documents(source, skipped: list[Skipped]):

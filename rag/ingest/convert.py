@@ -206,7 +206,7 @@ def xlsx_text(data: bytes, name: str) -> Converted:
                     yield row
             lines = table_lines(rows())
             if lines:
-                parts.append("\n".join([f"Sheet: {sheet.title}"] + lines))
+                parts.append("\n".join([f"{sheet.title} (sheet)"] + lines))
         title = book.properties.title if book.properties else None
     except ValueError:
         raise
@@ -251,14 +251,23 @@ def docx_text(data: bytes) -> Converted:
     return Converted(text, shorten(title) or first_line_title(text))
 
 
-def _shape_texts(shapes):
+BULLET = "• "
+
+
+def _shape_texts(shapes, title_id=None):
+    """Each shape's text: the title as it is, a text frame's paragraphs as bullets, one a line (so that
+    each reads as its own statement), a table's rows as "Header: value; ..." lines."""
     for shape in shapes:
         if shape.shape_type is not None and shape.shape_type == 6:   # MSO_SHAPE_TYPE.GROUP
             yield from _shape_texts(shape.shapes)
         elif getattr(shape, "has_table", False) and shape.has_table:
             yield "\n".join(table_lines([c.text for c in row.cells] for row in shape.table.rows))
         elif getattr(shape, "has_text_frame", False) and shape.has_text_frame:
-            yield shape.text_frame.text
+            if shape.shape_id == title_id:
+                yield " ".join(shape.text_frame.text.split())
+                continue
+            paras = [" ".join(p.text.split()) for p in shape.text_frame.paragraphs]
+            yield "\n".join(p if p[:1] in "•-*–" else BULLET + p for p in paras if p)
 
 
 def pptx_text(data: bytes) -> Converted:
@@ -269,14 +278,21 @@ def pptx_text(data: bytes) -> Converted:
         deck = pptx.Presentation(io.BytesIO(data))
         pages, first = [], ""
         for slide in deck.slides:
-            texts = [t.strip() for t in _shape_texts(slide.shapes) if t.strip()]
+            title = slide.shapes.title
+            title_id = title.shape_id if title is not None else None
+            texts = [t.strip() for t in _shape_texts(slide.shapes, title_id) if t.strip()]
+            heading = " ".join(title.text_frame.text.split()) if title is not None and title.has_text_frame else ""
+            if heading and heading in texts:   # the title first, over the bullets it gives context to
+                texts.remove(heading)
+                texts.insert(0, heading)
+            page = "\n".join(texts)
             if slide.has_notes_slide and slide.notes_slide.notes_text_frame is not None:
-                notes = slide.notes_slide.notes_text_frame.text.strip()
+                notes = " ".join(slide.notes_slide.notes_text_frame.text.split())
                 if notes:
-                    texts.append(notes)
-            if not first and slide.shapes.title is not None and slide.shapes.title.has_text_frame:
-                first = slide.shapes.title.text_frame.text.strip()
-            pages.append("\n".join(texts))
+                    page += ("\n\n" if page else "") + "Notes: " + notes
+            if not first and title is not None and title.has_text_frame:
+                first = title.text_frame.text.strip()
+            pages.append(page)
         title = deck.core_properties.title or first
     except Exception as exc:
         raise _failed("presentation", exc) from None

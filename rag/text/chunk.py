@@ -55,17 +55,68 @@ def count_tokens(text: str) -> int:
     return len(encoding().encode(text, disallowed_special=()))
 
 
+_ITEM = re.compile(r"[ \t]*(?:[-*•‣◦–]|\d{1,3}[.)]|[a-z][.)])[ \t]+\S")   # a list item starts a unit
+_ITEM_MARK = re.compile(r"[ \t]*(?:[-*•‣◦–]|\d{1,3}[.)]|[a-z][.)])[ \t]+")
+_HEADING = re.compile(r"[ \t]{0,3}#{1,6}[ \t]")                                 # so does a Markdown heading
+# "Label: value" (a table or spreadsheet row, a form field, a slide bullet): a label of at most 6 words
+FIELD = re.compile(r"[ \t]*[^\W_][^:\n;.!?]{0,60}?:[ \t]+\S")
+_CLOSED = re.compile(r"[.!?…:;]['\"”’)\]]*[ \t]*$")
+_OPEN_END = re.compile(r"[.!?…:;,\-–—(\[\"'“‘]['\"”’)\]]*[ \t]*$")   # a line end that cannot close a title
+
+
+def field_line(line: str) -> bool:
+    """Whether a line starts with "Label: value" (a label of at most 6 words, not starting lower-case:
+    a wrapped line of prose usually does)."""
+    m = FIELD.match(line)
+    return bool(m) and not line.lstrip()[0].islower() and len(line[:m.end()].split(":")[0].split()) <= 6
+
+
+def _new_unit(prev: str, line: str, longest: int) -> bool:
+    """Whether line starts a new unit after prev (both non-blank, in one block of lines): a list item, a
+    heading, a "Label: value" line; after a Markdown heading; after a title-like line (much shorter
+    than the block's longest line, no punctuation at its end) or a "Label: value" line not ending in
+    a comma or the like, when line starts with a capital or digit."""
+    if _ITEM.match(line) or _HEADING.match(line) or _HEADING.match(prev) or field_line(line):
+        return True
+    first = line.lstrip()[:1]
+    return ((first.isupper() or first.isdigit()) and not _OPEN_END.search(prev)
+            and (len(prev.strip()) < 0.6 * longest or field_line(_ITEM_MARK.sub("", prev, count=1))))
+
+
+def units(text: str) -> list[tuple[int, int]]:
+    """Spans of the text's units: runs of lines that read as one (a wrapped paragraph, a list item and
+    its wrapped lines). A blank line ends a unit; so does the start of a list item, a heading or a
+    "Label: value" line, and the end of a heading or of a title-like line (see _new_unit). In a block
+    of three lines or more where most lines end with punctuation, each line is a unit: such text is
+    not wrapped but written a sentence or paragraph to a line."""
+    out = []
+    for block in re.finditer(r"[^\n]*\S[^\n]*(?:\n[^\n]*\S[^\n]*)*", text):
+        lines = [(m.start() + block.start(), m.group()) for m in re.finditer(r"[^\n]+", block.group())]
+        longest = max(len(ln.strip()) for _, ln in lines)
+        # most lines closed by punctuation: one unit a line (a line per sentence or paragraph), not wrapped
+        closed = sum(bool(_CLOSED.search(ln)) for _, ln in lines[:-1])
+        per_line = len(lines) >= 3 and closed >= 0.6 * (len(lines) - 1)
+        start = lines[0][0]
+        for (_, prev), (a, line) in zip(lines, lines[1:]):
+            if per_line or _new_unit(prev, line, longest):
+                out.append((start, a - 1))
+                start = a
+        out.append((start, block.end()))
+    return out
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans (start, end) with surrounding whitespace excluded."""
+    """Sentence spans (start, end) with surrounding whitespace excluded. A sentence may run across hard
+    line breaks (a PDF line, wrapped Markdown, an OCR line) but not across units (see ``units``)."""
     spans = []
-    for line in re.finditer(r"[^\n]+", text):
-        base, s, pos = line.start(), line.group(), 0
+    for base, end in units(text):
+        s, pos = text[base:end], 0
         for m in _END.finditer(s):
-            # search a bounded window: from 0 it would rescan the whole line at every full stop
+            # search a bounded window: from 0 it would rescan the whole unit at every full stop
             word = _WORD_BEFORE.search(s, max(pos, m.start() - LOOKBACK), m.start())
             w = word.group(1).lower().rstrip(".") if word else ""
-            if w in ABBREVIATIONS or (len(w) == 1 and w.isalpha()):
-                continue
+            if w in ABBREVIATIONS or (len(w) == 1 and w.isalpha()) or _ITEM_MARK.fullmatch(s[pos:m.end() + 1]):
+                continue   # an abbreviation, an initial, a list item's number ("1. Restart")
             spans.append((base + pos, base + m.end()))
             pos = m.end()
         spans.append((base + pos, base + len(s)))

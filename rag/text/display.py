@@ -3,7 +3,8 @@
 ``clean_for_display(text, kind)``: for PDFs, hard-wrapped lines are joined into
 paragraphs (a blank line still separates paragraphs; a word hyphenated at a line
 end, "exam-\\nple", is joined as "example"; a line that looks like a list item
-or a heading keeps its own line); for Markdown, heading markers, emphasis,
+or a heading keeps its own line); for Markdown, wrapped lines are joined the same way (a blank
+line, a list item or a heading still starts a new line; code blocks are kept), and heading markers, emphasis,
 inline code ticks, link and image syntax and block quotes are removed, so the
 text reads as plain text. Other kinds are returned with only trailing spaces
 and runs of blank lines trimmed. The result is for showing only: offsets into
@@ -56,7 +57,24 @@ _MD = [
 ]
 
 
+def _unwrap(text: str) -> str:
+    """Hard-wrapped lines joined into the units they belong to (rag.text.chunk.units: a wrapped
+    paragraph, a list item), one unit a line, blank lines kept; blocks with code (a fence or an
+    indented line) are left as they are."""
+    from rag.text.chunk import units
+
+    out = []
+    for block in re.split(r"\n[ \t]*\n", text):
+        if re.search(r"^\s*(?:```|~~~)|^(?: {4}|\t)\S", block, re.M):
+            out.append(block)
+            continue
+        out.append("\n".join(" ".join(line.strip() for line in block[a:b].split("\n"))
+                             for a, b in units(block)))
+    return "\n\n".join(out)
+
+
 def _markdown(text: str) -> str:
+    text = _unwrap(text)
     for pattern, repl in _MD:
         text = pattern.sub(repl, text)
     return text

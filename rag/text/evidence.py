@@ -6,14 +6,20 @@ of the indexed corpus, so the same question gets the same weights over one
 short document or thousands. ``answer_type`` says what kind of answer a
 question asks for (DATE, NUMBER, PERSON, ENTITY, PLACE, AUTHOR or None) from its wording.
 ``sentence_kind`` tells statements from headings, title lines, captions and
-fragments, from the sentence and the line it sits on. Does not parse syntax:
+fragments, from the sentence and the line it sits on; a "Label: value" line (a
+table or spreadsheet row, a form field, a slide bullet) is a statement.
+``headings``/``heading_before`` give the heading a sentence sits under (context
+for ranking it: a slide title over its bullets, a sheet name over its rows);
+``with_context`` leads list items and "Label: value" lines with it, for embedding. Does not parse syntax:
 these are tested rules, and English only.
 """
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 
+from rag.text.chunk import field_line
 from rag.text.terms import tokenize
 
 # Words that shape a question but are not evidence in a sentence (after stemming).
@@ -118,6 +124,9 @@ def sentence_kind(sentence: str, line: str, *, first_line: bool = False) -> str:
         return "heading"
     if CAPTION.search(line) or CAPTION.match(s):
         return "caption"
+    body = _BULLET.sub("", line, count=1)
+    if len(words) >= 2 and field_line(body) and s.rstrip(".;").find(":") > 0:
+        return "statement"   # "Label: value": a table or spreadsheet row, a form field, a slide bullet
     lower = [w for w in words if w[0].islower()]
     line_words = _WORD.findall(line) or words
     if not _TERMINAL.search(line) and not _BULLET.match(line) and line_words:
@@ -129,3 +138,39 @@ def sentence_kind(sentence: str, line: str, *, first_line: bool = False) -> str:
     if len(words) < 4 or len(lower) < 2:
         return "fragment"
     return "statement"
+
+
+def headings(text: str) -> list[tuple[int, str]]:
+    """(offset, text) of the heading and title lines of a text (a Markdown heading, a slide or section
+    title, a sheet name: a line sentence_kind calls a heading or title), in order."""
+    out, pos = [], 0
+    for line in text.split("\n"):
+        s = line.strip()
+        if s and sentence_kind(s, line, first_line=pos == 0) in ("heading", "title"):
+            out.append((pos, s.lstrip("#").strip()))
+        pos += len(line) + 1
+    return out
+
+
+def heading_before(heads: list[tuple[int, str]], offset: int) -> str:
+    """The last of heads (from headings) that starts before offset, or ""."""
+    k = bisect.bisect_left(heads, (offset, ""))
+    return heads[k - 1][1] if k else ""
+
+
+def with_context(text: str, spans: list[tuple[int, int]]) -> list[str]:
+    """The text of each span, a list item or "Label: value" line (a slide bullet, a table or spreadsheet
+    row) led by the heading it sits under ("Workstream owners — Data migration: Priya Raman"), so that
+    what is embedded for it says what it is about; other sentences as they are."""
+    heads = None
+    out = []
+    for a, b in spans:
+        s = text[a:b]
+        line = line_of(text, a, b)
+        if _BULLET.match(line) or field_line(_BULLET.sub("", line, count=1)):
+            heads = headings(text) if heads is None else heads
+            head = " ".join(heading_before(heads, a).split()[:12])   # a short lead: the unit still fits
+            if head and head != s:
+                s = f"{head} — {s}"
+        out.append(s)
+    return out

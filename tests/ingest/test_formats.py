@@ -128,7 +128,7 @@ def test_each_format_is_read_into_text(corpus):
     assert review.title == "Quarterly Review" and len(review.page_starts) == 2
     assert review.text[review.page_starts[1]:].startswith("Next Steps")
     people = d["people.xlsx"].text.splitlines()
-    assert people == ["Sheet: Scientists", "Name: Ada Lovelace; Born: 1815; Field: Mathematics",
+    assert people == ["Scientists (sheet)", "Name: Ada Lovelace; Born: 1815; Field: Mathematics",
                       "Name: Marie Curie; Born: 1867"]
     assert d["trains.csv"].text.splitlines() == ["Line: Night express; Departs: 23:15; Platform: 4",
                                                  "Line: Morning local; Departs: 06:40; Platform: 1"]
@@ -244,3 +244,35 @@ def test_scanned_pdf_is_read_by_ocr(tmp_path):
     assert report.skipped == []
     top = Rag(config, embedder=FakeEmbedder()).search("How many ships in March?", k=1, mode="bm25")[0]
     assert top.doc_id == "scan.pdf" and "ships in March" in top.text and top.page == 1
+
+
+def test_scanned_lines_read_as_one_sentence_with_spaces_between_words(tmp_path):
+    pytest.importorskip("rapidocr_onnxruntime",
+                        reason="the optional OCR package is not installed: pip install 'rag-offline[ocr]'")
+    from rag.text.chunk import split_sentences
+
+    (tmp_path / "lease.pdf").write_bytes(scanned_pdf(["The lease of Unit 7 at 14 Harbour Road",
+                                                      "runs until 31 March 2029."]))
+    docs, skipped = load_corpus(tmp_path)
+    assert skipped == []
+    text = docs[0].text
+    assert [text[a:b] for a, b in split_sentences(text)] == [
+        "The lease of Unit 7 at 14 Harbour Road\nruns until 31 March 2029."]
+
+
+def test_slides_give_bullets_under_their_title_and_notes_apart():
+    import pptx
+
+    deck = pptx.Presentation()
+    s = deck.slides.add_slide(deck.slide_layouts[1])
+    s.shapes.title.text = "Workstream owners"
+    s.placeholders[1].text_frame.text = "Data migration: Priya Raman"
+    s.placeholders[1].text_frame.add_paragraph().text = "Billing rewrite: Jonas Weber"
+    s.notes_slide.notes_text_frame.text = "Owners report every second Tuesday."
+    buf = io.BytesIO()
+    deck.save(buf)
+    from rag.ingest.converters import convert_binary
+
+    assert convert_binary(".pptx", buf.getvalue(), "deck.pptx").text == (
+        "Workstream owners\n• Data migration: Priya Raman\n• Billing rewrite: Jonas Weber\n\n"
+        "Notes: Owners report every second Tuesday.")

@@ -28,3 +28,13 @@ def test_snake_case_and_plain_text_are_left_alone():
     assert clean_for_display("use my_var_name here", "md") == "use my_var_name here"
     raw = "Line one\nline two\n\n\n\nLine three   \n"
     assert clean_for_display(raw, "txt") == "Line one\nline two\n\nLine three"
+
+
+def test_wrapped_markdown_is_shown_as_paragraphs():
+    raw = ("## Root cause\n\nThe on-call engineer was paged late because the error-rate alert\n"
+           "was routed to a retired pager.\n\n- Failed payments: about 3,900\n- Owner: Nadia Petrova, who\n"
+           "  reviews it\n\n```\ncode line one\ncode line two\n```\n")
+    assert clean_for_display(raw, "md") == (
+        "Root cause\nThe on-call engineer was paged late because the error-rate alert was routed to a retired "
+        "pager.\n\n- Failed payments: about 3,900\n- Owner: Nadia Petrova, who reviews it\n\ncode line one\n"
+        "code line two")
