@@ -56,7 +56,7 @@ def _config(args) -> Config:
         value = getattr(args, option, None)
         if value is not None and value != "":
             given[field] = read(value)
-    config = replace(Config(), **given)
+    config = Config(**given)   # (not replace(Config(), ...): unset fields get their defaults for the given ones, e.g. the backend for --device)
     return _llm_config(args, config)
 
 
@@ -155,7 +155,8 @@ def cmd_index(args) -> int:
     try:
         r = index(config.corpus_dir, config.index_dir, rebuild=args.rebuild, max_file_mb=config.max_file_mb,
                   convert_memory_mb=config.convert_memory_mb, convert_timeout=config.convert_timeout,
-                  allow_hard_links=config.allow_hard_links, embedder=embedder, **_explicit(args),
+                  allow_hard_links=config.allow_hard_links, embedder=embedder,
+                  **dict(_explicit(args), backend=config.backend, device=config.device),
                   progressive=not args.no_partial, on_lexical=answerable)
     finally:
         embedder.close()   # a Ray cluster it started

@@ -22,6 +22,11 @@ BACKENDS = ("torch", "onnx", "onnx-int8")    # how the model runs, see rag/embed
 # The default: int8 ONNX, measured within 0.001 of torch on SciFact nDCG@10 and SQuAD containment and
 # about 5x faster to build (docs/figures.md, "Build speed"). Indexes record theirs (LEGACY_SETTINGS: torch).
 DEFAULT_BACKEND = "onnx-int8"
+
+
+def default_backend(device: str = "cpu") -> str:
+    """$RAG_BACKEND, else the default: onnx-int8 on the CPU, torch on a GPU (ONNX Runtime runs here on the CPU only)."""
+    return os.environ.get("RAG_BACKEND") or (DEFAULT_BACKEND if device == "cpu" else "torch")
 SENTENCE_VECTORS = ("pooled", "encoded")     # see rag/pooling.py
 CHUNK_VECTORS = ("pooled", "encoded")        # see rag/build/vectors.py
 
@@ -86,7 +91,8 @@ class Config:
     # How the model runs (torch | onnx | onnx-int8; default $RAG_BACKEND or onnx-int8). A query must
     # embed with the backend its index was built with: an index opened by its folder (rag.storage.settings)
     # brings its own, and an index built before the default changed (no backend recorded) is torch's.
-    backend: str = dataclasses.field(default_factory=lambda: os.environ.get("RAG_BACKEND") or DEFAULT_BACKEND)
+    # (empty: default_backend(device))
+    backend: str = ""
     # Sentence vectors: "encoded" one by one in a second pass (the default: faithful), or "pooled"
     # from the chunk pass's token embeddings (one encoder pass, about 2.4x faster to build, but
     # SciFact train nDCG@10 0.743 against 0.751: README, "Index engine"). Models that do not
@@ -179,6 +185,8 @@ class Config:
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:
             raise ValueError(
                 f"chunk_overlap must be in [0, chunk_tokens/2), got {self.chunk_overlap}")
+        if not self.backend:
+            object.__setattr__(self, "backend", default_backend(self.device))
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if not re.fullmatch(r"cpu|cuda(:\d+)?|mps", self.device):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.config import BACKENDS, DEFAULT_BACKEND, DEFAULT_MODEL
+from rag.config import BACKENDS, DEFAULT_BACKEND, DEFAULT_MODEL, default_backend
 from rag.embed import pooling
 from rag.embed.base import EmbeddingModel
 from rag.errors import ModelError
@@ -102,8 +102,8 @@ class Embedder(EmbeddingModel):
     def __init__(self, name: str = DEFAULT_MODEL, *, batch_size: int = 32, backend: str | None = None,
                  device: str | None = None):
         self.name, self.batch_size = name, batch_size
-        self.backend = backend or os.environ.get("RAG_BACKEND") or DEFAULT_BACKEND
         self.device = device or os.environ.get("RAG_DEVICE") or "cpu"
+        self.backend = backend or default_backend(self.device)
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.backend != "torch" and self.device != "cpu":

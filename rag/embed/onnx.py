@@ -27,6 +27,8 @@ import threading
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from rag.errors import DependencyError, ModelError
 
 INSTALL = "pip install onnxruntime onnx   (dependencies of rag-offline: its install is incomplete)"
@@ -186,4 +188,21 @@ def onnx_forward(st_model, model_dir: str, backend: str):
     def forward(input_ids, attention_mask, token_type_ids):
         return session.run(None, {"input_ids": input_ids, "attention_mask": attention_mask,
                                   "token_type_ids": token_type_ids})[0]
-    return forward
+
+    if backend != "onnx-int8":
+        return forward
+
+    def one_by_one(input_ids, attention_mask, token_type_ids):
+        """int8 quantizes each layer's input with one scale over the whole tensor it is given, so a
+        text run in a batch would get a vector that depends on its batch mates and their padding
+        (seen: evidence scores moving by 0.03 between a one-document and a 41-document corpus).
+        Each text runs alone, unpadded: its vector is a function of its text only."""
+        out = None
+        for k in range(len(input_ids)):
+            n = int(attention_mask[k].sum())
+            hidden = forward(input_ids[k:k + 1, :n], attention_mask[k:k + 1, :n], token_type_ids[k:k + 1, :n])
+            if out is None:
+                out = np.zeros((len(input_ids), input_ids.shape[1], hidden.shape[-1]), dtype=hidden.dtype)
+            out[k, :n] = hidden[0]
+        return out
+    return one_by_one

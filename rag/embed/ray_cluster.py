@@ -35,6 +35,7 @@ import numpy as np
 
 from rag import errors
 from rag.embed.embedder import Embedder
+from rag.config import default_backend
 from rag.errors import DependencyError, RagError
 
 INSTALL = "pip install 'rag-offline[ray]'"
@@ -109,7 +110,8 @@ class RayEmbedder(Embedder):
                  address: str | None = None, actors: int | None = None, ray_batch: int | None = None,
                  cpus_per_actor: float = 1.0):
         require_ray()
-        super().__init__(name, batch_size=batch_size, backend=backend, device="cpu")   # tokenizer only
+        super().__init__(name, batch_size=batch_size, backend=backend or default_backend(device),
+                         device="cpu")   # tokenizer only
         Embedder(name, batch_size=batch_size, backend=self.backend, device=device)   # same checks as actors
         # an actor sees only the GPU Ray gave it: "cuda", whatever cuda:N the driver was asked for
         self.worker_device = "cuda" if device.startswith("cuda") else device

@@ -131,14 +131,27 @@ def test_onnx_vectors_are_close_to_torch(onnx_cache, backend, mean_cos, min_cos)
     assert vecs.dtype == np.float32 and vecs.shape == ref.shape
     assert cos.mean() >= mean_cos and cos.min() >= min_cos, (cos.mean(), cos.min())
     np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
-    # one pass gives the same chunk vectors as encode, and span vectors with them (int8:
-    # activations are quantized with one range per batch, so vectors move with the batch)
+    # one pass gives the same chunk vectors as encode, and span vectors with them
     spans = [[(0, min(20, len(t)))] for t in lines[:4]]
     cvecs, per_text = emb.encode_spans(lines[:4], spans)
-    assert np.sum(cvecs * vecs[:4], axis=1).min() >= (0.99999 if backend == "onnx" else 0.98)
+    assert np.sum(cvecs * vecs[:4], axis=1).min() >= 0.99999
     assert all(v.shape == (1, ref.shape[1]) for v in per_text)
     cached = list((emb_cache := __import__("rag.embed.onnx", fromlist=["cache_root"]).cache_root()).rglob("*.onnx"))
     assert cached and all(p.parent.parent == emb_cache / "onnx" for p in cached)
+
+
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
+def test_a_vector_does_not_depend_on_the_texts_encoded_with_it(onnx_cache, backend):
+    """int8 quantizes a layer's input with one range over the tensor it is given: run in a batch,
+    a text's vector would move with its batch mates and their padding (the evidence score of one
+    sentence moved by 0.03 between a 1- and a 41-document corpus). Each text is run alone."""
+    from rag.embed.embedder import Embedder
+
+    lines = [ln.strip() for ln in (SEEDS / SEED_DOC).read_text(encoding="utf-8").splitlines() if ln.strip()]
+    emb = Embedder(backend=backend)
+    alone = np.stack([emb.encode([t])[0] for t in lines[:6]])
+    together = emb.encode(lines[:6] + ["a short line", lines[-1] * 3])[:6]
+    assert np.abs(alone - together).max() <= 1e-5
 
 
 @pytest.mark.model

@@ -22,6 +22,7 @@ import pytest
 
 from rag import Config
 from rag.build.builder import build_index
+from rag.storage import records
 from conftest import ROOT, free_port
 from indexutil import segment_dir
 
@@ -92,8 +93,10 @@ def contents(index_dir: Path) -> dict:
     folder = segment_dir(index_dir)
     version = json.loads((index_dir / "CURRENT").read_text())["version"]
     manifest = json.loads((index_dir / version / "manifest.json").read_text())
-    return {"chunks": [json.loads(line) for line in (folder / "chunks.jsonl").read_text().splitlines()],
-            "documents": json.loads((folder / "documents.json").read_text()),
+    documents = json.loads((folder / "documents.json").read_text())
+    part = records.read_part(folder, documents)   # chunks.npy + chunk_text.bin (index format 6)
+    return {"chunks": [part.record(n) for n in range(len(part))],
+            "documents": documents,
             "sentences": np.load(folder / "sentences.npy", allow_pickle=False),
             "chunk_vecs": np.load(folder / "chunk_vecs.npy", allow_pickle=False),
             "sentence_vecs": np.load(folder / "sentence_vecs.npy", allow_pickle=False),
