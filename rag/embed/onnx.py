@@ -161,8 +161,9 @@ def model_file(st_model, model_dir: str, backend: str) -> Path:
     return int8
 
 
-def onnx_forward(st_model, model_dir: str, backend: str):
-    """A function (input_ids, attention_mask, token_type_ids) -> token embeddings [B, T, D]."""
+def onnx_forward(st_model, model_dir: str, backend: str, *, alone: bool | None = None):
+    """A function (input_ids, attention_mask, token_type_ids) -> token embeddings [B, T, D]; alone (default: for
+    onnx-int8 only): each text run on its own (below), else the batch in one call (bench/int8_alone.py compares)."""
     ort = _require()
     if not Path(model_dir).is_dir():
         raise ModelError(f"the {backend} backend needs the bundled model or a local model folder, "
@@ -189,7 +190,7 @@ def onnx_forward(st_model, model_dir: str, backend: str):
         return session.run(None, {"input_ids": input_ids, "attention_mask": attention_mask,
                                   "token_type_ids": token_type_ids})[0]
 
-    if backend != "onnx-int8":
+    if not (backend == "onnx-int8" if alone is None else alone):
         return forward
 
     def one_by_one(input_ids, attention_mask, token_type_ids):
