@@ -38,7 +38,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rag.answer.short_answer import _NOT_NAMES, CAP_RUN, DATE, DEMONYM
+from rag.answer.short_answer import _NOT_NAMES, _PLACE_PREP, CAP_RUN, DATE, DEMONYM, MONTH, _candidates
 from rag.text.evidence import answer_type
 
 LEADING = re.compile(r"^\s*(?:and|but|also|so|ok(?:ay)?|then)\b[\s,]*", re.I)
@@ -122,6 +122,7 @@ class Turn:
     short: str | None                   # the short answer shown with its answer, if any
     kind: str | None                    # answer_type(question)
     entities: list[Entity] = field(default_factory=list)
+    quoted: tuple[str, ...] = ()        # the sentences its answer quoted, without the short answer and markers
 
 
 def names(question: str) -> list[str]:
@@ -148,6 +149,50 @@ def previous_short(answer_text: str | None) -> str | None:
             (".", ":")):
         return None
     return first
+
+
+def quoted_sentences(answer_text: str | None) -> tuple[str, ...]:
+    """The sentences an assistant message quoted ("<short>\\n\\n<sentence> [1] <sentence> [2]"), each without
+    its citation marker; none for a message that quotes nothing (a refusal)."""
+    if not answer_text or not re.search(r"\[\d+\]", answer_text):
+        return ()
+    body = answer_text.split("\n\n", 1)[1] if previous_short(answer_text) else answer_text
+    return tuple(p.strip() for p in re.split(r"\s*\[\d+\]", body) if p.strip())
+
+
+def single_candidate(turn: Turn, kind: str) -> Entity | None:
+    """The one entity of kind ("date", "place", "person") in the turn's quoted sentences that its question does
+    not name; None when there is none or more than one (then the reference is left as typed)."""
+    asked = turn.question.lower()
+    found: list[str] = []
+    for text in turn.quoted:
+        found += _candidates_of(text, kind)
+    found = [f for f in dict.fromkeys(found) if f.lower() not in asked]
+    if kind == "person":   # "Neil Armstrong ... Armstrong": one person
+        found = [f for f in found if not any(f != g and f in g for g in found)]
+    return Entity(found[0], kind, -1, from_answer=True) if len(found) == 1 else None
+
+
+def _candidates_of(text: str, kind: str) -> list[str]:
+    found: list[str] = []
+    if kind == "date":
+        for span in _candidates(text, "DATE"):
+            d = span.text
+            if (re.fullmatch(MONTH, d) or re.fullmatch(r"\d{4}", d) and not 1000 <= int(d) <= 2100
+                    or re.match(r"(?:last|this|next|early|late)\s", d, re.I)):
+                continue
+            found.append(d)
+    else:
+        for span in _candidates(text, "PLACE"):
+            n = span.text.rstrip(".")
+            n_kind = _name_kind(n, text)
+            if kind == "place" and _PLACE_PREP.search(text[:span.start]) and n_kind in ("place", "name", "thing") \
+                    and not any(w.lower() in ORG_WORDS - PLACE_NOUNS for w in n.split()) \
+                    and not any(ch.isdigit() for ch in n):
+                found.append(n)
+            elif kind == "person" and n_kind == "person" and not _PLACE_PREP.search(text[:span.start]):
+                found.append(n)
+    return found
 
 
 def _name_kind(name: str, question: str) -> str | None:
@@ -203,7 +248,7 @@ def _asks_for_noun(question: str) -> set[str]:
 
 def turn_of(question: str, answer_text: str | None, index: int) -> Turn:
     short = previous_short(answer_text)
-    t = Turn(question, short, answer_type(question))
+    t = Turn(question, short, answer_type(question), quoted=quoted_sentences(answer_text))
     for d in DATE.finditer(question):
         t.entities.append(Entity(d.group(), "date", index))
     for n in names(question):
@@ -444,9 +489,11 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
         person = topic
     elif history and (history[-1].kind in ("PERSON", "AUTHOR") or re.search(r"\bwhom?\b", history[-1].question, re.I)) \
             and not history[-1].short:
-        person = None   # "he" is most likely the person just asked for, whom the answer did not name
-    else:
-        person = _find(history, ("person",)) or _find(history, ("name",))   # a known person first
+        # "he" is most likely the person just asked for, whom the answer did not name: the one person its
+        # quoted sentences name, if only one
+        person = _quoted(history, "person")
+    else:   # a known person first
+        person = _find(history, ("person",)) or _find(history, ("name",)) or _quoted(history, "person")
     thing = topic if topic and topic.kind != "person" else _bind_thing(history)
     plural = _the(topic.text) if topic and topic.kind != "person" else _bind_plural(history)
 
@@ -468,7 +515,12 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
     q = PRONOUN.sub(pronoun, question)
 
     def then(m):
-        date = topic if topic and topic.kind == "date" else _find(history, ("date",))
+        if topic and topic.kind == "date":
+            date = topic
+        elif history and history[-1].kind == "DATE" and not history[-1].short:   # the date just asked for
+            date = _quoted(history, "date") or _find(history, ("date",))
+        else:
+            date = _find(history, ("date",)) or _quoted(history, "date")
         if not date:
             return m.group()
         bound.append(date.text)
@@ -477,13 +529,18 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
     q = THEN.sub(then, q)
 
     def there(m):
-        place = topic if topic and topic.kind == "place" else _find(history, ("place",))
+        if topic and topic.kind == "place":
+            place = topic
+        elif history and history[-1].kind == "PLACE" and not history[-1].short:   # the place just asked for
+            place = _quoted(history, "place") or _find(history, ("place",))
+        else:
+            place = _find(history, ("place",))
         if not place and history:
             ans = next((e for e in history[-1].entities if e.from_answer), None)
             if ans and ans.kind == "thing" and _asks_for_noun(history[-1].question) & PLACE_NOUNS:
                 place = ans
         if not place:
-            place = _find(history, ("name",))
+            place = _find(history, ("name",)) or _quoted(history, "place")
         if not place:
             return m.group()
         bound.append(place.text)
@@ -500,6 +557,14 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
             bound.append(target)
             q = q[:m.start()] + target + q[m.end():]
     return q, bound
+
+
+def _quoted(history: list[Turn], kind: str) -> Entity | None:
+    """The single entity of kind in the previous answer's quoted sentences, when that answer showed no short
+    answer (see single_candidate)."""
+    if not history or history[-1].short:
+        return None
+    return single_candidate(history[-1], kind)
 
 
 def _demonstrative_target(m: re.Match, history: list[Turn], topic: Entity | None) -> str | None:
