@@ -39,7 +39,7 @@ import re
 from dataclasses import dataclass, field
 
 from rag.answer.short_answer import _NOT_NAMES, _PLACE_PREP, CAP_RUN, DATE, DEMONYM, MONTH, _candidates
-from rag.text.evidence import answer_type
+from rag.text.evidence import answer_type, rarity
 
 LEADING = re.compile(r"^\s*(?:and|but|also|so|ok(?:ay)?|then)\b[\s,]*", re.I)
 ABOUT = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\s+", re.I)
@@ -173,6 +173,10 @@ def single_candidate(turn: Turn, kind: str) -> Entity | None:
     return Entity(found[0], kind, -1, from_answer=True) if len(found) == 1 else None
 
 
+PLACE_BEFORE = re.compile(rf"\b(?:in|at|from|to|near|into|across|outside|inside)\s+(?:the\s+)?"
+                          rf"(?:(?:{'|'.join(sorted(PLACE_NOUNS))})\s+(?:of\s+)?)?$", re.I)   # "from the planet"
+
+
 def _candidates_of(text: str, kind: str) -> list[str]:
     found: list[str] = []
     if kind == "date":
@@ -182,11 +186,18 @@ def _candidates_of(text: str, kind: str) -> list[str]:
                     or re.match(r"(?:last|this|next|early|late)\s", d, re.I)):
                 continue
             found.append(d)
+        # a year of three digits after a preposition ("began in 911 as a fiefdom"), not a count ("of 500 men")
+        found += re.findall(r"\b(?:in|by|since|until|from|around|about)\s+(\d{3})\b"
+                            r"(?![\d,.%]|\s*(?:percent|[a-z]{2,}s\b|men|people))", text)
     else:
         for span in _candidates(text, "PLACE"):
-            n = span.text.rstrip(".")
+            n = re.sub(r"['’]s$", "", span.text.rstrip("."))
+            if span.start == 0 and " " in n and rarity(n.split()[0]) <= 1.5:   # "Under Webb's": an opening word
+                n = n.split(" ", 1)[1]
             n_kind = _name_kind(n, text)
-            if kind == "place" and _PLACE_PREP.search(text[:span.start]) and n_kind in ("place", "name", "thing") \
+            if kind == "person" and any(rarity(w) <= 1.0 for w in n.split()):
+                continue   # "Time Lord": a name made of common words is not a person's
+            if kind == "place" and PLACE_BEFORE.search(text[:span.start]) and n_kind in ("place", "name", "thing") \
                     and not any(w.lower() in ORG_WORDS - PLACE_NOUNS for w in n.split()) \
                     and not any(ch.isdigit() for ch in n):
                 found.append(n)
