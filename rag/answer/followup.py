@@ -20,8 +20,10 @@ day"/"that year", a place for "there", a person for "he/his", a thing for "it/it
 (the previous answer when the previous question asked "which/what <noun>", else the
 first thing named by the previous question). The previous answer is used only through
 the short answer that led the assistant's message ("Kursk\\n\\n<quote> [1]"), which the
-answer step shows only when it is confident (the learned reader's gate); a message
-without one offers no answer entity. Entity types come from the question that was
+answer step shows only when it is confident (the learned reader's gate); when it shows
+none, "then"/"that year", "there" and "he/his" may take the one date, place or person
+name of the message's quoted sentences that its question does not name (none, or two
+or more of the type: the reference stays as typed). Entity types come from the question that was
 answered (rag.text.evidence.answer_type) and, for names in questions, from their
 form (a date, "in/at/from X", an acronym or an organisation word, two or more
 capitalised words). An ellipsis is rewritten into a whole question from the previous
