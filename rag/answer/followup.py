@@ -20,8 +20,10 @@ day"/"that year", a place for "there", a person for "he/his", a thing for "it/it
 (the previous answer when the previous question asked "which/what <noun>", else the
 first thing named by the previous question). The previous answer is used only through
 the short answer that led the assistant's message ("Kursk\\n\\n<quote> [1]"), which the
-answer step shows only when it is confident (the learned reader's gate); a message
-without one offers no answer entity. Entity types come from the question that was
+answer step shows only when it is confident (the learned reader's gate); when it shows
+none, "then"/"that year", "there" and "he/his" may take the one date, place or person
+name of the message's quoted sentences that its question does not name (none, or two
+or more of the type: the reference stays as typed). Entity types come from the question that was
 answered (rag.text.evidence.answer_type) and, for names in questions, from their
 form (a date, "in/at/from X", an acronym or an organisation word, two or more
 capitalised words). An ellipsis is rewritten into a whole question from the previous
@@ -38,8 +40,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rag.answer.short_answer import _NOT_NAMES, CAP_RUN, DATE, DEMONYM
-from rag.text.evidence import answer_type
+from rag.answer.short_answer import _NOT_NAMES, _PLACE_PREP, CAP_RUN, DATE, DEMONYM, MONTH, _candidates
+from rag.text.evidence import answer_type, rarity
 
 LEADING = re.compile(r"^\s*(?:and|but|also|so|ok(?:ay)?|then)\b[\s,]*", re.I)
 ABOUT = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\s+", re.I)
@@ -122,6 +124,7 @@ class Turn:
     short: str | None                   # the short answer shown with its answer, if any
     kind: str | None                    # answer_type(question)
     entities: list[Entity] = field(default_factory=list)
+    quoted: tuple[str, ...] = ()        # the sentences its answer quoted, without the short answer and markers
 
 
 def names(question: str) -> list[str]:
@@ -148,6 +151,61 @@ def previous_short(answer_text: str | None) -> str | None:
             (".", ":")):
         return None
     return first
+
+
+def quoted_sentences(answer_text: str | None) -> tuple[str, ...]:
+    """The sentences an assistant message quoted ("<short>\\n\\n<sentence> [1] <sentence> [2]"), each without
+    its citation marker; none for a message that quotes nothing (a refusal)."""
+    if not answer_text or not re.search(r"\[\d+\]", answer_text):
+        return ()
+    body = answer_text.split("\n\n", 1)[1] if previous_short(answer_text) else answer_text
+    return tuple(p.strip() for p in re.split(r"\s*\[\d+\]", body) if p.strip())
+
+
+def single_candidate(turn: Turn, kind: str) -> Entity | None:
+    """The one entity of kind ("date", "place", "person") in the turn's quoted sentences that its question does
+    not name; None when there is none or more than one (then the reference is left as typed)."""
+    asked = turn.question.lower()
+    found: list[str] = []
+    for text in turn.quoted:
+        found += _candidates_of(text, kind)
+    found = [f for f in dict.fromkeys(found) if f.lower() not in asked]
+    if kind == "person":   # "Neil Armstrong ... Armstrong": one person
+        found = [f for f in found if not any(f != g and f in g for g in found)]
+    return Entity(found[0], kind, -1, from_answer=True) if len(found) == 1 else None
+
+
+PLACE_BEFORE = re.compile(rf"\b(?:in|at|from|to|near|into|across|outside|inside)\s+(?:the\s+)?"
+                          rf"(?:(?:{'|'.join(sorted(PLACE_NOUNS))})\s+(?:of\s+)?)?$", re.I)   # "from the planet"
+
+
+def _candidates_of(text: str, kind: str) -> list[str]:
+    found: list[str] = []
+    if kind == "date":
+        for span in _candidates(text, "DATE"):
+            d = span.text
+            if (re.fullmatch(MONTH, d) or re.fullmatch(r"\d{4}", d) and not 1000 <= int(d) <= 2100
+                    or re.match(r"(?:last|this|next|early|late)\s", d, re.I)):
+                continue
+            found.append(d)
+        # a year of three digits after a preposition ("began in 911 as a fiefdom"), not a count ("of 500 men")
+        found += re.findall(r"\b(?:in|by|since|until|from|around|about)\s+(\d{3})\b"
+                            r"(?![\d,.%]|\s*(?:percent|[a-z]{2,}s\b|men|people))", text)
+    else:
+        for span in _candidates(text, "PLACE"):
+            n = re.sub(r"['’]s$", "", span.text.rstrip("."))
+            if span.start == 0 and " " in n and rarity(n.split()[0]) <= 1.5:   # "Under Webb's": an opening word
+                n = n.split(" ", 1)[1]
+            n_kind = _name_kind(n, text)
+            if kind == "person" and any(rarity(w) <= 1.0 for w in n.split()):
+                continue   # "Time Lord": a name made of common words is not a person's
+            if kind == "place" and PLACE_BEFORE.search(text[:span.start]) and n_kind in ("place", "name", "thing") \
+                    and not any(w.lower() in ORG_WORDS - PLACE_NOUNS for w in n.split()) \
+                    and not any(ch.isdigit() for ch in n):
+                found.append(n)
+            elif kind == "person" and n_kind == "person" and not _PLACE_PREP.search(text[:span.start]):
+                found.append(n)
+    return found
 
 
 def _name_kind(name: str, question: str) -> str | None:
@@ -203,7 +261,7 @@ def _asks_for_noun(question: str) -> set[str]:
 
 def turn_of(question: str, answer_text: str | None, index: int) -> Turn:
     short = previous_short(answer_text)
-    t = Turn(question, short, answer_type(question))
+    t = Turn(question, short, answer_type(question), quoted=quoted_sentences(answer_text))
     for d in DATE.finditer(question):
         t.entities.append(Entity(d.group(), "date", index))
     for n in names(question):
@@ -444,9 +502,11 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
         person = topic
     elif history and (history[-1].kind in ("PERSON", "AUTHOR") or re.search(r"\bwhom?\b", history[-1].question, re.I)) \
             and not history[-1].short:
-        person = None   # "he" is most likely the person just asked for, whom the answer did not name
-    else:
-        person = _find(history, ("person",)) or _find(history, ("name",))   # a known person first
+        # "he" is most likely the person just asked for, whom the answer did not name: the one person its
+        # quoted sentences name, if only one
+        person = _quoted(history, "person")
+    else:   # a known person first
+        person = _find(history, ("person",)) or _find(history, ("name",)) or _quoted(history, "person")
     thing = topic if topic and topic.kind != "person" else _bind_thing(history)
     plural = _the(topic.text) if topic and topic.kind != "person" else _bind_plural(history)
 
@@ -468,7 +528,12 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
     q = PRONOUN.sub(pronoun, question)
 
     def then(m):
-        date = topic if topic and topic.kind == "date" else _find(history, ("date",))
+        if topic and topic.kind == "date":
+            date = topic
+        elif history and history[-1].kind == "DATE" and not history[-1].short:   # the date just asked for
+            date = _quoted(history, "date") or _find(history, ("date",))
+        else:
+            date = _find(history, ("date",)) or _quoted(history, "date")
         if not date:
             return m.group()
         bound.append(date.text)
@@ -477,13 +542,18 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
     q = THEN.sub(then, q)
 
     def there(m):
-        place = topic if topic and topic.kind == "place" else _find(history, ("place",))
+        if topic and topic.kind == "place":
+            place = topic
+        elif history and history[-1].kind == "PLACE" and not history[-1].short:   # the place just asked for
+            place = _quoted(history, "place") or _find(history, ("place",))
+        else:
+            place = _find(history, ("place",))
         if not place and history:
             ans = next((e for e in history[-1].entities if e.from_answer), None)
             if ans and ans.kind == "thing" and _asks_for_noun(history[-1].question) & PLACE_NOUNS:
                 place = ans
         if not place:
-            place = _find(history, ("name",))
+            place = _find(history, ("name",)) or _quoted(history, "place")
         if not place:
             return m.group()
         bound.append(place.text)
@@ -500,6 +570,14 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
             bound.append(target)
             q = q[:m.start()] + target + q[m.end():]
     return q, bound
+
+
+def _quoted(history: list[Turn], kind: str) -> Entity | None:
+    """The single entity of kind in the previous answer's quoted sentences, when that answer showed no short
+    answer (see single_candidate)."""
+    if not history or history[-1].short:
+        return None
+    return single_candidate(history[-1], kind)
 
 
 def _demonstrative_target(m: re.Match, history: list[Turn], topic: Entity | None) -> str | None:

@@ -90,10 +90,14 @@ def test_references_are_bound_to_an_entity_of_their_type(question, previous, ans
 
 def test_a_short_answer_that_was_not_shown_is_never_put_in():
     # the answer step leads with a short answer only when confident: without one, "he" stays unbound
-    # (the person asked for is not known), rather than taking a name of the question ("Putin")
+    # (the person asked for is not known), rather than taking a name of the question ("Putin"), unless the
+    # quoted sentences name exactly one other person
+    r = resolve("Where does he work?", "Who said acknowledging the troops helps Putin?",
+                "Acknowledging the troops lets Putin claim ..., said Hong Min and Ankit Panda. [1]")
+    assert not r.depends and r.question == "Where does he work?"
     r = resolve("Where does he work?", "Who said acknowledging the troops helps Putin?",
                 "Acknowledging the troops lets Putin claim ..., said Hong Min. [1]")
-    assert not r.depends and r.question == "Where does he work?"
+    assert r.depends and r.question == "Where does Hong Min work?"
     assert previous_short("Acknowledging the troops lets Putin claim ..., said Hong Min. [1]") is None
     assert previous_short("Hong Min\n\nAcknowledging ... [1]") == "Hong Min"
 
@@ -206,3 +210,26 @@ def test_chat_needs_a_final_user_message(seed_rag):
         seed_rag.chat([{"role": "assistant", "content": "hi"}])
     with pytest.raises(QuestionError):
         seed_rag.chat([])
+
+
+# --- a reference bound to the one entity of its type in the quoted sentences (no short answer shown) ------
+
+def test_that_year_binds_the_one_date_of_the_quoted_sentence():
+    r = resolve("Who was the deputy administrator of NASA that year?", "When was the Apollo program announced?",
+                "The Apollo program was announced by NASA in 1960. [1]")
+    assert r.depends and r.question == "Who was the deputy administrator of NASA in 1960?"
+
+
+def test_he_binds_the_one_person_of_the_quoted_sentences():
+    r = resolve("Where was he born?", "Who commanded Apollo 11?",
+                "The mission was commanded by Neil Armstrong. [1] Armstrong was the first to walk. [2]")
+    assert r.depends and r.question == "Where was Neil Armstrong born?"
+
+
+def test_two_candidates_of_the_type_leave_the_reference_as_typed():
+    r = resolve("Where was he born?", "Who commanded Apollo 11?",
+                "The mission was commanded by Neil Armstrong with Buzz Aldrin. [1]")
+    assert not r.depends and r.question == "Where was he born?"
+    r = resolve("What did the mayor say there?", "Where was the treaty signed?",
+                "The treaty was signed in Paris and ratified in London. [1]")
+    assert not r.depends and r.question == "What did the mayor say there?"
