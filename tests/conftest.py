@@ -206,3 +206,23 @@ def pytest_runtest_setup(item):
     if item.get_closest_marker("browser") and not shutil.which("chromium"):
         pytest.fail("needs Debian's chromium at /usr/bin/chromium: `make test` installs it; "
                     "or deselect the browser tier with -m 'not browser'", pytrace=False)
+
+
+def launch_chromium(playwright):
+    """Debian's chromium, headless, with its own background traffic switched off."""
+    import shutil
+
+    return playwright.chromium.launch(executable_path=shutil.which("chromium"), args=[
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"])
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium per test module (tests using it are marked browser)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from apiserver import PEOPLE, open_rag, serve, write_corpus
-from test_ui import launch_chromium
+from conftest import launch_chromium
 
 pytestmark = pytest.mark.browser
 ANN, BOB = ("ann", "ann-password-1"), ("bob", "bob-password-1")

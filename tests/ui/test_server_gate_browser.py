@@ -9,7 +9,7 @@ import threading
 
 import pytest
 from apiserver import PEOPLE, open_rag, serve, write_corpus
-from test_ui import launch_chromium
+from conftest import launch_chromium
 
 pytestmark = pytest.mark.browser
 LOGIN = ("reader", "s3cret-pw")

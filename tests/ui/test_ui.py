@@ -22,6 +22,7 @@ from rag.config import Config
 from rag.answer.examples import example_questions
 from rag_ui.app import ask, public_message, status_line
 from rag_ui.http_api import MULTIPART_SLACK, upload_limit
+from conftest import launch_chromium
 from rag_ui.render import sources_html
 from rag_ui.session import from_answer
 from rag_ui.security import MAX_BODY, ServeError, is_loopback, serve_auth
@@ -29,11 +30,6 @@ from rag_ui.security import MAX_BODY, ServeError, is_loopback, serve_auth
 QUESTION = "How many North Korean soldiers were sent to Russia last fall?"
 
 
-def launch_chromium(playwright):
-    """Debian's chromium, headless, with its own background traffic switched off."""
-    return playwright.chromium.launch(executable_path=shutil.which("chromium"), args=[
-        "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"])
 
 
 def test_handler_answers_with_markers_and_highlighted_sources(seed_rag):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SEEDS, free_port
-from test_ui import QUESTION, launch_chromium
+from test_ui import QUESTION
 
 pytestmark = pytest.mark.browser
 SHOTS = os.environ.get("RAG_SCREENSHOTS")
@@ -42,15 +42,6 @@ def app(tmp_path_factory, real_embedder):
     yield f"http://127.0.0.1:{port}/", rag
     demo.close()
 
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
 
 
 def shot(page, name):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 
 from rag.api import Rag
-from test_ui_browser import app, ask, browser, open_page, shot  # noqa: F401 - fixtures and helpers
+from test_ui_browser import app, ask, open_page, shot  # noqa: F401 - fixtures and helpers
 from rag_ui.docs_tab import METHODS
 import pytest
 

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import SEEDS, free_port
 from filemakers import make_pdf
-from test_ui import QUESTION, launch_chromium
+from test_ui import QUESTION
 
 pytestmark = pytest.mark.browser
 BEES = "# Hives\n\nThe Varnholm beekeepers' cooperative kept 312 hives in 2021.\n"
@@ -58,15 +58,6 @@ def app(tmp_path_factory, real_embedder):
     yield f"http://127.0.0.1:{port}/", rag
     demo.close()
 
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
 
 
 def open_page(browser, url, requests=None, **context):

@@ -9,7 +9,6 @@ import pytest
 from conftest import free_port
 from rag.answer.base import NOT_FOUND_SCOPED
 from scopecorpus import QUESTION, scope_rag
-from test_ui import launch_chromium
 from test_ui_browser import ask, open_page, shot
 
 pytestmark = pytest.mark.browser
@@ -25,15 +24,6 @@ def url(tmp_path_factory):
     yield f"http://127.0.0.1:{port}/"
     served.close()
 
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
 
 
 def pick(page, root: str, label: str):

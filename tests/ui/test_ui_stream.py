@@ -66,7 +66,7 @@ needs_chromium = pytest.mark.browser
 def test_browser_shows_partial_text_then_the_marked_answer(seed_index, real_embedder):
     from playwright.sync_api import sync_playwright
 
-    from test_ui import launch_chromium
+    from conftest import launch_chromium
     from test_ui_browser import open_page
     from rag_ui.server import launch
 
