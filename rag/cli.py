@@ -637,7 +637,7 @@ def parser() -> argparse.ArgumentParser:
                    help="read files with more than one hard link (skipped by default: one may be a link to a "
                         "file outside the folder; or $RAG_ALLOW_HARD_LINKS=1)")
     p.add_argument("--model", help="sentence-transformers model name or local path")
-    p.add_argument("--backend", choices=BACKENDS, help="how the model runs (default onnx-int8 or $RAG_BACKEND; an existing index keeps its own)")
+    p.add_argument("--backend", choices=BACKENDS, help="how the model runs (default onnx or $RAG_BACKEND; an existing index keeps its own)")
     p.add_argument("--sentence-vectors", choices=SENTENCE_VECTORS,
                    help="encoded one by one (default) or pooled from the chunk pass (one encoder pass)")
     p.add_argument("--chunk-vectors", choices=CHUNK_VECTORS,
@@ -690,7 +690,7 @@ def parser() -> argparse.ArgumentParser:
                    help="skip the not-found measurements (article removed, one-document corpora, SQuAD 2.0)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--model", help="sentence-transformers model name or local path")
-    p.add_argument("--backend", choices=BACKENDS, help="how the model runs (default onnx-int8 or $RAG_BACKEND)")
+    p.add_argument("--backend", choices=BACKENDS, help="how the model runs (default onnx or $RAG_BACKEND)")
     p.add_argument("--sentence-vectors", choices=SENTENCE_VECTORS,
                    help="encoded one by one (default) or pooled from the chunk pass (one encoder pass)")
     p.add_argument("--chunk-vectors", choices=CHUNK_VECTORS,

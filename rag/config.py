@@ -21,11 +21,13 @@ MODES = ("dense", "bm25", "rrf", "hybrid")   # retrieval modes, see rag/retrieve
 BACKENDS = ("torch", "onnx", "onnx-int8")    # how the model runs, see rag/embed.py
 # The default: int8 ONNX, measured within 0.001 of torch on SciFact nDCG@10 and SQuAD containment and
 # about 5x faster to build (docs/figures.md, "Build speed"). Indexes record theirs (LEGACY_SETTINGS: torch).
-DEFAULT_BACKEND = "onnx-int8"
+# onnx: the same numbers as torch (1.4e-7) about twice as fast; onnx-int8 is faster still but lost 0.006 of SQuAD
+# containment (docs/figures.md, "One encoder pass, the int8 default"), over the 0.005 a default may lose
+DEFAULT_BACKEND = "onnx"
 
 
 def default_backend(device: str = "cpu") -> str:
-    """$RAG_BACKEND, else the default: onnx-int8 on the CPU, torch on a GPU (ONNX Runtime runs here on the CPU only)."""
+    """$RAG_BACKEND, else the default: onnx on the CPU, torch on a GPU (ONNX Runtime runs here on the CPU only)."""
     return os.environ.get("RAG_BACKEND") or (DEFAULT_BACKEND if device == "cpu" else "torch")
 SENTENCE_VECTORS = ("pooled", "encoded")     # see rag/pooling.py
 CHUNK_VECTORS = ("pooled", "encoded")        # see rag/build/vectors.py
@@ -88,7 +90,7 @@ class Config:
     # Embedding model: the bundled name, any sentence-transformers model name, or a path.
     model: str = DEFAULT_MODEL
     batch_size: int = 32
-    # How the model runs (torch | onnx | onnx-int8; default $RAG_BACKEND or onnx-int8). A query must
+    # How the model runs (torch | onnx | onnx-int8; default $RAG_BACKEND or onnx). A query must
     # embed with the backend its index was built with: an index opened by its folder (rag.storage.settings)
     # brings its own, and an index built before the default changed (no backend recorded) is torch's.
     # (empty: default_backend(device))

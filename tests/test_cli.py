@@ -31,7 +31,7 @@ def test_index_ask_and_refresh(cli_env, seed_corpus, tmp_path):
     assert "answerable now (keywords only until the vectors are done): 1 documents, 6 chunks" in r.stderr
     assert r.stderr.index("answerable now") < r.stderr.index("embedding: started")
     manifest = json.loads((version_dir(Path(cli_env["RAG_INDEX"])) / "manifest.json").read_text())
-    assert manifest["backend"] == "onnx-int8" and not any(d.get("pending") for d in manifest["documents"])
+    assert manifest["backend"] == "onnx" and not any(d.get("pending") for d in manifest["documents"])
     r = run("index", env=cli_env)
     assert r.returncode == 0 and r.stdout.startswith("nothing to do")
     (seed_corpus / "notes.md").write_text("# Notes\n\nThe seminar is on Tuesday at noon.\n")
@@ -75,8 +75,8 @@ def test_mismatched_index_names_the_rebuild_command(cli_env):
     edit_manifest(index, lambda m: m["settings"].__setitem__("chunk_tokens", m["settings"]["chunk_tokens"] + 1))
     assert run("ask", QUESTION, env=cli_env).returncode == 0
     # a conflicting setting given explicitly is refused with the command that rebuilds for it
-    r = run("ask", QUESTION, "--backend", "onnx", env=cli_env)
-    command = shlex.join(["rag", "index", cli_env["RAG_CORPUS"], "--index", str(index), "--backend", "onnx",
+    r = run("ask", QUESTION, "--backend", "torch", env=cli_env)
+    command = shlex.join(["rag", "index", cli_env["RAG_CORPUS"], "--index", str(index), "--backend", "torch",
                           "--rebuild"])
     assert r.returncode == 1 and r.stderr.strip().endswith(command), r.stderr
     assert len(r.stderr.strip().splitlines()) == 1

@@ -16,8 +16,8 @@ from indexutil import edit_manifest
 
 
 
-class OnnxFake(FakeEmbedder):
-    backend = "onnx"
+class Int8Fake(FakeEmbedder):
+    backend = "onnx-int8"
 
 
 def docs():
@@ -27,42 +27,42 @@ def docs():
 
 def test_backend_is_recorded_and_a_query_with_another_is_refused(tmp_path):
     config = Config(index_dir=tmp_path / "idx", corpus_dir=tmp_path / "corpus", model=FakeEmbedder.name,
-                    backend="onnx")
-    build_index(config, embedder=OnnxFake(), documents=docs(), progress=False)
+                    backend="onnx-int8")
+    build_index(config, embedder=Int8Fake(), documents=docs(), progress=False)
     manifest = store.read_manifest(config.index_dir)
-    assert manifest["backend"] == "onnx" and manifest["settings"]["backend"] == "onnx"
+    assert manifest["backend"] == "onnx-int8" and manifest["settings"]["backend"] == "onnx-int8"
     store.load(config.index_dir, config.index_settings())   # the same backend loads
     torch_config = dataclasses.replace(config, backend="torch")
     with pytest.raises(IndexMismatchError) as err:
         store.load(config.index_dir, torch_config.index_settings(), corpus=config.corpus_dir)
     message = str(err.value)
-    assert "backend: index has 'onnx', config has 'torch'" in message
+    assert "backend: index has 'onnx-int8', config has 'torch'" in message
     assert message.endswith("rebuild it with: " + shlex.join(
         ["rag", "index", str(config.corpus_dir), "--index", str(config.index_dir), "--model", FakeEmbedder.name,
          "--backend", "torch", "--rebuild"]))
-    int8 = dataclasses.replace(config, backend="onnx-int8")   # the default: no --backend in the command
+    onnx = dataclasses.replace(config, backend="onnx")   # the default: no --backend in the command
     with pytest.raises(IndexMismatchError) as err:
-        store.load(config.index_dir, int8.index_settings(), corpus=config.corpus_dir)
+        store.load(config.index_dir, onnx.index_settings(), corpus=config.corpus_dir)
     assert str(err.value).endswith(f"--index {config.index_dir} --model {FakeEmbedder.name} --rebuild")
 
 
 def test_embedder_backend_must_match_the_configuration(tmp_path, monkeypatch):
     monkeypatch.delenv("RAG_BACKEND", raising=False)
-    config = Config(index_dir=tmp_path / "idx", model=FakeEmbedder.name)   # onnx-int8, the default
-    with pytest.raises(ValueError, match="backend 'onnx' is not the configured backend 'onnx-int8'"):
-        build_index(config, embedder=OnnxFake(), documents=docs(), progress=False)
+    config = Config(index_dir=tmp_path / "idx", model=FakeEmbedder.name)   # onnx, the default
+    with pytest.raises(ValueError, match="backend 'onnx-int8' is not the configured backend 'onnx'"):
+        build_index(config, embedder=Int8Fake(), documents=docs(), progress=False)
     assert not (config.index_dir / "CURRENT").exists()
 
 
-def test_int8_is_the_default_and_recorded_in_the_manifest(tmp_path, monkeypatch):
+def test_onnx_is_the_default_and_recorded_in_the_manifest(tmp_path, monkeypatch):
     from rag.embed.embedder import Embedder
 
     monkeypatch.delenv("RAG_BACKEND", raising=False)
-    assert Config().backend == "onnx-int8" and Embedder().backend == "onnx-int8" and FakeEmbedder.backend == "onnx-int8"
+    assert Config().backend == "onnx" and Embedder().backend == "onnx" and FakeEmbedder.backend == "onnx"
     config = Config(index_dir=tmp_path / "idx", model=FakeEmbedder.name)
     build_index(config, embedder=FakeEmbedder(), documents=docs(), progress=False)
     manifest = store.read_manifest(config.index_dir)
-    assert manifest["backend"] == "onnx-int8" and manifest["settings"]["backend"] == "onnx-int8"
+    assert manifest["backend"] == "onnx" and manifest["settings"]["backend"] == "onnx"
     monkeypatch.setenv("RAG_BACKEND", "torch")   # still selectable
     assert Config().backend == "torch" and Embedder().backend == "torch"
 
@@ -86,8 +86,8 @@ def test_index_from_before_backends_loads_as_torch_and_encoded(tmp_path, monkeyp
             del m["settings"][key]
             m.pop(key)
     edit_manifest(config.index_dir, legacy)
-    default = Config(index_dir=config.index_dir, model=TorchFake.name)   # onnx-int8 now
-    with pytest.raises(IndexMismatchError, match="backend: index has 'torch', config has 'onnx-int8'"):
+    default = Config(index_dir=config.index_dir, model=TorchFake.name)   # onnx now
+    with pytest.raises(IndexMismatchError, match="backend: index has 'torch', config has 'onnx'"):
         store.load(config.index_dir, default.index_settings())
     opened = for_index(config.index_dir, base=default)   # what Rag.open, rag ask/serve/index do
     assert opened.backend == "torch" and opened.sentence_vectors == "encoded"
