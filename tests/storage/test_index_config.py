@@ -47,7 +47,7 @@ def test_non_default_settings_open_with_the_folder_alone(config):
 
 
 @pytest.mark.parametrize("setting", [dict(model="all-MiniLM-L6-v2"), dict(chunk_tokens=100),
-                                     dict(backend="onnx"), dict(fusion_weights=(1.0, 0.3, 1.0, 0.4))])
+                                     dict(backend="torch"), dict(fusion_weights=(1.0, 0.3, 1.0, 0.4))])
 def test_conflicting_explicit_setting_is_refused_with_the_rebuild_command(config, setting):
     with pytest.raises(IndexMismatchError) as err:
         Rag.open(config.index_dir, embedder=FakeEmbedder(), **setting)
@@ -55,7 +55,7 @@ def test_conflicting_explicit_setting_is_refused_with_the_rebuild_command(config
     key = next(iter(setting))
     assert f"{key}: index has" in message and "\n" not in message
     args = ["rag", "index", str(config.corpus_dir), "--index", str(config.index_dir)]
-    args += {"model": [], "backend": ["--model", FakeEmbedder.name, "--backend", "onnx"]}.get(
+    args += {"model": [], "backend": ["--model", FakeEmbedder.name, "--backend", "torch"]}.get(
         key, ["--model", FakeEmbedder.name])
     assert message.endswith("rebuild it with: " + shlex.join(args + ["--rebuild"])), message
 
