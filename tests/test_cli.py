@@ -142,13 +142,15 @@ def test_ask_reuses_a_running_serve_for_the_same_index(cli_env, tmp_path):
         record = json.loads((index / "serve.json").read_text())
         assert record["port"] == port and record["pid"] == proc.pid
         assert stat.S_IMODE(os.stat(index / "serve.json").st_mode) == 0o600
-        while True:   # the file is written just before the port opens
+        while True:   # the file is written just before the port opens; a new folder's vectors fill in after
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=2).close()
-                break
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=2) as resp:
+                    if json.loads(resp.read())["vectors"]["complete"]:
+                        break
             except OSError:
-                assert time.time() < deadline
-                time.sleep(0.2)
+                pass
+            assert time.time() < deadline
+            time.sleep(0.2)
         served = ask_and_say(cli_env, QUESTION)
         assert served.returncode == 0, served.stderr
         assert served.stdout.strip().endswith("REUSED") and "12,000" in served.stdout and "Sources:" in served.stdout
