@@ -30,7 +30,7 @@ from pathlib import Path
 from rag.ingest.read import Document, Limits, Skipped, read_document
 from rag.ingest.walk import Entry, walk
 from rag.ingest.watchdog import slow
-from rag.text.chunk import chunk_text
+from rag.text.chunk import chunk_text, piece_counter
 from rag.text.evidence import with_context
 
 log = logging.getLogger("rag")
@@ -69,12 +69,14 @@ def chunk_document(d: Document, config, embedder) -> tuple:
     """(chunk records, sentence spans, sentence texts) of one document."""
     prefix = f"{d.title}\n" if config.title_in_chunks else ""   # see rag.build.builder.indexed_text
 
-    def fits(text):
-        return embedder.count_tokens(prefix + text) <= config.max_model_tokens
+    def exact(a, b):
+        return embedder.count_tokens(prefix + d.text[a:b])
 
     with slow("chunking", d.id):
-        units, spans = chunk_text(d.text, chunk_tokens=config.chunk_tokens,
-                                  chunk_overlap=config.chunk_overlap, fits=fits)
+        # the model's tokens of every span the chunker checks, from one tokenizer pass where it allows
+        count = piece_counter(d.text, prefix, getattr(embedder, "piece_starts", lambda texts: None), exact)
+        units, spans = chunk_text(d.text, chunk_tokens=config.chunk_tokens, chunk_overlap=config.chunk_overlap,
+                                  fits_span=lambda a, b: count(a, b) <= config.max_model_tokens)
     chunks = [{"doc": d.id, "ordinal": n, "start": c.start, "end": c.end, "sent_lo": c.sent_lo,
                "sent_hi": c.sent_hi, "text": d.text[c.start:c.end]} for n, c in enumerate(spans)]
     # a bullet or a row is embedded with the heading it sits under (rag.text.evidence.with_context)

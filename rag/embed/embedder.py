@@ -17,6 +17,7 @@ multi-process or multi-GPU pools here: rag.embed.ray_cluster spreads a build ove
 """
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
@@ -83,6 +84,38 @@ def _check_device(device: str) -> None:
                              "install a CUDA build of torch on this machine or use --device cpu")
 
 
+_PROBES = ("Naïve café, İstanbul: 12,345 items [MASK] re-do\n\tx\x1cy ＡＢＣ 委员会 🚀 don't",
+           "supercalifragilisticexpialidocious " * 8, "")
+
+
+def _piece_tokenizer(hf_tokenizer, count_tokens):
+    """(a private copy of hf_tokenizer's backend, special tokens per text) when it is a BERT WordPiece
+    tokenizer whose copy counts as count_tokens does on a few probes; else None."""
+    backend = getattr(hf_tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return None
+    try:
+        from tokenizers import Tokenizer
+
+        spec = json.loads(backend.to_str())
+        if ((spec.get("normalizer") or {}).get("type", "BertNormalizer") != "BertNormalizer"
+                or (spec.get("pre_tokenizer") or {}).get("type") not in ("BertPreTokenizer", "Whitespace",
+                                                                         "WhitespaceSplit")
+                or spec["model"]["type"] != "WordPiece"
+                or any(any(c.isspace() for c in t["content"]) for t in spec.get("added_tokens") or ())):
+            return None
+        tok = Tokenizer.from_str(backend.to_str())
+        tok.no_truncation()
+        tok.no_padding()
+        specials = tok.num_special_tokens_to_add(False)
+        for probe in _PROBES:
+            if len(tok.encode(probe, add_special_tokens=False).ids) + specials != count_tokens(probe):
+                return None
+        return tok, specials
+    except Exception:   # another tokenizers release or layout: count every span with count_tokens
+        return None
+
+
 def is_mean_pooling(model) -> bool:
     """True when the model is transformer -> mean pooling [-> normalize] and nothing else."""
     mods = list(model)
@@ -110,6 +143,7 @@ class Embedder(EmbeddingModel):
             raise ModelError(f"the {self.backend} backend runs on the CPU only: "
                              f"use --backend torch with --device {self.device}")
         self._forward = None
+        self._pieces = None   # (private tokenizer, special tokens per text) or False: see piece_starts
 
     @property
     def model(self):
@@ -133,6 +167,26 @@ class Embedder(EmbeddingModel):
     def count_tokens(self, text: str) -> int:
         """Word pieces the model sees for text, including its special tokens."""
         return len(self.model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+
+    def piece_starts(self, texts: list[str]) -> tuple[list[list[int]], int] | None:
+        """(per text the start offsets of its word pieces, special tokens left out; the special tokens
+        count_tokens adds) from one batched pass of a private copy of the model's fast tokenizer (no
+        truncation or padding, whatever the encoder sets on its own); None unless the tokenizer splits
+        words at whitespace and maps each word to pieces on its own (BERT's normalizer, pre-tokenizer
+        and WordPiece, no added token holding whitespace), so spans can be counted from the offsets
+        (rag.text.chunk.piece_counter)."""
+        if self._pieces is None:
+            self._pieces = _piece_tokenizer(self.model.tokenizer, self.count_tokens) or False
+        if not self._pieces:
+            return None
+        tok, specials = self._pieces
+        starts = []
+        for enc in tok.encode_batch(texts, add_special_tokens=False):
+            offsets = enc.offsets
+            if any(a >= b for a, b in offsets):   # a piece from no character: not countable by offsets
+                return None
+            starts.append([a for a, _ in offsets])
+        return starts, specials
 
     def forward(self):
         """The backend's function (input_ids, attention_mask, token_type_ids) -> token embeddings."""

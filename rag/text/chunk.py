@@ -5,17 +5,20 @@ each starting ``chunk_overlap`` tokens (whole sentences) before the previous one
 ended. A sentence longer than a chunk is cut at word boundaries, and a word
 longer than a chunk at character boundaries. An optional ``fits`` callback (the
 embedding model's own tokenizer) re-checks every chunk, so no chunk is silently
-truncated by the model. Offsets are character offsets into the document text:
+truncated by the model; ``fits_span`` is the same check given by offsets, which
+``piece_counter`` answers from one tokenizer pass over the document (rag.build.reading),
+for the same chunks at a fraction of the cost. Offsets are character offsets into the document text:
 ``text[start:end]`` is the chunk. Does not handle languages without spaces or
 sentence punctuation well (they fall back to word/character cuts).
 
 Cost is near-linear in the text length: a span that does not fit is cut by
 galloping then bisecting over at most ``chunk_tokens + 1`` words (a word is at
 least one token), so each check tokenizes at most about two chunks' worth of
-text, however long the line or sentence.
+text, however long the line or sentence. Each span is counted in cl100k_base tokens once.
 """
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import re
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 Fits = Optional[Callable[[str], bool]]
+SpanCheck = Callable[[int, int], bool]
 
 ABBREVIATIONS = {
     "mr", "mrs", "ms", "dr", "prof", "gen", "col", "lt", "sgt", "capt", "sen", "rep", "gov",
@@ -147,11 +151,8 @@ def _largest(ok, n: int) -> int:
     return good
 
 
-def _cut(text: str, a: int, b: int, limit: int, fits: Fits) -> list[tuple[int, int]]:
-    """Split span [a, b) into pieces that each fit: words first, then characters."""
-    def ok(x, y):
-        return count_tokens(text[x:y]) <= limit and (fits is None or fits(text[x:y]))
-
+def _cut(text: str, a: int, b: int, limit: int, ok: SpanCheck) -> list[tuple[int, int]]:
+    """Split span [a, b) into pieces that each fit (ok): words first, then characters."""
     # more than limit words cannot fit (each word is at least one token): skip tokenizing it whole
     many = sum(1 for _ in itertools.islice(_WORD.finditer(text, a, b), limit + 1)) > limit
     if not many and ok(a, b):
@@ -185,20 +186,32 @@ def _cut_word(text: str, a: int, b: int, limit: int, ok) -> list[tuple[int, int]
     return _cut_word(text, a, mid, limit, ok) + _cut_word(text, mid, b, limit, ok)
 
 
-def chunk_text(text: str, *, chunk_tokens: int, chunk_overlap: int,
-               fits: Fits = None) -> tuple[list[tuple[int, int]], list[ChunkSpan]]:
-    """Return (sentence spans, chunk spans) for one document's text."""
+def chunk_text(text: str, *, chunk_tokens: int, chunk_overlap: int, fits: Fits = None,
+               fits_span: SpanCheck | None = None) -> tuple[list[tuple[int, int]], list[ChunkSpan]]:
+    """Return (sentence spans, chunk spans) for one document's text. fits_span(a, b), when given, is
+    fits(text[a:b]) (and replaces fits)."""
+    if fits_span is None and fits is not None:
+        def fits_span(x, y):
+            return fits(text[x:y])
+
+    @functools.lru_cache(maxsize=None)
+    def size(x, y):   # a unit's count, first taken when it is cut, is used again to fill chunks
+        return count_tokens(text[x:y])
+
+    def ok(x, y):
+        return size(x, y) <= chunk_tokens and (fits_span is None or fits_span(x, y))
+
     units = []
     for a, b in split_sentences(text):
-        units.extend(_cut(text, a, b, chunk_tokens, fits))
-    sizes = [count_tokens(text[a:b]) for a, b in units]
+        units.extend(_cut(text, a, b, chunk_tokens, ok))
+    sizes = [size(a, b) for a, b in units]
     chunks, lo = [], 0
     while lo < len(units):
         hi, total = lo + 1, sizes[lo]
         while hi < len(units) and total + sizes[hi] <= chunk_tokens:
             total += sizes[hi]
             hi += 1
-        while fits is not None and hi - lo > 1 and not fits(text[units[lo][0]:units[hi - 1][1]]):
+        while fits_span is not None and hi - lo > 1 and not fits_span(units[lo][0], units[hi - 1][1]):
             hi -= 1
         chunks.append(ChunkSpan(units[lo][0], units[hi - 1][1], lo, hi))
         if hi == len(units):
@@ -209,3 +222,45 @@ def chunk_text(text: str, *, chunk_tokens: int, chunk_overlap: int,
             carried += sizes[nxt]
         lo = nxt
     return units, chunks
+
+
+SEPARATORS = " \t\n\r"   # whitespace to every tokenizer: a word never runs across one
+WINDOW = 16_384        # characters of a document tokenized together at most (cut at a separator)
+
+
+def piece_counter(text: str, prefix: str, pieces, exact: Callable[[int, int], int]) -> Callable[[int, int], int]:
+    """count(a, b): the model's tokens for prefix + text[a:b], special tokens included, as exact(a, b)
+    counts them, mostly without calling it. pieces(texts) -> (per text the start offsets of its word
+    pieces, special tokens not included; the special tokens a count adds) or None: one tokenizer pass,
+    given only for a tokenizer that splits words at whitespace and then maps every word to its pieces
+    on its own (BERT's WordPiece: rag.embed.embedder.Embedder.piece_starts). For such a tokenizer the
+    pieces of text[a:b] are those of the whole text that start in [a, b) whenever a and b each sit at a
+    separator (or an end of the text): the words inside are the same words. Any other span (a word cut
+    at characters) is counted by exact(a, b); so is every span when pieces gives None."""
+    if prefix and prefix[-1] not in SEPARATORS:
+        return exact
+    cuts, pos = [0], 0   # windows that each end just after a separator, so none cuts a word
+    while len(text) - pos > WINDOW:
+        at = max(text.rfind(c, pos + WINDOW // 2, pos + WINDOW) for c in SEPARATORS)
+        if at < 0:   # no separator in its second half: the window runs on to the next one
+            at = min((i for i in (text.find(c, pos + WINDOW) for c in SEPARATORS) if i >= 0), default=-1)
+            if at < 0:
+                break
+        pos = at + 1
+        cuts.append(pos)
+    if cuts[-1] < len(text):
+        cuts.append(len(text))
+    got = pieces([prefix] + [text[x:y] for x, y in zip(cuts, cuts[1:])])
+    if got is None:
+        return exact
+    per_text, specials = got
+    fixed = len(per_text[0]) + specials
+    starts = sorted(x + s for x, got_starts in zip(cuts, per_text[1:]) for s in got_starts)
+    n = len(text)
+
+    def count(a: int, b: int) -> int:
+        if (a == 0 or text[a - 1] in SEPARATORS) and (b == n or text[b] in SEPARATORS):
+            return fixed + bisect.bisect_left(starts, b) - bisect.bisect_left(starts, a)
+        return exact(a, b)
+
+    return count
