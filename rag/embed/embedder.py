@@ -18,6 +18,7 @@ multi-process or multi-GPU pools here: rag.embed.ray_cluster spreads a build ove
 from __future__ import annotations
 
 import json
+import operator
 import os
 import threading
 from pathlib import Path
@@ -182,10 +183,10 @@ class Embedder(EmbeddingModel):
         tok, specials = self._pieces
         starts = []
         for enc in tok.encode_batch(texts, add_special_tokens=False):
-            offsets = enc.offsets
-            if any(a >= b for a, b in offsets):   # a piece from no character: not countable by offsets
+            first, last = zip(*enc.offsets) if enc.offsets else ((), ())
+            if any(map(operator.ge, first, last)):   # a piece from no character: not countable by offsets
                 return None
-            starts.append([a for a, _ in offsets])
+            starts.append(list(first))
         return starts, specials
 
     def forward(self):

@@ -54,6 +54,7 @@ _BOMS = ((codecs.BOM_UTF32_LE, "utf-32", "UTF-32"), (codecs.BOM_UTF32_BE, "utf-3
          (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"))
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _OK_CONTROLS = set("\t\n\r\f\v")
+_SUSPECT = re.compile(r"[^\x20-\x7e\t\n\r\f\v]")
 
 
 @dataclass(frozen=True)
@@ -135,8 +136,9 @@ def _bad_share(text: str) -> float:
     starts = range(0, n, block) if n <= 32 * block else range(0, n - block, (n - block) // 31)
     bad = total = 0
     for a in list(starts)[:32]:
-        for ch in text[a:a + block]:
-            total += 1
+        part = text[a:a + block]
+        total += len(part)
+        for ch in _SUSPECT.findall(part):   # printable ASCII and whitespace controls are never bad
             if ch == "\ufffd" or (unicodedata.category(ch) in ("Cc", "Cn", "Co", "Cs") and ch not in _OK_CONTROLS):
                 bad += 1
     return bad / total if total else 0.0

@@ -154,7 +154,8 @@ def _largest(ok, n: int) -> int:
 def _cut(text: str, a: int, b: int, limit: int, ok: SpanCheck) -> list[tuple[int, int]]:
     """Split span [a, b) into pieces that each fit (ok): words first, then characters."""
     # more than limit words cannot fit (each word is at least one token): skip tokenizing it whole
-    many = sum(1 for _ in itertools.islice(_WORD.finditer(text, a, b), limit + 1)) > limit
+    # (words are separated, so a span of at most 2 * limit characters holds at most limit of them)
+    many = b - a > 2 * limit and sum(1 for _ in itertools.islice(_WORD.finditer(text, a, b), limit + 1)) > limit
     if not many and ok(a, b):
         return [(a, b)]
     pieces, pos = [], a
@@ -255,7 +256,10 @@ def piece_counter(text: str, prefix: str, pieces, exact: Callable[[int, int], in
         return exact
     per_text, specials = got
     fixed = len(per_text[0]) + specials
-    starts = sorted(x + s for x, got_starts in zip(cuts, per_text[1:]) for s in got_starts)
+    starts = []
+    for x, got_starts in zip(cuts, per_text[1:]):
+        starts.extend(got_starts if x == 0 else [x + s for s in got_starts])
+    starts.sort()
     n = len(text)
 
     def count(a: int, b: int) -> int:

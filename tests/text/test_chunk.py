@@ -1,11 +1,12 @@
 """Sentence splitting and token-bounded chunking, including the real model's own limit."""
+import itertools
 import random
 import re
 import string
 
 import pytest
 
-from rag.text.chunk import chunk_text, count_tokens, split_sentences
+from rag.text.chunk import chunk_text, count_tokens, piece_counter, split_sentences
 from rag.config import Config
 
 from conftest import SEED_DOC, SEEDS, FakeEmbedder
@@ -286,3 +287,131 @@ def test_build_index_stores_only_texts_the_model_reads_whole(real_embedder, tmp_
     assert max(real_embedder.count_tokens(t) for t in embedder.encoded) <= real_embedder.max_tokens
     data = store.load(config.index_dir, config.index_settings())
     assert max(real_embedder.count_tokens(c["text"]) for c in data.chunks) <= real_embedder.max_tokens
+
+
+# ---------------------------------------------------------------- counting spans from one tokenizer pass
+
+PIECE = re.compile(r"\w+|[^\w\s]")   # the FakeEmbedder's pieces: words split at whitespace, then on their own
+
+
+def fake_pieces(texts):
+    return [[m.start() for m in PIECE.finditer(t)] for t in texts], 2
+
+
+def fake_count(text):
+    return len(PIECE.findall(text)) + 2   # FakeEmbedder.count_tokens
+
+
+def counted(text, prefix, pieces=fake_pieces):
+    """piece_counter over text, and the spans it had to count exactly."""
+    exact_calls = []
+
+    def exact(a, b):
+        exact_calls.append((a, b))
+        return fake_count(prefix + text[a:b])
+
+    return piece_counter(text, prefix, pieces, exact), exact_calls
+
+
+def test_piece_counter_counts_spans_at_separators_from_one_pass():
+    text = "Hello world. Foo-bar baz\n\nnext\tline"
+    count, exact_calls = counted(text, "T\n")
+    # by hand: T | Hello world . | Foo - bar baz | next line, plus 2 special tokens
+    assert count(0, 12) == 1 + 3 + 2
+    assert count(13, 24) == 1 + 4 + 2
+    assert count(0, len(text)) == 1 + 9 + 2
+    assert count(26, 30) == 1 + 1 + 2
+    assert exact_calls == []
+    # a span cut inside a word is not at a separator: counted exactly
+    assert count(1, 12) == fake_count("T\n" + text[1:12]) and exact_calls == [(1, 12)]
+    assert count(13, 16) == fake_count("T\n" + text[13:16]) and exact_calls[-1] == (13, 16)
+
+
+def test_piece_counter_without_pieces_or_with_an_unseparated_prefix_counts_exactly():
+    text = "alpha beta. gamma delta."
+    count, exact_calls = counted(text, "T\n", pieces=lambda texts: None)
+    assert count(0, 11) == fake_count("T\nalpha beta.") and exact_calls == [(0, 11)]
+    count, exact_calls = counted(text, "Title: ")   # ends in a space: its pieces stay its own
+    assert count(0, 11) == 2 + 3 + 2 and exact_calls == []
+    count, exact_calls = counted(text, "Title-")    # glued to the text: every span exactly
+    assert count(0, 11) == fake_count("Title-alpha beta.") and exact_calls == [(0, 11)]
+
+
+@pytest.mark.parametrize("text", [
+    " ".join(f"w{n}." for n in range(20_000)),            # windows cut at spaces
+    "x" * 40_000 + " tail. " + "y" * 5 + "\n" * 3 + "z",   # no separator in the first windows: runs on
+    "x" * 40_000,                                          # no separator at all: one window
+    ("ab\u2028cd\x0bef\u00a0gh\tij\r\nkl " * 3000),        # other whitespace is not a separator
+])
+def test_piece_counter_agrees_with_exact_counts_on_every_kind_of_span(text):
+    count, exact_calls = counted(text, "Doc title\n")
+    rng = random.Random(3)
+    spans = [(0, len(text))] + [tuple(sorted(rng.sample(range(len(text) + 1), 2))) for _ in range(300)]
+    spans += [(m.start(), m.end()) for m in itertools.islice(re.finditer(r"\S+(?:\s+\S+){0,9}", text), 300)]
+    for a, b in spans:
+        if a < b:
+            assert count(a, b) == fake_count("Doc title\n" + text[a:b]), (a, b)
+    assert len(exact_calls) < len(spans)   # word-aligned spans came from the one pass
+
+
+def varied_text(seed=5):
+    """Prose with long words, unicode, odd whitespace between sentences and very long sentences."""
+    rng = random.Random(seed)
+    parts = []
+    for _ in range(120):
+        kind = rng.randrange(6)
+        if kind == 0:
+            parts.append(" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 30))).capitalize() + ".")
+        elif kind == 1:
+            parts.append("Word " + "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(50, 900))))
+        elif kind == 2:
+            parts.append("Naïve café İstanbul Ωmega 委员会审查了 🚀🔥 x\x1cy [MASK] don't re-do.")
+        elif kind == 3:
+            parts.append(" ".join(rng.choice(WORDS) for _ in range(rng.randint(200, 500))) + ".")
+        elif kind == 4:
+            parts.append("- item " + rng.choice(WORDS) + "\n- item two")
+        else:
+            parts.append("Heading " + rng.choice(WORDS))
+        parts.append(rng.choice([" ", "\n", "\n\n", "\u2028", "\u00a0", "\x0b", " \x1c ", "\t"]))
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("chunk_tokens,chunk_overlap", [(180, 40), (32, 8)])
+def test_chunk_text_by_spans_gives_the_chunks_of_the_per_piece_check(chunk_tokens, chunk_overlap):
+    for text in (varied_text(), hard_text(seed=3, paragraphs=20), prose(seed=2)):
+        def fits(t):
+            return fake_count("Title\n" + t) <= 48
+
+        count = piece_counter(text, "Title\n", fake_pieces, lambda a, b: fake_count("Title\n" + text[a:b]))
+        old = chunk_text(text, chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap, fits=fits)
+        new = chunk_text(text, chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap,
+                         fits_span=lambda a, b: count(a, b) <= 48)
+        assert new == old
+        unchecked = chunk_text(text, chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap)
+        assert unchecked != old, "the check must matter here"
+
+
+def test_real_tokenizer_counts_spans_from_one_pass_and_chunks_alike(real_embedder):
+    """The default model's tokenizer: the one pass gives what count_tokens gives, for every unit and chunk
+    the chunker checks, and the chunks are those of the per-piece check on hard text."""
+    from rag.build.reading import chunk_document
+    from rag.ingest.read import Document
+
+    config = Config()
+    assert real_embedder.piece_starts(["a b"]) is not None
+    for n, text in enumerate((varied_text(), varied_text(seed=9), hard_text(seed=4, paragraphs=30),
+                              "x" * 30_000 + " end.", " ".join(["Ωmega-café."] * 6000))):
+        title = ["Naïve title", "", "委员会 [MASK]", "T", "Long " * 40][n]
+        prefix = f"{title}\n"
+        exact = lambda a, b: real_embedder.count_tokens(prefix + text[a:b])  # noqa: E731
+        count = piece_counter(text, prefix, real_embedder.piece_starts, exact)
+        old = chunk_text(text, chunk_tokens=config.chunk_tokens, chunk_overlap=config.chunk_overlap,
+                         fits=lambda t: real_embedder.count_tokens(prefix + t) <= config.max_model_tokens)
+        units, chunks = old
+        for a, b in units + [(c.start, c.end) for c in chunks]:
+            assert count(a, b) == exact(a, b), (n, a, b)
+        doc = Document(id="d.txt", title=title, text=text, sha256="")
+        records, new_units, _ = chunk_document(doc, config, real_embedder)
+        assert new_units == units
+        assert [(r["start"], r["end"], r["sent_lo"], r["sent_hi"]) for r in records] == \
+            [(c.start, c.end, c.sent_lo, c.sent_hi) for c in chunks]
