@@ -144,8 +144,10 @@ class Retriever:
 
     def _sentence_text(self, row: int) -> str:
         d, a, b = (int(x) for x in self.data.sentences[row])
-        lo = int(np.searchsorted(self._chunk_doc, d))   # the document's chunks are contiguous, in order
-        for c in self.data.chunks[lo:]:
+        # the document's chunks are contiguous, in order: read those only, one at a time
+        lo, hi = (int(x) for x in np.searchsorted(self._chunk_doc, [d, d + 1]))
+        for row in range(lo, hi):
+            c = self.data.chunks[row]
             if c["start"] <= a and b <= c["end"]:
                 return c["text"][a - c["start"]:b - c["start"]]
         return ""

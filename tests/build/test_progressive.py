@@ -136,3 +136,31 @@ def test_the_default_build_writes_no_partial_version(config):
 
     build_index(config, embedder=Watch(), documents=docs(), progress=False)
     assert not any(versions) and pending(config.index_dir) == []
+
+
+def test_a_pending_sentence_reads_only_its_own_documents_chunks(config):
+    """The text of a sentence to encode on demand comes from its document's chunks alone: not from every
+    chunk after them (on a large partial index that was most of the index per sentence)."""
+    got = {}
+
+    def lexical(counts):
+        r = Rag(config, embedder=FakeEmbedder()).retriever
+        reads = []
+        chunks = r.data.chunks
+        getitem = type(chunks).__getitem__
+
+        class Counting(type(chunks)):
+            def __getitem__(self, i):
+                reads.append(i)
+                return getitem(self, i)
+
+        chunks.__class__ = Counting
+        got["texts"] = [r._sentence_text(n) for n in range(8)]
+        got["reads"] = reads
+        got["docs"] = [int(d) for d, _, _ in np.asarray(r.data.sentences)]
+
+    build_index(config, embedder=FakeEmbedder(), documents=docs(), progressive=True, on_lexical=lexical,
+                progress=False)
+    # by hand: each document is one chunk of two sentences
+    assert got["texts"] == [s for t in TOPICS.values() for s in (t[:t.index(".") + 1], t[t.index(".") + 2:])]
+    assert got["reads"] == got["docs"] == [0, 0, 1, 1, 2, 2, 3, 3]
