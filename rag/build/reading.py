@@ -73,8 +73,8 @@ def chunk_document(d: Document, config, embedder) -> tuple:
         return embedder.count_tokens(prefix + d.text[a:b])
 
     with slow("chunking", d.id):
-        # the model's tokens of every span the chunker checks, from one tokenizer pass where it allows
-        count = piece_counter(d.text, prefix, getattr(embedder, "piece_starts", lambda texts: None), exact)
+        # the model's tokens of every span the chunker checks, from its words' pieces where it allows
+        count = piece_counter(d.text, prefix, getattr(embedder, "piece_counts", lambda words: None), exact)
         units, spans = chunk_text(d.text, chunk_tokens=config.chunk_tokens, chunk_overlap=config.chunk_overlap,
                                   fits_span=lambda a, b: count(a, b) <= config.max_model_tokens)
     chunks = [{"doc": d.id, "ordinal": n, "start": c.start, "end": c.end, "sent_lo": c.sent_lo,

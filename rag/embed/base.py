@@ -1,7 +1,7 @@
 """The interface every embedding model implements, and the one function that builds one from a Config.
 
 ``EmbeddingModel`` is what the build, the retriever and the answerers use: a ``name`` and ``dim``,
-``count_tokens`` (the chunker's budget; ``piece_starts`` optionally counts many spans in one pass) and ``encode`` (normalized float32 vectors, calling
+``count_tokens`` (the chunker's budget; ``piece_counts`` optionally counts spans by their words) and ``encode`` (normalized float32 vectors, calling
 ``on_batch(n)`` after each batch it finishes). Abilities are declared, not probed: ``backend`` (recorded
 in the manifest), ``token_outputs`` (``encode_spans`` pools sentence vectors from the chunk pass),
 ``one_call`` (chunks and sentences go to one call: a remote pool) and ``close`` (release what it started).
@@ -36,8 +36,8 @@ class EmbeddingModel(abc.ABC):
     def count_tokens(self, text: str) -> int:
         """Word pieces the model sees for text, special tokens included."""
 
-    def piece_starts(self, texts: list[str]) -> tuple[list[list[int]], int] | None:
-        """Word piece offsets that count spans without count_tokens (rag.text.chunk.piece_counter);
+    def piece_counts(self, words: list[str]) -> tuple[list[int], int] | None:
+        """Word piece counts of words, that count spans without count_tokens (rag.text.chunk.piece_counter);
         None: count every span with count_tokens."""
         return None
 

@@ -18,7 +18,6 @@ multi-process or multi-GPU pools here: rag.embed.ray_cluster spreads a build ove
 from __future__ import annotations
 
 import json
-import operator
 import os
 import threading
 from pathlib import Path
@@ -85,12 +84,13 @@ def _check_device(device: str) -> None:
                              "install a CUDA build of torch on this machine or use --device cpu")
 
 
+PIECE_CACHE = 1_000_000   # words whose piece counts are kept
 _PROBES = ("Naïve café, İstanbul: 12,345 items [MASK] re-do\n\tx\x1cy ＡＢＣ 委员会 🚀 don't",
            "supercalifragilisticexpialidocious " * 8, "")
 
 
 def _piece_tokenizer(hf_tokenizer, count_tokens):
-    """(a private copy of hf_tokenizer's backend, special tokens per text) when it is a BERT WordPiece
+    """(a private copy of hf_tokenizer's backend, special tokens per text, an empty cache) when it is a BERT WordPiece
     tokenizer whose copy counts as count_tokens does on a few probes; else None."""
     backend = getattr(hf_tokenizer, "backend_tokenizer", None)
     if backend is None:
@@ -112,7 +112,7 @@ def _piece_tokenizer(hf_tokenizer, count_tokens):
         for probe in _PROBES:
             if len(tok.encode(probe, add_special_tokens=False).ids) + specials != count_tokens(probe):
                 return None
-        return tok, specials
+        return tok, specials, {}
     except Exception:   # another tokenizers release or layout: count every span with count_tokens
         return None
 
@@ -144,7 +144,7 @@ class Embedder(EmbeddingModel):
             raise ModelError(f"the {self.backend} backend runs on the CPU only: "
                              f"use --backend torch with --device {self.device}")
         self._forward = None
-        self._pieces = None   # (private tokenizer, special tokens per text) or False: see piece_starts
+        self._pieces = None   # (private tokenizer, special tokens, cache) or False: see piece_counts
 
     @property
     def model(self):
@@ -169,25 +169,24 @@ class Embedder(EmbeddingModel):
         """Word pieces the model sees for text, including its special tokens."""
         return len(self.model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
 
-    def piece_starts(self, texts: list[str]) -> tuple[list[list[int]], int] | None:
-        """(per text the start offsets of its word pieces, special tokens left out; the special tokens
-        count_tokens adds) from one batched pass of a private copy of the model's fast tokenizer (no
-        truncation or padding, whatever the encoder sets on its own); None unless the tokenizer splits
-        words at whitespace and maps each word to pieces on its own (BERT's normalizer, pre-tokenizer
-        and WordPiece, no added token holding whitespace), so spans can be counted from the offsets
-        (rag.text.chunk.piece_counter)."""
+    def piece_counts(self, words: list[str]) -> tuple[list[int], int] | None:
+        """(the word pieces of each of words, tokenized alone, special tokens left out; the special
+        tokens count_tokens adds), from a private copy of the model's fast tokenizer (no truncation or
+        padding, whatever the encoder sets on its own) and a cache of the words seen (a corpus repeats
+        most of its words); None unless the tokenizer splits words at whitespace and maps each word to
+        pieces on its own (BERT's normalizer, pre-tokenizer and WordPiece, no added token holding
+        whitespace), so that spans can be counted from their words (rag.text.chunk.piece_counter)."""
         if self._pieces is None:
             self._pieces = _piece_tokenizer(self.model.tokenizer, self.count_tokens) or False
         if not self._pieces:
             return None
-        tok, specials = self._pieces
-        starts = []
-        for enc in tok.encode_batch(texts, add_special_tokens=False):
-            first, last = zip(*enc.offsets) if enc.offsets else ((), ())
-            if any(map(operator.ge, first, last)):   # a piece from no character: not countable by offsets
-                return None
-            starts.append(list(first))
-        return starts, specials
+        tok, specials, seen = self._pieces
+        new = list({w for w in words if w not in seen})
+        if new:
+            if len(seen) + len(new) > PIECE_CACHE:
+                seen.clear()
+            seen.update(zip(new, map(len, tok.encode_batch(new, add_special_tokens=False))))
+        return list(map(seen.__getitem__, words)), specials
 
     def forward(self):
         """The backend's function (input_ids, attention_mask, token_type_ids) -> token embeddings."""

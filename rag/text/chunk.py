@@ -6,7 +6,7 @@ ended. A sentence longer than a chunk is cut at word boundaries, and a word
 longer than a chunk at character boundaries. An optional ``fits`` callback (the
 embedding model's own tokenizer) re-checks every chunk, so no chunk is silently
 truncated by the model; ``fits_span`` is the same check given by offsets, which
-``piece_counter`` answers from one tokenizer pass over the document (rag.build.reading),
+``piece_counter`` answers from the model's pieces of each word (rag.build.reading),
 for the same chunks at a fraction of the cost. Offsets are character offsets into the document text:
 ``text[start:end]`` is the chunk. Does not handle languages without spaces or
 sentence punctuation well (they fall back to word/character cuts).
@@ -226,45 +226,34 @@ def chunk_text(text: str, *, chunk_tokens: int, chunk_overlap: int, fits: Fits =
 
 
 SEPARATORS = " \t\n\r"   # whitespace to every tokenizer: a word never runs across one
-WINDOW = 16_384        # characters of a document tokenized together at most (cut at a separator)
+_BETWEEN = re.compile(f"[^{SEPARATORS}]+")   # the runs of characters between separators
 
 
 def piece_counter(text: str, prefix: str, pieces, exact: Callable[[int, int], int]) -> Callable[[int, int], int]:
     """count(a, b): the model's tokens for prefix + text[a:b], special tokens included, as exact(a, b)
-    counts them, mostly without calling it. pieces(texts) -> (per text the start offsets of its word
-    pieces, special tokens not included; the special tokens a count adds) or None: one tokenizer pass,
-    given only for a tokenizer that splits words at whitespace and then maps every word to its pieces
-    on its own (BERT's WordPiece: rag.embed.embedder.Embedder.piece_starts). For such a tokenizer the
-    pieces of text[a:b] are those of the whole text that start in [a, b) whenever a and b each sit at a
-    separator (or an end of the text): the words inside are the same words. Any other span (a word cut
-    at characters) is counted by exact(a, b); so is every span when pieces gives None."""
+    counts them, mostly without calling it. pieces(runs) -> (the word pieces of each run of characters
+    between separators, tokenized alone, special tokens left out; the special tokens a count adds) or
+    None, given only for a tokenizer that splits words at whitespace and then maps every word to its
+    pieces on its own (BERT's WordPiece: rag.embed.embedder.Embedder.piece_counts). For such a
+    tokenizer the pieces of text[a:b] are the pieces of the runs inside it whenever a and b each sit at
+    a separator (or an end of the text); any other span (a word cut at characters) is counted by
+    exact(a, b), and so is every span when pieces gives None."""
     if prefix and prefix[-1] not in SEPARATORS:
         return exact
-    cuts, pos = [0], 0   # windows that each end just after a separator, so none cuts a word
-    while len(text) - pos > WINDOW:
-        at = max(text.rfind(c, pos + WINDOW // 2, pos + WINDOW) for c in SEPARATORS)
-        if at < 0:   # no separator in its second half: the window runs on to the next one
-            at = min((i for i in (text.find(c, pos + WINDOW) for c in SEPARATORS) if i >= 0), default=-1)
-            if at < 0:
-                break
-        pos = at + 1
-        cuts.append(pos)
-    if cuts[-1] < len(text):
-        cuts.append(len(text))
-    got = pieces([prefix] + [text[x:y] for x, y in zip(cuts, cuts[1:])])
+    runs = _BETWEEN.findall(text)
+    got = pieces(_BETWEEN.findall(prefix) + runs)
     if got is None:
         return exact
-    per_text, specials = got
-    fixed = len(per_text[0]) + specials
-    starts = []
-    for x, got_starts in zip(cuts, per_text[1:]):
-        starts.extend(got_starts if x == 0 else [x + s for s in got_starts])
-    starts.sort()
+    counts, specials = got
+    head = len(counts) - len(runs)
+    fixed = sum(counts[:head]) + specials
+    starts = [m.start() for m in _BETWEEN.finditer(text)]
+    total = list(itertools.accumulate(counts[head:], initial=0))   # pieces of the runs before each run
     n = len(text)
 
     def count(a: int, b: int) -> int:
         if (a == 0 or text[a - 1] in SEPARATORS) and (b == n or text[b] in SEPARATORS):
-            return fixed + bisect.bisect_left(starts, b) - bisect.bisect_left(starts, a)
+            return fixed + total[bisect.bisect_left(starts, b)] - total[bisect.bisect_left(starts, a)]
         return exact(a, b)
 
     return count

@@ -294,8 +294,8 @@ def test_build_index_stores_only_texts_the_model_reads_whole(real_embedder, tmp_
 PIECE = re.compile(r"\w+|[^\w\s]")   # the FakeEmbedder's pieces: words split at whitespace, then on their own
 
 
-def fake_pieces(texts):
-    return [[m.start() for m in PIECE.finditer(t)] for t in texts], 2
+def fake_pieces(words):
+    return [len(PIECE.findall(w)) for w in words], 2
 
 
 def fake_count(text):
@@ -313,7 +313,7 @@ def counted(text, prefix, pieces=fake_pieces):
     return piece_counter(text, prefix, pieces, exact), exact_calls
 
 
-def test_piece_counter_counts_spans_at_separators_from_one_pass():
+def test_piece_counter_counts_spans_at_separators_from_their_words():
     text = "Hello world. Foo-bar baz\n\nnext\tline"
     count, exact_calls = counted(text, "T\n")
     # by hand: T | Hello world . | Foo - bar baz | next line, plus 2 special tokens
@@ -329,7 +329,7 @@ def test_piece_counter_counts_spans_at_separators_from_one_pass():
 
 def test_piece_counter_without_pieces_or_with_an_unseparated_prefix_counts_exactly():
     text = "alpha beta. gamma delta."
-    count, exact_calls = counted(text, "T\n", pieces=lambda texts: None)
+    count, exact_calls = counted(text, "T\n", pieces=lambda words: None)
     assert count(0, 11) == fake_count("T\nalpha beta.") and exact_calls == [(0, 11)]
     count, exact_calls = counted(text, "Title: ")   # ends in a space: its pieces stay its own
     assert count(0, 11) == 2 + 3 + 2 and exact_calls == []
@@ -338,9 +338,9 @@ def test_piece_counter_without_pieces_or_with_an_unseparated_prefix_counts_exact
 
 
 @pytest.mark.parametrize("text", [
-    " ".join(f"w{n}." for n in range(20_000)),            # windows cut at spaces
-    "x" * 40_000 + " tail. " + "y" * 5 + "\n" * 3 + "z",   # no separator in the first windows: runs on
-    "x" * 40_000,                                          # no separator at all: one window
+    " ".join(f"w{n}." for n in range(20_000)),
+    "x" * 40_000 + " tail. " + "y" * 5 + "\n" * 3 + "z",   # a long word
+    "x" * 4_000,                                           # no separator at all
     ("ab\u2028cd\x0bef\u00a0gh\tij\r\nkl " * 3000),        # other whitespace is not a separator
 ])
 def test_piece_counter_agrees_with_exact_counts_on_every_kind_of_span(text):
@@ -351,7 +351,7 @@ def test_piece_counter_agrees_with_exact_counts_on_every_kind_of_span(text):
     for a, b in spans:
         if a < b:
             assert count(a, b) == fake_count("Doc title\n" + text[a:b]), (a, b)
-    assert len(exact_calls) < len(spans)   # word-aligned spans came from the one pass
+    assert len(exact_calls) < len(spans)   # word-aligned spans were counted from their words
 
 
 def varied_text(seed=5):
@@ -393,19 +393,19 @@ def test_chunk_text_by_spans_gives_the_chunks_of_the_per_piece_check(chunk_token
 
 
 def test_real_tokenizer_counts_spans_from_one_pass_and_chunks_alike(real_embedder):
-    """The default model's tokenizer: the one pass gives what count_tokens gives, for every unit and chunk
-    the chunker checks, and the chunks are those of the per-piece check on hard text."""
+    """The default model's tokenizer: counting by words gives what count_tokens gives, for every unit and
+    chunk the chunker checks, and the chunks are those of the per-piece check on hard text."""
     from rag.build.reading import chunk_document
     from rag.ingest.read import Document
 
     config = Config()
-    assert real_embedder.piece_starts(["a b"]) is not None
+    assert real_embedder.piece_counts(["a", "b"]) is not None
     for n, text in enumerate((varied_text(), varied_text(seed=9), hard_text(seed=4, paragraphs=30),
                               "x" * 30_000 + " end.", " ".join(["Ωmega-café."] * 6000))):
         title = ["Naïve title", "", "委员会 [MASK]", "T", "Long " * 40][n]
         prefix = f"{title}\n"
         exact = lambda a, b: real_embedder.count_tokens(prefix + text[a:b])  # noqa: E731
-        count = piece_counter(text, prefix, real_embedder.piece_starts, exact)
+        count = piece_counter(text, prefix, real_embedder.piece_counts, exact)
         old = chunk_text(text, chunk_tokens=config.chunk_tokens, chunk_overlap=config.chunk_overlap,
                          fits=lambda t: real_embedder.count_tokens(prefix + t) <= config.max_model_tokens)
         units, chunks = old

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 from tokenizers import AddedToken, Tokenizer, models, normalizers, pre_tokenizers, processors
 
-from rag.embed.embedder import _piece_tokenizer
+from rag.embed.embedder import Embedder, _piece_tokenizer
 
 VOCAB = {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "hello": 3, "world": 4, "##s": 5, ",": 6, "x": 7, "##y": 8}
 
@@ -26,14 +26,27 @@ def counter(tok):
     return lambda text: len(copy.encode(text).ids)
 
 
-def test_a_bert_wordpiece_tokenizer_gives_piece_starts_without_its_truncation():
-    tok = bert(truncate=True)   # the encoder's truncation must not cut the counts
+def test_a_bert_wordpiece_tokenizer_counts_pieces_without_its_truncation():
+    tok = bert(truncate=True)   # the encoder's truncation (4 tokens) must not cut the counts
     got = _piece_tokenizer(SimpleNamespace(backend_tokenizer=tok), counter(tok))
     assert got is not None
-    copy, specials = got
-    assert specials == 2
-    enc = copy.encode("Hello worlds, hello hello world", add_special_tokens=False)
-    assert [a for a, _ in enc.offsets] == [0, 6, 11, 12, 14, 20, 26]   # hello world ##s , hello hello world
+    copy, specials, cache = got
+    assert specials == 2 and cache == {}
+    # by hand: hello world ##s , hello hello world ##s ##s
+    assert len(copy.encode("Hello worlds, hello hello worldss", add_special_tokens=False)) == 9
+
+
+def test_piece_counts_of_words_come_from_the_cache_once_seen():
+    tok = bert()
+    emb = Embedder.__new__(Embedder)   # no model: its tokenizer is given
+    emb._pieces = _piece_tokenizer(SimpleNamespace(backend_tokenizer=tok), counter(tok))
+    assert emb.piece_counts(["Hello", "worlds,", "xy", "Hello"]) == ([1, 3, 2, 1], 2)
+    cache = emb._pieces[2]
+    assert cache == {"Hello": 1, "worlds,": 3, "xy": 2}
+    cache["xy"] = 7   # a cached word is not tokenized again
+    assert emb.piece_counts(["xy", "world"]) == ([7, 1], 2)
+    emb._pieces = False
+    assert emb.piece_counts(["Hello"]) is None
 
 
 def test_other_tokenizers_count_every_span_exactly():
