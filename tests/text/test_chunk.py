@@ -392,7 +392,7 @@ def test_chunk_text_by_spans_gives_the_chunks_of_the_per_piece_check(chunk_token
     assert any(mattered), "the check must matter here"
 
 
-def test_real_tokenizer_counts_spans_from_one_pass_and_chunks_alike(real_embedder):
+def test_real_tokenizer_counts_spans_by_words_and_chunks_alike(real_embedder):
     """The default model's tokenizer: counting by words gives what count_tokens gives, for every unit and
     chunk the chunker checks, and the chunks are those of the per-piece check on hard text."""
     from rag.build.reading import chunk_document
