@@ -84,6 +84,18 @@ def _check_device(device: str) -> None:
                              "install a CUDA build of torch on this machine or use --device cpu")
 
 
+def _each_word(tok, words: list[str]) -> list[int]:
+    """Pieces of each word (no whitespace in any), from one pass over them joined by spaces: the
+    tokenizer splits them there, so each piece starts inside the word it comes from."""
+    at = np.cumsum([0] + [len(w) + 1 for w in words])   # where each word starts in the joined text
+    offsets = tok.encode(" ".join(words), add_special_tokens=False).offsets
+    first = np.fromiter((a for a, _ in offsets), dtype=np.int64, count=len(offsets))
+    last = np.fromiter((b for _, b in offsets), dtype=np.int64, count=len(offsets))
+    if (first >= last).any():   # a piece from no character: tokenize each word alone
+        return [len(e) for e in tok.encode_batch(words, add_special_tokens=False)]
+    return np.bincount(np.searchsorted(at, first, side="right") - 1, minlength=len(words)).tolist()
+
+
 PIECE_CACHE = 1_000_000   # words whose piece counts are kept
 _PROBES = ("Naïve café, İstanbul: 12,345 items [MASK] re-do\n\tx\x1cy ＡＢＣ 委员会 🚀 don't",
            "supercalifragilisticexpialidocious " * 8, "")
@@ -181,11 +193,11 @@ class Embedder(EmbeddingModel):
         if not self._pieces:
             return None
         tok, specials, seen = self._pieces
-        new = list({w for w in words if w not in seen})
+        new = list(set(words).difference(seen))
         if new:
             if len(seen) + len(new) > PIECE_CACHE:
                 seen.clear()
-            seen.update(zip(new, map(len, tok.encode_batch(new, add_special_tokens=False))))
+            seen.update(zip(new, _each_word(tok, new)))
         return list(map(seen.__getitem__, words)), specials
 
     def forward(self):

@@ -227,6 +227,7 @@ def chunk_text(text: str, *, chunk_tokens: int, chunk_overlap: int, fits: Fits =
 
 SEPARATORS = " \t\n\r"   # whitespace to every tokenizer: a word never runs across one
 _BETWEEN = re.compile(f"[^{SEPARATORS}]+")   # the runs of characters between separators
+_SPLIT = re.compile(f"([^{SEPARATORS}]+)")
 
 
 def piece_counter(text: str, prefix: str, pieces, exact: Callable[[int, int], int]) -> Callable[[int, int], int]:
@@ -240,14 +241,15 @@ def piece_counter(text: str, prefix: str, pieces, exact: Callable[[int, int], in
     exact(a, b), and so is every span when pieces gives None."""
     if prefix and prefix[-1] not in SEPARATORS:
         return exact
-    runs = _BETWEEN.findall(text)
+    parts = _SPLIT.split(text)   # separators, run, separators, run, ..., separators
+    runs = parts[1::2]
     got = pieces(_BETWEEN.findall(prefix) + runs)
     if got is None:
         return exact
     counts, specials = got
     head = len(counts) - len(runs)
     fixed = sum(counts[:head]) + specials
-    starts = [m.start() for m in _BETWEEN.finditer(text)]
+    starts = list(itertools.accumulate(map(len, parts)))[::2][:len(runs)]   # where each run starts
     total = list(itertools.accumulate(counts[head:], initial=0))   # pieces of the runs before each run
     n = len(text)
 
