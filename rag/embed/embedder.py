@@ -32,6 +32,7 @@ from rag.errors import ModelError
 BUNDLED_NAMES = {DEFAULT_MODEL, "sentence-transformers/" + DEFAULT_MODEL}
 _LOADED: dict[tuple[str, str], object] = {}
 _LOCK = threading.Lock()
+_PIECES_LOCK = threading.Lock()
 
 
 def offline_env() -> None:
@@ -82,6 +83,18 @@ def _check_device(device: str) -> None:
         if not torch.cuda.is_available():
             raise ModelError(f"--device {device}: torch {torch.__version__} sees no CUDA GPU here; "
                              "install a CUDA build of torch on this machine or use --device cpu")
+
+
+def _parts(words: list[str], chars: int = 1_000_000):
+    """words in runs of at most about chars characters."""
+    start = size = 0
+    for n, w in enumerate(words):
+        size += len(w) + 1
+        if size > chars:
+            yield words[start:n + 1]
+            start, size = n + 1, 0
+    if start < len(words):
+        yield words[start:]
 
 
 def _each_word(tok, words: list[str]) -> list[int]:
@@ -188,17 +201,19 @@ class Embedder(EmbeddingModel):
         most of its words); None unless the tokenizer splits words at whitespace and maps each word to
         pieces on its own (BERT's normalizer, pre-tokenizer and WordPiece, no added token holding
         whitespace), so that spans can be counted from their words (rag.text.chunk.piece_counter)."""
-        if self._pieces is None:
-            self._pieces = _piece_tokenizer(self.model.tokenizer, self.count_tokens) or False
-        if not self._pieces:
-            return None
-        tok, specials, seen = self._pieces
-        new = list(set(words).difference(seen))
-        if new:
-            if len(seen) + len(new) > PIECE_CACHE:
-                seen.clear()
-            seen.update(zip(new, _each_word(tok, new)))
-        return list(map(seen.__getitem__, words)), specials
+        with _PIECES_LOCK:   # one cache, whichever thread chunks
+            if self._pieces is None:
+                self._pieces = _piece_tokenizer(self.model.tokenizer, self.count_tokens) or False
+            if not self._pieces:
+                return None
+            tok, specials, seen = self._pieces
+            new = list(set(words).difference(seen))
+            if new:
+                if len(seen) + len(new) > PIECE_CACHE:
+                    seen.clear()
+                for part in _parts(new):   # a bounded text a call, however many new words
+                    seen.update(zip(part, _each_word(tok, part)))
+            return list(map(seen.__getitem__, words)), specials
 
     def forward(self):
         """The backend's function (input_ids, attention_mask, token_type_ids) -> token embeddings."""

@@ -22,6 +22,7 @@ import bisect
 import functools
 import itertools
 import re
+from array import array
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -228,6 +229,8 @@ def chunk_text(text: str, *, chunk_tokens: int, chunk_overlap: int, fits: Fits =
 SEPARATORS = " \t\n\r"   # whitespace to every tokenizer: a word never runs across one
 _BETWEEN = re.compile(f"[^{SEPARATORS}]+")   # the runs of characters between separators
 _SPLIT = re.compile(f"([^{SEPARATORS}]+)")
+LONG_RUN = 10_000   # characters: a longer run between separators is not tokenized whole
+LONG_TEXT = 4_000_000   # characters: a longer text is counted span by span (the word lists' memory)
 
 
 def piece_counter(text: str, prefix: str, pieces, exact: Callable[[int, int], int]) -> Callable[[int, int], int]:
@@ -238,19 +241,22 @@ def piece_counter(text: str, prefix: str, pieces, exact: Callable[[int, int], in
     pieces on its own (BERT's WordPiece: rag.embed.embedder.Embedder.piece_counts). For such a
     tokenizer the pieces of text[a:b] are the pieces of the runs inside it whenever a and b each sit at
     a separator (or an end of the text); any other span (a word cut at characters) is counted by
-    exact(a, b), and so is every span when pieces gives None."""
-    if prefix and prefix[-1] not in SEPARATORS:
+    exact(a, b), and so is every span when pieces gives None, a run is longer than LONG_RUN or the text
+    than LONG_TEXT (exact never tokenizes more than about two chunks' worth of text, see _cut)."""
+    if (prefix and prefix[-1] not in SEPARATORS) or len(text) > LONG_TEXT:
         return exact
     parts = _SPLIT.split(text)   # separators, run, separators, run, ..., separators
     runs = parts[1::2]
-    got = pieces(_BETWEEN.findall(prefix) + runs)
+    head = _BETWEEN.findall(prefix)
+    if max(map(len, runs + head), default=0) > LONG_RUN:   # a huge run (a blob, a long line): span by span
+        return exact
+    got = pieces(head + runs)
     if got is None:
         return exact
     counts, specials = got
-    head = len(counts) - len(runs)
-    fixed = sum(counts[:head]) + specials
-    starts = list(itertools.accumulate(map(len, parts)))[::2][:len(runs)]   # where each run starts
-    total = list(itertools.accumulate(counts[head:], initial=0))   # pieces of the runs before each run
+    fixed = sum(counts[:len(head)]) + specials
+    starts = array("q", itertools.accumulate(map(len, parts)))[:-1:2]   # where each run starts
+    total = array("q", itertools.accumulate(counts[len(head):], initial=0))   # pieces of the runs before each
     n = len(text)
 
     def count(a: int, b: int) -> int:

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 from tokenizers import AddedToken, Tokenizer, models, normalizers, pre_tokenizers, processors
 
-from rag.embed.embedder import Embedder, _piece_tokenizer
+from rag.embed.embedder import Embedder, _each_word, _parts, _piece_tokenizer
 
 VOCAB = {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "hello": 3, "world": 4, "##s": 5, ",": 6, "x": 7, "##y": 8}
 
@@ -65,3 +65,13 @@ def test_other_tokenizers_count_every_span_exactly():
     nfkc = bert()
     nfkc.normalizer = normalizers.NFKC()
     assert _piece_tokenizer(SimpleNamespace(backend_tokenizer=nfkc), counter(nfkc)) is None
+
+
+def test_new_words_are_tokenized_a_bounded_text_at_a_time():
+    words = ["hello", "worlds,", "xy", "x", "hello"] * 5
+    parts = list(_parts(words, chars=12))
+    assert [w for p in parts for w in p] == words                       # all of them, in order
+    assert all(sum(len(w) + 1 for w in p[:-1]) <= 12 for p in parts)    # each at most about 12 characters
+    assert len(parts) > 5
+    tok = bert()
+    assert [n for p in parts for n in _each_word(tok, p)] == [1, 3, 2, 1, 1] * 5

@@ -6,6 +6,7 @@ import string
 
 import pytest
 
+from rag.text import chunk as chunk_module
 from rag.text.chunk import chunk_text, count_tokens, piece_counter, split_sentences
 from rag.config import Config
 
@@ -337,21 +338,31 @@ def test_piece_counter_without_pieces_or_with_an_unseparated_prefix_counts_exact
     assert count(0, 11) == fake_count("Title-alpha beta.") and exact_calls == [(0, 11)]
 
 
-@pytest.mark.parametrize("text", [
-    " ".join(f"w{n}." for n in range(20_000)),
-    "x" * 40_000 + " tail. " + "y" * 5 + "\n" * 3 + "z",   # a long word
-    "x" * 4_000,                                           # no separator at all
-    ("ab\u2028cd\x0bef\u00a0gh\tij\r\nkl " * 3000),        # other whitespace is not a separator
+@pytest.mark.parametrize("text,by_words", [
+    (" ".join(f"w{n}." for n in range(20_000)), True),
+    ("x" * 9_000 + " tail. " + "y" * 5 + "\n" * 3 + "z", True),     # a long word
+    ("x" * 4_000, True),                                            # no separator at all
+    ("ab\u2028cd\x0bef\u00a0gh\tij\r\nkl " * 3000, True),           # other whitespace is not a separator
+    ("short words " * 100 + "x" * 10_001 + " more words", False),   # a run over LONG_RUN: span by span
 ])
-def test_piece_counter_agrees_with_exact_counts_on_every_kind_of_span(text):
+def test_piece_counter_agrees_with_exact_counts_on_every_kind_of_span(text, by_words):
     count, exact_calls = counted(text, "Doc title\n")
     rng = random.Random(3)
     spans = [(0, len(text))] + [tuple(sorted(rng.sample(range(len(text) + 1), 2))) for _ in range(300)]
     spans += [(m.start(), m.end()) for m in itertools.islice(re.finditer(r"\S+(?:\s+\S+){0,9}", text), 300)]
+    spans = [(a, b) for a, b in spans if a < b]
     for a, b in spans:
-        if a < b:
-            assert count(a, b) == fake_count("Doc title\n" + text[a:b]), (a, b)
-    assert len(exact_calls) < len(spans)   # word-aligned spans were counted from their words
+        assert count(a, b) == fake_count("Doc title\n" + text[a:b]), (a, b)
+    # word-aligned spans were counted from their words, unless the text is counted span by span
+    assert (len(exact_calls) < len(spans)) == by_words and (len(exact_calls) == len(spans)) == (not by_words)
+
+
+def test_piece_counter_counts_a_very_long_text_span_by_span(monkeypatch):
+    monkeypatch.setattr(chunk_module, "LONG_TEXT", 1_000)
+    count, exact_calls = counted("word " * 200, "T\n")   # 1,000 characters: by words
+    assert count(0, 4) == 1 + 1 + 2 and exact_calls == []
+    count, exact_calls = counted("word " * 201, "T\n")   # one more: span by span
+    assert count(0, 4) == 1 + 1 + 2 and exact_calls == [(0, 4)]
 
 
 def varied_text(seed=5):
