@@ -115,8 +115,8 @@ _PROBES = ("Naïve café, İstanbul: 12,345 items [MASK] re-do\n\tx\x1cy ＡＢ�
 
 
 def _piece_tokenizer(hf_tokenizer, count_tokens):
-    """(a private copy of hf_tokenizer's backend, special tokens per text, an empty cache) when it is a BERT WordPiece
-    tokenizer whose copy counts as count_tokens does on a few probes; else None."""
+    """(a private copy of hf_tokenizer's backend, special tokens per text, an empty cache) when it is a
+    BERT WordPiece tokenizer whose copy counts as count_tokens does on a few probes; else None."""
     backend = getattr(hf_tokenizer, "backend_tokenizer", None)
     if backend is None:
         return None

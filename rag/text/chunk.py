@@ -7,14 +7,15 @@ longer than a chunk at character boundaries. An optional ``fits`` callback (the
 embedding model's own tokenizer) re-checks every chunk, so no chunk is silently
 truncated by the model; ``fits_span`` is the same check given by offsets, which
 ``piece_counter`` answers from the model's pieces of each word (rag.build.reading),
-for the same chunks at a fraction of the cost. Offsets are character offsets into the document text:
-``text[start:end]`` is the chunk. Does not handle languages without spaces or
+for the same chunks at a fraction of the cost. Offsets are character offsets into
+the document text: ``text[start:end]`` is the chunk. Does not handle languages without spaces or
 sentence punctuation well (they fall back to word/character cuts).
 
 Cost is near-linear in the text length: a span that does not fit is cut by
 galloping then bisecting over at most ``chunk_tokens + 1`` words (a word is at
 least one token), so each check tokenizes at most about two chunks' worth of
-text, however long the line or sentence. Each span is counted in cl100k_base tokens once.
+text, however long the line or sentence. Each span is counted in cl100k_base
+tokens once.
 """
 from __future__ import annotations
 
@@ -156,7 +157,8 @@ def _cut(text: str, a: int, b: int, limit: int, ok: SpanCheck) -> list[tuple[int
     """Split span [a, b) into pieces that each fit (ok): words first, then characters."""
     # more than limit words cannot fit (each word is at least one token): skip tokenizing it whole
     # (words are separated, so a span of at most 2 * limit characters holds at most limit of them)
-    many = b - a > 2 * limit and sum(1 for _ in itertools.islice(_WORD.finditer(text, a, b), limit + 1)) > limit
+    many = b - a > 2 * limit and sum(
+        1 for _ in itertools.islice(_WORD.finditer(text, a, b), limit + 1)) > limit
     if not many and ok(a, b):
         return [(a, b)]
     pieces, pos = [], a
