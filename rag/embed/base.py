@@ -2,9 +2,10 @@
 
 ``EmbeddingModel`` is what the build, the retriever and the answerers use: a ``name`` and ``dim``,
 ``count_tokens`` (the chunker's budget; ``piece_counts`` optionally counts spans by their words) and
-``encode`` (normalized float32 vectors, calling ``on_batch(n)`` after each batch it finishes). Abilities are declared, not probed: ``backend`` (recorded
-in the manifest), ``token_outputs`` (``encode_spans`` pools sentence vectors from the chunk pass),
-``one_call`` (chunks and sentences go to one call: a remote pool) and ``close`` (release what it started).
+``encode`` (normalized float32 vectors, calling ``on_batch(n)`` after each batch it finishes).
+Abilities are declared, not probed: ``backend`` (recorded in the manifest), ``token_outputs``
+(``encode_spans`` pools sentence vectors from the chunk pass), ``one_call`` (chunks and sentences go
+to one call: a remote pool) and ``close`` (release what it started).
 Does not load anything itself: implementations load lazily on first use.
 """
 from __future__ import annotations
