@@ -21,6 +21,17 @@ _END = object()
 _ABS_PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[\\/](?:[^\s'\"\\/:]+[\\/])*([^\s'\"\\/:]*)")
 
 
+def in_background(method) -> dict:
+    """{"background": True} when a Rag method (add_files, remove_document) can return before the
+    vectors are in (answerable by keywords first, vectors computed in a thread), else {} (an older rag)."""
+    import inspect
+
+    try:
+        return {"background": True} if "background" in inspect.signature(method).parameters else {}
+    except (TypeError, ValueError):
+        return {}
+
+
 def public_message(text: str) -> str:
     """One line, with every absolute path shortened to its last part (for messages sent to the browser)."""
     return " ".join(_ABS_PATH.sub(lambda m: m.group(1) or "…", str(text)).split())

@@ -11,7 +11,10 @@ confirmation in the words of CONFIRM_KEEP (a file of the person's folder: always
 CONFIRM_DELETE (an upload's stored copy, its own "Delete upload" button). Uploads: the file
 picker accepts any file; each file is checked here (ui/uploads.py: type, size, with what to
 do), then the good ones are indexed one at a time by ``Rag.add_files`` in a worker thread
-while the page shows each file's phase and progress, and each file's result in plain words.
+while the page shows each file's phase and progress, and each file's result in plain words. A file
+is added once it answers by keywords (``add_files(background=True)``); its vectors are computed
+behind it, and a line under the list says how far ("computing vectors: 3 of 50 documents"),
+refreshed every TICK_S seconds until they are all in (then the status line and suggestions catch up).
 Opening a row shows the whole text and, for a PDF (or a deck with its PDF export beside it),
 the first page as printed with Previous/Next page buttons ("page:ID:N"; ui/pages.py). Does not touch the corpus or the index itself.
 """
@@ -28,12 +31,13 @@ from urllib.parse import quote, unquote
 from rag.errors import RagError
 
 from . import pages, uploads
-from .common import public_message
+from .common import in_background, public_message
 from .render import ago, document_html, size_text
 
 log = logging.getLogger(__name__)
 METHODS = ("documents", "skipped", "document", "add_files", "remove_document")
 POLL_S = 0.3   # how often the upload list is refreshed while a file is indexed
+TICK_S = 1.0   # how often the line "computing vectors: N of M documents" is refreshed after an upload
 
 CONFIRM_KEEP = "Remove {d} from the index? The file in your folder is kept."
 CONFIRM_DELETE = "Remove {d} from the index and delete the uploaded copy?"
@@ -171,7 +175,7 @@ def remove(rag, doc_id, delete_upload: bool = False) -> str:
         return "Removing needs a version of rag with document management."
     if not doc_id:
         return "Choose a document to remove."
-    result = rag.remove_document(doc_id, delete_upload=bool(delete_upload))
+    result = rag.remove_document(doc_id, delete_upload=bool(delete_upload), **in_background(rag.remove_document))
     message = getattr(result, "message", None) or f"removed {doc_id} from the index"
     return message[:1].upper() + message[1:] + "."
 
@@ -218,11 +222,14 @@ def upload_steps(rag, paths, poll: float = POLL_S):
         box: dict = {}
 
         def report(phase, done, total, st=st):
+            if st.state != "indexing":   # answerable already: its vectors are computed behind (vectors_text)
+                return
             st.detail, st.done, st.total = f"{phase}" + (f" {done}/{total}" if total else ""), done, total
 
         def work(p=p, st=st, box=box):
             try:
-                box["result"] = rag.add_files([(st.name, _read(p, limit))], progress=report)
+                box["result"] = rag.add_files([(st.name, _read(p, limit))], progress=report,
+                                              **in_background(rag.add_files))
             except RagError as exc:
                 box["error"] = uploads.plain(str(exc)) if "unreadable" in str(exc) else public_message(str(exc))
             except Exception:   # noqa: BLE001 - the page shows one line; the log keeps the rest
@@ -241,6 +248,24 @@ def upload_steps(rag, paths, poll: float = POLL_S):
             st.state = "refused"
             st.detail = why if "error" in box else uploads.plain(why)
     yield states, True
+
+
+def _pending(rag) -> int:
+    """Documents of the current version whose vectors are still being computed (0 when complete)."""
+    try:
+        vectors = rag.status.get("vectors") or {}
+    except RagError:
+        return 0
+    return 0 if vectors.get("complete", True) else int(vectors.get("documents_pending", 0))
+
+
+def _vectors_html(rag, total: int) -> str:
+    """The line under the upload list while the uploads' vectors are computed (uploads.vectors_text)."""
+    try:
+        text = uploads.vectors_text(rag.status.get("vectors"), total)
+    except RagError:
+        text = ""
+    return f"<p role='status' class='hint'>{html.escape(text)}</p>" if text else ""
 
 
 def summary(states) -> str:
@@ -264,6 +289,9 @@ def build(rag, refresh):
     files = gr.File(label="Add documents: drop files here or select them (several at once; each is checked "
                     "on its own)", file_count="multiple", elem_id="upload", height=150)
     progress = gr.HTML("", elem_id="upload-progress", padding=False)
+    vectors = gr.HTML("", elem_id="upload-vectors", padding=False)
+    pending = gr.State(0)   # documents without vectors when the last upload ended
+    ticker = gr.Timer(TICK_S, active=False)
     result = gr.Textbox(label="Last change", interactive=False, elem_id="doc-result")
     listing = gr.HTML("", elem_id="documents", js_on_load=TABLE_JS)
     view = gr.HTML("", elem_id="docs-view", js_on_load=VIEW_JS)
@@ -273,10 +301,18 @@ def build(rag, refresh):
         n = len(refresh[1])
         for states, done in upload_steps(rag, paths):
             if not done:
-                yield (uploads.list_html(states), gr.skip(), gr.skip(), gr.skip(), *([gr.skip()] * n))
+                yield (uploads.list_html(states), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(),
+                       *([gr.skip()] * n))
         changed = any(s.state == "added" for s in states)
+        left = _pending(rag) if changed else 0
         yield (uploads.list_html(states), summary(states), documents_html(rag) if changed else gr.skip(), None,
+               _vectors_html(rag, left), left, gr.Timer(active=bool(left)),
                *(refresh[0]() if changed else [gr.skip()] * n))
+
+    def on_tick(total):   # while the uploads' vectors are computed: how far; once done, the page catches up
+        if _pending(rag):
+            return (_vectors_html(rag, total), gr.skip(), *([gr.skip()] * len(refresh[1])))
+        return (_vectors_html(rag, total), gr.Timer(active=False), *refresh[0]())
 
     def on_act(action):
         kind, _, rest = str(action).partition("|")[0].partition(":")
@@ -293,8 +329,9 @@ def build(rag, refresh):
             message = f"Nothing changed: {public_message(str(exc))}"
         return (message, documents_html(rag), "", *refresh[0]())
 
-    files.upload(on_upload, files, [progress, result, listing, files, *refresh[1]], concurrency_limit=1,
-                 show_progress="hidden", api_name=False)
+    files.upload(on_upload, files, [progress, result, listing, files, vectors, pending, ticker, *refresh[1]],
+                 concurrency_limit=1, show_progress="hidden", api_name=False)
+    ticker.tick(on_tick, pending, [vectors, ticker, *refresh[1]], show_progress="hidden", api_name=False)
     bridge.click(on_act, bridge, [result, listing, view, *refresh[1]], concurrency_limit=1, api_name=False,
                  show_progress="hidden")
     return listing, lambda: documents_html(rag), [listing]

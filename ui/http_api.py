@@ -10,7 +10,9 @@ so one process and one port serve both, behind the same Gate; ``rag serve --api-
                                     the turn is saved and the reply carries "conversation_id"
     GET    /api/conversations[/{id}], POST, PATCH, DELETE: the user's saved conversations (chats_api.py)
     GET    /api/documents           {"documents": [...], "skipped": [...]}   (rag.documents)
-    POST   /api/documents           multipart files -> Rag.add_files -> {"added", "skipped"}
+    POST   /api/documents           multipart files -> Rag.add_files -> {"added", "skipped", "vectors"}: answered
+                                    once they are answerable by keywords; their vectors are computed after
+                                    ("vectors": /api/status's, complete once documents_pending is 0)
     DELETE /api/documents/{doc_id}[?delete_file=true]  Rag.remove_document -> {"removed": doc_id,
                                     "file_deleted": bool}: out of the index, file kept; delete_file
                                     deletes it only if it is an upload the application stored
@@ -42,7 +44,7 @@ from starlette.routing import Route
 from rag.errors import RagError
 
 from . import chats_api
-from .common import (SSE_HEADERS, BadRequest, NotAvailable, chat_items, error, guarded, json_body,
+from .common import (SSE_HEADERS, BadRequest, NotAvailable, chat_items, error, guarded, in_background, json_body,
                      public_message, sse, stream_flag)
 from .gate import Gate, Throttle, allowed_origins
 from .openai_compat import openai_routes
@@ -140,11 +142,14 @@ def api_routes(rag) -> list[Route]:
         needs("add_files")
         if not files:
             raise BadRequest("no file in the request: send multipart/form-data with one or more 'files' fields")
-        result = await run_in_threadpool(rag.add_files, files)
+        result = await run_in_threadpool(lambda: rag.add_files(files, **in_background(rag.add_files)))
         out = {"added": list(result.added), "skipped": [asdict(s) for s in result.skipped]}
         if not result.added:
             reasons = "; ".join(f"{s.path}: {s.reason}" for s in result.skipped) or "nothing indexable"
             return error(400, public(f"nothing added: {reasons}"), **out)
+        vectors = (await run_in_threadpool(lambda: rag.status)).get("vectors")
+        if vectors is not None:   # answerable by keywords now; complete once documents_pending is 0
+            out["vectors"] = vectors
         return JSONResponse(out)
 
     async def remove(request):
@@ -153,7 +158,9 @@ def api_routes(rag) -> list[Route]:
         flag = request.query_params.get("delete_file", "false").lower()
         if flag not in ("true", "false", "1", "0"):
             raise BadRequest("delete_file must be true or false")
-        result = await run_in_threadpool(lambda: rag.remove_document(doc_id, delete_upload=flag in ("true", "1")))
+        extra = in_background(rag.remove_document)
+        result = await run_in_threadpool(lambda: rag.remove_document(doc_id, delete_upload=flag in ("true", "1"),
+                                                                     **extra))
         return JSONResponse({"removed": doc_id, "file_deleted": bool(getattr(result, "file_deleted", False))})
 
     async def status(request):

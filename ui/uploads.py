@@ -7,7 +7,8 @@ save it as? within the size limit? empty?), so one bad file of a batch never ref
 ``plain`` turns the library's one-line reasons ("unreadable PDF (PdfStreamError: Stream has
 ended unexpectedly)") into a sentence a person can act on. The files that pass are indexed one
 at a time by Rag.add_files (ui/docs_tab.py), so each gets its own progress and result.
-Does not read file contents or index anything.
+``vectors_text`` is the line shown while the vectors of what was uploaded are computed in the
+background (the uploads answer by keywords meanwhile). Does not read file contents or index anything.
 """
 from __future__ import annotations
 
@@ -130,3 +131,17 @@ def list_html(files: list[FileState]) -> str:
         items.append(f"<li data-state='{f.state}'><b>{html.escape(f.name)}</b>: "
                      f"<span class='{cls}'>{STATE_WORDS.get(f.state, f.state)}</span>{bar}{detail}</li>")
     return f"<p role='status'>{html.escape(head)}</p><ul class='uploads'>{''.join(items)}</ul>"
+
+
+def vectors_text(vectors: dict | None, total: int = 0) -> str:
+    """While vectors are pending (Rag.status["vectors"]): "Answerable by keywords; computing vectors: 3 of 50
+    documents." (total: the documents pending when the upload ended; the index's pending count if larger);
+    once complete: "" when nothing was pending, else that the answers use the full index."""
+    if not vectors:
+        return ""
+    pending = int(vectors.get("documents_pending", 0))
+    if vectors.get("complete", True) or not pending:
+        return (f"Vectors computed for {'the' if total == 1 else f'all {total:,}'} uploaded "
+                f"document{'s' if total != 1 else ''}: answers use the full index." if total else "")
+    total = max(total, pending)
+    return f"Answerable by keywords; computing vectors: {total - pending:,} of {total:,} documents."

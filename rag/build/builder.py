@@ -80,7 +80,8 @@ def _reusable(old: dict, preread) -> dict[str, Document]:
     """doc id -> a Document the reader may return for unchanged bytes instead of converting again:
     the previous index's (text not needed: its chunks are kept) and the preread ones."""
     out = {i: Document(i, rec["title"], "", rec["sha256"], rec.get("kind", ""), rec.get("size", 0),
-                       tuple(rec.get("page_starts", ()))) for i, rec in old.items()}
+                       tuple(rec.get("page_starts", ()))) for i, rec in old.items()
+           if not rec.get("pending")}   # a pending document is chunked again: its text is needed
     out.update({d.id: d for d in preread})
     return out
 
@@ -122,14 +123,21 @@ def _chunk(docs: list[Document], config: Config, embedder, progress=None) -> dic
     return fresh
 
 
+class BuildStopped(Exception):
+    """A progressive build stopped on request (build_index's stop) while filling in vectors; the
+    last version it wrote is current and whole, its documents still pending marked so."""
+
+
 class _Tally:
     """Counts texts embedded while the reading phase is shown; once the embedding
-    phase is (bar set), forwards each count to it."""
+    phase is (bar set), forwards each count to it. stop: a threading.Event checked after each batch."""
 
-    def __init__(self):
-        self.done, self.bar = 0, None
+    def __init__(self, stop=None):
+        self.done, self.bar, self.stop = 0, None, stop
 
     def advance(self, n: int = 1) -> None:
+        if self.stop is not None and self.stop.is_set():
+            raise BuildStopped("stopped while computing vectors")
         self.done += n
         if self.bar is not None:
             self.bar.advance(n)
@@ -138,7 +146,7 @@ class _Tally:
 def build_index(config: Config, *, embedder, rebuild: bool = False,
                 documents: list[Document] | None = None, progress: Progress | bool | None = None,
                 preread: list[Document] = (), overlap: bool = True, staged=(), progressive: bool = False,
-                on_lexical=None) -> BuildReport:
+                on_lexical=None, stop=None) -> BuildReport:
     """Index config.corpus_dir (or the given documents) into config.index_dir.
 
     Holds the index's writer lock from reading the old index to the final swap, so a
@@ -168,7 +176,8 @@ def build_index(config: Config, *, embedder, rebuild: bool = False,
         try:
             return _build_index(config, embedder=embedder, rebuild=rebuild, documents=documents,
                                 progress=progress, preread=preread, overlap=overlap, staged=staged,
-                                progressive=progressive and not embedder.one_call, on_lexical=on_lexical)
+                                progressive=progressive and not embedder.one_call, on_lexical=on_lexical,
+                                stop=stop)
         finally:
             progress.end()
 
@@ -186,7 +195,7 @@ def _recover_uploads(config: Config) -> list[str]:
 
 def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Document] | None,
                  progress: Progress, preread: list[Document], overlap: bool, staged=(),
-                 progressive: bool = False, on_lexical=None) -> BuildReport:
+                 progressive: bool = False, on_lexical=None, stop=None) -> BuildReport:
     if embedder.name != config.model:
         raise ValueError(f"embedder {embedder.name!r} is not the configured model {config.model!r}")
     backend = embedder.backend
@@ -213,7 +222,7 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
     def keep(d: Document) -> bool:   # a document left pending by a stopped build is embedded now
         return d.id in old and old[d.id]["sha256"] == d.sha256 and not old[d.id].get("pending")
 
-    seen, fresh, vecs, window, tally = {}, {}, {}, [], _Tally()
+    seen, fresh, vecs, window, tally = {}, {}, {}, [], _Tally(stop if progressive else None)
 
     def flush():   # embed the documents of the window, longest texts first within it
         texts = {i: [indexed_text(c, seen[i].doc.title, config) for c in fresh[i][0]] for i in window}
@@ -330,6 +339,8 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
             window.append(i)
             chunks_in += len(fresh[i][0])
             if chunks_in >= WINDOW or i == todo[-1]:
+                if stop is not None and stop.is_set():
+                    raise BuildStopped("stopped while computing vectors")
                 flush()
                 pending -= set(vecs)
                 write(pending)

@@ -27,6 +27,7 @@ whose source file lies outside the corpus folder.
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -35,16 +36,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from rag.build import corpus_state
-from rag.build.builder import build_index
+from rag.build.builder import BuildStopped, build_index
 from rag.build.progress import Silent
 from rag.errors import CorpusError, DocumentError
 from rag.ingest.read import parse_document, read_bounded
 from rag.ingest.walk import safe_text
+from rag.storage import writer as store
 from rag.storage.lock import IndexLock
 
 UPLOADS = "uploads"   # the corpus sub-folder uploads are stored in
 MAX_NAME = 120        # characters of a stored file name, extension included
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+log = logging.getLogger("rag")
 _WRITERS: dict[str, threading.Lock] = {}   # one writer per index in this process; others wait
 _WRITERS_LOCK = threading.Lock()
 
@@ -255,7 +258,7 @@ def _reinclude(rag, files) -> tuple[list, list[str]]:
     return rest, back
 
 
-def add_files(rag, files, *, progress=None) -> "AddResult":
+def add_files(rag, files, *, progress=None, background: bool = False) -> "AddResult":
     config = rag.config
     files, back = _reinclude(rag, files)
     limit = int(config.upload_max_mb * 1_000_000)
@@ -279,13 +282,30 @@ def add_files(rag, files, *, progress=None) -> "AddResult":
     folder = corpus / UPLOADS
     build_config = replace(config, corpus_dir=corpus)
     index_dir = config.index_dir
-    with _writer(index_dir), IndexLock(index_dir):
+
+    def job(answer, stop) -> None:   # under the writer locks; answer(AddResult) once it is current
         if accepted and (folder.is_symlink() or (os.path.lexists(folder) and not folder.is_dir())):
             raise CorpusError(f"{safe_text(str(folder))} is not a folder; uploads cannot be stored")
         build_index_recover(build_config)   # what a killed upload left staged, before names are chosen
         state = corpus_state.load(index_dir)
         before = corpus_state.State(list(state.excluded), list(state.uploads))
         staged, ids, docs, taken = [], [], [], set()
+        done = []
+
+        def publish(skipped) -> None:
+            """The version that knows the uploads is current: move them into the corpus (a refused
+            one is dropped) and answer."""
+            if done:
+                return
+            failed = {s["path"]: s["reason"] for s in skipped if s["path"] in ids}
+            for path, doc_id in staged:
+                if doc_id in failed:
+                    corpus_state.discard(path)
+            corpus_state.publish(index_dir, corpus, [(p, i) for p, i in staged if i not in failed], state)
+            done.append(True)
+            answer(AddResult([i for i in ids if i not in failed],
+                             refused + [SkippedFile(i, failed[i]) for i in ids if i in failed]))
+
         try:
             for name, data in accepted:
                 stored, same = _free_name(folder, name, data, taken)
@@ -302,26 +322,123 @@ def add_files(rag, files, *, progress=None) -> "AddResult":
                 docs.append(doc)
             ids += back
             if not ids:
-                return AddResult([], refused)
+                done.append(True)
+                answer(AddResult([], refused))
+                return
             if back or any(i in state.excluded for i in ids):
                 state.excluded = sorted(set(state.excluded) - set(ids))
                 corpus_state.save(index_dir, state)
             report = build_index(build_config, embedder=rag.embedder, preread=docs, staged=staged,
-                                 progress=_Callback(progress) if progress else False)
+                                 progress=_Callback(progress) if progress else False,
+                                 progressive=stop is not None, stop=stop,
+                                 on_lexical=lambda counts: publish(store.read_manifest(index_dir).get("skipped")
+                                                                   or []))
         except BaseException:
-            for path, _ in staged:
-                corpus_state.discard(path)
-            if before.excluded != state.excluded:
-                corpus_state.save(index_dir, before)
+            if not done:
+                for path, _ in staged:
+                    corpus_state.discard(path)
+                if before.excluded != state.excluded:
+                    corpus_state.save(index_dir, before)
             raise
-        failed = {s.path: s.reason for s in report.skipped if s.path in ids}
-        # the new version is current: move the indexed uploads into the corpus (a refused one is dropped)
-        for path, doc_id in staged:
-            if doc_id in failed:
-                corpus_state.discard(path)
-        corpus_state.publish(index_dir, corpus, [(p, i) for p, i in staged if i not in failed], state)
-        refused += [SkippedFile(i, failed[i]) for i in ids if i in failed]
-        return AddResult([i for i in ids if i not in failed], refused)
+        publish([{"path": s.path, "reason": s.reason} for s in report.skipped])
+
+    return _write(index_dir, job, background)
+
+
+class _Fill:
+    """A writer of an index running in a thread of this process (_write's background): its documents
+    answerable, their vectors being computed. stop: set to make it stop after the batch under way."""
+
+    def __init__(self):
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+
+
+_FILLS: dict[str, _Fill] = {}   # index folder -> its background writer in this process
+
+
+def _write(index_dir: Path, job, background: bool):
+    """Run job(answer, stop) holding index_dir's writer locks (this process's and the IndexLock) and
+    return what it answers. A background writer of the same index in this process is asked to stop
+    first (after the batch of vectors under way; what it left pending is embedded by this job's build).
+
+    background False: job runs here with stop None (its build writes one version at the end).
+    background True: job runs in a thread that keeps the locks until its build ends, with a stop
+    event (its build progressive: rag.build.builder); this returns as soon as job answers, i.e. once
+    the version that holds the change is current and answerable by keywords, or raises what job
+    raised before it answered. An error after that (computing the vectors) is logged; the index is
+    then left whole with documents pending, and the next build embeds them."""
+    key = os.path.realpath(index_dir)
+    writer = _writer(index_dir)
+    while not writer.acquire(timeout=0.05):
+        fill = _FILLS.get(key)
+        if fill is not None:
+            fill.stop.set()
+    try:
+        lock = IndexLock(index_dir).acquire()
+    except BaseException:
+        writer.release()
+        raise
+    if not background:
+        box = {}
+        try:
+            job(lambda value: box.setdefault("value", value), None)
+            return box["value"]
+        finally:
+            lock.release()
+            writer.release()
+    fill, box, ready = _Fill(), {}, threading.Event()
+
+    def answer(value):
+        box["value"] = value
+        ready.set()
+
+    def run():
+        try:
+            job(answer, fill.stop)
+        except BuildStopped:
+            log.info("%s: computing vectors stopped for the next change; it embeds what is pending",
+                     safe_text(str(index_dir)))
+        except BaseException as exc:   # noqa: BLE001 - told to the caller, or logged once answered
+            if ready.is_set():
+                log.warning("computing the vectors of %s stopped: %s (the next change or refresh embeds "
+                            "what is pending)", safe_text(str(index_dir)), exc)
+            else:
+                box["error"] = exc
+        finally:
+            if _FILLS.get(key) is fill:
+                del _FILLS[key]
+            lock.release()
+            writer.release()
+            ready.set()
+
+    _FILLS[key] = fill
+    fill.thread = threading.Thread(target=run, name="rag-fill", daemon=True)
+    try:
+        fill.thread.start()
+    except BaseException:
+        del _FILLS[key]
+        lock.release()
+        writer.release()
+        raise
+    ready.wait()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def filling(index_dir) -> bool:
+    """Whether a background writer of index_dir runs in this process (its vectors being computed)."""
+    fill = _FILLS.get(os.path.realpath(index_dir))
+    return fill is not None and fill.thread is not None and fill.thread.is_alive()
+
+
+def wait(index_dir, timeout: float | None = None) -> bool:
+    """Wait for the background writer of index_dir in this process, if any, to end; whether none runs."""
+    fill = _FILLS.get(os.path.realpath(index_dir))
+    if fill is not None and fill.thread is not None:
+        fill.thread.join(timeout)
+    return not filling(index_dir)
 
 
 def build_index_recover(config) -> None:
@@ -341,9 +458,11 @@ def is_upload(rag, doc_id: str) -> bool:
     return doc_id in corpus_state.load(rag.config.index_dir).uploads
 
 
-def remove_document(rag, doc_id: str, *, delete_upload: bool = False) -> RemoveResult:
+def remove_document(rag, doc_id: str, *, delete_upload: bool = False, background: bool = False) -> RemoveResult:
     """Take doc_id out of the index and keep it out of later refreshes. Its file is never
-    deleted, except an upload the application stored, and then only when delete_upload."""
+    deleted, except an upload the application stored, and then only when delete_upload.
+    background: as add_files' (returns once the version without it is current; documents left
+    pending by a stopped background writer get their vectors after)."""
     if not any(d["id"] == doc_id for d in rag.retriever.manifest["documents"]):
         raise DocumentError(f"no document {safe_text(str(doc_id))!r} in the index")
     corpus = _corpus(rag)
@@ -353,23 +472,36 @@ def remove_document(rag, doc_id: str, *, delete_upload: bool = False) -> RemoveR
     path = corpus.joinpath(*parts)
     index_dir = rag.config.index_dir
     shown = safe_text(doc_id)
-    with _writer(index_dir), IndexLock(index_dir):
+
+    def job(answer, stop) -> None:
         state = corpus_state.load(index_dir)
         before = corpus_state.State(list(state.excluded), list(state.uploads))
         delete = delete_upload and doc_id in state.uploads and os.path.lexists(path)
         state.excluded = sorted(set(state.excluded) | {doc_id})
         corpus_state.save(index_dir, state)
+        done = []
+
+        def finish() -> None:   # the version without it is current
+            if done:
+                return
+            done.append(True)
+            if delete:   # an upload the application stored, and asked for in words: its copy goes
+                path.unlink(missing_ok=True)
+                state.uploads = sorted(set(state.uploads) - {doc_id})
+                state.excluded = sorted(set(state.excluded) - {doc_id})   # nothing left to keep out
+                corpus_state.save(index_dir, state)
+                answer(RemoveResult(doc_id, True, f"removed {shown} from the index and deleted the uploaded copy"))
+                return
+            why = " (it is not an upload stored by rag)" if delete_upload else ""
+            answer(RemoveResult(doc_id, False, f"removed {shown} from the index; the file in your folder is kept{why}"))
+
         try:   # the exclusion takes it out; the file is not needed gone for that
-            build_index(replace(rag.config, corpus_dir=corpus), embedder=rag.embedder, progress=False)
+            build_index(replace(rag.config, corpus_dir=corpus), embedder=rag.embedder, progress=False,
+                        progressive=stop is not None, stop=stop, on_lexical=lambda counts: finish())
         except BaseException:
-            corpus_state.save(index_dir, before)
+            if not done:
+                corpus_state.save(index_dir, before)
             raise
-        if delete:   # an upload the application stored, and asked for in words: its copy goes
-            path.unlink(missing_ok=True)
-            state.uploads = sorted(set(state.uploads) - {doc_id})
-            state.excluded = sorted(set(state.excluded) - {doc_id})   # nothing left to keep out
-            corpus_state.save(index_dir, state)
-    if delete:
-        return RemoveResult(doc_id, True, f"removed {shown} from the index and deleted the uploaded copy")
-    why = " (it is not an upload stored by rag)" if delete_upload else ""
-    return RemoveResult(doc_id, False, f"removed {shown} from the index; the file in your folder is kept{why}")
+        finish()
+
+    return _write(index_dir, job, background)
