@@ -92,3 +92,57 @@ def test_a_mixed_batch_adds_the_good_files_and_explains_the_rest(tmp_path, fake_
     assert {"uploads/kites.md", "uploads/ferry.txt", "base.md"} <= ids and len(ids) == 3
     line = summary(last)
     assert line.startswith("Added 2: kites.md, ferry.txt. Not added: old.doc (") and "photo.jpg (" in line
+
+
+def test_the_vectors_line_says_how_far_then_that_the_full_index_answers():
+    assert uploads.vectors_text({"complete": False, "documents": 60, "documents_pending": 47}, 50) == \
+        "Answerable by keywords; computing vectors: 3 of 50 documents."
+    # a later upload added more pending documents than the first one counted: the larger count
+    assert uploads.vectors_text({"complete": False, "documents": 60, "documents_pending": 52}, 50) == \
+        "Answerable by keywords; computing vectors: 0 of 52 documents."
+    assert uploads.vectors_text({"complete": True, "documents": 60, "documents_pending": 0}, 50) == \
+        "Vectors computed for all 50 uploaded documents: answers use the full index."
+    assert uploads.vectors_text({"complete": True, "documents": 60, "documents_pending": 0}, 1) == \
+        "Vectors computed for the uploaded document: answers use the full index."
+    assert uploads.vectors_text({"complete": True, "documents": 60, "documents_pending": 0}, 0) == ""
+    assert uploads.vectors_text(None, 3) == ""
+
+
+def test_a_page_upload_is_added_once_answerable_and_its_vectors_follow(tmp_path):
+    """The page's upload (upload_steps) marks a file added as soon as it answers by keywords; the line
+    under the list counts its vectors (held at a gate here) until they are in."""
+    import threading
+
+    from rag import Config, Rag
+    from rag.build.builder import build_index
+    from rag_ui.docs_tab import _pending, _vectors_html
+
+    from conftest import FakeEmbedder
+
+    class Gated(FakeEmbedder):
+        gate = threading.Event()
+
+        def encode(self, texts, *, progress=None, on_batch=None):
+            if on_batch is not None:
+                assert self.gate.wait(60)
+            return super().encode(texts, progress=progress, on_batch=on_batch)
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "base.md").write_text("# Base\n\nThe base document mentions lighthouses.\n")
+    config = Config(corpus_dir=corpus, index_dir=tmp_path / "idx", model=FakeEmbedder.name)
+    build_index(config, embedder=FakeEmbedder(), progress=False)
+    rag = Rag.open(config.index_dir, embedder=Gated(), corpus_dir=corpus)
+    (tmp_path / "kites.md").write_bytes(b"# Kites\n\nKites fly in strong wind over the dunes.\n")
+    try:
+        *_, (last, done) = upload_steps(rag, [str(tmp_path / "kites.md")], poll=0.05)
+        assert done and [f.state for f in last] == ["added"] and last[0].detail == "indexed as uploads/kites.md"
+        assert _pending(rag) == 1
+        assert "computing vectors: 0 of 1 documents" in _vectors_html(rag, 1)
+        answer = rag.query("What flies in strong wind?")
+        assert answer.passages[0].doc_id == "uploads/kites.md" and answer.partial["documents_pending"] == 1
+    finally:
+        Gated.gate.set()
+    assert rag.wait_for_vectors(60) and _pending(rag) == 0
+    assert "Vectors computed for the uploaded document" in _vectors_html(rag, 1)
+    assert rag.query("What flies in strong wind?").partial is None
