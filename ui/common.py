@@ -21,15 +21,18 @@ _END = object()
 _ABS_PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[\\/](?:[^\s'\"\\/:]+[\\/])*([^\s'\"\\/:]*)")
 
 
-def in_background(method) -> dict:
-    """{"background": True} when a Rag method (add_files, remove_document) can return before the
+def in_background(method, **more) -> dict:
+    """{"background": True, **more} when a Rag method (add_files, remove_document) can return before the
     vectors are in (answerable by keywords first, vectors computed in a thread), else {} (an older rag)."""
     import inspect
 
     try:
-        return {"background": True} if "background" in inspect.signature(method).parameters else {}
+        params = inspect.signature(method).parameters
     except (TypeError, ValueError):
         return {}
+    if "background" not in params:
+        return {}
+    return {"background": True, **{k: v for k, v in more.items() if k in params}}
 
 
 def public_message(text: str) -> str:

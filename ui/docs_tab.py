@@ -215,9 +215,12 @@ def upload_steps(rag, paths, poll: float = POLL_S):
         if reason:
             st.state, st.detail = "refused", reason
     yield states, False
+    queued = [st for st in states if st.state == "queued"]
+    deferred = False   # a file added with its vectors left for the next one
     for st, p in zip(states, paths):
         if st.state != "queued":
             continue
+        last = st is queued[-1]   # the earlier ones only become answerable; the last one's build embeds all
         st.state, st.detail = "indexing", "reading the file"
         box: dict = {}
 
@@ -229,7 +232,7 @@ def upload_steps(rag, paths, poll: float = POLL_S):
         def work(p=p, st=st, box=box):
             try:
                 box["result"] = rag.add_files([(st.name, _read(p, limit))], progress=report,
-                                              **in_background(rag.add_files))
+                                              **in_background(rag.add_files, vectors=last))
             except RagError as exc:
                 box["error"] = uploads.plain(str(exc)) if "unreadable" in str(exc) else public_message(str(exc))
             except Exception:   # noqa: BLE001 - the page shows one line; the log keeps the rest
@@ -243,10 +246,16 @@ def upload_steps(rag, paths, poll: float = POLL_S):
         result = box.get("result")
         if result is not None and result.added:
             st.state, st.detail, st.doc_id = "added", f"indexed as {result.added[0]}", result.added[0]
+            deferred = not last
         else:
             why = result.skipped[0].reason if result is not None and result.skipped else box.get("error", "")
             st.state = "refused"
             st.detail = why if "error" in box else uploads.plain(why)
+            if last and deferred and callable(getattr(rag, "refresh", None)):   # vectors still to start
+                try:
+                    rag.refresh(**in_background(rag.refresh))
+                except RagError as exc:
+                    log.warning("computing the vectors of the uploads did not start: %s", exc)
     yield states, True
 
 

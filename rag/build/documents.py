@@ -258,7 +258,7 @@ def _reinclude(rag, files) -> tuple[list, list[str]]:
     return rest, back
 
 
-def add_files(rag, files, *, progress=None, background: bool = False) -> "AddResult":
+def add_files(rag, files, *, progress=None, background: bool = False, vectors: bool = True) -> "AddResult":
     config = rag.config
     files, back = _reinclude(rag, files)
     limit = int(config.upload_max_mb * 1_000_000)
@@ -328,7 +328,10 @@ def add_files(rag, files, *, progress=None, background: bool = False) -> "AddRes
             if back or any(i in state.excluded for i in ids):
                 state.excluded = sorted(set(state.excluded) - set(ids))
                 corpus_state.save(index_dir, state)
-            report = build_index(build_config, embedder=rag.embedder, preread=docs, staged=staged,
+            key = os.path.realpath(index_dir)
+            parsed = _PARSED.setdefault(key, {})
+            parsed.update({d.id: d for d in docs})   # converted once, even if chunked again while pending
+            report = build_index(build_config, embedder=rag.embedder, preread=list(parsed.values()), staged=staged,
                                  progress=_Callback(progress) if progress else False,
                                  progressive=stop is not None, stop=stop,
                                  on_lexical=lambda counts: publish(store.read_manifest(index_dir).get("skipped")
@@ -342,7 +345,27 @@ def add_files(rag, files, *, progress=None, background: bool = False) -> "AddRes
             raise
         publish([{"path": s.path, "reason": s.reason} for s in report.skipped])
 
-    return _write(index_dir, job, background)
+    return _write(index_dir, job, background, vectors)
+
+
+def refresh(rag, *, background: bool = False):
+    """Index what changed in the corpus folder and compute the vectors still pending (as ``rag index``,
+    under this process's writer lock: it stops a background writer of the index first); the BuildReport,
+    or with background (see _write) None once the version answerable by keywords is current."""
+    config = replace(rag.config, corpus_dir=_corpus(rag))
+
+    def job(answer, stop) -> None:
+        answered = []
+
+        def lexical(counts):
+            answered.append(True)
+            answer(None)
+        report = build_index(config, embedder=rag.embedder, progress=False, progressive=stop is not None,
+                             stop=stop, on_lexical=lexical)
+        if not answered:
+            answer(report)
+
+    return _write(config.index_dir, job, background)
 
 
 class _Fill:
@@ -355,9 +378,10 @@ class _Fill:
 
 
 _FILLS: dict[str, _Fill] = {}   # index folder -> its background writer in this process
+_PARSED: dict[str, dict] = {}   # index folder -> doc id -> Document of an upload whose vectors may be pending
 
 
-def _write(index_dir: Path, job, background: bool):
+def _write(index_dir: Path, job, background: bool, vectors: bool = True):
     """Run job(answer, stop) holding index_dir's writer locks (this process's and the IndexLock) and
     return what it answers. A background writer of the same index in this process is asked to stop
     first (after the batch of vectors under way; what it left pending is embedded by this job's build).
@@ -367,7 +391,9 @@ def _write(index_dir: Path, job, background: bool):
     event (its build progressive: rag.build.builder); this returns as soon as job answers, i.e. once
     the version that holds the change is current and answerable by keywords, or raises what job
     raised before it answered. An error after that (computing the vectors) is logged; the index is
-    then left whole with documents pending, and the next build embeds them."""
+    then left whole with documents pending, and the next build embeds them.
+    vectors False: job runs here with a stop already set (its build returns once the version answerable
+    by keywords is current; the vectors are left pending for the next writer)."""
     key = os.path.realpath(index_dir)
     writer = _writer(index_dir)
     while not writer.acquire(timeout=0.05):
@@ -379,14 +405,21 @@ def _write(index_dir: Path, job, background: bool):
     except BaseException:
         writer.release()
         raise
-    if not background:
-        box = {}
+    if not background or not vectors:
+        box, stop = {}, None
+        if not vectors:
+            stop = threading.Event()
+            stop.set()
         try:
-            job(lambda value: box.setdefault("value", value), None)
-            return box["value"]
+            job(lambda value: box.setdefault("value", value), stop)
+            if vectors:   # every vector in: the uploads' parsed text is no longer needed
+                _PARSED.pop(key, None)
+        except BuildStopped:
+            pass   # answerable by keywords; vectors left pending
         finally:
             lock.release()
             writer.release()
+        return box["value"]
     fill, box, ready = _Fill(), {}, threading.Event()
 
     def answer(value):
@@ -405,6 +438,8 @@ def _write(index_dir: Path, job, background: bool):
                             "what is pending)", safe_text(str(index_dir)), exc)
             else:
                 box["error"] = exc
+        else:   # every vector in: the uploads' parsed text is no longer needed
+            _PARSED.pop(key, None)
         finally:
             if _FILLS.get(key) is fill:
                 del _FILLS[key]

@@ -158,3 +158,35 @@ def test_an_error_while_computing_vectors_leaves_a_whole_partial_index_the_next_
     assert not any("orchards" in t for t in emb.encoded)   # unchanged documents are not embedded again
     done = rag.query("Which way does the tail of a comet point?")
     assert done.partial is None and done.passages[0].doc_id == "uploads/comets.md"
+
+
+def test_vectors_left_for_the_next_upload_are_filled_by_its_build_without_converting_again(rag, config,
+                                                                                            monkeypatch):
+    """add_files(vectors=False) (the page, for all but the last file of a batch) returns once the upload
+    answers by keywords and starts no thread; the next upload's build embeds both, reusing the first
+    upload's converted text (a pending document is chunked again, its file not converted again)."""
+    from rag.ingest import read
+
+    converted = []
+    parse = read.parse_document
+    monkeypatch.setattr(read, "parse_document", lambda data, doc_id, *a, **k: converted.append(doc_id)
+                        or parse(data, doc_id, *a, **k))
+    assert rag.add_files([("comets.md", COMETS)], vectors=False).added == ["uploads/comets.md"]
+    assert rag.embedder.calls == [] and not documents.filling(config.index_dir)
+    assert pending(config.index_dir) == ["uploads/comets.md"]
+    assert rag.query("Which way does the tail of a comet point?").partial["documents_pending"] == 1
+    rag.embedder.gate.set()
+    assert rag.add_files([("deserts.md", DESERTS)], background=True).added == ["uploads/deserts.md"]
+    assert rag.wait_for_vectors(60)
+    both = ["uploads/comets.md", "uploads/deserts.md"]
+    assert rag.embedder.calls == [both, both] and pending(config.index_dir) == []
+    assert converted == []   # read from the folder, the text of the upload's own conversion reused
+    assert rag.query("Which way does the tail of a comet point?").partial is None
+
+
+def test_refresh_in_the_background_fills_what_an_upload_left_pending(rag, config):
+    rag.add_files([("comets.md", COMETS)], vectors=False)
+    rag.embedder.gate.set()
+    assert rag.refresh(background=True) is None   # answerable (it was already), vectors in a thread
+    assert rag.wait_for_vectors(60) and pending(config.index_dir) == []
+    assert [d.id for d in rag.documents()] == ["apples.md", "bridges.txt", "uploads/comets.md"]

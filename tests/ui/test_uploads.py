@@ -146,3 +146,25 @@ def test_a_page_upload_is_added_once_answerable_and_its_vectors_follow(tmp_path)
     assert rag.wait_for_vectors(60) and _pending(rag) == 0
     assert "Vectors computed for the uploaded document" in _vectors_html(rag, 1)
     assert rag.query("What flies in strong wind?").partial is None
+
+
+def test_when_the_last_file_of_a_batch_is_refused_the_vectors_of_the_others_still_come(tmp_path, fake_embedder):
+    """The page leaves the vectors of all but the last file to the last one's build; when that one is not
+    added, a refresh computes them."""
+    from rag import Config, Rag
+    from rag.build.builder import build_index
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "base.md").write_text("# Base\n\nThe base document mentions lighthouses.\n")
+    config = Config(corpus_dir=corpus, index_dir=tmp_path / "idx", model=fake_embedder.name)
+    build_index(config, embedder=fake_embedder, progress=False)
+    rag = Rag.open(config.index_dir, embedder=fake_embedder, corpus_dir=corpus)
+    files = {"kites.md": b"# Kites\n\nKites fly in strong wind.\n", "noise.txt": bytes(range(256)) * 8}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    *_, (last, done) = upload_steps(rag, [str(tmp_path / n) for n in files], poll=0.05)
+    assert [f.state for f in last] == ["added", "refused"]
+    assert rag.wait_for_vectors(60)
+    assert rag.status["vectors"]["complete"] is True
+    assert rag.query("What flies in strong wind?").passages[0].doc_id == "uploads/kites.md"
