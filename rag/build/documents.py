@@ -360,8 +360,8 @@ def refresh(rag, *, background: bool = False):
         def lexical(counts):
             answered.append(True)
             answer(None)
-        report = build_index(config, embedder=rag.embedder, progress=False, progressive=stop is not None,
-                             stop=stop, on_lexical=lexical)
+        report = build_index(config, embedder=rag.embedder, progress=False, preread=_parsed(config.index_dir),
+                             progressive=stop is not None, stop=stop, on_lexical=lexical)
         if not answered:
             answer(report)
 
@@ -379,6 +379,11 @@ class _Fill:
 
 _FILLS: dict[str, _Fill] = {}   # index folder -> its background writer in this process
 _PARSED: dict[str, dict] = {}   # index folder -> doc id -> Document of an upload whose vectors may be pending
+
+
+def _parsed(index_dir) -> list:
+    """The converted uploads of index_dir whose vectors may be pending (used when their file is unchanged)."""
+    return list(_PARSED.get(os.path.realpath(index_dir), {}).values())
 
 
 def _write(index_dir: Path, job, background: bool, vectors: bool = True):
@@ -532,7 +537,8 @@ def remove_document(rag, doc_id: str, *, delete_upload: bool = False, background
 
         try:   # the exclusion takes it out; the file is not needed gone for that
             build_index(replace(rag.config, corpus_dir=corpus), embedder=rag.embedder, progress=False,
-                        progressive=stop is not None, stop=stop, on_lexical=lambda counts: finish())
+                        preread=_parsed(index_dir), progressive=stop is not None, stop=stop,
+                        on_lexical=lambda counts: finish())
         except BaseException:
             if not done:
                 corpus_state.save(index_dir, before)
