@@ -17,6 +17,13 @@ before or as after and no file in the corpus that the index does not know (the
 next writer moves in or deletes, with a warning, what it left staged). Questions asked meanwhile are answered
 from the previous version until the new one is swapped in (rag.storage.live).
 
+``background=True`` (the page and the HTTP API): the same build, progressive (rag.build.builder), in a thread
+that holds the writer locks; the call returns once the version holding the uploads ``pending`` is current
+(they are moved into the corpus then: the index knows them) and the thread fills in their vectors. Any later
+writer of this process (``_write``: an upload, a removal, ``refresh``) stops that thread after the batch under
+way and its own build embeds what is pending, the uploads' converted text kept in memory (``_PARSED``) so
+they are chunked again, not converted again. ``vectors=False``: answerable, no thread; the next writer embeds.
+
 Removing takes a document out of the index and records it as excluded, so later
 refreshes leave it out; its file is kept. Only an upload the application stored
 is deleted, and only when asked (``delete_upload``). Giving ``add_files`` the path
