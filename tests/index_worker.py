@@ -14,6 +14,9 @@
                                                         # "encoding", "saved" (new version current)
                                                         # and "built" (refresh returned), each
                                                         # followed by PAUSE s, then "done"
+    python tests/index_worker.py add-background INDEX CORPUS PAUSE FILE...  # as add, with background=True:
+                                                        # also "answered" once add_files returned
+                                                        # (answerable), "done" once every vector is in
 
 Uses the fake embedder of tests/conftest.py, so no model is loaded. Prints "ready"
 once imported and "saved N" after each build (alternate), "encoding" when the slow
@@ -137,7 +140,7 @@ def main(argv):
 
         build_index(config(index_dir, Path(argv[2])), embedder=Slow())
         print("done", flush=True)
-    elif mode == "add":
+    elif mode in ("add", "add-background"):
         from rag import Rag
         from rag.storage import writer as store
         import rag.build.documents as docs_module
@@ -145,10 +148,10 @@ def main(argv):
         corpus, pause, files = Path(argv[2]), float(argv[3]), argv[4:]
 
         class Slow(FakeEmbedder):
-            def encode(self, texts, *, progress=None):
+            def encode(self, texts, *, progress=None, on_batch=None):
                 print("encoding", flush=True)
                 time.sleep(pause)
-                return super().encode(texts, progress=progress)
+                return super().encode(texts, progress=progress, on_batch=on_batch)
 
         def mark(fn, word):
             def wrapped(*args, **kwargs):
@@ -160,7 +163,13 @@ def main(argv):
 
         store.save = mark(store.save, "saved")
         docs_module.build_index = mark(docs_module.build_index, "built")
-        Rag(config(index_dir, corpus), embedder=Slow()).add_files(files)
+        rag = Rag(config(index_dir, corpus), embedder=Slow())
+        if mode == "add":
+            rag.add_files(files)
+        else:   # answerable first, then the vectors in a thread
+            rag.add_files(files, background=True)
+            print("answered", flush=True)
+            rag.wait_for_vectors()
         print("done", flush=True)
     elif mode == "read":
         from rag.storage import writer as store

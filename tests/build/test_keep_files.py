@@ -159,11 +159,11 @@ def corpus_files(corpus: Path) -> set[str]:
     return {p.relative_to(corpus).as_posix() for p in corpus.rglob("*") if p.is_file()}
 
 
-def run_add(index_dir, corpus, pause, files, kill_on, delay):
-    """Run tests/index_worker.py add; kill it (SIGKILL) delay s after it prints the marker
-    kill_on. Returns the markers seen and whether it was killed."""
+def run_add(index_dir, corpus, pause, files, kill_on, delay, mode="add"):
+    """Run tests/index_worker.py add (or add-background); kill it (SIGKILL) delay s after it prints the
+    marker kill_on. Returns the markers seen and whether it was killed."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.Popen([sys.executable, str(HERE / "index_worker.py"), "add", str(index_dir), str(corpus),
+    proc = subprocess.Popen([sys.executable, str(HERE / "index_worker.py"), mode, str(index_dir), str(corpus),
                              str(pause), *map(str, files)], stdout=subprocess.PIPE, text=True, env=env)
     seen, killed = [], False
     try:
@@ -220,3 +220,41 @@ def test_a_killed_add_leaves_no_unknown_file_in_the_corpus(tmp_path, kill_on, de
         assert "uploads/u0.txt: an interrupted upload was never indexed" in caplog.text
     print(f"KILL kill_on={kill_on} delay={delay} killed={killed} markers={seen} "
           f"index={'after' if after_ids == wanted_after else 'before'}")
+
+
+# markers of add-background: "encoding" is the vectors being computed after "answered" (add_files returned,
+# answerable by keywords, the uploads in the corpus); each encode call and save pauses 0.3 s
+@pytest.mark.parametrize("kill_on, delay", [("ready", 0.2), ("saved", 0.0), ("answered", 0.0), ("encoding", 0.45)])
+def test_a_server_killed_while_an_upload_answers_first_leaves_a_whole_index_the_next_writer_completes(
+        tmp_path, kill_on, delay):
+    sys.path.insert(0, str(HERE))
+    import index_worker
+
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "idx"
+    make_corpus(corpus)
+    cfg = index_worker.config(index_dir, corpus)
+    build_index(cfg, embedder=FakeEmbedder(), progress=False)
+    before_ids = sorted(d["id"] for d in store.read_manifest(index_dir)["documents"])
+    before_files = corpus_files(corpus)
+    up = tmp_path / "outside"
+    up.mkdir()
+    new = {f"u{n}.txt": f"Upload {n}: otters number {n} hold hands while they sleep.\n".encode() for n in range(3)}
+    for name, data in new.items():
+        (up / name).write_bytes(data)
+    seen, killed = run_add(index_dir, corpus, 0.3, [up / n for n in new], kill_on, delay, mode="add-background")
+    assert killed and "done" not in seen, seen
+    manifest = store.read_manifest(index_dir)
+    after_ids = sorted(d["id"] for d in manifest["documents"])
+    wanted_after = sorted(before_ids + [f"uploads/{n}" for n in new])
+    assert after_ids in (before_ids, wanted_after), (seen, after_ids)
+    if "answered" in seen:   # answerable: the uploads are in the index (pending) and in the corpus
+        assert after_ids == wanted_after
+        assert all(d.get("pending") for d in manifest["documents"] if d["id"].startswith("uploads/"))
+    assert corpus_files(corpus) - before_files - set(after_ids) == set(), seen
+    build_index(cfg, embedder=FakeEmbedder(), progress=False)   # the next writer completes or cleans up
+    manifest = store.read_manifest(index_dir)
+    assert sorted(d["id"] for d in manifest["documents"]) == after_ids
+    assert not any(d.get("pending") for d in manifest["documents"])
+    assert corpus_files(corpus) - before_files == {i for i in after_ids if i.startswith("uploads/")}
+    staging = index_dir / "staging"
+    assert not staging.exists() or list(staging.iterdir()) == []
