@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -58,6 +59,7 @@ EVIDENCE_WEIGHTS = (1.0, 0.1, 0.0, 0.0, 0.0, -0.5, 0.5)
 SELECT_WEIGHTS = (1.0, 0.5, 0.5, 0.2, 0.0, 0.0, 0.0)
 SECOND_SENTENCE_MARGIN = 0.1
 READER_SENTENCES = 3   # sentences the span reader reads (rag.answer.span_reader.TOP_SENTENCES)
+READ_PASSAGES = 3      # passages the passage reader reads (rag.answer.passage_reader)
 NEGATION = re.compile(r"\b(?:not|never|no|none|nothing|nobody|neither|nor|without|cannot)\b|n't\b", re.I)
 
 
@@ -129,12 +131,20 @@ class ExtractiveAnswerer(Answerer):
 
     @property
     def reader(self):
-        """The span reader (loaded on first use), or None for the rules-only answerer."""
-        if self._reader is None or hasattr(self._reader, "best"):
+        """The reader (loaded on first use): the passage reader by default, the span reader for "span" or
+        a folder of its weights; None for the rules-only answerer."""
+        if self._reader is None or hasattr(self._reader, "best") or hasattr(self._reader, "read"):
             return self._reader
-        from rag.answer import span_reader
+        from rag.answer import passage_reader, span_reader
 
-        self._reader = span_reader.get() if self._reader == "default" else span_reader.get(self._reader)
+        if self._reader == "default":
+            self._reader = passage_reader.get()
+        elif self._reader == "span":
+            self._reader = span_reader.get()
+        elif (Path(self._reader) / passage_reader.WEIGHTS_FILE).exists():
+            self._reader = passage_reader.get(self._reader)
+        else:
+            self._reader = span_reader.get(self._reader)
         return self._reader
 
     def read(self, question: str, cands, evidence, select):
@@ -184,9 +194,16 @@ class ExtractiveAnswerer(Answerer):
         cands, feats = self.features(question, qvec, passages, source)
         evidence, select = feats @ self.evidence_weights, feats @ self.select_weights
         best = float(evidence.max()) if len(cands) else 0.0
-        got = self.read(question, cands, evidence, select) if cands else None
-        if got is not None and self.reader.nil_weight:
-            best += self.reader.nil_weight * (self.has_answer(question, cands, feats, evidence, select, got) - 0.5)
+        reading = None
+        if self.reader is not None and hasattr(self.reader, "read"):   # the passage reader
+            got = None
+            reading = passage_reading(self.reader, question, cands, passages) if cands else None
+            if reading is not None:
+                best += self.reader.nil_weight * (reading.p_answer - 0.5)
+        else:
+            got = self.read(question, cands, evidence, select) if cands else None
+            if got is not None and self.reader.nil_weight:
+                best += self.reader.nil_weight * (self.has_answer(question, cands, feats, evidence, select, got) - 0.5)
         if not cands or best < self.min_score:
             return Answer(question, NOT_FOUND, False, (), passages, notice, score=best)
         if kind == "compare":
@@ -198,13 +215,22 @@ class ExtractiveAnswerer(Answerer):
         picked = [cands[order[0]]]
         if len(order) > 1 and select[order[1]] >= select[order[0]] - self.margin:
             picked.append(cands[order[1]])
-        short = None
+        short, led = None, False
         if self.reader is None:   # rules only
             top, span = short_answer_of(question, picked, kind)
             if span is not None:
                 a = top.sentence.start + span.start
                 short = (span.text, top.passage.doc_id, a, a + len(span.text), None)
-        elif kind != "yes/no":
+        elif reading is not None and kind != "yes/no":
+            min_prob = self.reader.min_prob if self.short_min_prob is None else self.short_min_prob
+            r, holder = reading.reading, reading.holder
+            if holder is not None and r.prob >= self.reader.lead_prob:   # the span's sentence is quoted first
+                picked = [holder] + [c for c in picked if c is not holder][:1]
+                led = True
+            if r.text and holder is not None and r.prob >= min_prob:
+                a = reading.passage.start + r.start
+                short = (r.text, reading.passage.doc_id, a, a + len(r.text), round(float(r.prob), 4))
+        elif kind != "yes/no" and reading is None:
             min_prob = self.reader.min_prob if self.short_min_prob is None else self.short_min_prob
             if got is not None and got[2] >= min_prob:
                 holder, span, prob, _ = got
@@ -218,12 +244,40 @@ class ExtractiveAnswerer(Answerer):
             a = picked[0].sentence.start + cell.start
             short = (cell.text, picked[0].passage.doc_id, a, a + len(cell.text), None)
         # a yes/no question leads with the sentence that decides it; others read in document order
-        text, citations = cite([(c.passage, c.sentence) for c in picked], reading_order=kind != "yes/no")
+        # (or with the passage reader's sentence, when it is confident enough to lead)
+        text, citations = cite([(c.passage, c.sentence) for c in picked], reading_order=kind != "yes/no" and not led)
         if short is None or kind == "yes/no":
             return Answer(question, text, True, citations, passages, notice, score=best)
         return Answer(question, f"{short[0]}\n\n{text}", True, citations, passages, notice,
                       short=short[0], short_doc=short[1], short_start=short[2], short_end=short[3],
                       short_prob=short[4], score=best)
+
+
+@dataclass(frozen=True)
+class PassageReading:
+    """The passage reader's best span over the passages it read: the reading, its passage, the quotable
+    sentence (candidate) holding the span's start (None when it is in a heading or a fragment), and the
+    reader's probability that some passage read answers the question (1 - the least no-answer probability)."""
+    reading: object
+    passage: Passage
+    holder: Candidate | None
+    p_answer: float
+
+
+def passage_reading(reader, question: str, cands: Sequence[Candidate], passages: Sequence[Passage]):
+    """The passage reader's reading of the first READ_PASSAGES passages (rag.answer.passage_reader), or None."""
+    top = list(passages[:READ_PASSAGES])
+    readings = reader.read(question, [p.text for p in top])
+    if not readings:
+        return None
+    k = max(range(len(readings)), key=lambda i: (readings[i].prob, -i))
+    r, passage = readings[k], top[k]
+    holder = None
+    if r.text:
+        a = passage.start + r.start
+        holder = next((c for c in cands if c.passage is passage
+                       and c.sentence.start <= a < c.sentence.start + len(c.sentence.text)), None)
+    return PassageReading(r, passage, holder, max(1.0 - x.null_prob for x in readings))
 
 
 def short_answer_of(question: str, picked: Sequence[Candidate], intent: str | None):

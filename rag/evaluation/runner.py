@@ -197,9 +197,9 @@ def article_of(doc_id: str) -> str:
 
 
 def split_articles(name: str, split_file=None) -> set[str]:
-    """The article titles of a split ("train" or "validation") the shipped reader was trained with
-    (its manifest's copy of bench/reader_split.json), or of split_file."""
-    from rag.answer.span_reader import MANIFEST_FILE, WEIGHTS_DIR
+    """The article titles of a split ("train" or "validation") the shipped readers were trained with
+    (the passage reader's manifest's copy of bench/reader_split.json), or of split_file."""
+    from rag.answer.passage_reader import MANIFEST_FILE, WEIGHTS_DIR
 
     path = Path(split_file) if split_file else WEIGHTS_DIR / MANIFEST_FILE
     try:

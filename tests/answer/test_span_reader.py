@@ -175,7 +175,7 @@ SMOKE = ("The Halden lighthouse was designed by Anna Berg, an engineer from Oslo
 ])
 def test_shipped_reader_finds_a_date_a_count_and_a_name(question, expected):
     passage = Passage(1, 0, "halden.txt", "Halden", SMOKE, 0, len(SMOKE), 1.0, 1.0)
-    ans = ExtractiveAnswerer(Config().min_score)
+    ans = ExtractiveAnswerer(Config().min_score, reader="span")
     qvec = 0.65 * np.ones(4, np.float32) / 2
     cands, feats = ans.features(question, qvec, [passage], Source(SMOKE))
     holder, span, prob, _ = ans.read(question, cands, feats @ ans.evidence_weights, feats @ ans.select_weights)
@@ -187,7 +187,7 @@ def test_shipped_reader_finds_a_date_a_count_and_a_name(question, expected):
 
 
 def test_shipped_reader_refuses_or_shows_no_short_answer_for_a_swapped_fact():
-    a = _ask("default", question="Who demolished the Halden lighthouse in 1990?", text=SMOKE,
+    a = _ask("span", question="Who demolished the Halden lighthouse in 1990?", text=SMOKE,
              min_score=Config().min_score, cosine=0.65)
     assert not a.found or a.short is None
 

@@ -1,0 +1,253 @@
+"""The passage reader: MiniLM reads the question and a passage together and scores answer spans and "no answer".
+
+The shipped all-MiniLM-L6-v2 (rag.embed.embedder.resolve_model) reads
+"[CLS] question [SEP] passage [SEP]" (at most MAX_TOKENS word pieces; a longer passage is read in
+overlapping windows). Its layers from FROZEN up carry trained low-rank adapters (rank RANK, merged
+into MiniLM's own weights when the reader loads, so reading is one plain MiniLM pass) and trained
+LayerNorms; a linear head gives each word piece a start and an end logit, and "no answer" is the
+[CLS] start+end logit. Per window, the joint softmax over "no answer" and every span of at most
+MAX_ANSWER_TOKENS word pieces of the passage gives the best span's probability and the no-answer
+probability.
+
+The manifest's thresholds (bench/calibrate_passage_reader.py chooses them on held-out training
+articles) say when rag.answer.extractive shows the best span as the short answer (``min_prob``),
+lets its sentence lead the quote (``lead_prob``) and how much the no-answer probability moves the
+not-found score (``nil_weight``).
+
+Only the trained part ships: rag/answer/models/passage_reader/weights.safetensors (float16, loaded
+without pickle) and manifest.json (data, split, command, seed, figures, tensor shapes), made by
+bench/train_reader_lora.py. Missing or damaged weights raise PassageReaderError, one line naming
+that command. Runs with torch on the CPU, deterministically (inference mode, one thread order).
+Does not retrieve, pick sentences or decide what is shown: rag.answer.extractive does that. Does
+not handle questions over MAX_QUESTION_TOKENS word pieces (the rest is cut).
+"""
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from rag.errors import ModelError
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "models" / "passage_reader"
+WEIGHTS_FILE = "weights.safetensors"
+MANIFEST_FILE = "manifest.json"
+TRAIN_COMMAND = "python bench/train_reader_lora.py ../shared/data/squad-dev ../shared/data/squad2-dev"
+MAX_TOKENS = 256
+STRIDE = 96
+MAX_ANSWER_TOKENS = 30
+MAX_QUESTION_TOKENS = 64
+FROZEN = 2
+RANK = 16
+SCALE = 2.0
+PROJECTIONS = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
+               "intermediate.dense", "output.dense")
+NORMS = ("attention.output.LayerNorm", "output.LayerNorm")
+MAX_BYTES = 10 * 1024 * 1024
+_LOCK = threading.Lock()
+_LOADED: dict[str, "PassageReader"] = {}
+
+
+class PassageReaderError(ModelError):
+    """The passage reader's weights are missing, damaged or do not fit the model."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The reader's best span in one passage (character offsets within the passage text)."""
+    text: str
+    start: int
+    end: int
+    prob: float        # probability of this span (joint softmax with "no answer")
+    null_prob: float   # probability of "no answer" in the window the span was found in
+
+
+def parent_of(module, path: str):
+    """(the module holding the last name of a dotted path, that name)."""
+    *parents, name = path.split(".")
+    for p in parents:
+        module = getattr(module, p)
+    return module, name
+
+
+def expected_shapes(layers: int = 6, hidden: int = 384, inner: int = 1536) -> dict[str, tuple[int, ...]]:
+    """The trained tensors' names and shapes for MiniLM's sizes."""
+    dims = {"attention.self.query": (hidden, hidden), "attention.self.key": (hidden, hidden),
+            "attention.self.value": (hidden, hidden), "attention.output.dense": (hidden, hidden),
+            "intermediate.dense": (hidden, inner), "output.dense": (inner, hidden)}
+    out: dict[str, tuple[int, ...]] = {}
+    for i in range(FROZEN, layers):
+        for path in PROJECTIONS:
+            n_in, n_out = dims[path]
+            out[f"layer.{i}.{path}.lora_A"] = (RANK, n_in)
+            out[f"layer.{i}.{path}.lora_B"] = (n_out, RANK)
+        for path in NORMS:
+            out[f"layer.{i}.{path}.weight"] = (hidden,)
+            out[f"layer.{i}.{path}.bias"] = (hidden,)
+    out["head.weight"] = (2, hidden)
+    out["head.bias"] = (2,)
+    return out
+
+
+def _damaged(folder: Path, why: str) -> PassageReaderError:
+    return PassageReaderError(f"the passage reader's weights in {folder} are {why}: rebuild them with "
+                              f"`{TRAIN_COMMAND}`")
+
+
+def load_weights(folder: Path | str = WEIGHTS_DIR) -> tuple[dict[str, np.ndarray], dict]:
+    """(arrays, manifest) of the trained part, checked against the manifest and the expected shapes."""
+    folder = Path(folder)
+    weights, manifest_path = folder / WEIGHTS_FILE, folder / MANIFEST_FILE
+    if not weights.is_file() or not manifest_path.is_file():
+        raise PassageReaderError(f"the passage reader's weights are missing ({weights}): train them with "
+                                 f"`{TRAIN_COMMAND}`")
+    if weights.stat().st_size > MAX_BYTES:
+        raise _damaged(folder, f"larger than {MAX_BYTES} bytes")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        shapes = {k: tuple(v) for k, v in manifest["shapes"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
+        raise _damaged(folder, "damaged (manifest unreadable)") from None
+    try:
+        from safetensors.numpy import load_file
+
+        arrays = load_file(str(weights))
+    except Exception:   # safetensors raises its own error types for a damaged header or body
+        raise _damaged(folder, "damaged (not a readable safetensors file)") from None
+    if set(arrays) != set(shapes):
+        raise _damaged(folder, "damaged (tensor names differ from the manifest)")
+    for name, arr in arrays.items():
+        if tuple(arr.shape) != shapes[name] or not np.isfinite(arr.astype(np.float32)).all():
+            raise _damaged(folder, f"damaged ({name}: shape {tuple(arr.shape)}, manifest {shapes[name]})")
+    return arrays, manifest
+
+
+def best_spans(start: np.ndarray, end: np.ndarray, context: np.ndarray):
+    """Per window: (start token, end token, span probability, no-answer probability) of the best span
+    under the joint softmax over "no answer" (position 0's logits) and every span of at most
+    MAX_ANSWER_TOKENS word pieces inside the context mask."""
+    out = []
+    n = start.shape[1]
+    band = np.triu(np.ones((n, n), bool)) & ~np.triu(np.ones((n, n), bool), MAX_ANSWER_TOKENS)
+    for s, e, c in zip(start.astype(np.float64), end.astype(np.float64), context):
+        ok = band & c[:, None] & c[None, :]
+        null = s[0] + e[0]
+        if not ok.any():
+            out.append((0, 0, 0.0, 1.0))
+            continue
+        joint = np.where(ok, s[:, None] + e[None, :], -np.inf)
+        top = max(float(joint.max()), null)
+        z = np.exp(null - top) + np.exp(joint - top).sum()
+        i, j = np.unravel_index(int(np.argmax(joint)), joint.shape)
+        out.append((int(i), int(j), float(np.exp(joint[i, j] - top) / z), float(np.exp(null - top) / z)))
+    return out
+
+
+def base_model():
+    """A fresh copy of the shipped MiniLM transformer and its tokenizer (not the embedder's shared one)."""
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    from rag.config import DEFAULT_MODEL
+    from rag.embed.embedder import offline_env, resolve_model
+
+    offline_env()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    path = resolve_model(DEFAULT_MODEL)
+    try:
+        return AutoModel.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
+    except Exception as exc:
+        raise ModelError(f"cannot load the reader's base model offline from {path} ({type(exc).__name__})") from None
+
+
+class PassageReader:
+    """The shipped reader with its adapters merged, loaded once per process (see ``get``)."""
+
+    def __init__(self, folder: Path | str = WEIGHTS_DIR):
+        import torch
+
+        arrays, self.manifest = load_weights(folder)
+        model, self.tokenizer = base_model()
+        cfg = model.config
+        expected = expected_shapes(cfg.num_hidden_layers, cfg.hidden_size, cfg.intermediate_size)
+        if {k: tuple(v.shape) for k, v in arrays.items()} != expected:
+            raise _damaged(Path(folder), "for another model (tensor names or shapes differ from MiniLM's)")
+        w = {k: torch.from_numpy(v.astype(np.float32)) for k, v in arrays.items()}
+        with torch.no_grad():
+            for i in range(FROZEN, cfg.num_hidden_layers):
+                layer = model.encoder.layer[i]
+                for path in PROJECTIONS:
+                    parent, name = parent_of(layer, path)
+                    lin = getattr(parent, name)
+                    lin.weight += (w[f"layer.{i}.{path}.lora_B"] @ w[f"layer.{i}.{path}.lora_A"]) * SCALE
+                for path in NORMS:
+                    parent, name = parent_of(layer, path)
+                    norm = getattr(parent, name)
+                    norm.weight.copy_(w[f"layer.{i}.{path}.weight"])
+                    norm.bias.copy_(w[f"layer.{i}.{path}.bias"])
+        head = torch.nn.Linear(cfg.hidden_size, 2)
+        head.load_state_dict({"weight": w["head.weight"], "bias": w["head.bias"]})
+        self.model, self.head = model.eval(), head.eval()
+        self._lock = threading.Lock()
+        t = self.manifest.get("thresholds") or {}
+        try:   # chosen by bench/calibrate_passage_reader.py; uncalibrated weights never show a short answer
+            self.min_prob = float(t.get("min_prob", 2.0))
+            self.lead_prob = float(t.get("lead_prob", 2.0))
+            self.nil_weight = float(t.get("nil_weight", 0.0))
+        except (TypeError, ValueError):
+            raise _damaged(Path(folder), "damaged (thresholds unreadable)") from None
+
+    def encode(self, question: str, texts: Sequence[str]):
+        """Tokenized (question, text) windows and the mask of each window's text word pieces."""
+        tok = self.tokenizer
+        q = tok(question, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+        if len(q) > MAX_QUESTION_TOKENS:   # the passage must keep room: a long question is cut
+            question = question[:q[MAX_QUESTION_TOKENS - 1][1]]
+        enc = tok([question] * len(texts), list(texts), truncation="only_second", max_length=MAX_TOKENS,
+                  stride=STRIDE, return_overflowing_tokens=True, return_offsets_mapping=True, padding=True,
+                  return_tensors="np")
+        context = np.array([[s == 1 for s in enc.sequence_ids(i)] for i in range(len(enc["input_ids"]))], bool)
+        return enc, context
+
+    def logits(self, question: str, texts: Sequence[str]):
+        """(encoding, text mask, start logits, end logits) of the question with each text."""
+        import torch
+
+        enc, context = self.encode(question, texts)
+        with self._lock, torch.inference_mode():
+            hidden = self.model(input_ids=torch.from_numpy(enc["input_ids"]),
+                                attention_mask=torch.from_numpy(enc["attention_mask"]),
+                                token_type_ids=torch.from_numpy(enc["token_type_ids"])).last_hidden_state
+            out = self.head(hidden).float().numpy()
+        return enc, context, out[..., 0], out[..., 1]
+
+    def read(self, question: str, texts: Sequence[str]) -> list[Reading]:
+        """The best span of each text (over its windows, the most probable span) and its probabilities."""
+        if not texts:
+            return []
+        enc, context, start, end = self.logits(question, texts)
+        best: dict[int, Reading] = {}
+        for w, (i, j, p, null) in enumerate(best_spans(start, end, context)):
+            t = int(enc["overflow_to_sample_mapping"][w])
+            if p == 0.0 and i == 0:
+                r = Reading("", 0, 0, 0.0, null)
+            else:
+                a, b = int(enc["offset_mapping"][w][i][0]), int(enc["offset_mapping"][w][j][1])
+                r = Reading(texts[t][a:b], a, b, p, null)
+            if t not in best or (r.prob, -r.null_prob) > (best[t].prob, -best[t].null_prob):
+                best[t] = r
+        return [best[t] for t in range(len(texts))]
+
+
+def get(folder: Path | str = WEIGHTS_DIR) -> PassageReader:
+    """The reader of folder, loaded once per process."""
+    key = str(Path(folder).resolve())
+    with _LOCK:
+        if key not in _LOADED:
+            _LOADED[key] = PassageReader(folder)
+        return _LOADED[key]

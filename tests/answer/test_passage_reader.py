@@ -1,0 +1,225 @@
+"""The passage reader (rag.answer.passage_reader): loading and shape checks, the span search on hand-made logits,
+the confidence gate, the leading sentence and the "no answer" weight in the extractive answerer, and a smoke
+test of the trained weights on hand-made passages."""
+import json
+import math
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from rag.answer import passage_reader as P
+from rag.answer.extractive import ExtractiveAnswerer
+from rag.config import Config
+from rag.retrieve.retriever import Passage, Sentence
+
+
+def _copy(tmp_path):
+    folder = tmp_path / "passage_reader"
+    shutil.copytree(P.WEIGHTS_DIR, folder)
+    return folder
+
+
+def _one_line_naming_the_command(e, word):
+    msg = str(e.value)
+    assert "\n" not in msg and "bench/train_reader_lora.py" in msg and word in msg
+
+
+def test_missing_weights_give_one_line_error_naming_the_train_command(tmp_path):
+    with pytest.raises(P.PassageReaderError) as e:
+        P.load_weights(tmp_path / "nowhere")
+    _one_line_naming_the_command(e, "missing")
+
+
+def test_damaged_weights_give_one_line_error_naming_the_train_command(tmp_path):
+    folder = _copy(tmp_path)
+    data = (folder / P.WEIGHTS_FILE).read_bytes()
+    (folder / P.WEIGHTS_FILE).write_bytes(b"\xff" * 16 + data[16:300])
+    with pytest.raises(P.PassageReaderError) as e:
+        P.load_weights(folder)
+    _one_line_naming_the_command(e, "damaged")
+
+
+def test_damaged_manifest_is_refused(tmp_path):
+    folder = _copy(tmp_path)
+    (folder / P.MANIFEST_FILE).write_text("{not json")
+    with pytest.raises(P.PassageReaderError) as e:
+        P.load_weights(folder)
+    _one_line_naming_the_command(e, "damaged")
+
+
+def test_weights_whose_shape_differs_from_the_manifest_are_refused(tmp_path):
+    folder = _copy(tmp_path)
+    manifest = json.loads((folder / P.MANIFEST_FILE).read_text())
+    manifest["shapes"]["head.bias"] = [3]
+    (folder / P.MANIFEST_FILE).write_text(json.dumps(manifest))
+    with pytest.raises(P.PassageReaderError, match=r"head\.bias: shape \(2,\), manifest \(3,\)"):
+        P.load_weights(folder)
+
+
+def test_weights_over_the_size_limit_are_refused(tmp_path, monkeypatch):
+    folder = _copy(tmp_path)
+    monkeypatch.setattr(P, "MAX_BYTES", 1000)
+    with pytest.raises(P.PassageReaderError, match="larger than 1000 bytes"):
+        P.load_weights(folder)
+
+
+def test_shipped_weights_are_small_float16_arrays_with_a_manifest():
+    from safetensors.numpy import load_file
+
+    path = P.WEIGHTS_DIR / P.WEIGHTS_FILE
+    assert path.stat().st_size <= 10 * 1024 * 1024
+    assert not path.read_bytes().startswith(b"\x80")   # not a pickle
+    arrays = load_file(str(path))
+    assert {k: tuple(v.shape) for k, v in arrays.items()} == P.expected_shapes()
+    assert {v.dtype for v in arrays.values()} == {np.dtype("float16")}
+    manifest = json.loads((P.WEIGHTS_DIR / P.MANIFEST_FILE).read_text())
+    assert "SQuAD" in manifest["data"] and manifest["command"].startswith(P.TRAIN_COMMAND)
+    assert set(manifest["calibration_articles"]).isdisjoint(manifest["validation_articles"])
+    assert set(manifest["fit_articles"]).isdisjoint(manifest["validation_articles"])
+    assert set(manifest["thresholds"]) == {"min_prob", "lead_prob", "nil_weight"}
+
+
+def test_best_span_is_the_joint_softmax_over_spans_of_the_text_and_no_answer():
+    # word pieces 2 and 3 are the text; position 0 is [CLS] ("no answer")
+    start = np.array([[0.0, 5.0, 1.0, 0.0, 9.0]])
+    end = np.array([[0.0, 5.0, 0.0, 1.0, 9.0]])
+    context = np.array([[False, False, True, True, False]])
+    (i, j, p, null), = P.best_spans(start, end, context)
+    z = math.exp(0) + math.exp(1 + 0) + math.exp(1 + 1) + math.exp(0 + 1)   # null, (2,2), (2,3), (3,3)
+    assert (i, j) == (2, 3)
+    assert p == pytest.approx(math.exp(2) / z) and null == pytest.approx(1 / z)
+
+
+def test_a_window_with_no_text_is_no_answer():
+    (i, j, p, null), = P.best_spans(np.zeros((1, 3)), np.zeros((1, 3)), np.zeros((1, 3), bool))
+    assert (p, null) == (0.0, 1.0)
+
+
+def test_spans_longer_than_the_limit_are_not_candidates(monkeypatch):
+    monkeypatch.setattr(P, "MAX_ANSWER_TOKENS", 2)
+    start = np.array([[0.0, 3.0, 0.0, 0.0]])
+    end = np.array([[0.0, 0.0, 0.0, 3.0]])   # the best pair (1, 3) is three word pieces long
+    (i, j, _, _), = P.best_spans(start, end, np.array([[False, True, True, True]]))
+    assert j - i < 2
+
+
+TEXT = ("The old bridge was built in 1932 by the city. It carried trams for forty years. "
+        "Its designer was Anna Berg, an engineer from Oslo.")
+
+
+class Source:
+    """Sentences of the one hand-made passage, with vectors that make every sentence equally close."""
+
+    def __init__(self, text):
+        rows = [(m.start(), m.group()) for m in re.finditer(r"[^.]+\.", text)]
+        self.rows = [Sentence(i, a + len(t) - len(t.lstrip()), a + len(t), t.strip()) for i, (a, t) in enumerate(rows)]
+
+    def sentences(self, passage):
+        return self.rows
+
+    def sentence_vectors(self, rows):
+        return np.ones((len(rows), 4), np.float32) / 2
+
+    def document_passages(self, doc_id):
+        return []
+
+
+class FixedReader:
+    """Reads one text with a fixed span probability and no-answer probability."""
+
+    def __init__(self, text, prob, *, null=0.1, min_prob=0.5, lead_prob=0.3, nil_weight=0.0):
+        self.text, self.prob, self.null = text, prob, null
+        self.min_prob, self.lead_prob, self.nil_weight = min_prob, lead_prob, nil_weight
+
+    def read(self, question, texts):
+        out = []
+        for t in texts:
+            a = t.find(self.text)
+            out.append(P.Reading(self.text, a, a + len(self.text), self.prob, self.null) if a >= 0
+                       else P.Reading("", 0, 0, 0.0, 1.0))
+        return out
+
+
+def _ask(reader, question="Who designed the old bridge?", text=TEXT, min_score=-10.0, cosine=1.0):
+    passage = Passage(1, 0, "bridge.txt", "Notes", text, 0, len(text), 1.0, 1.0)
+    ans = ExtractiveAnswerer(min_score, reader=reader)
+    return ans.answer(question, cosine * np.ones(4, np.float32) / 2, [passage], Source(text))
+
+
+def test_a_confident_span_is_shown_first_with_its_probability():
+    a = _ask(FixedReader("Anna Berg", 0.8))
+    assert a.short == "Anna Berg" and a.short_prob == 0.8
+    assert TEXT[a.short_start:a.short_end] == "Anna Berg"
+    assert a.text.startswith("Anna Berg\n\n") and "Anna Berg" in a.citations[0].quote
+
+
+def test_a_low_probability_span_is_not_shown():
+    a = _ask(FixedReader("Anna Berg", 0.45))
+    assert a.found and a.short is None and a.short_prob is None
+
+
+def test_the_span_sentence_is_quoted_from_the_lead_probability():
+    # the rules quote only the first sentence (it holds "old", "bridge", "built"; the third is 0.3 behind)
+    q = "Who built the old bridge?"
+    rules = _ask(FixedReader("Anna Berg", 0.2), question=q)
+    assert [c.quote for c in rules.citations] == ["The old bridge was built in 1932 by the city."]
+    led = _ask(FixedReader("Anna Berg", 0.4), question=q)
+    assert led.short is None
+    assert [c.quote for c in led.citations] == ["Its designer was Anna Berg, an engineer from Oslo.",
+                                               "The old bridge was built in 1932 by the city."]
+
+
+def test_yes_no_questions_get_no_short_answer():
+    a = _ask(FixedReader("Anna Berg", 0.99), question="Was the old bridge designed by Anna Berg?")
+    assert a.found and a.short is None
+
+
+def test_the_no_answer_probability_moves_the_not_found_score():
+    sure = _ask(FixedReader("Anna Berg", 0.8, null=0.05, nil_weight=0.5))
+    unsure = _ask(FixedReader("Anna Berg", 0.8, null=0.95, nil_weight=0.5))
+    assert unsure.score == pytest.approx(sure.score - 0.45, abs=1e-5)
+    refused = _ask(FixedReader("Anna Berg", 0.8, null=0.95, nil_weight=0.5), min_score=unsure.score + 0.01)
+    assert not refused.found and refused.short is None
+
+
+# --- the shipped reader on hand-made passages ------------------------------------------------------------
+
+SMOKE = ("The Halden lighthouse was designed by Anna Berg, an engineer from Oslo. It was first lit on "
+         "14 May 1932, after six years of work. The island it stands on had 4,300 residents in 2010.")
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("question,expected", [
+    ("When was the Halden lighthouse first lit?", "14 May 1932"),
+    ("How many residents did the island have in 2010?", "4,300"),
+    ("Who designed the Halden lighthouse?", "Anna Berg"),
+])
+def test_shipped_reader_finds_a_date_a_count_and_a_name(question, expected):
+    r, = P.get().read(question, [SMOKE])
+    assert expected in r.text and len(r.text) <= len(expected) + 12
+    assert SMOKE[r.start:r.end] == r.text and r.prob > r.null_prob
+
+
+@pytest.mark.model
+def test_shipped_reader_gives_a_swapped_fact_less_than_the_fact():
+    reader = P.get()
+    fact, = reader.read("Who designed the Halden lighthouse?", [SMOKE])
+    swapped, = reader.read("Who demolished the Halden lighthouse?", [SMOKE])
+    assert swapped.null_prob > fact.null_prob and swapped.prob < fact.prob
+
+
+@pytest.mark.model
+def test_shipped_reader_is_deterministic():
+    reader = P.get()
+    q = "Who designed the Halden lighthouse?"
+    assert reader.read(q, [SMOKE, TEXT]) == reader.read(q, [SMOKE, TEXT])
+
+
+def test_an_answerer_with_missing_weights_stops_with_the_one_line_error(tmp_path):
+    (tmp_path / "nowhere").mkdir()
+    (tmp_path / "nowhere" / P.WEIGHTS_FILE).write_bytes(b"")
+    with pytest.raises(P.PassageReaderError) as e:
+        _ask(str(tmp_path / "nowhere"))
+    _one_line_naming_the_command(e, "missing")
