@@ -108,6 +108,7 @@ class Resolved:
     question: str        # the question to retrieve and answer with
     depends: bool        # whether it was read against the conversation (then question differs from the typed one)
     antecedent: str | None = None
+    thing: str | None = None   # what "it"/"its" was bound to, if the question had one (the next turn keeps it)
 
 
 @dataclass
@@ -125,6 +126,7 @@ class Turn:
     kind: str | None                    # answer_type(question)
     entities: list[Entity] = field(default_factory=list)
     quoted: tuple[str, ...] = ()        # the sentences its answer quoted, without the short answer and markers
+    thing: Entity | None = None         # what its "it"/"its" was bound to when it was read, if it had one
 
 
 def names(question: str) -> list[str]:
@@ -259,9 +261,10 @@ def _asks_for_noun(question: str) -> set[str]:
     return out
 
 
-def turn_of(question: str, answer_text: str | None, index: int) -> Turn:
+def turn_of(question: str, answer_text: str | None, index: int, thing: str | None = None) -> Turn:
     short = previous_short(answer_text)
-    t = Turn(question, short, answer_type(question), quoted=quoted_sentences(answer_text))
+    t = Turn(question, short, answer_type(question), quoted=quoted_sentences(answer_text),
+             thing=Entity(thing, "thing", index) if thing else None)
     for d in DATE.finditer(question):
         t.entities.append(Entity(d.group(), "date", index))
     for n in names(question):
@@ -404,6 +407,8 @@ def _bind_thing(history: list[Turn]) -> Entity | None:
     ans = next((e for e in last.entities if e.from_answer), None)
     if ans and ans.kind == "thing" and _asks_for_noun(last.question):
         return ans
+    if last.thing and last.thing.text in last.question:   # "it" again: what the last "it" was read as
+        return last.thing
     for kinds in (("thing", "name"), ("place",)):
         for e in last.entities:
             if not e.from_answer and e.kind in kinds:
@@ -494,8 +499,9 @@ def _date_phrase(date: str, matched: str) -> str:
     return f"in {date}"
 
 
-def _substitute(question: str, history: list[Turn], topic: Entity | None = None) -> tuple[str, list[str]]:
-    """Replace the references of the question by their entities; returns (question, what was put in)."""
+def _substitute(question: str, history: list[Turn], topic: Entity | None = None):
+    """Replace the references of the question by their entities (each kind of pronoun once); returns
+    (question, what was put in, what "it"/"its" was read as or None)."""
     bound: list[str] = []
     refs = {m.start() for m in references(question)}
     if topic and topic.kind in ("person", "name"):
@@ -510,21 +516,31 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
     thing = topic if topic and topic.kind != "person" else _bind_thing(history)
     plural = _the(topic.text) if topic and topic.kind != "person" else _bind_plural(history)
 
+    if thing and person and thing.text == person.text and any(
+            m.group().lower() in PERSONAL for m in references(question)):
+        thing = None   # "his translation of it": "it" is not the person "his" is
+    done: set[str] = set()   # the pronoun classes already replaced: a later one stays ("when Luther refused
+    #                          to retract his writings")
+
     def pronoun(m):
         if m.start() not in refs:
             return m.group()
         w = m.group().lower()
         if w in PERSONAL:
-            target, suffix = (person.text if person else None), PERSONAL[w]
+            target, suffix, cls = (person.text if person else None), PERSONAL[w], "person"
         elif w in ("it", "its"):
-            target, suffix = (_the(thing.text) if thing else None), NEUTER[w]
+            target, suffix, cls = (_the(thing.text) if thing else None), NEUTER[w], "thing"
         else:
-            target, suffix = plural, NEUTER[w]
-        if not target:
+            target, suffix, cls = plural, NEUTER[w], "plural"
+        if not target or cls in done:
             return m.group()
+        done.add(cls)
         bound.append(target)
+        if cls == "thing":
+            things.append(thing.text)
         return _possessive(target) if suffix else target
 
+    things: list[str] = []
     q = PRONOUN.sub(pronoun, question)
 
     def then(m):
@@ -537,6 +553,9 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
         if not date:
             return m.group()
         bound.append(date.text)
+        year = re.search(r"\b(\d{3,4})$", date.text)
+        if re.search(r"\byear\b", m.group(), re.I) and year and year.group() != date.text:
+            return _date_phrase(year.group(1), m.group())   # "that year" after "February 7, 2016": 2016
         return _date_phrase(date.text, m.group())
 
     q = THEN.sub(then, q)
@@ -569,7 +588,7 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
         if target:
             bound.append(target)
             q = q[:m.start()] + target + q[m.end():]
-    return q, bound
+    return q, bound, (things[0] if things else None)
 
 
 def _quoted(history: list[Turn], kind: str) -> Entity | None:
@@ -638,8 +657,8 @@ def _ellipsis(question: str, history: list[Turn]) -> str | None:
             return f"{frag}: {prev}"
         rest, aux = split
         prep = frag.split()[0].lower()
-        if rest.split()[-1].lower() == prep:   # "In what city" + "did it take place in" -> "... take place"
-            rest = rest.rsplit(" ", 1)[0]
+        if rest.split()[-1].lower() == prep and len(frag.split()) > 1:
+            frag = _capital(frag.split(" ", 1)[1])   # "In what city" + "did it take place in" -> "What city ..."
         if aux:
             return f"{frag} {rest}?"
         short = history[-1].short
@@ -755,11 +774,11 @@ def resolve_with(question: str, history: list[Turn]) -> Resolved:
     if whole:
         return Resolved(_tidy(whole), True, history[-1].short)
     stripped = LEADING.sub("", q) if LEADING.match(q) else q
-    out, bound = _substitute(stripped, history, topic)
+    out, bound, thing = _substitute(stripped, history, topic)
     out = _tidy(out)
     if not bound:   # nothing found to bind (or "back to X: <a question that names what it asks about>")
         return Resolved(typed, False)
-    return Resolved(out, out != typed.strip(), bound[0])
+    return Resolved(out, out != typed.strip(), bound[0], thing)
 
 
 def resolve(question: str, previous_question: str | None, previous_answer: str | None = None) -> Resolved:
@@ -774,15 +793,16 @@ def resolve_conversation(messages: list[dict]) -> Resolved:
     earlier question read the same way first)."""
     history: list[Turn] = []
     pending: str | None = None
+    thing: str | None = None
     resolved = None
     for m in messages:
         if m.get("role") == "user":
             if pending is not None:
-                history.append(turn_of(pending, None, len(history)))
+                history.append(turn_of(pending, None, len(history), thing))
             resolved = resolve_with(str(m.get("content", "")), history)
-            pending = resolved.question
+            pending, thing = resolved.question, resolved.thing
         elif m.get("role") == "assistant" and pending is not None:
-            history.append(turn_of(pending, str(m.get("content", "")), len(history)))
+            history.append(turn_of(pending, str(m.get("content", "")), len(history), thing))
             pending = None
     if resolved is None:
         return Resolved("", False)

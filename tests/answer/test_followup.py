@@ -233,3 +233,40 @@ def test_two_candidates_of_the_type_leave_the_reference_as_typed():
     r = resolve("What did the mayor say there?", "Where was the treaty signed?",
                 "The treaty was signed in Paris and ratified in London. [1]")
     assert not r.depends and r.question == "What did the mayor say there?"
+
+
+# --- one reading per pronoun, "that year", topic continuity, stranded prepositions -------------------------
+
+def test_that_year_after_a_full_date_takes_its_year_and_that_day_the_date():
+    prev, ans = "When was the final played?", "February 7, 2016\n\nq [1]"
+    assert resolve("What was the final score that year?", prev, ans).question == "What was the final score in 2016?"
+    assert resolve("Who sang the anthem that day?", prev, ans).question == "Who sang the anthem on February 7, 2016?"
+
+
+def test_a_person_is_put_in_once_and_later_pronouns_of_the_person_stay():
+    r = resolve_conversation(conv("Who wrote the Ninety-five Theses?", "Martin Luther\n\nq [1]",
+                                  "What did the Church do when he refused to retract his writings?"))
+    assert r.question == "What did the Church do when Martin Luther refused to retract his writings?"
+
+
+def test_it_is_not_the_person_his_is_in_the_same_question():
+    r = resolve_conversation(conv("What book did Martin Luther translate?", "q [1]",
+                                  "What did his translation of it promote?"))
+    assert r.question == "What did Martin Luther's translation of it promote?"
+
+
+def test_it_keeps_what_the_previous_it_was_read_as():
+    r = resolve_conversation(conv("Where did the black death originate?", "q [1]",
+                                  "How did it reach the Mediterranean and Europe?", "q [1]",
+                                  "How much of the population did it kill?"))
+    assert r.question == "How much of the population did the black death kill?"
+    # a "which <noun>" question answered: the answer is what "it" means next, not the older topic
+    r = resolve_conversation(conv("Where did the black death originate?", "q [1]",
+                                  "Which ship did it reach Sicily on?", "Aurora\n\nq [1]",
+                                  "Who owned it?"))
+    assert r.question == "Who owned Aurora?"
+
+
+def test_wh_fragment_keeps_the_previous_questions_stranded_preposition():
+    r = resolve("And in what city?", "What venue did Super Bowl 50 take place in?", "q [1]")
+    assert r.question == "What city did Super Bowl 50 take place in?"
