@@ -22,8 +22,12 @@ first thing named by the previous question). The previous answer is used only th
 the short answer that led the assistant's message ("Kursk\\n\\n<quote> [1]"), which the
 answer step shows only when it is confident (the learned reader's gate); when it shows
 none, "then"/"that year", "there" and "he/his" may take the one date, place or person
-name of the message's quoted sentences that its question does not name (none, or two
-or more of the type: the reference stays as typed). Entity types come from the question that was
+name of the message's first quoted sentence (the reader's, when it leads), else of all its
+quoted sentences, that its question does not name (none, or two or more of the type: the
+reference stays as typed). Each kind of pronoun is put in once ("when Luther refused to
+retract his writings"); "it" is never the person "he/his" of the same question is, and keeps
+what the previous question's "it" was read as; "that year" after a full date takes its year;
+a one-word name that a quoted sentence gives a role ("the Viking ruler Rollo") is a person. Entity types come from the question that was
 answered (rag.text.evidence.answer_type) and, for names in questions, from their
 form (a date, "in/at/from X", an acronym or an organisation word, two or more
 capitalised words). An ellipsis is rewritten into a whole question from the previous
@@ -88,12 +92,26 @@ ORG_WORDS = {"company", "corporation", "center", "centre", "parliament", "progra
              "services", "service", "system", "theorem", "test", "hypothesis", "problem", "machine", "series",
              "show", "film", "mission", "apollo", "saturn", "lab", "tower", "bridge", "river", "island", "city",
              "state", "county", "region", "republic", "kingdom", "empire", "dynasty", "war", "treaty", "pact",
-             "agreement", "convention", "award", "prize", "media", "broadcasting", "television", "radio"}
+             "agreement", "convention", "award", "prize", "media", "broadcasting", "television", "radio", "duchy"}
 _WH = {"What", "Which", "Who", "Whom", "Whose", "When", "Where", "Why", "How", "Is", "Are", "Was", "Were", "Did",
        "Do", "Does", "Can", "Could", "Name", "In", "On", "At", "After", "Before", "During", "Since", "From", "To",
        "For", "By", "With", "Of", "And", "But", "Also", "Back", "Going", "Besides", "According", "If", "Against",
        "Among", "Between", "Along", "Under", "Over", "Through", "Within", "Without", "Upon", "Into", "About",
        "Around", "Near", "Like", "Unlike", "Despite", "Following", "Prior", "Apart", "Aside", "Toward", "Towards"}
+
+
+ROLES = ("leader", "ruler", "king", "queen", "emperor", "empress", "president", "chancellor", "minister", "general",
+         "commander", "captain", "admiral", "duke", "duchess", "count", "prince", "princess", "bishop", "pope",
+         "cardinal", "priest", "monk", "governor", "mayor", "senator", "founder", "chief", "chieftain", "warlord",
+         "explorer", "writer", "author", "poet", "composer", "painter", "scientist", "philosopher", "theologian",
+         "player", "coach", "singer", "actor", "actress", "director", "father", "mother", "son", "daughter", "wife",
+         "husband", "brother", "sister", "uncle", "nephew")
+ROLE_BEFORE = re.compile(rf"\b(?:{'|'.join(ROLES)})\s+$")   # "the famed Viking ruler Rollo": a person
+
+
+def _called_a_person(name: str, texts) -> bool:
+    """Whether a one-word name ("Rollo") follows a person's role in one of texts ("under their leader Rollo")."""
+    return any(ROLE_BEFORE.search(t[:m.start()]) for t in texts for m in re.finditer(rf"\b{re.escape(name)}\b", t))
 
 
 PLACE_NOUNS = {"region", "city", "country", "town", "state", "area", "place", "island", "county", "province",
@@ -168,13 +186,16 @@ def single_candidate(turn: Turn, kind: str) -> Entity | None:
     """The one entity of kind ("date", "place", "person") in the turn's quoted sentences that its question does
     not name; None when there is none or more than one (then the reference is left as typed)."""
     asked = turn.question.lower()
-    found: list[str] = []
-    for text in turn.quoted:
-        found += _candidates_of(text, kind)
-    found = [f for f in dict.fromkeys(found) if f.lower() not in asked]
-    if kind == "person":   # "Neil Armstrong ... Armstrong": one person
-        found = [f for f in found if not any(f != g and f in g for g in found)]
-    return Entity(found[0], kind, -1, from_answer=True) if len(found) == 1 else None
+    for texts in (turn.quoted[:1], turn.quoted):   # the sentence quoted first (the reader's, when it leads)
+        found: list[str] = []
+        for text in texts:
+            found += _candidates_of(text, kind)
+        found = [f for f in dict.fromkeys(found) if f.lower() not in asked]
+        if kind == "person":   # "Neil Armstrong ... Armstrong": one person
+            found = [f for f in found if not any(f != g and f in g for g in found)]
+        if len(found) == 1:
+            return Entity(found[0], kind, -1, from_answer=True)
+    return None
 
 
 PLACE_BEFORE = re.compile(rf"\b(?:in|at|from|to|near|into|across|outside|inside)\s+(?:the\s+)?"
@@ -205,7 +226,8 @@ def _candidates_of(text: str, kind: str) -> list[str]:
                     and not any(w.lower() in ORG_WORDS - PLACE_NOUNS for w in n.split()) \
                     and not any(ch.isdigit() for ch in n):
                 found.append(n)
-            elif kind == "person" and n_kind == "person" and not _PLACE_PREP.search(text[:span.start]):
+            elif kind == "person" and (n_kind == "person" or n_kind == "name" and ROLE_BEFORE.search(
+                    text[:span.start])) and not _PLACE_PREP.search(text[:span.start]):
                 found.append(n)
     return found
 
@@ -420,11 +442,12 @@ def _bind_thing(history: list[Turn]) -> Entity | None:
         np = _subject_np(last.question)   # "Where did the black death originate?" -> "the black death"
         if np:
             return Entity(np, "thing", len(history) - 1)
-    for e in last.entities:   # a name taken for a person by its form ("Doctor Who") may be a thing
-        if not e.from_answer and e.kind == "person":
+    for e in last.entities:   # a name taken for a person by its form ("Doctor Who") may be a thing; a one-word
+        if not e.from_answer and e.kind == "person" and " " in e.text:   # name an answer called a person is not
             return e
-    if _asks_for(last) and not ans:
-        return None   # "it" is most likely what the previous question asked for, which the answer did not show
+    if _asks_for(last) and not ans and not (last.kind in ("PERSON", "AUTHOR") or re.match(
+            r"\s*(?:\w+\s+)?whom?\b", last.question, re.I)):
+        return None   # "it" is most likely the thing the previous question asked for, which the answer did not show
     return _find(history[:-1], ("thing", "name"))
 
 
@@ -764,6 +787,11 @@ def resolve_with(question: str, history: list[Turn]) -> Resolved:
     q = question.strip()
     if not history or not q or not depends(q):
         return Resolved(typed, False)
+    quoted = [text for t in history for text in t.quoted]
+    for t in history:   # a one-word name that an answer called a person ("the Viking ruler Rollo") is one
+        for e in t.entities:
+            if e.kind == "name" and " " not in e.text and _called_a_person(e.text, quoted):
+                e.kind = "person"
     topic = None
     m = RETURN.match(q)
     if m:

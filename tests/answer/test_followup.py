@@ -270,3 +270,33 @@ def test_it_keeps_what_the_previous_it_was_read_as():
 def test_wh_fragment_keeps_the_previous_questions_stranded_preposition():
     r = resolve("And in what city?", "What venue did Super Bowl 50 take place in?", "q [1]")
     assert r.question == "What city did Super Bowl 50 take place in?"
+
+
+def test_a_one_word_name_an_answer_calls_a_person_is_a_person():
+    r = resolve_conversation(conv("Who was the Norse leader?",
+                                  "They came from Denmark under their leader Rollo, who swore fealty. [1]",
+                                  "What century did his people gain their identity?"))
+    assert r.question == "What century did Rollo's people gain their identity?"
+
+
+def test_it_after_a_who_question_is_an_earlier_thing_not_the_person_named():
+    r = resolve_conversation(conv("When was the Duchy of Normandy founded?",
+                                  "In 911, the famed Viking ruler Rollo founded it. [1]",
+                                  "Who did Rollo sign the treaty with that year?",
+                                  "The documents do not contain an answer to this question.",
+                                  "What river bounded it?"))
+    assert r.question == "What river bounded the Duchy of Normandy?"
+    # without an answer calling Rollo a person, the one-word name stays the nearest thing
+    r = resolve_conversation(conv("When was the Duchy of Normandy founded?", "In 911. [1]",
+                                  "Where is Rouen?", "q [1]", "How big is it?"))
+    assert r.question == "How big is Rouen?"
+
+
+def test_the_sentence_quoted_first_is_read_first_for_the_one_entity_of_its_type():
+    answer = "The treaty was signed on 4 May 1911 in Paris. [1] A second accord followed in 1913. [2]"
+    assert resolve("Who was president that year?", "When was the treaty signed?", answer).question == \
+        "Who was president in 1911?"
+    # two dates in the sentence quoted first, and more after: the reference stays as typed
+    answer = "It was drafted in 1909 and signed in 1911. [1] A second accord followed in 1913. [2]"
+    r = resolve("Who was president that year?", "When was the treaty signed?", answer)
+    assert r.question == "Who was president that year?" and not r.depends
