@@ -35,6 +35,8 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from rag.answer import passage_reader as P  # noqa: E402
+from rag.answer import short_answer  # noqa: E402
+from rag.text.evidence import answer_type  # noqa: E402
 from rag.answer.extractive import READ_PASSAGES, passage_reading  # noqa: E402
 from rag.evaluation.metrics import auroc, contains_answer, squad_em_f1  # noqa: E402
 
@@ -51,8 +53,11 @@ def _rag(folder: Path):
 
 def records(folder: Path, items: list[tuple[str, str, list[str], bool]], reader) -> list[dict]:
     """Per (query id, question, gold answers, impossible): what the thresholds are chosen from."""
+    from rag.answer import span_reader
+
     rag, _ = _rag(folder)
     ans = rag.answerer
+    span = span_reader.get()
     out, t0 = [], time.perf_counter()
     for b in range(0, len(items), 64):
         batch = items[b:b + 64]
@@ -74,9 +79,26 @@ def records(folder: Path, items: list[tuple[str, str, list[str], bool]], reader)
             holder = got.holder.sentence.text if got.holder is not None else None
             lead = [holder] + [t for t in rules if t != holder][:1] if holder else rules
             f1 = max((squad_em_f1(r.text, [g])[1] for g in gold), default=0.0) if r.text else 0.0
+            agree = False
+            if got.holder is not None and r.text:
+                h = got.holder
+                a = got.passage.start + r.start - h.sentence.start
+                rule = h.short or short_answer.phrase(question, h.sentence.text,
+                                                      any_question=answer_type(question) is not None)
+                agree = rule is not None and rule.start < a + len(r.text) and a < rule.end
+            sp = ans.read(question, cands, ev, sel, reader=span)   # the span reader's best span, for agreement
+            sp_text, sp_prob, both = "", 0.0, False
+            if sp is not None:
+                sp_text, sp_prob = sp[1].text, float(sp[2])
+                if r.text and got.holder is not None and sp[0] is got.holder:
+                    a = got.passage.start + r.start - got.holder.sentence.start
+                    both = sp[1].start < a + len(r.text) and a < sp[1].end
+            sp_f1 = max((squad_em_f1(sp_text, [g])[1] for g in gold), default=0.0) if sp_text else 0.0
             out.append({"id": qid, "gold": gold, "impossible": impossible, "evidence": float(ev.max()),
+                        "span_text": sp_text, "span_prob": sp_prob, "span_f1": sp_f1, "both": both,
                         "prob": r.prob, "p_answer": got.p_answer, "span": r.text, "f1": f1,
-                        "in_holder": holder is not None,
+                        "in_holder": holder is not None, "agree": agree, "typed": answer_type(question),
+                        "question": question,
                         "rules_contain": bool(gold) and contains_answer(" ".join(rules), gold),
                         "lead_contain": bool(gold) and contains_answer(" ".join(lead), gold)})
         print(f"  {b + len(batch)}/{len(items)} {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
@@ -92,7 +114,29 @@ def choose(v1: list[dict], v2: list[dict], min_score: float) -> dict:
         gate_table.append({"min_prob": float(t), "shown": len(shown), "right": round(right, 4)})
         if len(shown) >= MIN_SHOWN and right >= TARGET_PRECISION:
             min_prob = float(t)
-    shown = [r for r in ok if r["prob"] >= min_prob]
+    from rag.answer import span_reader
+
+    span_min = span_reader.get().min_prob
+
+    def union(t):   # what rag.answer.extractive shows: (right?) per shown short answer
+        out = []
+        for r in v1:
+            if r.get("none"):
+                continue
+            if r["span"] and r["in_holder"] and (r["prob"] >= min_prob or (r["both"] and r["prob"] >= t)):
+                out.append(r["f1"] > 0)
+            elif r["span_prob"] >= span_min:
+                out.append(r["span_f1"] > 0)
+        return out
+
+    agree_prob, agree_table = 2.0, []
+    for t in np.round(np.arange(0.95, 0.0, -0.05), 2):
+        got = union(t)
+        right = float(np.mean(got)) if got else 0.0
+        agree_table.append({"agree_prob": float(t), "shown": len(got), "right": round(right, 4)})
+        if len(got) >= MIN_SHOWN and right >= TARGET_PRECISION:
+            agree_prob = float(t)
+    shown = union(agree_prob)
     answerable = [r for r in v1 if not r.get("none")]
     lead_table = []
     for t in np.round(np.arange(0.0, 1.0001, 0.05), 2):
@@ -113,13 +157,14 @@ def choose(v1: list[dict], v2: list[dict], min_score: float) -> dict:
     fine = [t for t in nil_table if t["answered"] >= min(0.90, nil_table[0]["answered"] - 0.02)] or nil_table[:1]
     nil = max(fine, key=lambda t: (t["balanced_accuracy"], -t["w"]))
     return {
-        "thresholds": {"min_prob": round(float(min_prob), 4), "lead_prob": -neg_t, "nil_weight": nil["w"]},
+        "thresholds": {"min_prob": round(float(min_prob), 4), "agree_prob": agree_prob, "lead_prob": -neg_t,
+                       "nil_weight": nil["w"]},
         "calibration": {
-            "gate": gate_table,
+            "gate": gate_table, "gate_with_agreement": agree_table, "span_reader_min_prob": span_min,
             "squad_questions": len(v1), "best_span_f1": round(float(np.mean([r.get("f1", 0.0) for r in v1])), 4),
             "best_span_em_like_f1_1": round(float(np.mean([r.get("f1", 0.0) >= 0.999 for r in v1])), 4),
             "shown": round(len(shown) / max(1, len(v1)), 4),
-            "shown_right": round(float(np.mean([r["f1"] > 0 for r in shown])) if shown else 0.0, 4),
+            "shown_right": round(float(np.mean(shown)) if shown else 0.0, 4),
             "containment_rules": round(float(np.mean([r["rules_contain"] for r in answerable])), 4),
             "containment_with_lead": round(contain, 4),
             "squad2_questions": len(v2), "squad2_nil": nil,

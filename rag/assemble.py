@@ -65,7 +65,7 @@ def live_index(config: Config, embed: EmbeddingModel | None = None) -> LiveIndex
 
 
 def extractive_answerer(config: Config) -> ExtractiveAnswerer:
-    """The offline, deterministic answer step (the default), with the learned span reader unless config.reader is off."""
+    """The offline, deterministic answer step (the default), with the learned readers unless config.reader is off."""
     return ExtractiveAnswerer(config.min_score, reader="default" if config.reader else None)
 
 

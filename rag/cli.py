@@ -455,7 +455,7 @@ def cmd_eval(args) -> int:
 
 def _reader_flag(p) -> None:
     p.add_argument("--no-reader", dest="reader", action="store_const", const=False, default=None,
-                   help="answer with the rules alone, without the learned span reader ($RAG_READER=0)")
+                   help="answer with the rules alone, without the learned readers ($RAG_READER=0)")
 
 
 def _articles(value: str) -> set[str]:
@@ -683,7 +683,7 @@ def parser() -> argparse.ArgumentParser:
     _reader_flag(p)
     p.add_argument("--articles", metavar="SPLIT|TITLES",
                    help="only questions of these SQuAD articles: 'validation' or 'train' (the reader's split, "
-                        "rag/models/span_reader/manifest.json) or comma-separated titles as in paragraph ids")
+                        "rag/answer/models/passage_reader/manifest.json) or comma-separated titles as in paragraph ids")
     p.add_argument("--conversations", metavar="FILE",
                    help="two-turn conversations to measure follow-up accuracy (e.g. bench/conversations.jsonl)")
     p.add_argument("--no-abstention", action="store_true",

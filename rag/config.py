@@ -148,8 +148,8 @@ class Config:
     # Calibrated on SQuAD dev, article removed and one-document corpora, with
     # bench/calibrate_threshold.py (README, "Answer sentences and the not-found rule").
     min_score: float = 0.58
-    # The learned span reader (rag.answer.span_reader) picks and gates the short answer and joins the not-found
-    # score (rag.answer.extractive); on by default. $RAG_READER=0 or --no-reader: the rules alone.
+    # The learned readers (rag.answer.passage_reader, with rag.answer.span_reader's "no answer" model) pick
+    # and gate the short answer and join the not-found score (rag.answer.extractive); on by default. $RAG_READER=0 or --no-reader: the rules alone.
     reader: bool = dataclasses.field(
         default_factory=lambda: os.environ.get("RAG_READER", "1").strip().lower() not in ("0", "off", "false", "no"))
     max_question_chars: int = 1000

@@ -20,16 +20,19 @@ depends on statistics of the indexed corpus, so the threshold means the same
 on one document or thousands. "Summarize X", comparisons and yes/no questions
 take their sentences from rag.answer.multi_sentence. Does not paraphrase or generate text.
 
-The learned reader (rag.answer.span_reader: logistic regressions over candidate spans) reads
-the top READER_SENTENCES sentences by the select score. Its best span is the short
-answer (``Answer.short``, with ``short_prob``, the reader's gate probability that the
-span is right) only when that probability reaches the reader's ``min_prob`` (chosen on
-its training articles so that shown short answers are right 85% of the time); the
-span's sentence then leads the quote. Yes/no questions get no short answer. Its "no
-answer" model adds ``nil_weight * (P(answered) - 0.5)`` to the evidence score before
-the not-found threshold (one threshold). Missing or damaged reader weights raise
-rag.answer.span_reader.SpanReaderError naming the training command; ``reader=None`` gives
-the rules-only answerer (the rules' short answers, ungated; evidence score alone).
+The default reader is the passage reader (rag.answer.passage_reader: MiniLM reading the question
+with each of the first READ_PASSAGES passages). Its best span's sentence leads the quote from the
+reader's ``lead_prob``. Its span is the short answer (``Answer.short``, with ``short_prob``, the span's
+probability) from its ``min_prob``, or from ``agree_prob`` when the span reader's best span (``nil_reader``)
+lies in the same sentence and overlaps it; else the span reader's span when its own gate passes
+(its ``min_prob``; that span's sentence is then quoted too). The thresholds are chosen on held-out
+training articles so that shown short answers are right at least 85% of the time. Yes/no questions get no short answer. The not-found score
+adds ``nil_weight * (P(answered) - 0.5)`` for the passage reader and for the span reader's "no answer"
+model (``nil_reader``), before the one threshold. ``reader="span"`` is the earlier span reader
+(rag.answer.span_reader: logistic regressions over candidate spans of the top READER_SENTENCES
+sentences, gated the same way). Missing or damaged reader weights raise the reader's error naming
+its training command; ``reader=None`` gives the rules-only answerer (the rules' short answers,
+ungated; evidence score alone).
 When the leading sentence is a "Label: value" statement (a table or spreadsheet row, a
 slide bullet) and the question names one of its labels, that label's value is the short
 answer instead of the reader's span (rag.answer.short_answer.field_value; ``short_prob`` None).
@@ -109,13 +112,16 @@ class ExtractiveAnswerer(Answerer):
     """Answer by quoting sentences; see the module docstring."""
 
     def __init__(self, min_score: float, *, evidence_weights=EVIDENCE_WEIGHTS, select_weights=SELECT_WEIGHTS,
-                 margin: float = SECOND_SENTENCE_MARGIN, reader="default", short_min_prob: float | None = None):
+                 margin: float = SECOND_SENTENCE_MARGIN, reader="default", short_min_prob: float | None = None,
+                 nil_reader="default"):
         """reader: "default" (the shipped rag.answer.span_reader weights, loaded on first use), a folder of
         span reader weights, an object with rag.answer.span_reader.SpanReader's ``best`` and ``min_prob``,
         or None (rules only). short_min_prob: the probability from which the reader's span is shown
-        (None: the reader's own ``min_prob``)."""
+        (None: the reader's own ``min_prob``). nil_reader: with the passage reader, the span reader whose
+        "no answer" model joins the not-found score ("default": the shipped one; None: none)."""
         self.min_score, self.margin = min_score, margin
         self._reader = reader
+        self._nil_reader = nil_reader
         self.short_min_prob = short_min_prob
         self.evidence_weights = np.asarray(evidence_weights, np.float32)
         self.select_weights = np.asarray(select_weights, np.float32)
@@ -147,12 +153,22 @@ class ExtractiveAnswerer(Answerer):
             self._reader = span_reader.get(self._reader)
         return self._reader
 
-    def read(self, question: str, cands, evidence, select):
+    @property
+    def nil_reader(self):
+        """The span reader whose "no answer" model the passage reader's answers use (loaded on first use)."""
+        if self._nil_reader is None or hasattr(self._nil_reader, "has_answer"):
+            return self._nil_reader
+        from rag.answer import span_reader
+
+        self._nil_reader = span_reader.get() if self._nil_reader == "default" else span_reader.get(self._nil_reader)
+        return self._nil_reader
+
+    def read(self, question: str, cands, evidence, select, reader=None):
         """(candidate, span, probability, logit) of the reader's best span in the top READER_SENTENCES
         sentences by the select score; None without a reader or a span."""
         from rag.answer.span_reader import SentenceIn
 
-        reader = self.reader
+        reader = self.reader if reader is None else reader
         if reader is None or not cands:
             return None
         order = np.argsort(-select, kind="stable")[:READER_SENTENCES]
@@ -166,7 +182,7 @@ class ExtractiveAnswerer(Answerer):
         span, prob, logit = got
         return cands[order[span.sentence]], span, prob, logit
 
-    def has_answer(self, question: str, cands, feats, evidence, select, got) -> float:
+    def has_answer(self, question: str, cands, feats, evidence, select, got, reader=None) -> float:
         """The reader's probability that the passages answer the question (rag.answer.span_reader.nil_features
         of the best sentence by the select score and of the reader's best span ``got``)."""
         from rag.answer.span_reader import nil_features
@@ -175,7 +191,7 @@ class ExtractiveAnswerer(Answerer):
         top = cands[k]
         row = nil_features(question, top.sentence.text, top.passage.text, top.passage.title, evidence,
                            float(select[k]), float(feats[k, 0]), got[2], got[3])
-        return self.reader.has_answer(row)
+        return (self.reader if reader is None else reader).has_answer(row)
 
     def score(self, question: str, qvec: np.ndarray, passages: Sequence[Passage], source: SentenceSource):
         """(candidates, evidence scores, selection scores)."""
@@ -194,12 +210,18 @@ class ExtractiveAnswerer(Answerer):
         cands, feats = self.features(question, qvec, passages, source)
         evidence, select = feats @ self.evidence_weights, feats @ self.select_weights
         best = float(evidence.max()) if len(cands) else 0.0
-        reading = None
+        reading = spans = None
         if self.reader is not None and hasattr(self.reader, "read"):   # the passage reader
             got = None
             reading = passage_reading(self.reader, question, cands, passages) if cands else None
             if reading is not None:
                 best += self.reader.nil_weight * (reading.p_answer - 0.5)
+            nil = self.nil_reader   # the span reader: its "no answer" model and its span, for agreement
+            if nil is not None and cands:
+                spans = self.read(question, cands, evidence, select, reader=nil)
+                if spans is not None and nil.nil_weight:
+                    best += nil.nil_weight * (self.has_answer(question, cands, feats, evidence, select, spans,
+                                                              reader=nil) - 0.5)
         else:
             got = self.read(question, cands, evidence, select) if cands else None
             if got is not None and self.reader.nil_weight:
@@ -221,15 +243,25 @@ class ExtractiveAnswerer(Answerer):
             if span is not None:
                 a = top.sentence.start + span.start
                 short = (span.text, top.passage.doc_id, a, a + len(span.text), None)
-        elif reading is not None and kind != "yes/no":
+        elif (reading is not None and kind != "yes/no"
+              and short_answer.field_value(question, picked[0].sentence.text) is None):
+            # (a "Label: value" row the question names by its key and column keeps the lead: see below)
             min_prob = self.reader.min_prob if self.short_min_prob is None else self.short_min_prob
             r, holder = reading.reading, reading.holder
             if holder is not None and r.prob >= self.reader.lead_prob:   # the span's sentence is quoted first
                 picked = [holder] + [c for c in picked if c is not holder][:1]
                 led = True
-            if r.text and holder is not None and r.prob >= min_prob:
+            agree = (spans is not None and holder is not None and spans[0] is holder
+                     and r.prob >= self.reader.agree_prob and _overlap(reading, spans[1]))
+            if r.text and holder is not None and (r.prob >= min_prob or agree):
                 a = reading.passage.start + r.start
                 short = (r.text, reading.passage.doc_id, a, a + len(r.text), round(float(r.prob), 4))
+            elif spans is not None and spans[2] >= self.nil_reader.min_prob:   # the span reader's gate
+                holder, span, prob, _ = spans
+                a = holder.sentence.start + span.start
+                short = (span.text, holder.passage.doc_id, a, a + len(span.text), round(float(prob), 4))
+                if holder not in picked:
+                    picked = picked[:1] + [holder]
         elif kind != "yes/no" and reading is None:
             min_prob = self.reader.min_prob if self.short_min_prob is None else self.short_min_prob
             if got is not None and got[2] >= min_prob:
@@ -255,7 +287,7 @@ class ExtractiveAnswerer(Answerer):
 
 @dataclass(frozen=True)
 class PassageReading:
-    """The passage reader's best span over the passages it read: the reading, its passage, the quotable
+    """The passage reader's chosen span over the passages it read: the reading, its passage, the quotable
     sentence (candidate) holding the span's start (None when it is in a heading or a fragment), and the
     reader's probability that some passage read answers the question (1 - the least no-answer probability)."""
     reading: object
@@ -264,13 +296,22 @@ class PassageReading:
     p_answer: float
 
 
+def _overlap(reading: PassageReading, span) -> bool:
+    """Whether the passage reader's span and the span reader's span (in the same sentence) overlap."""
+    a = reading.passage.start + reading.reading.start - reading.holder.sentence.start
+    return span.start < a + len(reading.reading.text) and a < span.end
+
+
 def passage_reading(reader, question: str, cands: Sequence[Candidate], passages: Sequence[Passage]):
-    """The passage reader's reading of the first READ_PASSAGES passages (rag.answer.passage_reader), or None."""
+    """The passage reader's reading of the first READ_PASSAGES passages (rag.answer.passage_reader): the best
+    span of the passage with the least no-answer probability; None when nothing was read."""
     top = list(passages[:READ_PASSAGES])
     readings = reader.read(question, [p.text for p in top])
     if not readings:
         return None
-    k = max(range(len(readings)), key=lambda i: (readings[i].prob, -i))
+    # the passage the reader is surest holds an answer (span probabilities are per passage, not comparable
+    # across passages: a lone date in an unrelated passage can outscore one of several in the right one)
+    k = min(range(len(readings)), key=lambda i: (readings[i].null_prob, i))
     r, passage = readings[k], top[k]
     holder = None
     if r.text:

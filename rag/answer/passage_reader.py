@@ -10,7 +10,8 @@ MAX_ANSWER_TOKENS word pieces of the passage gives the best span's probability a
 probability.
 
 The manifest's thresholds (bench/calibrate_passage_reader.py chooses them on held-out training
-articles) say when rag.answer.extractive shows the best span as the short answer (``min_prob``),
+articles) say when rag.answer.extractive shows the best span as the short answer (``min_prob``; ``agree_prob``
+when the span reader's span agrees),
 lets its sentence lead the quote (``lead_prob``) and how much the no-answer probability moves the
 not-found score (``nil_weight``).
 
@@ -198,6 +199,7 @@ class PassageReader:
         try:   # chosen by bench/calibrate_passage_reader.py; uncalibrated weights never show a short answer
             self.min_prob = float(t.get("min_prob", 2.0))
             self.lead_prob = float(t.get("lead_prob", 2.0))
+            self.agree_prob = float(t.get("agree_prob", 2.0))
             self.nil_weight = float(t.get("nil_weight", 0.0))
         except (TypeError, ValueError):
             raise _damaged(Path(folder), "damaged (thresholds unreadable)") from None

@@ -78,7 +78,7 @@ def test_shipped_weights_are_small_float16_arrays_with_a_manifest():
     assert "SQuAD" in manifest["data"] and manifest["command"].startswith(P.TRAIN_COMMAND)
     assert set(manifest["calibration_articles"]).isdisjoint(manifest["validation_articles"])
     assert set(manifest["fit_articles"]).isdisjoint(manifest["validation_articles"])
-    assert set(manifest["thresholds"]) == {"min_prob", "lead_prob", "nil_weight"}
+    assert set(manifest["thresholds"]) == {"min_prob", "agree_prob", "lead_prob", "nil_weight"}
 
 
 def test_best_span_is_the_joint_softmax_over_spans_of_the_text_and_no_answer():
@@ -129,9 +129,9 @@ class Source:
 class FixedReader:
     """Reads one text with a fixed span probability and no-answer probability."""
 
-    def __init__(self, text, prob, *, null=0.1, min_prob=0.5, lead_prob=0.3, nil_weight=0.0):
+    def __init__(self, text, prob, *, null=0.1, min_prob=0.5, lead_prob=0.3, nil_weight=0.0, agree_prob=0.35):
         self.text, self.prob, self.null = text, prob, null
-        self.min_prob, self.lead_prob, self.nil_weight = min_prob, lead_prob, nil_weight
+        self.min_prob, self.lead_prob, self.nil_weight, self.agree_prob = min_prob, lead_prob, nil_weight, agree_prob
 
     def read(self, question, texts):
         out = []
@@ -142,9 +142,9 @@ class FixedReader:
         return out
 
 
-def _ask(reader, question="Who designed the old bridge?", text=TEXT, min_score=-10.0, cosine=1.0):
+def _ask(reader, question="Who designed the old bridge?", text=TEXT, min_score=-10.0, cosine=1.0, nil_reader=None):
     passage = Passage(1, 0, "bridge.txt", "Notes", text, 0, len(text), 1.0, 1.0)
-    ans = ExtractiveAnswerer(min_score, reader=reader)
+    ans = ExtractiveAnswerer(min_score, reader=reader, nil_reader=nil_reader)
     return ans.answer(question, cosine * np.ones(4, np.float32) / 2, [passage], Source(text))
 
 
@@ -182,6 +182,47 @@ def test_the_no_answer_probability_moves_the_not_found_score():
     assert unsure.score == pytest.approx(sure.score - 0.45, abs=1e-5)
     refused = _ask(FixedReader("Anna Berg", 0.8, null=0.95, nil_weight=0.5), min_score=unsure.score + 0.01)
     assert not refused.found and refused.short is None
+
+
+class FixedNil:
+    """A span reader whose "no answer" model gives a fixed probability of an answer and whose best span is a
+    fixed text (in whichever sentence holds it) with a fixed gate probability."""
+
+    def __init__(self, has=0.5, nil_weight=0.4, text="The", prob=0.5, min_prob=0.8):
+        self.has, self.nil_weight, self.text, self.prob, self.min_prob = has, nil_weight, text, prob, min_prob
+
+    def best(self, question, sentences):
+        from rag.answer.span_reader import Span
+
+        for i, s in enumerate(sentences):
+            if self.text in s.text:
+                a = s.text.index(self.text)
+                return Span(i, a, a + len(self.text), self.text), self.prob, 0.0
+        return None
+
+    def has_answer(self, row):
+        return self.has
+
+
+def test_the_span_reader_no_answer_model_joins_the_not_found_score():
+    sure = _ask(FixedReader("Anna Berg", 0.8), nil_reader=FixedNil(0.95))
+    unsure = _ask(FixedReader("Anna Berg", 0.8), nil_reader=FixedNil(0.05))
+    alone = _ask(FixedReader("Anna Berg", 0.8))
+    assert sure.score == pytest.approx(alone.score + 0.4 * 0.45, abs=1e-5)
+    assert unsure.score == pytest.approx(alone.score - 0.4 * 0.45, abs=1e-5)
+
+
+def test_an_unsure_span_is_shown_when_the_span_reader_agrees():
+    # 0.4 is under min_prob (0.5) but over agree_prob (0.35); the span reader's own gate (0.8) is not passed
+    assert _ask(FixedReader("Anna Berg", 0.4), nil_reader=FixedNil(text="Anna Berg", prob=0.1)).short == "Anna Berg"
+    assert _ask(FixedReader("Anna Berg", 0.4), nil_reader=FixedNil(text="Oslo", prob=0.1)).short is None
+    assert _ask(FixedReader("Anna Berg", 0.3), nil_reader=FixedNil(text="Anna Berg", prob=0.1)).short is None
+
+
+def test_the_span_reader_span_is_shown_when_its_own_gate_passes():
+    a = _ask(FixedReader("Anna Berg", 0.2), nil_reader=FixedNil(text="Oslo", prob=0.9))
+    assert a.short == "Oslo" and a.short_prob == 0.9 and TEXT[a.short_start:a.short_end] == "Oslo"
+    assert any("Oslo" in c.quote for c in a.citations)
 
 
 # --- the shipped reader on hand-made passages ------------------------------------------------------------
@@ -223,3 +264,25 @@ def test_an_answerer_with_missing_weights_stops_with_the_one_line_error(tmp_path
     with pytest.raises(P.PassageReaderError) as e:
         _ask(str(tmp_path / "nowhere"))
     _one_line_naming_the_command(e, "missing")
+
+
+class TwoPassageReader(FixedReader):
+    """A lone date in an unrelated passage gets the higher span probability, but also the higher no-answer one."""
+
+    def read(self, question, texts):
+        return [P.Reading("1932", t.find("1932"), t.find("1932") + 4, 0.4, 0.02) if "bridge" in t
+                else P.Reading("1949", t.find("1949"), t.find("1949") + 4, 0.8, 0.3) for t in texts]
+
+
+def test_the_span_comes_from_the_passage_surest_to_hold_an_answer():
+    other = "The harbour of Coldwell opened in 1949."
+    passages = [Passage(1, 0, "harbour.txt", "Notes", other, 0, len(other), 2.0, 1.0),
+                Passage(2, 1, "bridge.txt", "Notes", TEXT, 0, len(TEXT), 1.0, 1.0)]
+    ans = ExtractiveAnswerer(-10.0, reader=TwoPassageReader("", 0.0, min_prob=0.3), nil_reader=None)
+
+    class Both(Source):
+        def sentences(self, passage):   # each passage's own sentences, with rows of their own
+            return [Sentence(r.row + 100 * passage.chunk, r.start, r.end, r.text) for r in Source(passage.text).rows]
+
+    a = ans.answer("When was the old bridge built?", np.ones(4, np.float32) / 2, passages, Both(TEXT))
+    assert a.short == "1932" and a.short_doc == "bridge.txt" and a.citations[0].quote.startswith("The old bridge")
