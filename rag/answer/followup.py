@@ -435,13 +435,15 @@ def _bind_thing(history: list[Turn]) -> Entity | None:
         for e in last.entities:
             if not e.from_answer and e.kind in kinds:
                 return e
-    if ans and ans.kind in ("thing", "place"):
+    if ans and ans.kind == "thing":
         return ans
     if re.match(r"\s*(?:where|when|how|why)\s+(?:\w+\s+)?(?:is|was|are|were|did|does|do|has|have|had)\b",
                 last.question, re.I):
-        np = _subject_np(last.question)   # "Where did the black death originate?" -> "the black death"
-        if np:
+        np = _subject_np(last.question)   # "Where did the black death originate?" -> "the black death", not
+        if np:                            # the place answered ("there" is that)
             return Entity(np, "thing", len(history) - 1)
+    if ans and ans.kind == "place":
+        return ans
     for e in last.entities:   # a name taken for a person by its form ("Doctor Who") may be a thing; a one-word
         if not e.from_answer and e.kind == "person" and " " in e.text:   # name an answer called a person is not
             return e

@@ -301,3 +301,13 @@ def test_the_sentence_quoted_first_is_read_first_for_the_one_entity_of_its_type(
     answer = "It was drafted in 1909 and signed in 1911. [1] A second accord followed in 1913. [2]"
     r = resolve("Who was president that year?", "When was the treaty signed?", answer)
     assert r.question == "Who was president that year?" and not r.depends
+
+
+def test_it_after_a_where_question_is_its_subject_not_the_place_answered():
+    r = resolve("How did it reach Europe?", "Where did the black death originate?",
+                "arid plains of Central Asia\n\nq [1]")
+    assert r.question == "How did the black death reach Europe?"
+    # "there" is the place answered
+    r = resolve("What trade routes ran there?", "Where did the black death originate?",
+                "arid plains of Central Asia\n\nq [1]")
+    assert r.question == "What trade routes ran in the arid plains of Central Asia?"
