@@ -440,7 +440,7 @@ def _bind_thing(history: list[Turn]) -> Entity | None:
     if re.match(r"\s*(?:where|when|how|why)\s+(?:\w+\s+)?(?:is|was|are|were|did|does|do|has|have|had)\b",
                 last.question, re.I):
         np = _subject_np(last.question)   # "Where did the black death originate?" -> "the black death", not
-        if np:                            # the place answered ("there" is that)
+        if np and not _plural(np.split()[-1]):   # the place answered ("there" is that); "it" is not "the troops"
             return Entity(np, "thing", len(history) - 1)
     if ans and ans.kind == "place":
         return ans
@@ -451,6 +451,11 @@ def _bind_thing(history: list[Turn]) -> Entity | None:
             r"\s*(?:\w+\s+)?whom?\b", last.question, re.I)):
         return None   # "it" is most likely the thing the previous question asked for, which the answer did not show
     return _find(history[:-1], ("thing", "name"))
+
+
+def _plural(word: str) -> bool:
+    w = word.lower()
+    return w.endswith("s") and not w.endswith(("ss", "us", "is", "ous")) or w in ("people", "men", "women", "children")
 
 
 def _asks_for(turn: Turn) -> bool:

@@ -311,3 +311,7 @@ def test_it_after_a_where_question_is_its_subject_not_the_place_answered():
     r = resolve("What trade routes ran there?", "Where did the black death originate?",
                 "arid plains of Central Asia\n\nq [1]")
     assert r.question == "What trade routes ran in the arid plains of Central Asia?"
+    # a plural subject is not what "it" is: the place answered is
+    r = resolve("Who occupied part of it last summer?", "Where were most of the North Korean troops deployed?",
+                "Kursk\n\nq [1]")
+    assert r.question == "Who occupied part of Kursk last summer?"
