@@ -295,6 +295,10 @@ def turn_of(question: str, answer_text: str | None, index: int, thing: str | Non
             # "the Apollo 11 mission": the name with the noun it modifies
             m = re.search(rf"\bthe\s+{re.escape(n)}\s+([a-z]+)\b", question)
             text = f"the {n} {m.group(1)}" if m and m.group(1) in ORG_WORDS else n
+            # "the word Norman", "the ship Aurora": the name with the common noun it stands beside
+            m = re.search(rf"\bthe\s+([a-z]{{3,}})\s+{re.escape(n)}\b", question)
+            if text == n and m and m.group(1) not in FUNCTION | AUX and m.group(1) not in ROLES:
+                text = f"the {m.group(1)} {n}"
             t.entities.append(Entity(text, "thing" if text != n else kind, index))
     if short:
         t.entities.insert(0, Entity(short, _kind_of_answer(question, short), index, from_answer=True))

@@ -315,3 +315,12 @@ def test_it_after_a_where_question_is_its_subject_not_the_place_answered():
     r = resolve("Who occupied part of it last summer?", "Where were most of the North Korean troops deployed?",
                 "Kursk\n\nq [1]")
     assert r.question == "Who occupied part of Kursk last summer?"
+
+
+def test_a_name_keeps_the_common_noun_beside_it():
+    r = resolve("When was its Latin version first recorded?", "What is the original meaning of the word Norman?",
+                "q [1]")
+    assert r.question == "When was the word Norman's Latin version first recorded?"
+    # a role beside a name is not kept: "the leader Rollo" is Rollo
+    r = resolve("When did he die?", "What did the leader Rollo swear?", "q [1]")
+    assert r.question == "When did Rollo die?"
