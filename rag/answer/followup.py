@@ -27,7 +27,9 @@ quoted sentences, that its question does not name (none, or two or more of the t
 reference stays as typed). Each kind of pronoun is put in once ("when Luther refused to
 retract his writings"); "it" is never the person "he/his" of the same question is, and keeps
 what the previous question's "it" was read as; "that year" after a full date takes its year;
-a one-word name that a quoted sentence gives a role ("the Viking ruler Rollo") is a person. Entity types come from the question that was
+a one-word name that a quoted sentence gives a role ("the Viking ruler Rollo") is a person;
+"it" after "Where/When did <singular subject> ...?" is that subject, not the place answered;
+a name keeps a common noun before it ("the word Norman"). Entity types come from the question that was
 answered (rag.text.evidence.answer_type) and, for names in questions, from their
 form (a date, "in/at/from X", an acronym or an organisation word, two or more
 capitalised words). An ellipsis is rewritten into a whole question from the previous
