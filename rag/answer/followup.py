@@ -22,8 +22,14 @@ first thing named by the previous question). The previous answer is used only th
 the short answer that led the assistant's message ("Kursk\\n\\n<quote> [1]"), which the
 answer step shows only when it is confident (the learned reader's gate); when it shows
 none, "then"/"that year", "there" and "he/his" may take the one date, place or person
-name of the message's quoted sentences that its question does not name (none, or two
-or more of the type: the reference stays as typed). Entity types come from the question that was
+name of the message's first quoted sentence (the reader's, when it leads), else of all its
+quoted sentences, that its question does not name (none, or two or more of the type: the
+reference stays as typed). Each kind of pronoun is put in once ("when Luther refused to
+retract his writings"); "it" is never the person "he/his" of the same question is, and keeps
+what the previous question's "it" was read as; "that year" after a full date takes its year;
+a one-word name that a quoted sentence gives a role ("the Viking ruler Rollo") is a person;
+"it" after "Where/When did <singular subject> ...?" is that subject, not the place answered;
+a name keeps a common noun before it ("the word Norman"). Entity types come from the question that was
 answered (rag.text.evidence.answer_type) and, for names in questions, from their
 form (a date, "in/at/from X", an acronym or an organisation word, two or more
 capitalised words). An ellipsis is rewritten into a whole question from the previous
@@ -88,12 +94,26 @@ ORG_WORDS = {"company", "corporation", "center", "centre", "parliament", "progra
              "services", "service", "system", "theorem", "test", "hypothesis", "problem", "machine", "series",
              "show", "film", "mission", "apollo", "saturn", "lab", "tower", "bridge", "river", "island", "city",
              "state", "county", "region", "republic", "kingdom", "empire", "dynasty", "war", "treaty", "pact",
-             "agreement", "convention", "award", "prize", "media", "broadcasting", "television", "radio"}
+             "agreement", "convention", "award", "prize", "media", "broadcasting", "television", "radio", "duchy"}
 _WH = {"What", "Which", "Who", "Whom", "Whose", "When", "Where", "Why", "How", "Is", "Are", "Was", "Were", "Did",
        "Do", "Does", "Can", "Could", "Name", "In", "On", "At", "After", "Before", "During", "Since", "From", "To",
        "For", "By", "With", "Of", "And", "But", "Also", "Back", "Going", "Besides", "According", "If", "Against",
        "Among", "Between", "Along", "Under", "Over", "Through", "Within", "Without", "Upon", "Into", "About",
        "Around", "Near", "Like", "Unlike", "Despite", "Following", "Prior", "Apart", "Aside", "Toward", "Towards"}
+
+
+ROLES = ("leader", "ruler", "king", "queen", "emperor", "empress", "president", "chancellor", "minister", "general",
+         "commander", "captain", "admiral", "duke", "duchess", "count", "prince", "princess", "bishop", "pope",
+         "cardinal", "priest", "monk", "governor", "mayor", "senator", "founder", "chief", "chieftain", "warlord",
+         "explorer", "writer", "author", "poet", "composer", "painter", "scientist", "philosopher", "theologian",
+         "player", "coach", "singer", "actor", "actress", "director", "father", "mother", "son", "daughter", "wife",
+         "husband", "brother", "sister", "uncle", "nephew")
+ROLE_BEFORE = re.compile(rf"\b(?:{'|'.join(ROLES)})\s+$")   # "the famed Viking ruler Rollo": a person
+
+
+def _called_a_person(name: str, texts) -> bool:
+    """Whether a one-word name ("Rollo") follows a person's role in one of texts ("under their leader Rollo")."""
+    return any(ROLE_BEFORE.search(t[:m.start()]) for t in texts for m in re.finditer(rf"\b{re.escape(name)}\b", t))
 
 
 PLACE_NOUNS = {"region", "city", "country", "town", "state", "area", "place", "island", "county", "province",
@@ -108,6 +128,7 @@ class Resolved:
     question: str        # the question to retrieve and answer with
     depends: bool        # whether it was read against the conversation (then question differs from the typed one)
     antecedent: str | None = None
+    thing: str | None = None   # what "it"/"its" was bound to, if the question had one (the next turn keeps it)
 
 
 @dataclass
@@ -125,6 +146,7 @@ class Turn:
     kind: str | None                    # answer_type(question)
     entities: list[Entity] = field(default_factory=list)
     quoted: tuple[str, ...] = ()        # the sentences its answer quoted, without the short answer and markers
+    thing: Entity | None = None         # what its "it"/"its" was bound to when it was read, if it had one
 
 
 def names(question: str) -> list[str]:
@@ -166,13 +188,16 @@ def single_candidate(turn: Turn, kind: str) -> Entity | None:
     """The one entity of kind ("date", "place", "person") in the turn's quoted sentences that its question does
     not name; None when there is none or more than one (then the reference is left as typed)."""
     asked = turn.question.lower()
-    found: list[str] = []
-    for text in turn.quoted:
-        found += _candidates_of(text, kind)
-    found = [f for f in dict.fromkeys(found) if f.lower() not in asked]
-    if kind == "person":   # "Neil Armstrong ... Armstrong": one person
-        found = [f for f in found if not any(f != g and f in g for g in found)]
-    return Entity(found[0], kind, -1, from_answer=True) if len(found) == 1 else None
+    for texts in (turn.quoted[:1], turn.quoted):   # the sentence quoted first (the reader's, when it leads)
+        found: list[str] = []
+        for text in texts:
+            found += _candidates_of(text, kind)
+        found = [f for f in dict.fromkeys(found) if f.lower() not in asked]
+        if kind == "person":   # "Neil Armstrong ... Armstrong": one person
+            found = [f for f in found if not any(f != g and f in g for g in found)]
+        if len(found) == 1:
+            return Entity(found[0], kind, -1, from_answer=True)
+    return None
 
 
 PLACE_BEFORE = re.compile(rf"\b(?:in|at|from|to|near|into|across|outside|inside)\s+(?:the\s+)?"
@@ -203,7 +228,8 @@ def _candidates_of(text: str, kind: str) -> list[str]:
                     and not any(w.lower() in ORG_WORDS - PLACE_NOUNS for w in n.split()) \
                     and not any(ch.isdigit() for ch in n):
                 found.append(n)
-            elif kind == "person" and n_kind == "person" and not _PLACE_PREP.search(text[:span.start]):
+            elif kind == "person" and (n_kind == "person" or n_kind == "name" and ROLE_BEFORE.search(
+                    text[:span.start])) and not _PLACE_PREP.search(text[:span.start]):
                 found.append(n)
     return found
 
@@ -259,9 +285,10 @@ def _asks_for_noun(question: str) -> set[str]:
     return out
 
 
-def turn_of(question: str, answer_text: str | None, index: int) -> Turn:
+def turn_of(question: str, answer_text: str | None, index: int, thing: str | None = None) -> Turn:
     short = previous_short(answer_text)
-    t = Turn(question, short, answer_type(question), quoted=quoted_sentences(answer_text))
+    t = Turn(question, short, answer_type(question), quoted=quoted_sentences(answer_text),
+             thing=Entity(thing, "thing", index) if thing else None)
     for d in DATE.finditer(question):
         t.entities.append(Entity(d.group(), "date", index))
     for n in names(question):
@@ -270,6 +297,10 @@ def turn_of(question: str, answer_text: str | None, index: int) -> Turn:
             # "the Apollo 11 mission": the name with the noun it modifies
             m = re.search(rf"\bthe\s+{re.escape(n)}\s+([a-z]+)\b", question)
             text = f"the {n} {m.group(1)}" if m and m.group(1) in ORG_WORDS else n
+            # "the word Norman", "the ship Aurora": the name with the common noun it stands beside
+            m = re.search(rf"\bthe\s+([a-z]{{3,}})\s+{re.escape(n)}\b", question)
+            if text == n and m and m.group(1) not in FUNCTION | AUX and m.group(1) not in ROLES:
+                text = f"the {m.group(1)} {n}"
             t.entities.append(Entity(text, "thing" if text != n else kind, index))
     if short:
         t.entities.insert(0, Entity(short, _kind_of_answer(question, short), index, from_answer=True))
@@ -404,23 +435,33 @@ def _bind_thing(history: list[Turn]) -> Entity | None:
     ans = next((e for e in last.entities if e.from_answer), None)
     if ans and ans.kind == "thing" and _asks_for_noun(last.question):
         return ans
+    if last.thing and last.thing.text in last.question:   # "it" again: what the last "it" was read as
+        return last.thing
     for kinds in (("thing", "name"), ("place",)):
         for e in last.entities:
             if not e.from_answer and e.kind in kinds:
                 return e
-    if ans and ans.kind in ("thing", "place"):
+    if ans and ans.kind == "thing":
         return ans
     if re.match(r"\s*(?:where|when|how|why)\s+(?:\w+\s+)?(?:is|was|are|were|did|does|do|has|have|had)\b",
                 last.question, re.I):
-        np = _subject_np(last.question)   # "Where did the black death originate?" -> "the black death"
-        if np:
+        np = _subject_np(last.question)   # "Where did the black death originate?" -> "the black death", not
+        if np and not _plural(np.split()[-1]):   # the place answered ("there" is that); "it" is not "the troops"
             return Entity(np, "thing", len(history) - 1)
-    for e in last.entities:   # a name taken for a person by its form ("Doctor Who") may be a thing
-        if not e.from_answer and e.kind == "person":
+    if ans and ans.kind == "place":
+        return ans
+    for e in last.entities:   # a name taken for a person by its form ("Doctor Who") may be a thing; a one-word
+        if not e.from_answer and e.kind == "person" and " " in e.text:   # name an answer called a person is not
             return e
-    if _asks_for(last) and not ans:
-        return None   # "it" is most likely what the previous question asked for, which the answer did not show
+    if _asks_for(last) and not ans and not (last.kind in ("PERSON", "AUTHOR") or re.match(
+            r"\s*(?:\w+\s+)?whom?\b", last.question, re.I)):
+        return None   # "it" is most likely the thing the previous question asked for, which the answer did not show
     return _find(history[:-1], ("thing", "name"))
+
+
+def _plural(word: str) -> bool:
+    w = word.lower()
+    return w.endswith("s") and not w.endswith(("ss", "us", "is", "ous")) or w in ("people", "men", "women", "children")
 
 
 def _asks_for(turn: Turn) -> bool:
@@ -494,8 +535,9 @@ def _date_phrase(date: str, matched: str) -> str:
     return f"in {date}"
 
 
-def _substitute(question: str, history: list[Turn], topic: Entity | None = None) -> tuple[str, list[str]]:
-    """Replace the references of the question by their entities; returns (question, what was put in)."""
+def _substitute(question: str, history: list[Turn], topic: Entity | None = None):
+    """Replace the references of the question by their entities (each kind of pronoun once); returns
+    (question, what was put in, what "it"/"its" was read as or None)."""
     bound: list[str] = []
     refs = {m.start() for m in references(question)}
     if topic and topic.kind in ("person", "name"):
@@ -510,21 +552,31 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
     thing = topic if topic and topic.kind != "person" else _bind_thing(history)
     plural = _the(topic.text) if topic and topic.kind != "person" else _bind_plural(history)
 
+    if thing and person and thing.text == person.text and any(
+            m.group().lower() in PERSONAL for m in references(question)):
+        thing = None   # "his translation of it": "it" is not the person "his" is
+    done: set[str] = set()   # the pronoun classes already replaced: a later one stays ("when Luther refused
+    #                          to retract his writings")
+
     def pronoun(m):
         if m.start() not in refs:
             return m.group()
         w = m.group().lower()
         if w in PERSONAL:
-            target, suffix = (person.text if person else None), PERSONAL[w]
+            target, suffix, cls = (person.text if person else None), PERSONAL[w], "person"
         elif w in ("it", "its"):
-            target, suffix = (_the(thing.text) if thing else None), NEUTER[w]
+            target, suffix, cls = (_the(thing.text) if thing else None), NEUTER[w], "thing"
         else:
-            target, suffix = plural, NEUTER[w]
-        if not target:
+            target, suffix, cls = plural, NEUTER[w], "plural"
+        if not target or cls in done:
             return m.group()
+        done.add(cls)
         bound.append(target)
+        if cls == "thing":
+            things.append(thing.text)
         return _possessive(target) if suffix else target
 
+    things: list[str] = []
     q = PRONOUN.sub(pronoun, question)
 
     def then(m):
@@ -537,6 +589,9 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
         if not date:
             return m.group()
         bound.append(date.text)
+        year = re.search(r"\b(\d{3,4})$", date.text)
+        if re.search(r"\byear\b", m.group(), re.I) and year and year.group() != date.text:
+            return _date_phrase(year.group(1), m.group())   # "that year" after "February 7, 2016": 2016
         return _date_phrase(date.text, m.group())
 
     q = THEN.sub(then, q)
@@ -569,7 +624,7 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
         if target:
             bound.append(target)
             q = q[:m.start()] + target + q[m.end():]
-    return q, bound
+    return q, bound, (things[0] if things else None)
 
 
 def _quoted(history: list[Turn], kind: str) -> Entity | None:
@@ -638,8 +693,8 @@ def _ellipsis(question: str, history: list[Turn]) -> str | None:
             return f"{frag}: {prev}"
         rest, aux = split
         prep = frag.split()[0].lower()
-        if rest.split()[-1].lower() == prep:   # "In what city" + "did it take place in" -> "... take place"
-            rest = rest.rsplit(" ", 1)[0]
+        if rest.split()[-1].lower() == prep and len(frag.split()) > 1:
+            frag = _capital(frag.split(" ", 1)[1])   # "In what city" + "did it take place in" -> "What city ..."
         if aux:
             return f"{frag} {rest}?"
         short = history[-1].short
@@ -745,6 +800,11 @@ def resolve_with(question: str, history: list[Turn]) -> Resolved:
     q = question.strip()
     if not history or not q or not depends(q):
         return Resolved(typed, False)
+    quoted = [text for t in history for text in t.quoted]
+    for t in history:   # a one-word name that an answer called a person ("the Viking ruler Rollo") is one
+        for e in t.entities:
+            if e.kind == "name" and " " not in e.text and _called_a_person(e.text, quoted):
+                e.kind = "person"
     topic = None
     m = RETURN.match(q)
     if m:
@@ -755,11 +815,11 @@ def resolve_with(question: str, history: list[Turn]) -> Resolved:
     if whole:
         return Resolved(_tidy(whole), True, history[-1].short)
     stripped = LEADING.sub("", q) if LEADING.match(q) else q
-    out, bound = _substitute(stripped, history, topic)
+    out, bound, thing = _substitute(stripped, history, topic)
     out = _tidy(out)
     if not bound:   # nothing found to bind (or "back to X: <a question that names what it asks about>")
         return Resolved(typed, False)
-    return Resolved(out, out != typed.strip(), bound[0])
+    return Resolved(out, out != typed.strip(), bound[0], thing)
 
 
 def resolve(question: str, previous_question: str | None, previous_answer: str | None = None) -> Resolved:
@@ -774,15 +834,16 @@ def resolve_conversation(messages: list[dict]) -> Resolved:
     earlier question read the same way first)."""
     history: list[Turn] = []
     pending: str | None = None
+    thing: str | None = None
     resolved = None
     for m in messages:
         if m.get("role") == "user":
             if pending is not None:
-                history.append(turn_of(pending, None, len(history)))
+                history.append(turn_of(pending, None, len(history), thing))
             resolved = resolve_with(str(m.get("content", "")), history)
-            pending = resolved.question
+            pending, thing = resolved.question, resolved.thing
         elif m.get("role") == "assistant" and pending is not None:
-            history.append(turn_of(pending, str(m.get("content", "")), len(history)))
+            history.append(turn_of(pending, str(m.get("content", "")), len(history), thing))
             pending = None
     if resolved is None:
         return Resolved("", False)
