@@ -37,7 +37,7 @@ sys.path.insert(0, str(HERE))
 from rag.answer import passage_reader as P  # noqa: E402
 from rag.answer import short_answer  # noqa: E402
 from rag.text.evidence import answer_type  # noqa: E402
-from rag.answer.extractive import READ_PASSAGES, passage_reading  # noqa: E402
+from rag.answer.extractive import passage_reading  # noqa: E402
 from rag.evaluation.metrics import auroc, contains_answer, squad_em_f1  # noqa: E402
 
 TARGET_PRECISION = 0.88

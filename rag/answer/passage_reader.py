@@ -99,32 +99,43 @@ def _damaged(folder: Path, why: str) -> PassageReaderError:
                               f"`{TRAIN_COMMAND}`")
 
 
-def load_weights(folder: Path | str = WEIGHTS_DIR) -> tuple[dict[str, np.ndarray], dict]:
-    """(arrays, manifest) of the trained part, checked against the manifest and the expected shapes."""
+def load_arrays(folder: Path | str, *, weights_file: str, manifest_file: str, max_bytes: int, what: str,
+                error: type[ModelError], command: str) -> tuple[dict[str, np.ndarray], dict]:
+    """(arrays, manifest) of a safetensors file checked against its manifest's names and shapes (finite values,
+    at most max_bytes); else error, one line naming what is wrong and the command that makes the file."""
     folder = Path(folder)
-    weights, manifest_path = folder / WEIGHTS_FILE, folder / MANIFEST_FILE
+    weights, manifest_path = folder / weights_file, folder / manifest_file
+
+    def damaged(why: str) -> ModelError:
+        return error(f"{what} weights in {folder} are {why}: rebuild them with `{command}`")
+
     if not weights.is_file() or not manifest_path.is_file():
-        raise PassageReaderError(f"the passage reader's weights are missing ({weights}): train them with "
-                                 f"`{TRAIN_COMMAND}`")
-    if weights.stat().st_size > MAX_BYTES:
-        raise _damaged(folder, f"larger than {MAX_BYTES} bytes")
+        raise error(f"{what} weights are missing ({weights}): train them with `{command}`")
+    if weights.stat().st_size > max_bytes:
+        raise damaged(f"larger than {max_bytes} bytes")
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         shapes = {k: tuple(v) for k, v in manifest["shapes"].items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
-        raise _damaged(folder, "damaged (manifest unreadable)") from None
+        raise damaged("damaged (manifest unreadable)") from None
     try:
         from safetensors.numpy import load_file
 
         arrays = load_file(str(weights))
     except Exception:   # safetensors raises its own error types for a damaged header or body
-        raise _damaged(folder, "damaged (not a readable safetensors file)") from None
+        raise damaged("damaged (not a readable safetensors file)") from None
     if set(arrays) != set(shapes):
-        raise _damaged(folder, "damaged (tensor names differ from the manifest)")
+        raise damaged("damaged (tensor names differ from the manifest)")
     for name, arr in arrays.items():
         if tuple(arr.shape) != shapes[name] or not np.isfinite(arr.astype(np.float32)).all():
-            raise _damaged(folder, f"damaged ({name}: shape {tuple(arr.shape)}, manifest {shapes[name]})")
+            raise damaged(f"damaged ({name}: shape {tuple(arr.shape)}, manifest {shapes[name]})")
     return arrays, manifest
+
+
+def load_weights(folder: Path | str = WEIGHTS_DIR) -> tuple[dict[str, np.ndarray], dict]:
+    """(arrays, manifest) of the trained part, checked against the manifest."""
+    return load_arrays(folder, weights_file=WEIGHTS_FILE, manifest_file=MANIFEST_FILE, max_bytes=MAX_BYTES,
+                       what="the passage reader's", error=PassageReaderError, command=TRAIN_COMMAND)
 
 
 def best_spans(start: np.ndarray, end: np.ndarray, context: np.ndarray):

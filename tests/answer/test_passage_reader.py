@@ -3,27 +3,22 @@ the confidence gate, the leading sentence and the "no answer" weight in the extr
 test of the trained weights on hand-made passages."""
 import json
 import math
-import re
-import shutil
 
 import numpy as np
 import pytest
 
 from rag.answer import passage_reader as P
 from rag.answer.extractive import ExtractiveAnswerer
-from rag.config import Config
 from rag.retrieve.retriever import Passage, Sentence
+from reader_fakes import Source, copy_weights, one_line_naming_the_command
 
 
 def _copy(tmp_path):
-    folder = tmp_path / "passage_reader"
-    shutil.copytree(P.WEIGHTS_DIR, folder)
-    return folder
+    return copy_weights(P.WEIGHTS_DIR, tmp_path / "passage_reader")
 
 
 def _one_line_naming_the_command(e, word):
-    msg = str(e.value)
-    assert "\n" not in msg and "bench/train_reader_lora.py" in msg and word in msg
+    one_line_naming_the_command(e, word, "bench/train_reader_lora.py")
 
 
 def test_missing_weights_give_one_line_error_naming_the_train_command(tmp_path):
@@ -107,23 +102,6 @@ def test_spans_longer_than_the_limit_are_not_candidates(monkeypatch):
 
 TEXT = ("The old bridge was built in 1932 by the city. It carried trams for forty years. "
         "Its designer was Anna Berg, an engineer from Oslo.")
-
-
-class Source:
-    """Sentences of the one hand-made passage, with vectors that make every sentence equally close."""
-
-    def __init__(self, text):
-        rows = [(m.start(), m.group()) for m in re.finditer(r"[^.]+\.", text)]
-        self.rows = [Sentence(i, a + len(t) - len(t.lstrip()), a + len(t), t.strip()) for i, (a, t) in enumerate(rows)]
-
-    def sentences(self, passage):
-        return self.rows
-
-    def sentence_vectors(self, rows):
-        return np.ones((len(rows), 4), np.float32) / 2
-
-    def document_passages(self, doc_id):
-        return []
 
 
 class FixedReader:

@@ -1,8 +1,6 @@
 """The shipped reader (rag.answer.span_reader): loading and shape checks, the confidence gate and the "no
 answer" weight in the extractive answerer, and a smoke test of the trained weights on hand-made passages."""
 import json
-import re
-import shutil
 
 import numpy as np
 import pytest
@@ -10,18 +8,16 @@ import pytest
 from rag.answer import span_reader as S
 from rag.config import Config
 from rag.answer.extractive import ExtractiveAnswerer
-from rag.retrieve.retriever import Passage, Sentence
+from rag.retrieve.retriever import Passage
+from reader_fakes import Source, copy_weights, one_line_naming_the_command
 
 
 def _copy(tmp_path):
-    folder = tmp_path / "span_reader"
-    shutil.copytree(S.WEIGHTS_DIR, folder)
-    return folder
+    return copy_weights(S.WEIGHTS_DIR, tmp_path / "span_reader")
 
 
 def _one_line_naming_the_command(e, word):
-    msg = str(e.value)
-    assert "\n" not in msg and "bench/train_reader_a.py" in msg and word in msg
+    one_line_naming_the_command(e, word, "bench/train_reader_a.py")
 
 
 def test_missing_weights_give_one_line_error_naming_the_train_command(tmp_path):
@@ -90,23 +86,6 @@ def test_spans_keep_numbers_whole_and_leave_out_question_words():
 
 TEXT = ("The old bridge was built in 1932 by the city. It carried trams for forty years. "
         "Its designer was Anna Berg, an engineer from Oslo.")
-
-
-class Source:
-    """Sentences of the one hand-made passage, with vectors that make every sentence equally close."""
-
-    def __init__(self, text):
-        rows = [(m.start(), m.group()) for m in re.finditer(r"[^.]+\.", text)]
-        self.rows = [Sentence(i, a + len(t) - len(t.lstrip()), a + len(t), t.strip()) for i, (a, t) in enumerate(rows)]
-
-    def sentences(self, passage):
-        return self.rows
-
-    def sentence_vectors(self, rows):
-        return np.ones((len(rows), 4), np.float32) / 2
-
-    def document_passages(self, doc_id):
-        return []
 
 
 class FixedReader:
