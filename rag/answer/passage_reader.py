@@ -231,8 +231,9 @@ class PassageReader:
         """(encoding, text mask, start logits, end logits) of the question with each text."""
         import torch
 
-        enc, context = self.encode(question, texts)
+        # one thread at a time: a fast tokenizer used from two threads at once fails ("Already borrowed")
         with self._lock, torch.inference_mode():
+            enc, context = self.encode(question, texts)
             hidden = self.model(input_ids=torch.from_numpy(enc["input_ids"]),
                                 attention_mask=torch.from_numpy(enc["attention_mask"]),
                                 token_type_ids=torch.from_numpy(enc["token_type_ids"])).last_hidden_state

@@ -264,3 +264,15 @@ def test_the_span_comes_from_the_passage_surest_to_hold_an_answer():
 
     a = ans.answer("When was the old bridge built?", np.ones(4, np.float32) / 2, passages, Both(TEXT))
     assert a.short == "1932" and a.short_doc == "bridge.txt" and a.citations[0].quote.startswith("The old bridge")
+
+
+@pytest.mark.model
+def test_shipped_reader_reads_from_many_threads_at_once():
+    from concurrent.futures import ThreadPoolExecutor
+
+    reader = P.get()
+    questions = ["Who designed the Halden lighthouse?", "When was the Halden lighthouse first lit?"] * 8
+    alone = {q: reader.read(q, [SMOKE, TEXT]) for q in set(questions)}
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda q: reader.read(q, [SMOKE, TEXT]), questions))
+    assert together == [alone[q] for q in questions]

@@ -280,10 +280,14 @@ def test_ten_concurrent_conversations_each_get_their_own_answers(api, corpus_rag
         results = list(pool.map(client, range(len(PEOPLE))))
     for (person, obs, town, year), turns in zip(PEOPLE, results):
         for first, second in turns:
-            assert first["short_answer"] in (None, str(year)) and str(year) in first["answer"], first["answer"]
+            # a short answer, when shown, holds this client's own year and town (the reader may keep a few words
+            # around them: "the mountain town of Ulsbury")
+            assert first["short_answer"] is None or str(year) in first["short_answer"], first["short_answer"]
+            assert str(year) in first["answer"], first["answer"]
             assert {c["doc_id"] for c in first["citations"]} == {f"{obs.lower()}.txt"}
             assert second["question"] == f"Where was {person} born?", second["question"]
-            assert second["short_answer"] in (None, town) and town in second["answer"], second["answer"]
+            assert second["short_answer"] is None or town in second["short_answer"], second["short_answer"]
+            assert town in second["answer"], second["answer"]
             assert {c["doc_id"] for c in second["citations"]} == {f"{obs.lower()}.txt"}
     if adder is not None:
         status, _, raw = adder.result()
