@@ -210,22 +210,18 @@ class ExtractiveAnswerer(Answerer):
         cands, feats = self.features(question, qvec, passages, source)
         evidence, select = feats @ self.evidence_weights, feats @ self.select_weights
         best = float(evidence.max()) if len(cands) else 0.0
-        reading = spans = None
-        if self.reader is not None and hasattr(self.reader, "read"):   # the passage reader
-            got = None
-            reading = passage_reading(self.reader, question, cands, passages) if cands else None
+        passage_mode = self.reader is not None and hasattr(self.reader, "read")
+        reading = None
+        if passage_mode and cands:   # the passage reader
+            reading = passage_reading(self.reader, question, cands, passages)
             if reading is not None:
                 best += self.reader.nil_weight * (reading.p_answer - 0.5)
-            nil = self.nil_reader   # the span reader: its "no answer" model and its span, for agreement
-            if nil is not None and cands:
-                spans = self.read(question, cands, evidence, select, reader=nil)
-                if spans is not None and nil.nil_weight:
-                    best += nil.nil_weight * (self.has_answer(question, cands, feats, evidence, select, spans,
-                                                              reader=nil) - 0.5)
-        else:
-            got = self.read(question, cands, evidence, select) if cands else None
-            if got is not None and self.reader.nil_weight:
-                best += self.reader.nil_weight * (self.has_answer(question, cands, feats, evidence, select, got) - 0.5)
+        # the span reader: the reader itself, or beside the passage reader for agreement and its "no answer" model
+        spanner = self.nil_reader if passage_mode else self.reader
+        got = self.read(question, cands, evidence, select, reader=spanner) if cands and spanner is not None else None
+        if got is not None and spanner.nil_weight:
+            best += spanner.nil_weight * (self.has_answer(question, cands, feats, evidence, select, got,
+                                                          reader=spanner) - 0.5)
         if not cands or best < self.min_score:
             return Answer(question, NOT_FOUND, False, (), passages, notice, score=best)
         if kind == "compare":
@@ -251,13 +247,13 @@ class ExtractiveAnswerer(Answerer):
             if holder is not None and r.prob >= self.reader.lead_prob:   # the span's sentence is quoted first
                 picked = [holder] + [c for c in picked if c is not holder][:1]
                 led = True
-            agree = (spans is not None and holder is not None and spans[0] is holder
-                     and r.prob >= self.reader.agree_prob and _overlap(reading, spans[1]))
+            agree = (got is not None and holder is not None and got[0] is holder
+                     and r.prob >= self.reader.agree_prob and _overlap(reading, got[1]))
             if r.text and holder is not None and (r.prob >= min_prob or agree):
                 a = reading.passage.start + r.start
                 short = (r.text, reading.passage.doc_id, a, a + len(r.text), round(float(r.prob), 4))
-            elif spans is not None and spans[2] >= self.nil_reader.min_prob:   # the span reader's gate
-                holder, span, prob, _ = spans
+            elif got is not None and got[2] >= spanner.min_prob:   # the span reader's gate
+                holder, span, prob, _ = got
                 a = holder.sentence.start + span.start
                 short = (span.text, holder.passage.doc_id, a, a + len(span.text), round(float(prob), 4))
                 if holder not in picked:
