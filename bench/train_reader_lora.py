@@ -152,6 +152,8 @@ def main() -> None:
     ap.add_argument("--val-examples", type=int, default=1200)
     ap.add_argument("--epochs", type=int, default=EPOCHS)
     ap.add_argument("--out", default=str(P.WEIGHTS_DIR))
+    ap.add_argument("--squad2-negatives", type=float, default=1.0,
+                    help="share of the SQuAD 2.0 unanswerable questions kept as examples (default: all)")
     args = ap.parse_args()
     import torch
     from safetensors.torch import save_file
@@ -166,6 +168,9 @@ def main() -> None:
     # SQuAD 2.0's answerable questions are SQuAD v1.1's (same text): read once, with v1.1's spans
     train_rows = [r for r in T.examples(squad1, rows2, texts2, paras2, set(fit_articles), random.Random(SEED))
                   if r[5] != "squad2 answerable"]
+    if args.squad2_negatives < 1.0:
+        keep = random.Random(SEED + 2)
+        train_rows = [r for r in train_rows if r[5] != "unanswerable" or keep.random() < args.squad2_negatives]
     val_rows = T.examples(squad1, rows2, texts2, paras2, set(split["validation"]), random.Random(SEED + 1))
     if args.max_examples:
         train_rows = random.Random(SEED).sample(train_rows, min(args.max_examples, len(train_rows)))
@@ -203,7 +208,8 @@ def main() -> None:
         "validation_articles": split["validation"],
         "split_articles": {"train": split["train"], "validation": split["validation"]},
         "command": P.TRAIN_COMMAND + (f" --max-examples {args.max_examples}" if args.max_examples else "")
-                   + (f" --epochs {args.epochs}" if args.epochs != EPOCHS else ""),
+                   + (f" --epochs {args.epochs}" if args.epochs != EPOCHS else "")
+                   + (f" --squad2-negatives {args.squad2_negatives:g}" if args.squad2_negatives < 1.0 else ""),
         "examples": dict(Counter(r[5] for r in train_rows)), "windows": len(tf),
         "epochs": args.epochs, "batch": BATCH, "lr": LR, "max_tokens": T.R.MAX_TOKENS, "stride": T.R.STRIDE,
         "train_seconds": round(train_seconds), "total_seconds": round(time.time() - t_start),

@@ -32,6 +32,7 @@ from typing import Sequence
 
 import numpy as np
 
+from rag.answer.chooser import Chooser
 from rag.errors import ModelError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "models" / "passage_reader"
@@ -184,6 +185,15 @@ class PassageReader:
         import torch
 
         arrays, self.manifest = load_weights(folder)
+        t = self.manifest.get("thresholds") or {}
+        try:   # chosen by bench/calibrate_passage_reader.py; uncalibrated weights never show a short answer
+            self.min_prob = float(t.get("min_prob", 2.0))
+            self.lead_prob = float(t.get("lead_prob", 2.0))
+            self.agree_prob = float(t.get("agree_prob", 2.0))
+            self.nil_weight = float(t.get("nil_weight", 0.0))
+            self.chooser = Chooser.from_manifest(self.manifest.get("chooser"))   # bench/fit_chooser.py
+        except (TypeError, ValueError, AttributeError):
+            raise _damaged(Path(folder), "damaged (thresholds or chooser unreadable)") from None
         model, self.tokenizer = base_model()
         cfg = model.config
         expected = expected_shapes(cfg.num_hidden_layers, cfg.hidden_size, cfg.intermediate_size)
@@ -206,14 +216,6 @@ class PassageReader:
         head.load_state_dict({"weight": w["head.weight"], "bias": w["head.bias"]})
         self.model, self.head = model.eval(), head.eval()
         self._lock = threading.Lock()
-        t = self.manifest.get("thresholds") or {}
-        try:   # chosen by bench/calibrate_passage_reader.py; uncalibrated weights never show a short answer
-            self.min_prob = float(t.get("min_prob", 2.0))
-            self.lead_prob = float(t.get("lead_prob", 2.0))
-            self.agree_prob = float(t.get("agree_prob", 2.0))
-            self.nil_weight = float(t.get("nil_weight", 0.0))
-        except (TypeError, ValueError):
-            raise _damaged(Path(folder), "damaged (thresholds unreadable)") from None
 
     def encode(self, question: str, texts: Sequence[str]):
         """Tokenized (question, text) windows and the mask of each window's text word pieces."""

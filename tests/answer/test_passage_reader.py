@@ -10,7 +10,7 @@ import pytest
 from rag.answer import passage_reader as P
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.retrieve.retriever import Passage, Sentence
-from reader_fakes import Source, copy_weights, one_line_naming_the_command
+from reader_fakes import TEXT, TWO_PASSAGES, FixedReader, PerPassageSource, Source, TwoPassageReader, copy_weights, one_line_naming_the_command
 
 
 def _copy(tmp_path):
@@ -98,26 +98,6 @@ def test_spans_longer_than_the_limit_are_not_candidates(monkeypatch):
     end = np.array([[0.0, 0.0, 0.0, 3.0]])   # the best pair (1, 3) is three word pieces long
     (i, j, _, _), = P.best_spans(start, end, np.array([[False, True, True, True]]))
     assert j - i < 2
-
-
-TEXT = ("The old bridge was built in 1932 by the city. It carried trams for forty years. "
-        "Its designer was Anna Berg, an engineer from Oslo.")
-
-
-class FixedReader:
-    """Reads one text with a fixed span probability and no-answer probability."""
-
-    def __init__(self, text, prob, *, null=0.1, min_prob=0.5, lead_prob=0.3, nil_weight=0.0, agree_prob=0.35):
-        self.text, self.prob, self.null = text, prob, null
-        self.min_prob, self.lead_prob, self.nil_weight, self.agree_prob = min_prob, lead_prob, nil_weight, agree_prob
-
-    def read(self, question, texts):
-        out = []
-        for t in texts:
-            a = t.find(self.text)
-            out.append(P.Reading(self.text, a, a + len(self.text), self.prob, self.null) if a >= 0
-                       else P.Reading("", 0, 0, 0.0, 1.0))
-        return out
 
 
 def _ask(reader, question="Who designed the old bridge?", text=TEXT, min_score=-10.0, cosine=1.0, nil_reader=None):
@@ -244,25 +224,10 @@ def test_an_answerer_with_missing_weights_stops_with_the_one_line_error(tmp_path
     _one_line_naming_the_command(e, "missing")
 
 
-class TwoPassageReader(FixedReader):
-    """A lone date in an unrelated passage gets the higher span probability, but also the higher no-answer one."""
-
-    def read(self, question, texts):
-        return [P.Reading("1932", t.find("1932"), t.find("1932") + 4, 0.4, 0.02) if "bridge" in t
-                else P.Reading("1949", t.find("1949"), t.find("1949") + 4, 0.8, 0.3) for t in texts]
-
-
 def test_the_span_comes_from_the_passage_surest_to_hold_an_answer():
-    other = "The harbour of Coldwell opened in 1949."
-    passages = [Passage(1, 0, "harbour.txt", "Notes", other, 0, len(other), 2.0, 1.0),
-                Passage(2, 1, "bridge.txt", "Notes", TEXT, 0, len(TEXT), 1.0, 1.0)]
     ans = ExtractiveAnswerer(-10.0, reader=TwoPassageReader("", 0.0, min_prob=0.3), nil_reader=None)
-
-    class Both(Source):
-        def sentences(self, passage):   # each passage's own sentences, with rows of their own
-            return [Sentence(r.row + 100 * passage.chunk, r.start, r.end, r.text) for r in Source(passage.text).rows]
-
-    a = ans.answer("When was the old bridge built?", np.ones(4, np.float32) / 2, passages, Both(TEXT))
+    a = ans.answer("When was the old bridge built?", np.ones(4, np.float32) / 2, TWO_PASSAGES,
+                   PerPassageSource(TEXT))
     assert a.short == "1932" and a.short_doc == "bridge.txt" and a.citations[0].quote.startswith("The old bridge")
 
 
