@@ -27,8 +27,8 @@ thresholds were calibrated on float32 outputs) to an ONNX file cached under rag.
 in a folder named by the base model and a hash of the base model's files, the weights file and the
 manifest (new weights: a new export), written atomically (temporary file, fsync, rename); a cached file
 ONNX Runtime cannot load is exported again. Later loads need no torch model. Both backends give the same
-spans, probabilities within 1e-3 (tests/answer/test_passage_reader.py); onnx reads 3 passages in about
-half the time (docs/figures.md).
+spans, probabilities within 1e-3 (tests/answer/test_passage_reader.py); onnx reads 3 passages about 10%
+faster than torch on 2 shared cores and loads in a fraction of the time (bench/reader_speed.py, docs/figures.md).
 Does not retrieve, pick sentences or decide what is shown: rag.answer.extractive does that. Does
 not handle questions over MAX_QUESTION_TOKENS word pieces (the rest is cut).
 """
