@@ -43,7 +43,7 @@ from typing import Sequence
 
 import numpy as np
 
-from rag.errors import ModelError
+from rag.errors import DependencyError, ModelError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "models" / "passage_reader"
 WEIGHTS_FILE = "weights.safetensors"
@@ -257,9 +257,13 @@ def onnx_path(folder: Path | str = WEIGHTS_DIR) -> Path:
 
 def export(model, head, path: Path) -> None:
     """Export MiniLM + head to path: (input_ids, attention_mask, token_type_ids) -> start, end logits [B, T]."""
-    import torch
+    from rag.embed.onnx import INSTALL, OPSET
 
-    from rag.embed.onnx import OPSET
+    try:
+        import onnx  # noqa: F401  (torch.onnx writes through it)
+    except ImportError:
+        raise DependencyError(f"exporting the passage reader to ONNX needs onnx: {INSTALL}") from None
+    import torch
 
     class Reader(torch.nn.Module):
         def __init__(self):

@@ -244,6 +244,15 @@ def test_the_default_backend_is_onnx_and_torch_without_onnx(monkeypatch):
     assert P.default_backend() == "torch"
 
 
+def test_exporting_without_onnx_names_the_install_command(tmp_path, monkeypatch):
+    from rag.errors import DependencyError
+
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(DependencyError, match="pip install onnxruntime onnx"):
+        P.export(None, None, tmp_path / "reader.onnx")
+    assert not (tmp_path / "reader.onnx").exists()
+
+
 def test_an_unknown_backend_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown passage reader backend 'tpu'"):
         P.PassageReader(tmp_path, backend="tpu")
