@@ -3,6 +3,7 @@ the confidence gate, the leading sentence and the "no answer" weight in the extr
 test of the trained weights on hand-made passages."""
 import json
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -210,10 +211,88 @@ def test_shipped_reader_gives_a_swapped_fact_less_than_the_fact():
 
 
 @pytest.mark.model
-def test_shipped_reader_is_deterministic():
-    reader = P.get()
+@pytest.mark.parametrize("backend", P.BACKENDS)
+def test_shipped_reader_is_deterministic(backend):
+    reader = P.get(backend=backend)
     q = "Who designed the Halden lighthouse?"
     assert reader.read(q, [SMOKE, TEXT]) == reader.read(q, [SMOKE, TEXT])
+
+
+def test_the_default_backend_is_onnx_and_torch_without_onnx(monkeypatch):
+    assert P.default_backend() == "onnx"   # onnxruntime and onnx are dependencies of the package
+    monkeypatch.setitem(sys.modules, "onnx", None)   # import onnx now raises ImportError
+    assert P.default_backend() == "torch"
+
+
+def test_exporting_without_onnx_names_the_install_command(tmp_path, monkeypatch):
+    from rag.errors import DependencyError
+
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(DependencyError, match="pip install onnxruntime onnx"):
+        P.export(None, None, tmp_path / "reader.onnx")
+    assert not (tmp_path / "reader.onnx").exists()
+
+
+def test_an_unknown_backend_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown passage reader backend 'tpu'"):
+        P.PassageReader(tmp_path, backend="tpu")
+
+
+# three windows for the long one: the best span is searched over every window of a passage
+LONG = " ".join(f"Report {n} on the harbour lists {n * 7} boats and {n + 3} cranes." for n in range(1, 60)) + \
+       " The harbour master in 1951 was Oskar Lind, who came from Bergen."
+
+READ_CASES = [
+    ("Who designed the Halden lighthouse?", [SMOKE, TEXT]),
+    ("When was the old bridge built?", [TEXT, SMOKE, LONG]),
+    ("Who was the harbour master in 1951?", [LONG]),
+    ("Who demolished the Halden lighthouse?", [SMOKE]),
+]
+
+
+def _same_readings(a, b):
+    assert [(r.text, r.start, r.end) for r in a] == [(r.text, r.start, r.end) for r in b]
+    for x, y in zip(a, b):
+        assert abs(x.prob - y.prob) <= 1e-3 and abs(x.null_prob - y.null_prob) <= 1e-3
+
+
+@pytest.mark.model
+def test_onnx_and_torch_readers_give_the_same_spans_and_probabilities():
+    onnx, torch = P.get(backend="onnx"), P.get(backend="torch")
+    enc, _ = onnx.encode(READ_CASES[2][0], READ_CASES[2][1])
+    assert len(enc["input_ids"]) >= 3   # the long passage is read in several windows
+    for q, texts in READ_CASES:
+        _same_readings(onnx.read(q, texts), torch.read(q, texts))
+    assert "Oskar Lind" in onnx.read(*READ_CASES[2])[0].text
+
+
+@pytest.mark.model
+def test_new_reader_weights_get_a_new_onnx_export(tmp_path):
+    folder = _copy(tmp_path)
+    assert P.onnx_path(folder) == P.onnx_path(P.WEIGHTS_DIR)
+    manifest = json.loads((folder / P.MANIFEST_FILE).read_text())
+    manifest["thresholds"]["min_prob"] = 0.5
+    (folder / P.MANIFEST_FILE).write_text(json.dumps(manifest))
+    assert P.onnx_path(folder) != P.onnx_path(P.WEIGHTS_DIR)
+    other = _copy(tmp_path / "other")
+    data = bytearray((other / P.WEIGHTS_FILE).read_bytes())
+    data[-1] ^= 1   # one bit of the last tensor's last value
+    (other / P.WEIGHTS_FILE).write_bytes(bytes(data))
+    assert P.onnx_path(other) not in (P.onnx_path(folder), P.onnx_path(P.WEIGHTS_DIR))
+
+
+@pytest.mark.model
+def test_a_damaged_cached_onnx_file_is_exported_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
+    path = P.onnx_path()
+    assert str(path).startswith(str(tmp_path / "cache"))
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\x08\x07not an onnx model" * 100)
+    reader = P.PassageReader(backend="onnx")
+    assert path.stat().st_size > 10_000_000   # the whole model again, not the damaged bytes
+    assert [p.name for p in path.parent.iterdir()] == [path.name]   # no temporary file left
+    for q, texts in READ_CASES[:2]:
+        _same_readings(reader.read(q, texts), P.get(backend="torch").read(q, texts))
 
 
 def test_an_answerer_with_missing_weights_stops_with_the_one_line_error(tmp_path):
@@ -232,10 +311,11 @@ def test_the_span_comes_from_the_passage_surest_to_hold_an_answer():
 
 
 @pytest.mark.model
-def test_shipped_reader_reads_from_many_threads_at_once():
+@pytest.mark.parametrize("backend", P.BACKENDS)
+def test_shipped_reader_reads_from_many_threads_at_once(backend):
     from concurrent.futures import ThreadPoolExecutor
 
-    reader = P.get()
+    reader = P.get(backend=backend)
     questions = ["Who designed the Halden lighthouse?", "When was the Halden lighthouse first lit?"] * 8
     alone = {q: reader.read(q, [SMOKE, TEXT]) for q in set(questions)}
     with ThreadPoolExecutor(8) as pool:
