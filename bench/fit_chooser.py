@@ -7,8 +7,9 @@ and SQuAD 2.0's unanswerable ones (every span wrong) are both rows. A logistic r
 method, L2 on standardized features) is fitted with each calibration article held out in turn;
 the thresholds are chosen on those out-of-fold probabilities:
 
-- ``show``: the lowest probability from which the shown short answers (the chooser's, plus the span
-  reader's own gated span when the chooser's is not shown, as rag.answer.extractive does) are right
+- ``show``: the lowest probability from which the shown short answers (the chooser's, at most
+  MAX_SHORT_WORDS words, plus the span reader's own gated span when the chooser's is not shown, as
+  rag.answer.extractive does) are right
   TARGET of the time on the SQuAD v1.1 questions (85% asked, a margin for unseen articles);
 - ``lead``: the probability from which the span's sentence leads the quote that gives the most
   answers whose first two quoted sentences hold a gold answer.
@@ -33,7 +34,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from rag.answer import passage_reader as P  # noqa: E402
 from rag.answer.chooser import FEATURES, row  # noqa: E402
-from rag.answer.extractive import READ_PASSAGES  # noqa: E402
+from rag.answer.extractive import MAX_SHORT_WORDS, READ_PASSAGES  # noqa: E402
 
 TARGET = 0.88
 MIN_SHOWN = 10
@@ -84,7 +85,8 @@ def evaluate(v1: list[dict], pick, conf, span_min: float, lead_at: float | None 
         led = p["holder"] and lead_at is not None and c >= lead_at
         contain = (p["h_contain"] or (r["top_contain"] if not p["h_is_top"] else r["rules_contain"])) if led \
             else r["rules_contain"]
-        out.append((p["f1"], c, p["f1"] > 0 and p["holder"], fall, contain, bool(p["holder"] and p["span"])))
+        ok = bool(p["holder"] and p["span"]) and len(p["span"].split()) <= MAX_SHORT_WORDS
+        out.append((p["f1"], c, p["f1"] > 0 and p["holder"], fall, contain, ok))
     return out
 
 

@@ -24,7 +24,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 FEATURES = ("bias", "log_p_answer", "log_span_prob", "inv_rank", "holder", "h_select", "h_evidence", "h_cos",
-            "h_share", "h_typed", "h_covered", "h_is_top", "agree_rules", "agree_span", "span_words")
+            "h_share", "h_typed", "h_covered", "h_is_top", "agree_rules", "agree_span")
 
 
 def row(facts: Mapping) -> list[float]:
@@ -33,7 +33,7 @@ def row(facts: Mapping) -> list[float]:
             float(facts.get("holder", False)), facts.get("h_select", 0.0), facts.get("h_evidence", 0.0),
             facts.get("h_cos", 0.0), facts.get("h_share", 0.0), facts.get("h_typed", 0.0),
             facts.get("h_covered", 0.0), float(facts.get("h_is_top", False)), float(facts.get("agree_rules", False)),
-            float(facts.get("agree_span", False)), min(10, len(facts["span"].split())) / 10]
+            float(facts.get("agree_span", False))]
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,15 @@ on one document or thousands. "Summarize X", comparisons and yes/no questions
 take their sentences from rag.answer.multi_sentence. Does not paraphrase or generate text.
 
 The default reader is the passage reader (rag.answer.passage_reader: MiniLM reading the question
-with each of the first READ_PASSAGES passages). Its best span's sentence leads the quote from the
-reader's ``lead_prob``. Its span is the short answer (``Answer.short``, with ``short_prob``, the span's
-probability) from its ``min_prob``, or from ``agree_prob`` when the span reader's best span (``nil_reader``)
-lies in the same sentence and overlaps it; else the span reader's span when its own gate passes
-(its ``min_prob``; that span's sentence is then quoted too). The thresholds are chosen on held-out
+with each of the first READ_PASSAGES passages). With its chooser (rag.answer.chooser, in its manifest)
+the passage whose best span the chooser rates most likely right is taken; the span's sentence leads the
+quote from the chooser's ``lead`` probability, and the span is the short answer (``Answer.short``, with
+``short_prob``, the chooser's probability) from its ``show`` probability, when it has at most
+MAX_SHORT_WORDS words. Without a chooser: the
+passage with the least no-answer probability; its sentence leads from the reader's ``lead_prob``; its span is
+shown from its ``min_prob``, or from ``agree_prob`` when the span reader's best span (``nil_reader``)
+lies in the same sentence and overlaps it. Either way, when it is not shown, the span reader's span is
+shown when its own gate passes (its ``min_prob``; that span's sentence is then quoted too). The thresholds are chosen on held-out
 training articles so that shown short answers are right at least 85% of the time. Yes/no questions get no short answer. The not-found score
 adds ``nil_weight * (P(answered) - 0.5)`` for the passage reader and for the span reader's "no answer"
 model (``nil_reader``), before the one threshold. ``reader="span"`` is the earlier span reader
@@ -63,6 +67,7 @@ SELECT_WEIGHTS = (1.0, 0.5, 0.5, 0.2, 0.0, 0.0, 0.0)
 SECOND_SENTENCE_MARGIN = 0.1
 READER_SENTENCES = 3   # sentences the span reader reads (rag.answer.span_reader.TOP_SENTENCES)
 READ_PASSAGES = 3      # passages the passage reader reads (rag.answer.passage_reader)
+MAX_SHORT_WORDS = 10   # a longer span of the passage reader is not a short answer (its sentence is quoted)
 NEGATION = re.compile(r"\b(?:not|never|no|none|nothing|nobody|neither|nor|without|cannot)\b|n't\b", re.I)
 
 
@@ -256,7 +261,7 @@ class ExtractiveAnswerer(Answerer):
             if holder is not None and p >= lead_at:   # the span's sentence is quoted first
                 picked = [holder] + [c for c in picked if c is not holder][:1]
                 led = True
-            if r.text and holder is not None and (p >= show_at or agree):
+            if r.text and holder is not None and (p >= show_at or agree) and len(r.text.split()) <= MAX_SHORT_WORDS:
                 a = reading.passage.start + r.start
                 short = (r.text, reading.passage.doc_id, a, a + len(r.text), round(float(p), 4))
             elif got is not None and got[2] >= spanner.min_prob:   # the span reader's gate

@@ -13,7 +13,8 @@ The manifest's thresholds (bench/calibrate_passage_reader.py chooses them on hel
 articles) say when rag.answer.extractive shows the best span as the short answer (``min_prob``; ``agree_prob``
 when the span reader's span agrees),
 lets its sentence lead the quote (``lead_prob``) and how much the no-answer probability moves the
-not-found score (``nil_weight``).
+not-found score (``nil_weight``); its ``chooser`` entry (bench/fit_chooser.py; rag.answer.chooser), when
+present, picks the passage and gates the short answer and the lead instead of the first three.
 
 Only the trained part ships: rag/answer/models/passage_reader/weights.safetensors (float16, loaded
 without pickle) and manifest.json (data, split, command, seed, figures, tensor shapes), made by

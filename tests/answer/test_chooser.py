@@ -21,12 +21,12 @@ def test_row_of_hand_made_facts():
              "h_evidence": 0.7, "h_cos": 0.6, "h_share": 0.5, "h_typed": 1.0, "h_covered": 0.0, "h_is_top": True,
              "agree_rules": False, "agree_span": True}
     assert C.row(facts) == pytest.approx([1.0, math.log(0.25), math.log(0.5), 0.5, 1.0, 1.2, 0.7, 0.6, 0.5, 1.0,
-                                          0.0, 1.0, 0.0, 1.0, 0.2])
+                                          0.0, 1.0, 0.0, 1.0])
 
 
 def test_a_reading_with_no_sentence_holding_it_has_zero_sentence_features():
     row = C.row({"rank": 1, "span": "", "prob": 0.0, "null": 1.0, "holder": False})
-    assert row == pytest.approx([1.0, math.log(1e-6), math.log(1e-6), 1.0] + [0.0] * 11)
+    assert row == pytest.approx([1.0, math.log(1e-6), math.log(1e-6), 1.0] + [0.0] * 10)
 
 
 def test_probability_is_the_logistic_of_the_weighted_row():
