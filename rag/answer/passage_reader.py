@@ -244,16 +244,16 @@ def merge(model, arrays: dict[str, np.ndarray]):
 
 def onnx_path(folder: Path | str = WEIGHTS_DIR) -> Path:
     """Where the ONNX export of the reader in folder is cached: named by the base model and a hash of the
-    base model's files, the reader's weights file and manifest, and the export recipe."""
+    base model's files, the reader's weights file and the export recipe (its merge constants included). The
+    manifest's thresholds and chooser are not in the export, so changing them keeps it."""
     from rag.embed.onnx import OPSET, cache_root, model_key
 
     base = Path(base_path())
     if not base.is_dir():
         raise ModelError(f"the reader's onnx backend needs the bundled model as a local folder, not {base}")
-    h = hashlib.sha256(f"reader export {EXPORT_VERSION} opset {OPSET} base {model_key(base)}".encode())
-    for name in (WEIGHTS_FILE, MANIFEST_FILE):
-        h.update(name.encode())
-        h.update((Path(folder) / name).read_bytes())
+    h = hashlib.sha256(f"reader export {EXPORT_VERSION} opset {OPSET} base {model_key(base)} frozen {FROZEN} "
+                       f"rank {RANK} scale {SCALE} {PROJECTIONS} {NORMS}".encode())
+    h.update((Path(folder) / WEIGHTS_FILE).read_bytes())
     return cache_root() / "onnx" / f"passage-reader-{base.name}-{h.hexdigest()[:16]}" / "reader.onnx"
 
 

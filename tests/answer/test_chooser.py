@@ -93,3 +93,16 @@ def test_the_span_sentence_leads_from_the_choosers_lead_probability():
     assert rules.short is None and led.short is None
     assert rules.citations[0].quote == "The old bridge was built in 1932 by the city."
     assert led.citations[0].quote == "The harbour of Coldwell opened in 1949."
+
+
+def test_a_span_of_more_than_ten_words_is_not_a_short_answer_but_its_sentence_leads():
+    from reader_fakes import FixedReader
+
+    long_span = "It carried trams for forty years. Its designer was Anna Berg"   # 11 words
+    ans = ExtractiveAnswerer(-10.0, reader=FixedReader(long_span, 0.99, min_prob=0.5, lead_prob=0.3), nil_reader=None)
+    a = ans.answer("Who designed the old bridge?", np.ones(4, np.float32) / 2, TWO_PASSAGES[1:], PerPassageSource(TEXT))
+    assert a.found and a.short is None
+    assert a.citations[0].quote == "It carried trams for forty years."
+    short = ExtractiveAnswerer(-10.0, reader=FixedReader("Anna Berg", 0.99, min_prob=0.5), nil_reader=None)
+    assert short.answer("Who designed the old bridge?", np.ones(4, np.float32) / 2, TWO_PASSAGES[1:],
+                        PerPassageSource(TEXT)).short == "Anna Berg"
