@@ -199,6 +199,17 @@ def main() -> None:
     def roc(extra):
         return round(auroc(list((base + extra)[y2 == 1]), list((base + extra)[y2 == 0])), 4)
 
+    from rag.config import Config
+
+    passing = [r for r, b in zip(v2, base[len(v1):]) if b >= Config().min_score]   # not refused by the not-found rule
+
+    def shows(r):
+        ps, pr = r["passages"], oof[(r["id"], True)]
+        p = ps[int(np.argmax(pr))]
+        return bool(p["holder"] and p["span"]) and len(p["span"].split()) <= MAX_SHORT_WORDS and pr.max() >= show
+
+    report["squad2_unanswerable_answered_with_a_short_answer"] = {
+        "answered": len(passing), "short_shown": int(sum(shows(r) for r in passing))}
     report["squad2_auroc"] = {"evidence (today)": roc(0.0)}
     report["squad2_auroc"].update({f"+ {w:g} * (chooser - 0.5)": roc(w * (top - .5)) for w in (0.1, 0.2, 0.4)})
     report["squad2_auroc"].update({f"+ {w:g} * (reader P(answer) - 0.5)": roc(w * (p_ans - .5))

@@ -66,7 +66,11 @@ EVIDENCE_WEIGHTS = (1.0, 0.1, 0.0, 0.0, 0.0, -0.5, 0.5)
 SELECT_WEIGHTS = (1.0, 0.5, 0.5, 0.2, 0.0, 0.0, 0.0)
 SECOND_SENTENCE_MARGIN = 0.1
 READER_SENTENCES = 3   # sentences the span reader reads (rag.answer.span_reader.TOP_SENTENCES)
-READ_PASSAGES = 3      # passages the passage reader reads (rag.answer.passage_reader)
+# passages the passage reader reads (rag.answer.passage_reader). On the held-out training articles, reading the
+# first alone gives the same span F1 (0.476 against 0.473) at a third of the cost, but shows a short answer for 19%
+# of the SQuAD 2.0 unanswerable questions that pass the not-found rule (3 read: 9%; out of fold), so 3 are read
+# (bench/fit_chooser.py --read N; figures in docs/reader.md)
+READ_PASSAGES = 3
 MAX_SHORT_WORDS = 10   # a longer span of the passage reader is not a short answer (its sentence is quoted)
 NEGATION = re.compile(r"\b(?:not|never|no|none|nothing|nobody|neither|nor|without|cannot)\b|n't\b", re.I)
 
