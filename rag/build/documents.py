@@ -422,9 +422,10 @@ def _parsed(index_dir) -> list:
 def _locks(index_dir: Path, on_wait=None):
     """(this process's writer lock, the IndexLock), both held. A background writer of the same index in this
     process is asked to stop first (after the batch of vectors under way, or once it is answerable). on_wait
-    (a queued upload): called with one line when this has to wait for a writer that is not about to stop (this
-    process's build or upload still reading files, or another program: then retried every RETRY_S for up to
-    OTHER_WRITER_WAIT_S before its IndexLockedError is raised); without it another program's lock is refused at once."""
+    (a queued upload): called with one line when this has to wait, and for what (this process's build or upload
+    still reading files or finishing its batch of vectors, or another program: then retried every RETRY_S for up
+    to OTHER_WRITER_WAIT_S before its IndexLockedError is raised); without it another program's lock is refused
+    at once."""
     key = os.path.realpath(index_dir)
     writer = _writer(index_dir)
     told, since = None, None
@@ -451,9 +452,10 @@ def _locks(index_dir: Path, on_wait=None):
         fill = _FILLS.get(key)
         if fill is not None:
             fill.stop.set()
-        if on_wait is not None and not (fill is not None and fill.answered):
-            why = (f"waiting for {fill.what} to become answerable; indexed right after" if fill is not None
-                   else "waiting for another change to the index; indexed right after")
+        if on_wait is not None:
+            why = ("waiting for another change to the index; indexed right after" if fill is None else
+                   f"waiting for {fill.what} to finish the batch of vectors under way; indexed right after"
+                   if fill.answered else f"waiting for {fill.what} to become answerable; indexed right after")
             if told != why:
                 on_wait(why)
                 told = why
@@ -719,13 +721,15 @@ def uploads(index_dir) -> list[Upload]:
 
 
 def queue_status(index_dir) -> dict | None:
-    """{"queued": [file names], "indexing": [file names]} while uploads wait or run in this process, else None."""
+    """{"queued": [file names], "indexing": [file names]} while uploads wait or run in this process, else None
+    (an upload waiting for the writer is queued; it is indexing once it holds the writer's locks)."""
     queue = _QUEUES.get(os.path.realpath(index_dir))
     if queue is None:
         return None
     with queue.lock:
-        queued = [n for u in queue.items for n in u.names]
-        running = list(queue.current.names) if queue.current is not None else []
+        current = [queue.current] if queue.current is not None else []
+        queued = [n for u in current + queue.items if u.state == "queued" for n in u.names]
+        running = [n for u in current if u.state == "indexing" for n in u.names]
     if not queued and not running:
         return None
     return {"queued": queued, "indexing": running}
