@@ -182,3 +182,63 @@ def test_a_queued_upload_gives_up_on_another_programs_lock_with_its_one_line_err
     assert upload.to_json()["error"] == (f"another writer is updating {rag.config.index_dir} (pid 4242 since "
                                          "2026-01-01T00:00:00+00:00); try again when it finishes")
     assert not (rag.config.corpus_dir / "uploads").exists() and ids(rag) == ["apples.md", "bridges.txt"]
+
+
+def snapshot(folder) -> dict:
+    """Every file under folder: (bytes, mtime_ns, inode)."""
+    out = {}
+    for root, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(root, name)
+            st = os.stat(path)
+            out[os.path.relpath(path, folder)] = (open(path, "rb").read(), st.st_mtime_ns, st.st_ino)
+    return out
+
+
+def test_queued_uploads_never_touch_a_file_of_the_users_folder(tmp_path, monkeypatch):
+    """Whatever queued uploads do (indexed, refused by the checks or by conversion, failed on another program's
+    lock, one of them then deleted on request), every file the person put in the folder, including one of their
+    own under uploads/ with an upload's name, keeps its bytes, mtime and inode; the only new files are the uploads
+    the application stored, in uploads/."""
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus)
+    (corpus / "notes").mkdir()
+    (corpus / "notes" / "deserts.md").write_bytes(DESERTS)
+    (corpus / "uploads").mkdir()
+    (corpus / "uploads" / "comets.md").write_text("My own comet notes: comets are icy bodies.\n")   # the person's
+    (corpus / "scan.xyz").write_bytes(b"\x00\x01 not a document")
+    before = snapshot(corpus)
+    config = Config(corpus_dir=corpus, index_dir=tmp_path / "idx", model=FakeEmbedder.name)
+    emb = Gated()
+    rag = open_default(config, embedder=emb, background=True)
+    monkeypatch.setattr(documents, "RETRY_S", 0.01)
+    monkeypatch.setattr(documents, "OTHER_WRITER_WAIT_S", 0.05)
+    try:
+        assert emb.waiting.wait(60)
+        good = rag.add_files([("comets.md", COMETS)], queue=True)
+        broken = rag.add_files([("broken.txt", b"\x00\x01\x02\xff binary" * 50)], queue=True)
+        refused = rag.add_files([("tool.exe", b"MZ")], queue=True)
+        emb.gate.set()
+        assert good.outcome().added == ["uploads/comets (2).md"]   # the person's uploads/comets.md is kept
+        assert broken.outcome().added == [] and "binary" in broken.result.skipped[0].reason and refused.finished and refused.result.added == []
+        assert rag.wait_for_vectors(60)
+        fd = os.open(config.index_dir / ".lock", os.O_RDWR)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            failed = rag.add_files([("late.md", DESERTS)], queue=True)
+            assert failed.wait(60) and failed.state == "failed"
+        finally:
+            os.close(fd)
+        kept = rag.remove_document("uploads/comets.md", delete_upload=True)   # not stored by rag: kept
+        assert not kept.file_deleted
+        mine = rag.add_files([("mine.md", DESERTS.replace(b"Atacama", b"Namib"))], queue=True).outcome()
+        gone = rag.remove_document(mine.added[0], delete_upload=True)   # stored by rag, asked in words
+        assert gone.file_deleted
+        assert rag.wait_for_vectors(60)
+    finally:
+        emb.gate.set()
+        rag.wait_for_vectors(60)
+    after = snapshot(corpus)
+    assert {k: v for k, v in after.items() if k in before} == before
+    assert sorted(set(after) - set(before)) == [os.path.join("uploads", "comets (2).md")]
+    assert after[os.path.join("uploads", "comets (2).md")][0] == COMETS
