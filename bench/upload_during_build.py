@@ -7,7 +7,7 @@ The folder is --docs SciFact abstracts (title line + text) as .txt files; one mo
 model is loaded and warmed before the clock starts (as `rag serve` has it). "during": open_default(background=True)
 (what `rag serve` calls) returns once the folder answers by keywords, then the file is uploaded at once as the page
 and the HTTP API do (Rag.add_files(queue=True)): it waits in the upload queue for the build's batch of vectors
-under way (WINDOW chunks), then takes over the vectors left; "after": a fresh copy, the build waited for, then the
+under way (one encoder batch), then takes over the vectors left; "after": a fresh copy, the build waited for, then the
 same upload. Columns: seconds from the upload to answerable (the upload's result), to the first answer from it (a
 question made of its title, whose top passage must be the file), and to every vector in. Before the queue, the
 "during" upload was refused ("another writer is updating ..."). Prints a Markdown table and the load average (the
