@@ -23,6 +23,15 @@ that holds the writer locks; the call returns once the version holding the uploa
 writer of this process (``_write``: an upload, a removal, ``refresh``) stops that thread after the batch under
 way and its own build embeds what is pending, the uploads' converted text kept in memory (``_PARSED``) so
 they are chunked again, not converted again. ``vectors=False``: answerable, no thread; the next writer embeds.
+``build_background`` (`rag serve` over a folder with no index) is such a writer too.
+
+``queue=True`` (the page and the HTTP API): the files are checked, then put in this process's upload queue of
+the index (``enqueue``, at most QUEUE_FILES files and QUEUE_MB) and an ``Upload`` returned at once; one thread
+per index indexes them one call at a time, in order, as with ``background=True``, when this process's writer is
+free (a background writer answerable is stopped and taken over, as above) and no other program holds the
+IndexLock (tried again every RETRY_S for OTHER_WRITER_WAIT_S). The Upload says what it waits for, then
+"indexing", then its AddResult or error. Queued uploads live in memory only: a server stopped loses them (never
+written, never reported added).
 
 Removing takes a document out of the index and records it as excluded, so later
 refreshes leave it out; its file is kept. Only an upload the application stored
