@@ -751,11 +751,21 @@ def filling(index_dir) -> bool:
 
 
 def wait(index_dir, timeout: float | None = None) -> bool:
-    """Wait for the background writer of index_dir in this process, if any, to end; whether none runs."""
-    fill = _FILLS.get(os.path.realpath(index_dir))
-    if fill is not None and fill.thread is not None:
-        fill.thread.join(timeout)
-    return not filling(index_dir)
+    """Wait for the background writer of index_dir in this process, if any, and for its upload queue to be empty,
+    to end; whether none runs."""
+    key = os.path.realpath(index_dir)
+    end = None if timeout is None else time.monotonic() + timeout
+    while True:
+        queue = _QUEUES.get(key)
+        threads = [queue.thread if queue is not None else None,
+                   getattr(_FILLS.get(key), "thread", None)]
+        threads = [t for t in threads if t is not None and t.is_alive()]
+        if not threads:
+            return True
+        left = None if end is None else end - time.monotonic()
+        if left is not None and left <= 0:
+            return False
+        threads[0].join(left if left is None else min(left, 0.5))
 
 
 def build_index_recover(config) -> None:
