@@ -40,7 +40,7 @@ def test_an_upload_while_serves_first_build_computes_vectors_is_indexed_and_answ
     before = {p.name: p.read_bytes() for p in corpus.iterdir()}
     port = free_port()
     env = dict(os.environ, RAG_CORPUS=str(corpus), RAG_INDEX=str(index), PYTHONPATH=str(ROOT),
-               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HOME=str(tmp_path))
+               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--api-only", "--port", str(port)], env=env,
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
@@ -69,7 +69,7 @@ def test_an_upload_while_serves_first_build_computes_vectors_is_indexed_and_answ
         assert "4,312" in answer["answer"] and answer["citations"][0]["doc_id"] == "uploads/zephyrine.txt", answer
         assert get_json(url, "/api/status")[1]["documents"] == 41
         print(f"build still computing vectors when the upload came: {first['vectors']['complete'] is False}; "
-              f"upload answered {code}")
+              f"upload answered {code}; status before {first['vectors']}; reply {raw[:300]!r}")
     finally:
         proc.terminate()
         out = proc.communicate(timeout=60)[0]
