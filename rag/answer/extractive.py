@@ -21,11 +21,15 @@ on one document or thousands. "Summarize X", comparisons and yes/no questions
 take their sentences from rag.answer.multi_sentence. Does not paraphrase or generate text.
 
 The default reader is the passage reader (rag.answer.passage_reader: MiniLM reading the question
-with each of the first READ_PASSAGES passages). Its best span's sentence leads the quote from the
-reader's ``lead_prob``. Its span is the short answer (``Answer.short``, with ``short_prob``, the span's
-probability) from its ``min_prob``, or from ``agree_prob`` when the span reader's best span (``nil_reader``)
-lies in the same sentence and overlaps it; else the span reader's span when its own gate passes
-(its ``min_prob``; that span's sentence is then quoted too). The thresholds are chosen on held-out
+with each of the first READ_PASSAGES passages). With its chooser (rag.answer.chooser, in its manifest)
+the passage whose best span the chooser rates most likely right is taken; the span's sentence leads the
+quote from the chooser's ``lead`` probability, and the span is the short answer (``Answer.short``, with
+``short_prob``, the chooser's probability) from its ``show`` probability, when it has at most
+MAX_SHORT_WORDS words. Without a chooser: the
+passage with the least no-answer probability; its sentence leads from the reader's ``lead_prob``; its span is
+shown from its ``min_prob``, or from ``agree_prob`` when the span reader's best span (``nil_reader``)
+lies in the same sentence and overlaps it. Either way, when it is not shown, the span reader's span is
+shown when its own gate passes (its ``min_prob``; that span's sentence is then quoted too). The thresholds are chosen on held-out
 training articles so that shown short answers are right at least 85% of the time. Yes/no questions get no short answer. The not-found score
 adds ``nil_weight * (P(answered) - 0.5)`` for the passage reader and for the span reader's "no answer"
 model (``nil_reader``), before the one threshold. ``reader="span"`` is the earlier span reader
@@ -63,6 +67,7 @@ SELECT_WEIGHTS = (1.0, 0.5, 0.5, 0.2, 0.0, 0.0, 0.0)
 SECOND_SENTENCE_MARGIN = 0.1
 READER_SENTENCES = 3   # sentences the span reader reads (rag.answer.span_reader.TOP_SENTENCES)
 READ_PASSAGES = 3      # passages the passage reader reads (rag.answer.passage_reader)
+MAX_SHORT_WORDS = 10   # a longer span of the passage reader is not a short answer (its sentence is quoted)
 NEGATION = re.compile(r"\b(?:not|never|no|none|nothing|nobody|neither|nor|without|cannot)\b|n't\b", re.I)
 
 
@@ -211,17 +216,18 @@ class ExtractiveAnswerer(Answerer):
         evidence, select = feats @ self.evidence_weights, feats @ self.select_weights
         best = float(evidence.max()) if len(cands) else 0.0
         passage_mode = self.reader is not None and hasattr(self.reader, "read")
-        reading = None
-        if passage_mode and cands:   # the passage reader
-            reading = passage_reading(self.reader, question, cands, passages)
-            if reading is not None:
-                best += self.reader.nil_weight * (reading.p_answer - 0.5)
         # the span reader: the reader itself, or beside the passage reader for agreement and its "no answer" model
         spanner = self.nil_reader if passage_mode else self.reader
         got = self.read(question, cands, evidence, select, reader=spanner) if cands and spanner is not None else None
         if got is not None and spanner.nil_weight:
             best += spanner.nil_weight * (self.has_answer(question, cands, feats, evidence, select, got,
                                                           reader=spanner) - 0.5)
+        reading = None
+        if passage_mode and cands:   # the passage reader
+            reading = passage_reading(self.reader, question, cands, passages, scores=(feats, evidence, select),
+                                      spanned=got)
+            if reading is not None:
+                best += self.reader.nil_weight * (reading.p_answer - 0.5)
         if not cands or best < self.min_score:
             return Answer(question, NOT_FOUND, False, (), passages, notice, score=best)
         if kind == "compare":
@@ -242,16 +248,22 @@ class ExtractiveAnswerer(Answerer):
         elif (reading is not None and kind != "yes/no"
               and short_answer.field_value(question, picked[0].sentence.text) is None):
             # (a "Label: value" row the question names by its key and column keeps the lead: see below)
-            min_prob = self.reader.min_prob if self.short_min_prob is None else self.short_min_prob
             r, holder = reading.reading, reading.holder
-            if holder is not None and r.prob >= self.reader.lead_prob:   # the span's sentence is quoted first
+            chooser = getattr(self.reader, "chooser", None) if reading.confidence is not None else None
+            if chooser is not None:   # the chooser's probability that the span is right gates both
+                p, lead_at, show_at = reading.confidence, chooser.lead, chooser.show
+                agree = False
+            else:   # the span's own probability, with the span reader's agreement
+                p, lead_at, show_at = r.prob, self.reader.lead_prob, self.reader.min_prob
+                agree = (got is not None and holder is not None and got[0] is holder
+                         and r.prob >= self.reader.agree_prob and _overlap(reading, got[1]))
+            show_at = show_at if self.short_min_prob is None else self.short_min_prob
+            if holder is not None and p >= lead_at:   # the span's sentence is quoted first
                 picked = [holder] + [c for c in picked if c is not holder][:1]
                 led = True
-            agree = (got is not None and holder is not None and got[0] is holder
-                     and r.prob >= self.reader.agree_prob and _overlap(reading, got[1]))
-            if r.text and holder is not None and (r.prob >= min_prob or agree):
+            if r.text and holder is not None and (p >= show_at or agree) and len(r.text.split()) <= MAX_SHORT_WORDS:
                 a = reading.passage.start + r.start
-                short = (r.text, reading.passage.doc_id, a, a + len(r.text), round(float(r.prob), 4))
+                short = (r.text, reading.passage.doc_id, a, a + len(r.text), round(float(p), 4))
             elif got is not None and got[2] >= spanner.min_prob:   # the span reader's gate
                 holder, span, prob, _ = got
                 a = holder.sentence.start + span.start
@@ -284,12 +296,14 @@ class ExtractiveAnswerer(Answerer):
 @dataclass(frozen=True)
 class PassageReading:
     """The passage reader's chosen span over the passages it read: the reading, its passage, the quotable
-    sentence (candidate) holding the span's start (None when it is in a heading or a fragment), and the
-    reader's probability that some passage read answers the question (1 - the least no-answer probability)."""
+    sentence (candidate) holding the span's start (None when it is in a heading or a fragment), the
+    reader's probability that some passage read answers the question (1 - the least no-answer probability),
+    and, with a chooser (rag.answer.chooser), its probability that the chosen span is right (else None)."""
     reading: object
     passage: Passage
     holder: Candidate | None
     p_answer: float
+    confidence: float | None = None
 
 
 def _overlap(reading: PassageReading, span) -> bool:
@@ -298,23 +312,60 @@ def _overlap(reading: PassageReading, span) -> bool:
     return span.start < a + len(reading.reading.text) and a < span.end
 
 
-def passage_reading(reader, question: str, cands: Sequence[Candidate], passages: Sequence[Passage]):
-    """The passage reader's reading of the first READ_PASSAGES passages (rag.answer.passage_reader): the best
-    span of the passage with the least no-answer probability; None when nothing was read."""
+def holder_of(cands: Sequence[Candidate], passage: Passage, reading) -> Candidate | None:
+    """The quotable sentence of passage holding the start of the reading's span (None: none or no span)."""
+    if not reading.text:
+        return None
+    a = passage.start + reading.start
+    return next((c for c in cands if c.passage is passage
+                 and c.sentence.start <= a < c.sentence.start + len(c.sentence.text)), None)
+
+
+def reading_facts(question: str, passage: Passage, reading, holder: Candidate | None, cands: Sequence[Candidate],
+                  scores, spanned) -> dict:
+    """What rag.answer.chooser reads of one passage's reading: the reader's probabilities, the passage's rank
+    and the answerer's scores of the sentence holding the span (scores: (features, evidence, select) of
+    cands; spanned: the span reader's (candidate, span, ...) or None)."""
+    feats, evidence, select = scores
+    facts = {"rank": passage.rank, "span": reading.text, "prob": float(reading.prob), "null": float(reading.null_prob),
+             "holder": holder is not None}
+    if holder is None:
+        return facts
+    k = next(i for i, c in enumerate(cands) if c is holder)
+    a = passage.start + reading.start - holder.sentence.start
+    rule = holder.short or short_answer.phrase(question, holder.sentence.text,
+                                               any_question=answer_type(question) is not None)
+    facts.update({"h_select": float(select[k]), "h_evidence": float(evidence[k]), "h_cos": float(feats[k, 0]),
+                  "h_share": float(feats[k, 1]), "h_typed": float(feats[k, 3]), "h_covered": float(feats[k, 6]),
+                  "h_is_top": k == int(np.argmax(select)),
+                  "agree_rules": rule is not None and rule.start < a + len(reading.text) and a < rule.end,
+                  "agree_span": bool(spanned is not None and spanned[0] is holder
+                                     and spanned[1].start < a + len(reading.text) and a < spanned[1].end)})
+    return facts
+
+
+def passage_reading(reader, question: str, cands: Sequence[Candidate], passages: Sequence[Passage], *,
+                    scores=None, spanned=None):
+    """The passage reader's reading of the first READ_PASSAGES passages (rag.answer.passage_reader); None when
+    nothing was read. With the reader's chooser and the answerer's scores (features, evidence, select of
+    cands; spanned: the span reader's best span), the best span of the passage the chooser rates highest;
+    else of the passage with the least no-answer probability."""
     top = list(passages[:READ_PASSAGES])
     readings = reader.read(question, [p.text for p in top])
     if not readings:
         return None
+    holders = [holder_of(cands, p, r) for p, r in zip(top, readings)]
+    p_answer = max(1.0 - x.null_prob for x in readings)
+    chooser = getattr(reader, "chooser", None)
+    if chooser is not None and scores is not None:
+        probs = chooser.probabilities([reading_facts(question, p, r, h, cands, scores, spanned)
+                                       for p, r, h in zip(top, readings, holders)])
+        k = int(np.argmax(probs))   # the first of equals
+        return PassageReading(readings[k], top[k], holders[k], p_answer, float(probs[k]))
     # the passage the reader is surest holds an answer (span probabilities are per passage, not comparable
     # across passages: a lone date in an unrelated passage can outscore one of several in the right one)
     k = min(range(len(readings)), key=lambda i: (readings[i].null_prob, i))
-    r, passage = readings[k], top[k]
-    holder = None
-    if r.text:
-        a = passage.start + r.start
-        holder = next((c for c in cands if c.passage is passage
-                       and c.sentence.start <= a < c.sentence.start + len(c.sentence.text)), None)
-    return PassageReading(r, passage, holder, max(1.0 - x.null_prob for x in readings))
+    return PassageReading(readings[k], top[k], holders[k], p_answer)
 
 
 def short_answer_of(question: str, picked: Sequence[Candidate], intent: str | None):

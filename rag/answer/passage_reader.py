@@ -13,17 +13,29 @@ The manifest's thresholds (bench/calibrate_passage_reader.py chooses them on hel
 articles) say when rag.answer.extractive shows the best span as the short answer (``min_prob``; ``agree_prob``
 when the span reader's span agrees),
 lets its sentence lead the quote (``lead_prob``) and how much the no-answer probability moves the
-not-found score (``nil_weight``).
+not-found score (``nil_weight``); its ``chooser`` entry (bench/fit_chooser.py; rag.answer.chooser), when
+present, picks the passage and gates the short answer and the lead instead of the first three.
 
 Only the trained part ships: rag/answer/models/passage_reader/weights.safetensors (float16, loaded
 without pickle) and manifest.json (data, split, command, seed, figures, tensor shapes), made by
 bench/train_reader_lora.py. Missing or damaged weights raise PassageReaderError, one line naming
-that command. Runs with torch on the CPU, deterministically (inference mode, one thread order).
+that command.
+
+Runs on the CPU, deterministically, with one of two backends (``backend``): "onnx" (the default where
+onnxruntime and onnx import, as they do in a complete install) or "torch". For onnx, the first use merges
+the adapters with torch and exports MiniLM + head (start and end logits out, float32, not quantized: the
+thresholds were calibrated on float32 outputs) to an ONNX file cached under rag.embed.onnx.cache_root()
+in a folder named by the base model and a hash of the base model's files, the weights file and the
+manifest (new weights: a new export), written atomically (temporary file, fsync, rename); a cached file
+ONNX Runtime cannot load is exported again. Later loads need no torch model. Both backends give the same
+spans, probabilities within 1e-3 (tests/answer/test_passage_reader.py); onnx reads 3 passages about 10%
+faster than torch on 2 shared cores and loads in a fraction of the time (bench/reader_speed.py, docs/figures.md).
 Does not retrieve, pick sentences or decide what is shown: rag.answer.extractive does that. Does
 not handle questions over MAX_QUESTION_TOKENS word pieces (the rest is cut).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from dataclasses import dataclass
@@ -32,7 +44,8 @@ from typing import Sequence
 
 import numpy as np
 
-from rag.errors import ModelError
+from rag.answer.chooser import Chooser
+from rag.errors import DependencyError, ModelError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "models" / "passage_reader"
 WEIGHTS_FILE = "weights.safetensors"
@@ -49,8 +62,10 @@ PROJECTIONS = ("attention.self.query", "attention.self.key", "attention.self.val
                "intermediate.dense", "output.dense")
 NORMS = ("attention.output.LayerNorm", "output.LayerNorm")
 MAX_BYTES = 10 * 1024 * 1024
+BACKENDS = ("onnx", "torch")
+EXPORT_VERSION = "1"   # bump when the reader's export recipe changes: a new cache folder
 _LOCK = threading.Lock()
-_LOADED: dict[str, "PassageReader"] = {}
+_LOADED: dict[tuple[str, str], "PassageReader"] = {}
 
 
 class PassageReaderError(ModelError):
@@ -159,9 +174,8 @@ def best_spans(start: np.ndarray, end: np.ndarray, context: np.ndarray):
     return out
 
 
-def base_model():
-    """A fresh copy of the shipped MiniLM transformer and its tokenizer (not the embedder's shared one)."""
-    from transformers import AutoModel, AutoTokenizer
+def base_path() -> str:
+    """The local folder of the shipped MiniLM (offline settings applied)."""
     from transformers.utils import logging as hf_logging
 
     from rag.config import DEFAULT_MODEL
@@ -170,50 +184,164 @@ def base_model():
     offline_env()
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
-    path = resolve_model(DEFAULT_MODEL)
+    return resolve_model(DEFAULT_MODEL)
+
+
+def base_model():
+    """A fresh copy of the shipped MiniLM transformer and its tokenizer (not the embedder's shared one)."""
+    from transformers import AutoModel, AutoTokenizer
+
+    path = base_path()
     try:
         return AutoModel.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
     except Exception as exc:
         raise ModelError(f"cannot load the reader's base model offline from {path} ({type(exc).__name__})") from None
 
 
+def base_parts():
+    """(config, tokenizer) of the shipped MiniLM, without its weights."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    path = base_path()
+    try:
+        return AutoConfig.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    except Exception as exc:
+        raise ModelError(f"cannot load the reader's base model offline from {path} ({type(exc).__name__})") from None
+
+
+def default_backend() -> str:
+    """onnx where onnxruntime and onnx import (a complete install), else torch."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return "torch"
+    return "onnx"
+
+
+def merge(model, arrays: dict[str, np.ndarray]):
+    """model (MiniLM, changed in place) with the adapters merged and the trained LayerNorms, and the head."""
+    import torch
+
+    cfg = model.config
+    w = {k: torch.from_numpy(v.astype(np.float32)) for k, v in arrays.items()}
+    with torch.no_grad():
+        for i in range(FROZEN, cfg.num_hidden_layers):
+            layer = model.encoder.layer[i]
+            for path in PROJECTIONS:
+                parent, name = parent_of(layer, path)
+                lin = getattr(parent, name)
+                lin.weight += (w[f"layer.{i}.{path}.lora_B"] @ w[f"layer.{i}.{path}.lora_A"]) * SCALE
+            for path in NORMS:
+                parent, name = parent_of(layer, path)
+                norm = getattr(parent, name)
+                norm.weight.copy_(w[f"layer.{i}.{path}.weight"])
+                norm.bias.copy_(w[f"layer.{i}.{path}.bias"])
+    head = torch.nn.Linear(cfg.hidden_size, 2)
+    head.load_state_dict({"weight": w["head.weight"], "bias": w["head.bias"]})
+    return model.eval(), head.eval()
+
+
+def onnx_path(folder: Path | str = WEIGHTS_DIR) -> Path:
+    """Where the ONNX export of the reader in folder is cached: named by the base model and a hash of the
+    base model's files, the reader's weights file and the export recipe (its merge constants included). The
+    manifest's thresholds and chooser are not in the export, so changing them keeps it."""
+    from rag.embed.onnx import OPSET, cache_root, model_key
+
+    base = Path(base_path())
+    if not base.is_dir():
+        raise ModelError(f"the reader's onnx backend needs the bundled model as a local folder, not {base}")
+    h = hashlib.sha256(f"reader export {EXPORT_VERSION} opset {OPSET} base {model_key(base)} frozen {FROZEN} "
+                       f"rank {RANK} scale {SCALE} {PROJECTIONS} {NORMS}".encode())
+    h.update((Path(folder) / WEIGHTS_FILE).read_bytes())
+    return cache_root() / "onnx" / f"passage-reader-{base.name}-{h.hexdigest()[:16]}" / "reader.onnx"
+
+
+def export(model, head, path: Path) -> None:
+    """Export MiniLM + head to path: (input_ids, attention_mask, token_type_ids) -> start, end logits [B, T]."""
+    from rag.embed.onnx import INSTALL, OPSET
+
+    try:
+        import onnx  # noqa: F401  (torch.onnx writes through it)
+    except ImportError:
+        raise DependencyError(f"exporting the passage reader to ONNX needs onnx: {INSTALL}") from None
+    import torch
+
+    class Reader(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model, self.head = model, head
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            hidden = self.model(input_ids=input_ids, attention_mask=attention_mask,
+                                token_type_ids=token_type_ids).last_hidden_state
+            out = self.head(hidden)
+            return out[..., 0], out[..., 1]
+
+    ids = torch.ones((2, 16), dtype=torch.int64)
+    axes = {0: "batch", 1: "tokens"}
+    with torch.inference_mode(False), torch.no_grad():
+        torch.onnx.export(Reader().eval(), (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(path),
+                          input_names=["input_ids", "attention_mask", "token_type_ids"],
+                          output_names=["start", "end"], opset_version=OPSET, dynamo=False,
+                          dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
+                                        "start": axes, "end": axes})
+
+
 class PassageReader:
-    """The shipped reader with its adapters merged, loaded once per process (see ``get``)."""
+    """The shipped reader with its adapters merged, loaded once per process (see ``get``); backend "onnx"
+    (ONNX Runtime on the cached export) or "torch" (None: ``default_backend()``)."""
 
-    def __init__(self, folder: Path | str = WEIGHTS_DIR):
-        import torch
-
+    def __init__(self, folder: Path | str = WEIGHTS_DIR, *, backend: str | None = None):
+        backend = backend or default_backend()
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown passage reader backend {backend!r} (one of {', '.join(BACKENDS)})")
+        self.backend, self.folder = backend, Path(folder)
         arrays, self.manifest = load_weights(folder)
-        model, self.tokenizer = base_model()
-        cfg = model.config
-        expected = expected_shapes(cfg.num_hidden_layers, cfg.hidden_size, cfg.intermediate_size)
-        if {k: tuple(v.shape) for k, v in arrays.items()} != expected:
-            raise _damaged(Path(folder), "for another model (tensor names or shapes differ from MiniLM's)")
-        w = {k: torch.from_numpy(v.astype(np.float32)) for k, v in arrays.items()}
-        with torch.no_grad():
-            for i in range(FROZEN, cfg.num_hidden_layers):
-                layer = model.encoder.layer[i]
-                for path in PROJECTIONS:
-                    parent, name = parent_of(layer, path)
-                    lin = getattr(parent, name)
-                    lin.weight += (w[f"layer.{i}.{path}.lora_B"] @ w[f"layer.{i}.{path}.lora_A"]) * SCALE
-                for path in NORMS:
-                    parent, name = parent_of(layer, path)
-                    norm = getattr(parent, name)
-                    norm.weight.copy_(w[f"layer.{i}.{path}.weight"])
-                    norm.bias.copy_(w[f"layer.{i}.{path}.bias"])
-        head = torch.nn.Linear(cfg.hidden_size, 2)
-        head.load_state_dict({"weight": w["head.weight"], "bias": w["head.bias"]})
-        self.model, self.head = model.eval(), head.eval()
-        self._lock = threading.Lock()
         t = self.manifest.get("thresholds") or {}
         try:   # chosen by bench/calibrate_passage_reader.py; uncalibrated weights never show a short answer
             self.min_prob = float(t.get("min_prob", 2.0))
             self.lead_prob = float(t.get("lead_prob", 2.0))
             self.agree_prob = float(t.get("agree_prob", 2.0))
             self.nil_weight = float(t.get("nil_weight", 0.0))
-        except (TypeError, ValueError):
-            raise _damaged(Path(folder), "damaged (thresholds unreadable)") from None
+            self.chooser = Chooser.from_manifest(self.manifest.get("chooser"))   # bench/fit_chooser.py
+        except (TypeError, ValueError, AttributeError):
+            raise _damaged(Path(folder), "damaged (thresholds or chooser unreadable)") from None
+        cfg, self.tokenizer = base_parts()
+        expected = expected_shapes(cfg.num_hidden_layers, cfg.hidden_size, cfg.intermediate_size)
+        if {k: tuple(v.shape) for k, v in arrays.items()} != expected:
+            raise _damaged(Path(folder), "for another model (tensor names or shapes differ from MiniLM's)")
+        self.model = self.head = self.session = None
+        if backend == "torch":
+            self.model, self.head = merge(base_model()[0], arrays)
+        else:
+            self.session = self._session(arrays)
+        self._lock = threading.Lock()
+
+    def _session(self, arrays: dict[str, np.ndarray]):
+        """An ONNX Runtime session on the cached export (exported first if missing; again if unloadable)."""
+        from rag.embed.onnx import _require, atomic_file
+
+        ort = _require()
+        path = onnx_path(self.folder)
+
+        def make():
+            model, head = merge(base_model()[0], arrays)
+            atomic_file(path, lambda tmp: export(model, head, tmp))
+
+        if not path.exists():
+            make()
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3
+        # no busy-waiting between operators (a shared machine's cores), as the embedder's session
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception:   # a damaged cached file: export it again, once
+            path.unlink(missing_ok=True)
+            make()
+            return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
     def encode(self, question: str, texts: Sequence[str]):
         """Tokenized (question, text) windows and the mask of each window's text word pieces."""
@@ -229,15 +357,19 @@ class PassageReader:
 
     def logits(self, question: str, texts: Sequence[str]):
         """(encoding, text mask, start logits, end logits) of the question with each text."""
-        import torch
-
         # one thread at a time: a fast tokenizer used from two threads at once fails ("Already borrowed")
-        with self._lock, torch.inference_mode():
+        with self._lock:
             enc, context = self.encode(question, texts)
-            hidden = self.model(input_ids=torch.from_numpy(enc["input_ids"]),
-                                attention_mask=torch.from_numpy(enc["attention_mask"]),
-                                token_type_ids=torch.from_numpy(enc["token_type_ids"])).last_hidden_state
-            out = self.head(hidden).float().numpy()
+            feed = {k: np.ascontiguousarray(enc[k], dtype=np.int64)
+                    for k in ("input_ids", "attention_mask", "token_type_ids")}
+            if self.session is not None:
+                start, end = self.session.run(["start", "end"], feed)
+                return enc, context, start.astype(np.float32), end.astype(np.float32)
+            import torch
+
+            with torch.inference_mode():
+                hidden = self.model(**{k: torch.from_numpy(v) for k, v in feed.items()}).last_hidden_state
+                out = self.head(hidden).float().numpy()
         return enc, context, out[..., 0], out[..., 1]
 
     def read(self, question: str, texts: Sequence[str]) -> list[Reading]:
@@ -258,10 +390,10 @@ class PassageReader:
         return [best[t] for t in range(len(texts))]
 
 
-def get(folder: Path | str = WEIGHTS_DIR) -> PassageReader:
-    """The reader of folder, loaded once per process."""
-    key = str(Path(folder).resolve())
+def get(folder: Path | str = WEIGHTS_DIR, backend: str | None = None) -> PassageReader:
+    """The reader of folder on backend (None: ``default_backend()``), loaded once per process."""
+    key = (str(Path(folder).resolve()), backend or default_backend())
     with _LOCK:
         if key not in _LOADED:
-            _LOADED[key] = PassageReader(folder)
+            _LOADED[key] = PassageReader(folder, backend=key[1])
         return _LOADED[key]

@@ -90,6 +90,9 @@ def _atomic(target: Path, write) -> Path:
     return target
 
 
+atomic_file = _atomic   # also used by rag.answer.passage_reader for its own export
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
