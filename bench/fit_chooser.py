@@ -19,6 +19,7 @@ today's choice (the least no-answer probability; the span's probability as the g
 
     PYTHONPATH=. .venv/bin/python bench/passage_records.py ../shared/data/squad-dev ../shared/data/squad2-dev
     PYTHONPATH=. .venv/bin/python bench/fit_chooser.py [RECORDS] [--weights DIR] [--dry-run]
+    PYTHONPATH=. .venv/bin/python bench/fit_chooser.py RECORDS --evaluate   # records of other articles: report only
 """
 from __future__ import annotations
 
@@ -103,13 +104,37 @@ def gate(rows, target=TARGET):
     return table, best
 
 
+def evaluate_shipped(records: Path, folder: Path, read: int) -> None:
+    """Best-span F1 over every SQuAD v1.1 question of records (no span counts 0): the passage the manifest's chooser
+    picks, the one with the least no-answer probability, and the best of the passages read."""
+    from rag.answer.chooser import Chooser
+
+    chooser = Chooser.from_manifest(json.loads((folder / P.MANIFEST_FILE).read_text())["chooser"])
+    got = {"chooser": [], "least_no_answer": [], "best_passage": []}
+    for r in json.loads(records.read_text())["squad"]:
+        ps = r.get("passages", [])[:read]
+        if not ps:
+            for v in got.values():
+                v.append(0.0)
+            continue
+        got["chooser"].append(ps[int(np.argmax(chooser.probabilities(ps)))]["f1"])
+        got["least_no_answer"].append(min(ps, key=lambda p: p["null"])["f1"])
+        got["best_passage"].append(max(p["f1"] for p in ps))
+    print(json.dumps({"questions": len(got["chooser"]), "read": read,
+                      "best_span_f1": {k: round(float(np.mean(v)), 4) for k, v in got.items()}}))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("records", nargs="?", default=str(HERE / ".cache" / "passage-records.json"))
     ap.add_argument("--weights", default=str(P.WEIGHTS_DIR))
     ap.add_argument("--dry-run", action="store_true", help="print, do not write the manifest")
     ap.add_argument("--read", type=int, default=READ_PASSAGES, help="passages read (the answerer reads READ_PASSAGES)")
+    ap.add_argument("--evaluate", action="store_true",
+                    help="fit nothing: the best-span F1 of the manifest's chooser on RECORDS (e.g. validation articles)")
     args = ap.parse_args()
+    if args.evaluate:
+        return evaluate_shipped(Path(args.records), Path(args.weights), args.read)
     from rag.answer import span_reader
 
     span_min = span_reader.get().min_prob

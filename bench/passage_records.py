@@ -77,6 +77,7 @@ def main() -> None:
     ap.add_argument("--read", type=int, default=5)
     ap.add_argument("--out", default=str(HERE / ".cache" / "passage-records.json"))
     ap.add_argument("--articles", choices=["calibration", "validation"], default="calibration")
+    ap.add_argument("--parts", default="squad,squad2", help="which datasets (comma-separated)")
     args = ap.parse_args()
     from rag.answer import span_reader
     from train_reader_a import _rag
@@ -98,6 +99,8 @@ def main() -> None:
               if r["paragraph-id"].rsplit("_", 1)[0] in arts and r["query-id"] not in seen]
     out = {}
     for name, folder, items in (("squad", Path(args.squad), items1), ("squad2", s2, items2)):
+        if name not in args.parts.split(","):
+            continue
         rag, _ = _rag(folder)
         recs, t0 = [], time.perf_counter()
         for b in range(0, len(items), 64):

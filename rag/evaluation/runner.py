@@ -151,6 +151,9 @@ def evaluate(folder, *, split: str = "test", modes=None, config: Config | None =
             summary["answer_words"] /= summary["answered"]
         if "short_right" in summary:   # precision of the short answers shown: F1 > 0
             summary["short_right"] = summary["short_right"] / summary["short_given"] if summary["short_given"] else 0.0
+            # EM / F1 of the short answers shown (short_em, short_f1 count a hidden one as 0)
+            for k in ("short_em", "short_f1"):
+                summary[f"{k}_shown"] = summary[k] / summary["short_given"] if summary["short_given"] else 0.0
         out.modes.append(ModeResult(mode, {k: round(v, 4) for k, v in summary.items()},
                                     {k: round(v, 2) for k, v in lat.items()}))
     if abstention and config.mode in modes:
