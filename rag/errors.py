@@ -41,6 +41,10 @@ class IndexLockedError(RagError):
     """Another process is writing the index; the message names it and says to retry."""
 
 
+class QueueFullError(RagError):
+    """Too many uploads are waiting to be indexed in this process; the message says how many and to retry."""
+
+
 class DocumentError(RagError):
     """No such document in the index, or it cannot be removed."""
 

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from rag.errors import IndexLockedError, RagError
+from rag.errors import IndexLockedError, QueueFullError, RagError
 
 log = logging.getLogger(__name__)
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -62,7 +62,7 @@ def guarded(handler, *, errors=error):
         except BadRequest as exc:
             return errors(exc.status, str(exc))
         except RagError as exc:
-            status = 409 if isinstance(exc, IndexLockedError) else \
+            status = 409 if isinstance(exc, IndexLockedError) else 503 if isinstance(exc, QueueFullError) else \
                 404 if type(exc).__name__ == "DocumentError" else 400
             return errors(status, public_message(str(exc)))
         except Exception as exc:   # noqa: BLE001 - one line to the client, the traceback to the log

@@ -11,7 +11,9 @@ confirmation in the words of CONFIRM_KEEP (a file of the person's folder: always
 CONFIRM_DELETE (an upload's stored copy, its own "Delete upload" button). Uploads: the file
 picker accepts any file; each file is checked here (ui/uploads.py: type, size, with what to
 do), then the good ones are indexed one at a time by ``Rag.add_files`` in a worker thread
-while the page shows each file's phase and progress, and each file's result in plain words. A file
+while the page shows each file's phase and progress, and each file's result in plain words. Each goes through
+the library's upload queue (``add_files(queue=True)``): while the server's own build of the index or an upload
+from elsewhere is still writing, the file shows as queued, with what it waits for, then as indexing. A file
 is added once it answers by keywords (``add_files(background=True)``); its vectors are computed
 behind it, and a line under the list says how far ("computing vectors: 3 of 50 documents"),
 refreshed every TICK_S seconds until they are all in (then the status line and suggestions catch up).
@@ -231,8 +233,12 @@ def upload_steps(rag, paths, poll: float = POLL_S):
 
         def work(p=p, st=st, box=box):
             try:
-                box["result"] = rag.add_files([(st.name, _read(p, limit))], progress=report,
-                                              **in_background(rag.add_files, vectors=last))
+                out = rag.add_files([(st.name, _read(p, limit))], progress=report,
+                                    **in_background(rag.add_files, vectors=last, queue=True))
+                if callable(getattr(out, "outcome", None)):   # in the upload queue: wait for its turn
+                    box["upload"] = out
+                    out = out.outcome()
+                box["result"] = out
             except RagError as exc:
                 box["error"] = uploads.plain(str(exc)) if "unreadable" in str(exc) else public_message(str(exc))
             except Exception:   # noqa: BLE001 - the page shows one line; the log keeps the rest
@@ -242,6 +248,7 @@ def upload_steps(rag, paths, poll: float = POLL_S):
         worker.start()
         while worker.is_alive():
             worker.join(poll)
+            waiting(st, box.get("upload"))
             yield states, False
         result = box.get("result")
         if result is not None and result.added:
@@ -257,6 +264,17 @@ def upload_steps(rag, paths, poll: float = POLL_S):
                 except RagError as exc:
                     log.warning("computing the vectors of the uploads did not start: %s", exc)
     yield states, True
+
+
+def waiting(st, upload) -> None:
+    """The file's line while its upload waits in the queue ("queued: waiting for the index build ...") and once
+    it is indexed (back to "indexing", its phases then reported by add_files' progress)."""
+    if upload is None:
+        return
+    if upload.state == "queued" and upload.waiting:
+        st.state, st.detail = "waiting", upload.waiting
+    elif st.state == "waiting":
+        st.state, st.detail = "indexing", "reading the file"
 
 
 def _pending(rag) -> int:

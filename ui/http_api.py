@@ -10,13 +10,19 @@ so one process and one port serve both, behind the same Gate; ``rag serve --api-
                                     the turn is saved and the reply carries "conversation_id"
     GET    /api/conversations[/{id}], POST, PATCH, DELETE: the user's saved conversations (chats_api.py)
     GET    /api/documents           {"documents": [...], "skipped": [...]}   (rag.documents)
-    POST   /api/documents           multipart files -> Rag.add_files -> {"added", "skipped", "vectors"}: answered
-                                    once they are answerable by keywords; their vectors are computed after
-                                    ("vectors": /api/status's, complete once documents_pending is 0)
+    POST   /api/documents           multipart files -> Rag.add_files(queue=True) -> {"added", "skipped", "vectors"}:
+                                    answered once they are answerable by keywords; their vectors are computed
+                                    after ("vectors": /api/status's, complete once documents_pending is 0).
+                                    While this server's own build, an earlier upload or another program is still
+                                    writing the index: 202 {"id", "files", "state": "queued", "position",
+                                    "waiting", "url"}, indexed when it is free; 503 when the queue is full
+    GET    /api/uploads[/{id}]      the queued, running and recently finished uploads: {"id", "files", "state":
+                                    queued|indexing|done|failed, "position", "waiting", "added", "skipped", "error"}
     DELETE /api/documents/{doc_id}[?delete_file=true]  Rag.remove_document -> {"removed": doc_id,
                                     "file_deleted": bool}: out of the index, file kept; delete_file
                                     deletes it only if it is an upload the application stored
-    GET    /api/status              counts, model and index by name (no absolute path)
+    GET    /api/status              counts, model and index by name (no absolute path), "vectors", "uploads"
+                                    ({"queued": [names], "indexing": [names]} while uploads wait or run, else null)
     POST   /v1/chat/completions, GET /v1/models   OpenAI-compatible (openai_compat.py)
 
 Login: ``--auth`` / ``RAG_AUTH``, checked by the Gate (gate.py) in front of every route: HTTP Basic,
@@ -142,7 +148,11 @@ def api_routes(rag) -> list[Route]:
         needs("add_files")
         if not files:
             raise BadRequest("no file in the request: send multipart/form-data with one or more 'files' fields")
-        result = await run_in_threadpool(lambda: rag.add_files(files, **in_background(rag.add_files)))
+        result = await run_in_threadpool(lambda: rag.add_files(files, **in_background(rag.add_files, queue=True)))
+        if callable(getattr(result, "settled", None)):   # in the upload queue: answered once indexed, or "queued"
+            if not await run_in_threadpool(result.settled):
+                return JSONResponse(dict(result.to_json(), url=f"/api/uploads/{result.id}"), status_code=202)
+            result = result.outcome()
         out = {"added": list(result.added), "skipped": [asdict(s) for s in result.skipped]}
         if not result.added:
             reasons = "; ".join(f"{s.path}: {s.reason}" for s in result.skipped) or "nothing indexable"
@@ -169,12 +179,25 @@ def api_routes(rag) -> list[Route]:
         return JSONResponse({"documents": s["documents"], "chunks": s["chunks"],
                              "model": Path(model).name if "/" in model or "\\" in model else model,
                              "index": Path(s["index"]).name, "built_at": s.get("built_at"),
-                             "vectors": s.get("vectors")})
+                             "vectors": s.get("vectors"), "uploads": s.get("uploads")})
+
+    async def queued(request):
+        needs("uploads")
+        got = await run_in_threadpool(rag.uploads)
+        number = request.path_params.get("number")
+        if number is None:
+            return JSONResponse({"uploads": [u.to_json() for u in got]})
+        one = next((u for u in got if u.id == number), None)
+        if one is None:
+            return error(404, f"no upload {number} in this server's queue (it keeps the last few finished ones)")
+        return JSONResponse(one.to_json())
 
     routes = [Route("/api/ask", guarded(chats_api.not_found(ask)), methods=["POST"]),
               Route("/api/documents", guarded(documents), methods=["GET"]),
               Route("/api/documents", guarded(add), methods=["POST"]),
               Route("/api/documents/{doc_id:path}", guarded(remove), methods=["DELETE"]),
+              Route("/api/uploads", guarded(queued), methods=["GET"]),
+              Route("/api/uploads/{number:int}", guarded(queued), methods=["GET"]),
               Route("/api/status", guarded(status), methods=["GET"])]
     return routes + chats_api.chat_routes(rag) + openai_routes(rag)
 

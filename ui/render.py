@@ -194,7 +194,18 @@ def status_text(status: dict, now: datetime.datetime | None = None) -> str:
         done = vectors["documents"] - vectors["documents_pending"]
         text += (f" · still indexing: vectors for {done:,} of {vectors['documents']:,} documents "
                  f"(answers use keywords only until done)")
+    uploads = status.get("uploads") or {}
+    if uploads.get("indexing"):
+        text += f" · indexing upload: {_names(uploads['indexing'])}"
+    if uploads.get("queued"):
+        text += f" · queued (indexed when the index is free): {_names(uploads['queued'])}"
     return text
+
+
+def _names(names: list, most: int = 3) -> str:
+    """'a.md, b.pdf and 4 more'"""
+    shown = ", ".join(str(n) for n in names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def size_text(n: int) -> str:

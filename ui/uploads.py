@@ -99,7 +99,7 @@ def plain(reason: str) -> str:
 class FileState:
     """One uploaded file in the per-file list: queued, busy (with the phase), added or refused."""
     name: str
-    state: str = "queued"         # queued, checking, indexing, added, refused
+    state: str = "queued"         # queued (not started), checking, waiting (in the upload queue), indexing, added, refused
     detail: str = ""              # the phase while busy, or the plain reason when refused
     done: int = 0
     total: int = 0
@@ -107,8 +107,8 @@ class FileState:
     extra: dict = field(default_factory=dict)
 
 
-STATE_WORDS = {"queued": "waiting", "checking": "checking…", "indexing": "indexing…", "added": "added",
-               "refused": "not added"}
+STATE_WORDS = {"queued": "waiting", "checking": "checking…", "waiting": "queued", "indexing": "indexing…",
+               "added": "added", "refused": "not added"}
 
 
 def list_html(files: list[FileState]) -> str:

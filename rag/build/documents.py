@@ -23,6 +23,15 @@ that holds the writer locks; the call returns once the version holding the uploa
 writer of this process (``_write``: an upload, a removal, ``refresh``) stops that thread after the batch under
 way and its own build embeds what is pending, the uploads' converted text kept in memory (``_PARSED``) so
 they are chunked again, not converted again. ``vectors=False``: answerable, no thread; the next writer embeds.
+``build_background`` (`rag serve` over a folder with no index) is such a writer too.
+
+``queue=True`` (the page and the HTTP API): the files are checked, then put in this process's upload queue of
+the index (``enqueue``, at most QUEUE_FILES files and QUEUE_MB) and an ``Upload`` returned at once; one thread
+per index indexes them one call at a time, in order, as with ``background=True``, when this process's writer is
+free (a background writer answerable is stopped and taken over, as above) and no other program holds the
+IndexLock (tried again every RETRY_S for OTHER_WRITER_WAIT_S). The Upload says what it waits for, then
+"indexing", then its AddResult or error. Queued uploads live in memory only: a server stopped loses them (never
+written, never reported added).
 
 Removing takes a document out of the index and records it as excluded, so later
 refreshes leave it out; its file is kept. Only an upload the application stored
@@ -38,6 +47,7 @@ import logging
 import os
 import re
 import threading
+import time
 import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
@@ -45,7 +55,7 @@ from pathlib import Path, PurePosixPath
 from rag.build import corpus_state
 from rag.build.builder import BuildStopped, build_index
 from rag.build.progress import Silent
-from rag.errors import CorpusError, DocumentError
+from rag.errors import CorpusError, DocumentError, IndexLockedError, QueueFullError, RagError
 from rag.ingest.read import parse_document, read_bounded
 from rag.ingest.walk import safe_text
 from rag.storage import writer as store
@@ -265,7 +275,18 @@ def _reinclude(rag, files) -> tuple[list, list[str]]:
     return rest, back
 
 
-def add_files(rag, files, *, progress=None, background: bool = False, vectors: bool = True) -> "AddResult":
+def add_files(rag, files, *, progress=None, background: bool = False, vectors: bool = True,
+              queue: bool = False):
+    """Rag.add_files (see the module docstring): the AddResult, or with queue the Upload (see enqueue)."""
+    accepted, refused, back = _check(rag, files)
+    if queue:
+        return enqueue(rag, accepted, refused, back, progress=progress, vectors=vectors)
+    return _index(rag, accepted, refused, back, progress=progress, background=background, vectors=vectors)
+
+
+def _check(rag, files) -> tuple[list, list, list]:
+    """(accepted (name, bytes), refused SkippedFile, removed corpus documents to include again): the checks
+    made before anything is written or queued (name, type, size)."""
     config = rag.config
     files, back = _reinclude(rag, files)
     limit = int(config.upload_max_mb * 1_000_000)
@@ -283,6 +304,14 @@ def add_files(rag, files, *, progress=None, background: bool = False, vectors: b
             accepted.append((name, data))
         except (ValueError, OSError) as exc:
             refused.append(SkippedFile(_shown(item), " ".join(str(exc).split())))
+    return accepted, refused, back
+
+
+def _index(rag, accepted, refused, back, *, progress=None, background: bool = False, vectors: bool = True,
+           on_wait=None, on_start=None) -> "AddResult":
+    """Index the checked uploads (add_files); on_wait/on_start: as _write's."""
+    config = rag.config
+    refused = list(refused)
     if not accepted and not back:
         return AddResult([], refused)
     corpus = _corpus(rag)
@@ -352,7 +381,8 @@ def add_files(rag, files, *, progress=None, background: bool = False, vectors: b
             raise
         publish([{"path": s.path, "reason": s.reason} for s in report.skipped])
 
-    return _write(index_dir, job, background, vectors)
+    return _write(index_dir, job, background, vectors, what="an upload", on_wait=on_wait,
+                  on_start=on_start)
 
 
 def refresh(rag, *, background: bool = False):
@@ -377,15 +407,20 @@ def refresh(rag, *, background: bool = False):
 
 class _Fill:
     """A writer of an index running in a thread of this process (_write's background): its documents
-    answerable, their vectors being computed. stop: set to make it stop after the batch under way."""
+    answerable, their vectors being computed. stop: set to make it stop after the batch under way (or,
+    asked before it is answerable, once it is). what: what it is, for whoever waits ("the index build")."""
 
-    def __init__(self):
+    def __init__(self, what: str = "a change"):
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
+        self.what = what
+        self.answered = False
 
 
 _FILLS: dict[str, _Fill] = {}   # index folder -> its background writer in this process
 _PARSED: dict[str, dict] = {}   # index folder -> doc id -> Document of an upload whose vectors may be pending
+OTHER_WRITER_WAIT_S = 600.0     # how long a queued upload waits for another program's writer before failing
+RETRY_S = 0.5                   # how often it tries that program's lock again
 
 
 def _parsed(index_dir) -> list:
@@ -393,30 +428,66 @@ def _parsed(index_dir) -> list:
     return list(_PARSED.get(os.path.realpath(index_dir), {}).values())
 
 
-def _write(index_dir: Path, job, background: bool, vectors: bool = True):
-    """Run job(answer, stop) holding index_dir's writer locks (this process's and the IndexLock) and
-    return what it answers. A background writer of the same index in this process is asked to stop
-    first (after the batch of vectors under way; what it left pending is embedded by this job's build).
+def _locks(index_dir: Path, on_wait=None):
+    """(this process's writer lock, the IndexLock), both held. A background writer of the same index in this
+    process is asked to stop first (after the batch of vectors under way, or once it is answerable). on_wait
+    (a queued upload): called with one line when this has to wait, and for what (this process's build or upload
+    still reading files or finishing its batch of vectors, or another program: then retried every RETRY_S for up
+    to OTHER_WRITER_WAIT_S before its IndexLockedError is raised); without it another program's lock is refused
+    at once."""
+    key = os.path.realpath(index_dir)
+    writer = _writer(index_dir)
+    told, since = None, None
+    while True:
+        if writer.acquire(timeout=0.05):
+            try:
+                return writer, IndexLock(index_dir).acquire()
+            except IndexLockedError:
+                writer.release()
+                if on_wait is None:
+                    raise
+                since = since if since is not None else time.monotonic()
+                if time.monotonic() - since > OTHER_WRITER_WAIT_S:
+                    raise
+                why = "another program is updating the index; indexed when it finishes"
+                if told != why:
+                    on_wait(why)
+                    told = why
+                time.sleep(RETRY_S)
+                continue
+            except BaseException:
+                writer.release()
+                raise
+        fill = _FILLS.get(key)
+        if fill is not None:
+            fill.stop.set()
+        if on_wait is not None:
+            why = ("waiting for another change to the index; indexed right after" if fill is None else
+                   f"waiting for {fill.what} to finish the batch of vectors under way; indexed right after"
+                   if fill.answered else f"waiting for {fill.what} to become answerable; indexed right after")
+            if told != why:
+                on_wait(why)
+                told = why
+
+
+def _write(index_dir: Path, job, background: bool, vectors: bool = True, *, what: str = "a change",
+           on_wait=None, on_start=None):
+    """Run job(answer, stop) holding index_dir's writer locks (this process's and the IndexLock: _locks, with
+    on_wait) and return what it answers; on_start() once the locks are held.
 
     background False: job runs here with stop None (its build writes one version at the end).
     background True: job runs in a thread that keeps the locks until its build ends, with a stop
     event (its build progressive: rag.build.builder); this returns as soon as job answers, i.e. once
     the version that holds the change is current and answerable by keywords, or raises what job
     raised before it answered. An error after that (computing the vectors) is logged; the index is
-    then left whole with documents pending, and the next build embeds them.
+    then left whole with documents pending, and the next build embeds them. what: what it is, told
+    to a queued upload waiting for it ("the index build").
     vectors False: job runs here with a stop already set (its build returns once the version answerable
     by keywords is current; the vectors are left pending for the next writer)."""
     key = os.path.realpath(index_dir)
-    writer = _writer(index_dir)
-    while not writer.acquire(timeout=0.05):
-        fill = _FILLS.get(key)
-        if fill is not None:
-            fill.stop.set()
-    try:
-        lock = IndexLock(index_dir).acquire()
-    except BaseException:
-        writer.release()
-        raise
+    writer, lock = _locks(index_dir, on_wait)
+    if on_start is not None:
+        on_start()
     if not background or not vectors:
         box, stop = {}, None
         if not vectors:
@@ -432,10 +503,11 @@ def _write(index_dir: Path, job, background: bool, vectors: bool = True):
             lock.release()
             writer.release()
         return box["value"]
-    fill, box, ready = _Fill(), {}, threading.Event()
+    fill, box, ready = _Fill(what), {}, threading.Event()
 
     def answer(value):
         box["value"] = value
+        fill.answered = True
         ready.set()
 
     def run():
@@ -474,6 +546,204 @@ def _write(index_dir: Path, job, background: bool, vectors: bool = True):
     return box["value"]
 
 
+def build_background(config, embedder, *, progress=None) -> threading.Thread | None:
+    """Build or refresh config's index progressively as this process's writer of it (`rag serve` over a
+    folder with no index, or a partial one): returns once it is answerable (its lexical version current), the
+    vectors computed in a thread (returned) that an upload or removal of this process stops and takes over, as
+    _write's background. Raises the build's error when it failed before that."""
+    def job(answer, stop) -> None:
+        answered = []
+
+        def lexical(counts):
+            answered.append(True)
+            answer(None)
+        build_index(config, embedder=embedder, progress=progress, progressive=True, stop=stop, on_lexical=lexical)
+        if not answered:
+            answer(None)
+
+    _write(config.index_dir, job, True, what="the index build")
+    fill = _FILLS.get(os.path.realpath(config.index_dir))
+    return fill.thread if fill is not None else None
+
+
+# ---------------------------------------------------------------- the upload queue
+
+QUEUE_FILES = 32      # files waiting in an index's upload queue in this process, at most
+QUEUE_MB = 200.0      # and their bytes (MB of 1,000,000), so a burst of uploads cannot fill the memory
+RECENT = 50           # finished uploads remembered (for /api/uploads)
+
+
+class Upload:
+    """One add_files call in this process's upload queue of an index (add_files(queue=True)).
+
+    state: "queued" (waiting: ``waiting`` says for what, ``position`` how many are ahead), "indexing",
+    "done" (``result``: the AddResult) or "failed" (``error``: the exception, a RagError's message one line)."""
+
+    def __init__(self, number: int, names: list[str], size: int, queue: "_Queue"):
+        self.id, self.names, self.size, self._queue = number, names, size, queue
+        self.state, self.waiting = "queued", ""
+        self.result: AddResult | None = None
+        self.error: BaseException | None = None
+        self._changed = threading.Condition()
+        self._job = None
+
+    @property
+    def position(self) -> int:
+        """Uploads ahead of this one in the queue (0 once it runs or has run)."""
+        return self._queue.ahead(self)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("done", "failed")
+
+    def _set(self, **changes) -> None:
+        with self._changed:
+            for k, v in changes.items():
+                setattr(self, k, v)
+            self._changed.notify_all()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until it is finished; whether it is."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.finished, timeout)
+
+    def settled(self, timeout: float | None = None) -> bool:
+        """Wait until it is finished or known to wait for another writer; whether it is finished."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.finished or (self.state == "queued" and self.waiting), timeout)
+            return self.finished
+
+    def outcome(self) -> "AddResult":
+        """The AddResult once finished (raises what the upload raised); waits for it."""
+        self.wait()
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+    def to_json(self) -> dict:
+        out = {"id": self.id, "files": list(self.names), "state": self.state}
+        if self.state == "queued":
+            out.update(position=self.position, waiting=self.waiting)
+        if self.result is not None:
+            out.update(added=list(self.result.added),
+                       skipped=[{"path": s.path, "reason": s.reason} for s in self.result.skipped])
+        if self.error is not None:
+            out["error"] = " ".join(str(self.error).split())
+        return out
+
+
+class _Queue:
+    """The uploads of one index waiting in this process, run one at a time, in order, by one thread."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.items: list[Upload] = []          # waiting, in order
+        self.current: Upload | None = None     # the one running
+        self.recent: list[Upload] = []          # finished, newest last (at most RECENT)
+        self.thread: threading.Thread | None = None
+        self.count = 0
+
+    def ahead(self, upload: Upload) -> int:
+        with self.lock:
+            if upload not in self.items:
+                return 0
+            return self.items.index(upload) + (self.current is not None)
+
+    def all(self) -> list[Upload]:
+        with self.lock:
+            return self.recent + ([self.current] if self.current else []) + self.items
+
+
+_QUEUES: dict[str, _Queue] = {}
+
+
+def _queue_of(index_dir) -> _Queue:
+    with _WRITERS_LOCK:
+        return _QUEUES.setdefault(os.path.realpath(index_dir), _Queue())
+
+
+def enqueue(rag, accepted, refused, back, *, progress=None, vectors: bool = True) -> Upload:
+    """Queue checked uploads (add_files(queue=True)): an Upload returned at once, indexed as add_files(
+    background=True) by the index's queue thread when this process's writer is free (its own build or an earlier
+    upload answerable; their vectors are then taken over) and when no other program holds the index's lock
+    (retried for OTHER_WRITER_WAIT_S). QueueFullError past QUEUE_FILES files or QUEUE_MB waiting; nothing to index
+    (every file refused by the checks): an Upload already done."""
+    queue = _queue_of(rag.config.index_dir)
+    names = [n for n, _ in accepted] + list(back)
+    size = sum(len(d) for _, d in accepted)
+    with queue.lock:
+        queue.count += 1
+        upload = Upload(queue.count, names or [s.path for s in refused], size, queue)
+        if not accepted and not back:
+            upload._set(state="done", result=AddResult([], list(refused)))
+            return upload
+        files = sum(len(u.names) for u in queue.items) + len(names)
+        held = sum(u.size for u in queue.items) + size
+        if files > QUEUE_FILES or held > QUEUE_MB * 1_000_000:
+            raise QueueFullError(
+                f"upload queue full: {len(queue.items)} upload(s) of {files - len(names)} file(s), "
+                f"{_mb(held - size)} MB, are waiting to be indexed (at most {QUEUE_FILES} files, {_mb(QUEUE_MB * 1e6)}"
+                " MB); try again when they are in")
+        busy = queue.current is not None or bool(queue.items)
+        upload._job = (rag, accepted, refused, back, progress, vectors)
+        queue.items.append(upload)
+        if busy:
+            ahead = queue.items.index(upload) + (queue.current is not None)
+            upload.waiting = f"{ahead} upload(s) ahead; indexed after them"
+        if queue.thread is None:
+            queue.thread = threading.Thread(target=_drain, args=(queue,), name="rag-uploads", daemon=True)
+            queue.thread.start()
+    return upload
+
+
+def _drain(queue: _Queue) -> None:
+    """The queue thread: run the waiting uploads one by one; ends when none is left."""
+    while True:
+        with queue.lock:
+            if not queue.items:
+                queue.thread = None
+                return
+            upload = queue.current = queue.items.pop(0)
+        rag, accepted, refused, back, progress, vectors = upload._job
+        upload._job = None   # the bytes go once indexed
+        try:
+            result = _index(rag, accepted, refused, back, progress=progress, background=True, vectors=vectors,
+                            on_wait=lambda why: upload._set(waiting=why),
+                            on_start=lambda: upload._set(state="indexing", waiting=""))
+        except BaseException as exc:   # noqa: BLE001 - the upload's caller gets it
+            if not isinstance(exc, RagError):
+                log.exception("upload of %s failed", ", ".join(upload.names))
+            upload._set(state="failed", error=exc)
+        else:
+            upload._set(state="done", result=result)
+        finally:
+            del accepted, rag
+            with queue.lock:
+                queue.current = None
+                queue.recent = (queue.recent + [upload])[-RECENT:]
+
+
+def uploads(index_dir) -> list[Upload]:
+    """This process's uploads of index_dir: the last RECENT finished, the one running, those waiting."""
+    queue = _QUEUES.get(os.path.realpath(index_dir))
+    return queue.all() if queue is not None else []
+
+
+def queue_status(index_dir) -> dict | None:
+    """{"queued": [file names], "indexing": [file names]} while uploads wait or run in this process, else None
+    (an upload waiting for the writer is queued; it is indexing once it holds the writer's locks)."""
+    queue = _QUEUES.get(os.path.realpath(index_dir))
+    if queue is None:
+        return None
+    with queue.lock:
+        current = [queue.current] if queue.current is not None else []
+        queued = [n for u in current + queue.items if u.state == "queued" for n in u.names]
+        running = [n for u in current if u.state == "indexing" for n in u.names]
+    if not queued and not running:
+        return None
+    return {"queued": queued, "indexing": running}
+
+
 def filling(index_dir) -> bool:
     """Whether a background writer of index_dir runs in this process (its vectors being computed)."""
     fill = _FILLS.get(os.path.realpath(index_dir))
@@ -481,11 +751,21 @@ def filling(index_dir) -> bool:
 
 
 def wait(index_dir, timeout: float | None = None) -> bool:
-    """Wait for the background writer of index_dir in this process, if any, to end; whether none runs."""
-    fill = _FILLS.get(os.path.realpath(index_dir))
-    if fill is not None and fill.thread is not None:
-        fill.thread.join(timeout)
-    return not filling(index_dir)
+    """Wait for the background writer of index_dir in this process, if any, and for its upload queue to be empty,
+    to end; whether none runs."""
+    key = os.path.realpath(index_dir)
+    end = None if timeout is None else time.monotonic() + timeout
+    while True:
+        queue = _QUEUES.get(key)
+        threads = [queue.thread if queue is not None else None,
+                   getattr(_FILLS.get(key), "thread", None)]
+        threads = [t for t in threads if t is not None and t.is_alive()]
+        if not threads:
+            return True
+        left = None if end is None else end - time.monotonic()
+        if left is not None and left <= 0:
+            return False
+        threads[0].join(left if left is None else min(left, 0.5))
 
 
 def build_index_recover(config) -> None:

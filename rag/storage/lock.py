@@ -3,7 +3,8 @@
 The kernel releases the lock when its process dies (even by kill -9), so a dead
 writer never leaves it stuck; the file itself may stay behind and means nothing
 unless locked. A second writer is refused at once (``IndexLockedError``) rather
-than queued. Readers never take the lock. Does not handle file systems without
+than queued (a server's uploads queue in its own process: rag.build.documents, which
+tries the lock again). Readers never take the lock. Does not handle file systems without
 working ``flock`` (some network mounts) nor Windows (no ``fcntl``).
 """
 from __future__ import annotations

@@ -63,6 +63,12 @@ def test_status_in_plain_language():
          "(answers use keywords only until done)")
     assert "still indexing" not in status_text({"documents": 3, "built_at": None,
                                                 "vectors": dict(partial, complete=True)}, now)
+    uploads = {"queued": ["b.md", "c.pdf", "d.txt", "e.txt"], "indexing": ["a.docx"]}
+    assert status_text({"documents": 3, "built_at": None, "uploads": uploads}, now) == \
+        ("3 documents, indexed at an unknown time · indexing upload: a.docx · queued (indexed when the index is "
+         "free): b.md, c.pdf, d.txt and 1 more")
+    assert status_text({"documents": 3, "built_at": None, "uploads": None}, now) == \
+        "3 documents, indexed at an unknown time"
 
 
 def test_restore_keeps_valid_turns_and_drops_tampered_ones():
