@@ -175,13 +175,15 @@ def best_spans(start: np.ndarray, end: np.ndarray, context: np.ndarray):
 
 
 def base_path() -> str:
-    """The local folder of the shipped MiniLM (offline settings applied)."""
-    from transformers.utils import logging as hf_logging
-
+    """The local folder of the shipped MiniLM (offline settings applied; transformers imported under the
+    embedder's model-loading lock)."""
     from rag.config import DEFAULT_MODEL
-    from rag.embed.embedder import offline_env, resolve_model
+    from rag.embed.embedder import loading_lock, offline_env, resolve_model
 
     offline_env()
+    with loading_lock():
+        from transformers import AutoConfig, AutoModel, AutoTokenizer  # noqa: F401  (first import, one thread)
+        from transformers.utils import logging as hf_logging
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
     return resolve_model(DEFAULT_MODEL)
@@ -189,9 +191,8 @@ def base_path() -> str:
 
 def base_model():
     """A fresh copy of the shipped MiniLM transformer and its tokenizer (not the embedder's shared one)."""
+    path = base_path()   # first: imports transformers under the model-loading lock
     from transformers import AutoModel, AutoTokenizer
-
-    path = base_path()
     try:
         return AutoModel.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
     except Exception as exc:
@@ -200,9 +201,8 @@ def base_model():
 
 def base_parts():
     """(config, tokenizer) of the shipped MiniLM, without its weights."""
+    path = base_path()   # first: imports transformers under the model-loading lock
     from transformers import AutoConfig, AutoTokenizer
-
-    path = base_path()
     try:
         return AutoConfig.from_pretrained(path), AutoTokenizer.from_pretrained(path)
     except Exception as exc:

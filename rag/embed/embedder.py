@@ -53,6 +53,12 @@ def resolve_model(name: str) -> str:
     return str(Path(name).expanduser()) if Path(name).expanduser().exists() else name
 
 
+def loading_lock() -> threading.Lock:
+    """The lock models are loaded under: another model loader (rag.answer.passage_reader) takes it too, since a
+    first import of transformers from two threads at once fails (its lazy modules are not thread-safe)."""
+    return _LOCK
+
+
 def _load(name: str, device: str = "cpu"):
     with _LOCK:
         if (name, device) not in _LOADED:

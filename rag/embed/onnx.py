@@ -36,6 +36,7 @@ EXPORT_VERSION = "2"   # bump when the export recipe changes: a new cache folder
 OPSET = 17
 _SESSIONS: dict[tuple, object] = {}
 _LOCK = threading.Lock()
+_EXPORT_LOCK = threading.Lock()
 
 
 def cache_root() -> Path:
@@ -68,26 +69,33 @@ def model_key(model_dir: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def _atomic(target: Path, write) -> Path:
-    """Call write(tmp_path) and rename the result to target (another process may win: fine)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".onnx", dir=target.parent)
-    os.close(fd)
-    cwd = os.getcwd()
-    try:
-        # onnxruntime's quantizer leaves scratch files (shape-inference models, external
-        # weight data) in the current folder: keep them in the cache folder, not the user's
-        os.chdir(target.parent)
-        with _quiet():
-            write(Path(tmp))
-        os.chmod(tmp, 0o644)
-        _fsync(Path(tmp))   # the bytes are on disk before the name points at them:
-        os.replace(tmp, target)   # a crash leaves the old state (no file) or the whole file
-        _fsync(target.parent)
-    finally:
-        os.chdir(cwd)
-        Path(tmp).unlink(missing_ok=True)
-    return target
+def _atomic(target: Path, write, *, in_folder: bool = False) -> Path:
+    """Unless target exists, call write(tmp_path) and rename the result to target (another process may win:
+    fine). One export at a time in this process (torch.onnx.export is not thread-safe: the embedder's and the
+    reader's first exports can start together, e.g. `rag serve`'s build and its warm-up question); a thread
+    that waited finds the file made. in_folder: run write inside the cache folder (the quantizer leaves scratch
+    files in the current folder; the working folder is the whole process's, so only there)."""
+    with _EXPORT_LOCK:
+        if target.exists():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".onnx", dir=target.parent)
+        os.close(fd)
+        cwd = os.getcwd()
+        try:
+            if in_folder:
+                os.chdir(target.parent)
+            with _quiet():
+                write(Path(tmp))
+            os.chmod(tmp, 0o644)
+            _fsync(Path(tmp))   # the bytes are on disk before the name points at them:
+            os.replace(tmp, target)   # a crash leaves the old state (no file) or the whole file
+            _fsync(target.parent)
+        finally:
+            if in_folder:
+                os.chdir(cwd)
+            Path(tmp).unlink(missing_ok=True)
+        return target
 
 
 atomic_file = _atomic   # also used by rag.answer.passage_reader for its own export
@@ -160,7 +168,8 @@ def model_file(st_model, model_dir: str, backend: str) -> Path:
         # int8 weights per output channel, MatMuls only (the embedding tables stay float):
         # on the seed article, cosine to torch 0.993 mean, against 0.956 per tensor
         _atomic(int8, lambda tmp: quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8,
-                                                   per_channel=True, op_types_to_quantize=["MatMul"]))
+                                                   per_channel=True, op_types_to_quantize=["MatMul"]),
+                in_folder=True)
     return int8
 
 
