@@ -590,9 +590,13 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
             return m.group()
         bound.append(date.text)
         year = re.search(r"\b(\d{3,4})$", date.text)
+        text = date.text
         if re.search(r"\byear\b", m.group(), re.I) and year and year.group() != date.text:
-            return _date_phrase(year.group(1), m.group())   # "that year" after "February 7, 2016": 2016
-        return _date_phrase(date.text, m.group())
+            text = year.group(1)   # "that year" after "February 7, 2016": 2016
+        if re.search(r"\b(?:of|in|on|at|during|by|since|from|until|before|after)\s+$", q[:m.start()], re.I) \
+                and not re.match(r"(?:on|in|at|during|by|since|from)\s", m.group(), re.I):
+            return text   # "in March of that year": "in March of 2007", not "of in 2007"
+        return _date_phrase(text, m.group())
 
     q = THEN.sub(then, q)
 

@@ -324,3 +324,13 @@ def test_a_name_keeps_the_common_noun_beside_it():
     # a role beside a name is not kept: "the leader Rollo" is Rollo
     r = resolve("When did he die?", "What did the leader Rollo swear?", "q [1]")
     assert r.question == "When did Rollo die?"
+
+
+def test_a_date_after_a_preposition_takes_none_of_its_own():
+    r = resolve("What channels were removed in March of that year?", "What year was the dispute over the channels?",
+                "2007\n\nq [1]")
+    assert r.question == "What channels were removed in March of 2007?"
+    r = resolve("What has changed since then?", "When was the treaty signed?", "1968\n\nq [1]")
+    assert r.question == "What has changed since 1968?"
+    r = resolve("Who won the election that year?", "When was the treaty signed?", "1968\n\nq [1]")
+    assert r.question == "Who won the election in 1968?"
