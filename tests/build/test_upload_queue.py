@@ -6,6 +6,7 @@ line; a lock held by another program makes a queued upload wait and retry (and f
 past OTHER_WRITER_WAIT_S). Fake embedder held at a gate (an Event), no sleeps to wait for anything."""
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import threading
@@ -38,6 +39,19 @@ class Gated(FakeEmbedder):
             self.waiting.set()
             assert self.gate.wait(60), "the test never opened the gate"
         return super().encode(texts, progress=progress, on_batch=on_batch)
+
+
+@contextlib.contextmanager
+def other_program_holding_the_lock(index_dir, holder: bytes | None = None):
+    """The index lock held as another program (`rag add` in a terminal) would hold it."""
+    fd = os.open(index_dir / ".lock", os.O_RDWR)
+    if holder is not None:
+        os.pwrite(fd, holder, 0)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        os.close(fd)
 
 
 def pending(index_dir) -> list[str]:
@@ -151,17 +165,13 @@ def test_another_program_holding_the_lock_makes_a_queued_upload_wait_then_it_is_
     rag = built
     monkeypatch.setattr(documents, "RETRY_S", 0.01)
     rag.embedder.gate.set()
-    fd = os.open(rag.config.index_dir / ".lock", os.O_RDWR)
-    fcntl.flock(fd, fcntl.LOCK_EX)   # as `rag add` in a terminal would hold it
-    try:
+    with other_program_holding_the_lock(rag.config.index_dir):
         with pytest.raises(IndexLockedError, match="another writer is updating"):   # not queued: refused at once
             rag.add_files([("comets.md", COMETS)], background=True)
         upload = rag.add_files([("comets.md", COMETS)], queue=True)
         until(upload)
         assert upload.state == "queued" and upload.waiting == ("another program is updating the index; "
                                                                "indexed when it finishes")
-    finally:
-        os.close(fd)
     assert upload.outcome().added == ["uploads/comets.md"]
 
 
@@ -169,14 +179,9 @@ def test_a_queued_upload_gives_up_on_another_programs_lock_with_its_one_line_err
     rag = built
     monkeypatch.setattr(documents, "RETRY_S", 0.01)
     monkeypatch.setattr(documents, "OTHER_WRITER_WAIT_S", 0.05)
-    fd = os.open(rag.config.index_dir / ".lock", os.O_RDWR)
-    os.pwrite(fd, b"pid 4242 since 2026-01-01T00:00:00+00:00\n", 0)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    try:
+    with other_program_holding_the_lock(rag.config.index_dir, b"pid 4242 since 2026-01-01T00:00:00+00:00\n"):
         upload = rag.add_files([("comets.md", COMETS)], queue=True)
         assert upload.wait(60) and upload.state == "failed"
-    finally:
-        os.close(fd)
     with pytest.raises(IndexLockedError):
         upload.outcome()
     assert upload.to_json()["error"] == (f"another writer is updating {rag.config.index_dir} (pid 4242 since "
@@ -222,13 +227,9 @@ def test_queued_uploads_never_touch_a_file_of_the_users_folder(tmp_path, monkeyp
         assert good.outcome().added == ["uploads/comets (2).md"]   # the person's uploads/comets.md is kept
         assert broken.outcome().added == [] and "binary" in broken.result.skipped[0].reason and refused.finished and refused.result.added == []
         assert rag.wait_for_vectors(60)
-        fd = os.open(config.index_dir / ".lock", os.O_RDWR)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
+        with other_program_holding_the_lock(config.index_dir):
             failed = rag.add_files([("late.md", DESERTS)], queue=True)
             assert failed.wait(60) and failed.state == "failed"
-        finally:
-            os.close(fd)
         kept = rag.remove_document("uploads/comets.md", delete_upload=True)   # not stored by rag: kept
         assert not kept.file_deleted
         mine = rag.add_files([("mine.md", DESERTS.replace(b"Atacama", b"Namib"))], queue=True).outcome()
