@@ -54,7 +54,8 @@ class Answer:
     claims: tuple = ()                 # generated answers: each sentence checked (rag.llm.claims.Claim)
     supported_share: Optional[float] = None   # generated answers: share of sentences the passages support
     generated: bool = False            # written by an LLM (rag.llm.answerer) rather than quoted
-    short_prob: Optional[float] = None  # the reader's probability of the short answer (rag.answer.span_reader)
+    short_prob: Optional[float] = None  # the probability that the short answer is right (rag.answer.chooser, or
+    #                                     the span reader's gate); None for a rule's or a labelled value's
     # from a partial index (a build still computing vectors): how far it is (rag.retrieve.Retriever.progress)
     partial: Optional[dict] = None
 
