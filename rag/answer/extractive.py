@@ -227,7 +227,8 @@ class ExtractiveAnswerer(Answerer):
             best += spanner.nil_weight * (self.has_answer(question, cands, feats, evidence, select, got,
                                                           reader=spanner) - 0.5)
         reading = None
-        if passage_mode and cands:   # the passage reader
+        # the passage reader (not run for a question already refused that its no-answer weight cannot rescue)
+        if passage_mode and cands and (self.reader.nil_weight > 0 or best >= self.min_score):
             reading = passage_reading(self.reader, question, cands, passages, scores=(feats, evidence, select),
                                       spanned=got)
             if reading is not None:

@@ -324,3 +324,19 @@ def test_shipped_reader_reads_from_many_threads_at_once(backend):
     with ThreadPoolExecutor(8) as pool:
         together = list(pool.map(lambda q: reader.read(q, [SMOKE, TEXT]), questions))
     assert together == [alone[q] for q in questions]
+
+
+def test_a_refused_question_is_not_read_when_the_no_answer_weight_cannot_change_it():
+    read = []
+
+    class Recording(FixedReader):
+        def read(self, question, texts):
+            read.append(question)
+            return super().read(question, texts)
+
+    refused = _ask(Recording("Anna Berg", 0.9, nil_weight=0.0), min_score=10.0)
+    assert not refused.found and read == []
+    weighed = _ask(Recording("Anna Berg", 0.9, null=0.0, nil_weight=0.5), min_score=10.0)   # read: it could move the score
+    assert not weighed.found and read == ["Who designed the old bridge?"]
+    answered = _ask(Recording("Anna Berg", 0.9, nil_weight=0.0))
+    assert answered.short == "Anna Berg" and len(read) == 2
