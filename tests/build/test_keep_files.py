@@ -180,11 +180,9 @@ def run_add(index_dir, corpus, pause, files, kill_on, delay, mode="add"):
     return seen, killed and proc.returncode == -signal.SIGKILL
 
 
-# markers: "ready" (loaded), "encoding" (uploads staged, embedding), "saved" (the new version is
-# current), "built" (the refresh returned; the files are moved in after a pause of 0.3 s)
-@pytest.mark.parametrize("kill_on, delay", [("ready", 0.0), ("ready", 0.2), ("encoding", 0.0), ("encoding", 0.45),
-                                            ("saved", 0.0), ("built", 0.0), ("built", 0.3)])
-def test_a_killed_add_leaves_no_unknown_file_in_the_corpus(tmp_path, kill_on, delay, caplog):
+def _indexed_with_uploads_outside(tmp_path):
+    """An indexed corpus and three new files outside it: (corpus, index dir, config, document ids, corpus files,
+    the outside folder, {name: bytes})."""
     sys.path.insert(0, str(HERE))
     import index_worker
 
@@ -193,12 +191,20 @@ def test_a_killed_add_leaves_no_unknown_file_in_the_corpus(tmp_path, kill_on, de
     cfg = index_worker.config(index_dir, corpus)
     build_index(cfg, embedder=FakeEmbedder(), progress=False)
     before_ids = sorted(d["id"] for d in store.read_manifest(index_dir)["documents"])
-    before_files = corpus_files(corpus)
     up = tmp_path / "outside"
     up.mkdir()
     new = {f"u{n}.txt": f"Upload {n}: otters number {n} hold hands while they sleep.\n".encode() for n in range(3)}
     for name, data in new.items():
         (up / name).write_bytes(data)
+    return corpus, index_dir, cfg, before_ids, corpus_files(corpus), up, new
+
+
+# markers: "ready" (loaded), "encoding" (uploads staged, embedding), "saved" (the new version is
+# current), "built" (the refresh returned; the files are moved in after a pause of 0.3 s)
+@pytest.mark.parametrize("kill_on, delay", [("ready", 0.0), ("ready", 0.2), ("encoding", 0.0), ("encoding", 0.45),
+                                            ("saved", 0.0), ("built", 0.0), ("built", 0.3)])
+def test_a_killed_add_leaves_no_unknown_file_in_the_corpus(tmp_path, kill_on, delay, caplog):
+    corpus, index_dir, cfg, before_ids, before_files, up, new = _indexed_with_uploads_outside(tmp_path)
     seen, killed = run_add(index_dir, corpus, 0.3, [up / n for n in new], kill_on, delay)
     after_ids = sorted(d["id"] for d in store.read_manifest(index_dir)["documents"])
     wanted_after = sorted(before_ids + [f"uploads/{n}" for n in new])
@@ -227,20 +233,7 @@ def test_a_killed_add_leaves_no_unknown_file_in_the_corpus(tmp_path, kill_on, de
 @pytest.mark.parametrize("kill_on, delay", [("ready", 0.2), ("saved", 0.0), ("answered", 0.0), ("encoding", 0.45)])
 def test_a_server_killed_while_an_upload_answers_first_leaves_a_whole_index_the_next_writer_completes(
         tmp_path, kill_on, delay):
-    sys.path.insert(0, str(HERE))
-    import index_worker
-
-    corpus, index_dir = tmp_path / "corpus", tmp_path / "idx"
-    make_corpus(corpus)
-    cfg = index_worker.config(index_dir, corpus)
-    build_index(cfg, embedder=FakeEmbedder(), progress=False)
-    before_ids = sorted(d["id"] for d in store.read_manifest(index_dir)["documents"])
-    before_files = corpus_files(corpus)
-    up = tmp_path / "outside"
-    up.mkdir()
-    new = {f"u{n}.txt": f"Upload {n}: otters number {n} hold hands while they sleep.\n".encode() for n in range(3)}
-    for name, data in new.items():
-        (up / name).write_bytes(data)
+    corpus, index_dir, cfg, before_ids, before_files, up, new = _indexed_with_uploads_outside(tmp_path)
     seen, killed = run_add(index_dir, corpus, 0.3, [up / n for n in new], kill_on, delay, mode="add-background")
     assert killed and "done" not in seen, seen
     manifest = store.read_manifest(index_dir)

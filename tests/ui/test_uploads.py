@@ -60,7 +60,8 @@ def test_page_and_passage_counts_in_words():
     assert length_text(SimpleNamespace(pages=None, chunks=3)) == "3 passages"
 
 
-def test_a_mixed_batch_adds_the_good_files_and_explains_the_rest(tmp_path, fake_embedder):
+def _one_document_rag(tmp_path, fake_embedder):
+    """(corpus folder, Rag) of a corpus of one indexed Markdown file."""
     from rag import Config, Rag
     from rag.build.builder import build_index
 
@@ -69,7 +70,11 @@ def test_a_mixed_batch_adds_the_good_files_and_explains_the_rest(tmp_path, fake_
     (corpus / "base.md").write_text("# Base\n\nThe base document mentions lighthouses.\n")
     config = Config(corpus_dir=corpus, index_dir=tmp_path / "idx", model=fake_embedder.name)
     build_index(config, embedder=fake_embedder, progress=False)
-    rag = Rag.open(config.index_dir, embedder=fake_embedder, corpus_dir=corpus)
+    return corpus, Rag.open(config.index_dir, embedder=fake_embedder, corpus_dir=corpus)
+
+
+def test_a_mixed_batch_adds_the_good_files_and_explains_the_rest(tmp_path, fake_embedder):
+    corpus, rag = _one_document_rag(tmp_path, fake_embedder)
     drop = tmp_path / "drop"
     drop.mkdir()
     files = {"kites.md": b"# Kites\n\nKites fly in strong wind.\n", "old.doc": b"\xd0\xcf\x11\xe0 old word",
@@ -151,15 +156,7 @@ def test_a_page_upload_is_added_once_answerable_and_its_vectors_follow(tmp_path)
 def test_when_the_last_file_of_a_batch_is_refused_the_vectors_of_the_others_still_come(tmp_path, fake_embedder):
     """The page leaves the vectors of all but the last file to the last one's build; when that one is not
     added, a refresh computes them."""
-    from rag import Config, Rag
-    from rag.build.builder import build_index
-
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "base.md").write_text("# Base\n\nThe base document mentions lighthouses.\n")
-    config = Config(corpus_dir=corpus, index_dir=tmp_path / "idx", model=fake_embedder.name)
-    build_index(config, embedder=fake_embedder, progress=False)
-    rag = Rag.open(config.index_dir, embedder=fake_embedder, corpus_dir=corpus)
+    corpus, rag = _one_document_rag(tmp_path, fake_embedder)
     files = {"kites.md": b"# Kites\n\nKites fly in strong wind.\n", "noise.txt": bytes(range(256)) * 8}
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
