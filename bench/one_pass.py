@@ -76,24 +76,19 @@ class Lookup(EmbeddingModel):
         return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("dataset")
-    ap.add_argument("--split", default="test")
-    ap.add_argument("--backend", default="onnx-int8")
-    ap.add_argument("--limit", type=int, help="first N documents only (and their queries)")
-    ap.add_argument("--articles", help="SQuAD: only questions of the reader's split (validation | train)")
-    ap.add_argument("--variants", nargs="*", default=["two-pass", "chunk-pass", "sentence-pass", "sentence-mean"])
-    args = ap.parse_args()
-    folder = Path(args.dataset)
-    ds = load_beir(folder, args.split)
-    docs = ds.documents[:args.limit] if args.limit else ds.documents
-    config = Config(backend=args.backend)
-    emb = Embedder(config.model, backend=args.backend)
+def prepare(folder: Path, split: str, backend: str, limit=None, keep=None):
+    """(dataset, documents, config, embedder, texts) for one_pass's passes: the documents (the first
+    limit, or those keep(doc) accepts) chunked as rag index does; texts holds the chunk texts, their
+    sentence spans, the sentence texts, the title lines, each chunk's run of sentence rows and its document id."""
+    ds = load_beir(folder, split)
+    docs = ds.documents[:limit] if limit else ds.documents
+    docs = [d for d in docs if keep(d)] if keep else docs
+    config = Config(backend=backend)
+    emb = Embedder(config.model, backend=backend)
     emb.encode(["warm up"])
     fresh = _chunk(docs, config, emb)
     by_id = {d.id: d for d in docs}
-    chunk_texts, spans, where, sent_texts, sent_of_chunk = [], [], [], [], []
+    chunk_texts, spans, where, sent_texts, sent_of_chunk, doc_of_chunk = [], [], [], [], [], []
     titles = sorted({by_id[i].title for i in fresh if by_id[i].title})
     for i in sorted(fresh):
         chunks, units, stexts = fresh[i]
@@ -106,31 +101,99 @@ def main() -> None:
             where.append((base + j, len(spans[base + j])))
             spans[base + j].append((a, b))
         sent_texts += stexts
+        doc_of_chunk += [i] * len(chunks)
         for c, t in zip(chunks, texts):
             title = by_id[i].title if t != c["text"] else None
             sent_of_chunk.append((sbase + c["sent_lo"], sbase + c["sent_hi"], title))
-    print(f"{ds.name}: {len(docs)} documents, {len(chunk_texts)} chunks, {len(sent_texts)} sentences, "
-          f"{len(titles)} titles; backend {args.backend}", flush=True)
-    t0 = time.perf_counter()
-    cvecs, per_chunk = emb.encode_spans(chunk_texts, spans)
-    t_chunks = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    svecs, ssums, scounts = emb.encode_sums(sent_texts + titles)
-    t_sents = time.perf_counter() - t0
-    print(f"chunk pass {t_chunks:.1f}s ({len(chunk_texts)} texts); sentence pass {t_sents:.1f}s "
-          f"({len(sent_texts) + len(titles)} texts); sentence / chunk {t_sents / t_chunks:.2f}", flush=True)
     title_row = {t: len(sent_texts) + n for n, t in enumerate(titles)}
     runs = [(list(range(lo, hi)) + ([title_row[t]] if t else [])) for lo, hi, t in sent_of_chunk]
-    pooled_sents = np.stack([per_chunk[j][n] for j, n in where])
+    print(f"{ds.name}: {len(docs)} documents, {len(chunk_texts)} chunks, {len(sent_texts)} sentences, "
+          f"{len(titles)} titles; backend {backend}", flush=True)
+    texts = dict(chunks=chunk_texts, spans=spans, where=where, sentences=sent_texts, titles=titles, runs=runs,
+                 docs=doc_of_chunk)
+    return ds, docs, config, emb, texts
+
+
+def passes(emb, texts: dict, cache: Path | None = None) -> dict:
+    """Both encoder passes over texts (prepare): chunk vectors "cvecs" and the sentence vectors pooled
+    from them "pooled_sents"; sentence (and title) vectors "svecs" and token sums "ssums"; seconds
+    "t_chunks", "t_sents". Kept in cache (an .npz, checked against a hash of the texts and the
+    model) when given, so that a second run does not encode again (its seconds are the first run's)."""
+    import hashlib
+    import json
+
+    key = hashlib.sha256(json.dumps([emb.name, emb.backend, texts["chunks"], texts["sentences"],
+                                     texts["titles"]]).encode()).hexdigest()
+    if cache and cache.exists():
+        z = np.load(cache)
+        if str(z["key"]) == key:
+            print(f"passes from {cache}", flush=True)
+            return {k: z[k] for k in z.files if k != "key"}
+    t0 = time.perf_counter()
+    cvecs, per_chunk = emb.encode_spans(texts["chunks"], texts["spans"])
+    t_chunks = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    svecs, ssums, _ = emb.encode_sums(texts["sentences"] + texts["titles"])
+    t_sents = time.perf_counter() - t0
+    pooled = np.stack([per_chunk[j][n] for j, n in texts["where"]])
+    out = dict(cvecs=cvecs, pooled_sents=pooled, svecs=svecs, ssums=ssums,
+               t_chunks=np.float64(t_chunks), t_sents=np.float64(t_sents))
+    if cache:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp.npz")
+        np.savez(tmp, key=np.array(key), **out)
+        tmp.replace(cache)
+    return out
+
+
+def cache_path(name: str) -> Path:
+    """bench/.cache/one_pass-NAME.npz (ignored by git)."""
+    return Path(__file__).resolve().parent / ".cache" / f"one_pass-{name}.npz"
+
+
+def cos(a, b) -> float:
+    """Mean row-wise cosine of two arrays of unit vectors."""
+    return float(np.mean(np.sum(a * b, axis=1)))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("dataset")
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--backend", default="onnx-int8")
+    ap.add_argument("--limit", type=int, help="first N documents only (and their queries)")
+    ap.add_argument("--articles", help="SQuAD: only questions of the reader's split (validation | train)")
+    ap.add_argument("--variants", nargs="*", default=["two-pass", "chunk-pass", "sentence-pass", "sentence-mean"])
+    ap.add_argument("--map", help="variant sentence-map: chunk vectors of sentence-pass through this learned map "
+                                  "(bench/fit_chunk_map.py writes it)")
+    ap.add_argument("--no-cache", action="store_true", help="encode again (default: reuse bench/.cache)")
+    args = ap.parse_args()
+    folder = Path(args.dataset)
+    ds, docs, config, emb, texts = prepare(folder, args.split, args.backend, args.limit)
+    chunk_texts, sent_texts = texts["chunks"], texts["sentences"]
+    name = f"{folder.name}-{args.split}-{args.limit or 'all'}-{args.backend}"
+    got = passes(emb, texts, None if args.no_cache else cache_path(name))
+    cvecs, svecs, ssums = got["cvecs"], got["svecs"], got["ssums"]
+    t_chunks, t_sents = float(got["t_chunks"]), float(got["t_sents"])
+    print(f"chunk pass {t_chunks:.1f}s ({len(chunk_texts)} texts); sentence pass {t_sents:.1f}s "
+          f"({len(sent_texts) + len(texts['titles'])} texts); sentence / chunk {t_sents / t_chunks:.2f}", flush=True)
+    runs = texts["runs"]
+    pooled_sents = got["pooled_sents"]
     from_sums = pooling.pool_runs(ssums, runs)
     from_means = pooling.normalize(np.stack([svecs[r].sum(axis=0) for r in runs]))
-    cos = lambda a, b: float(np.mean(np.sum(a * b, axis=1)))  # noqa: E731
     print(f"cosine to the encoded vector: sentences pooled from chunks {cos(pooled_sents, svecs[:len(sent_texts)]):.3f}, "
           f"chunks pooled from sentence token sums {cos(from_sums, cvecs):.3f}, "
           f"from sentence vectors {cos(from_means, cvecs):.3f}", flush=True)
     enc_s = svecs[:len(sent_texts)]
     variants = {"two-pass": (cvecs, enc_s), "chunk-pass": (cvecs, pooled_sents),
                 "sentence-pass": (from_sums, enc_s), "sentence-mean": (from_means, enc_s)}
+    if args.map:
+        from rag.embed import chunk_map
+
+        mapped = chunk_map.apply(chunk_map.load(Path(args.map)), from_sums)
+        print(f"cosine to the encoded vector: chunks pooled then mapped ({args.map}) {cos(mapped, cvecs):.3f}",
+              flush=True)
+        variants["sentence-map"] = (mapped, enc_s)
     articles = split_articles(args.articles) if args.articles else None
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.variants:
