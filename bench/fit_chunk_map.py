@@ -44,16 +44,6 @@ def pairs(folder: Path, backend: str, articles: set, tag: str):
     return x.astype(np.float64), got["cvecs"].astype(np.float64), arts, emb
 
 
-def fit(x: np.ndarray, y: np.ndarray, lam: float) -> tuple[np.ndarray, np.ndarray]:
-    """(W - I, b) of ridge regression toward the identity with an unpenalized bias."""
-    d = x.shape[1]
-    a = np.hstack([x, np.ones((len(x), 1))])
-    pen = np.diag(np.r_[np.full(d, lam), 0.0])
-    target = np.vstack([np.eye(d), np.zeros((1, d))])
-    theta = np.linalg.solve(a.T @ a + pen, a.T @ y + pen @ target)
-    return theta[:d] - np.eye(d), theta[d]
-
-
 def mapped(x, r, b):
     return chunk_map.apply({"residual": r, "bias": b}, x)
 
@@ -80,12 +70,12 @@ def main() -> None:
         got = []
         for k in range(4):
             tr, te = folds != k, folds == k
-            r, b = fit(x[tr], y[tr], lam)
+            r, b = chunk_map.fit(x[tr], y[tr], lam)
             got.append(cos(mapped(x[te], r, b), y[te]) * te.sum())
         scores[lam] = sum(got) / len(x)
         print(f"  lam {lam:g}: cross-validated cosine {scores[lam]:.4f}", flush=True)
     lam = max(scores, key=scores.get)
-    r, b = fit(x, y, lam)
+    r, b = chunk_map.fit(x, y, lam)
     r16, b16 = r.astype(np.float16).astype(np.float64), b.astype(np.float16).astype(np.float64)
     train_cos, val_cos = cos(mapped(x, r16, b16), y), cos(mapped(vx, r16, b16), vy)
     print(f"lam {lam:g}: cosine mapped to encoded (float16 weights): train {train_cos:.4f}, "

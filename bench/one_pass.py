@@ -15,6 +15,11 @@ variant's vectors are known without encoding again:
                     its sentences (and of its title line when the chunk carries one):
                     rag.embed.pooling.pool_runs
   sentence-mean     as sentence-pass, but the normalized mean of the sentence vectors
+  sentence-map      as sentence-pass, then the learned map of --map (rag.embed.chunk_map; fitted on
+                    other data by bench/fit_chunk_map.py)
+  sentence-selfcal  as sentence-pass, but a share (--selfcal) of the corpus's own chunks is encoded too
+                    and a map (rag.embed.chunk_map.fit, lam 30) fitted on them is applied to the rest
+                    (the sampled chunks keep their encoded vectors): no queries or labels used
 Each variant is then evaluated with rag.evaluation.evaluate (hybrid mode, its own index
 built through build_index by an embedder that looks the vectors up; the questions are
 embedded by the real model), so the figures are `rag eval`'s.
@@ -166,6 +171,8 @@ def main() -> None:
     ap.add_argument("--variants", nargs="*", default=["two-pass", "chunk-pass", "sentence-pass", "sentence-mean"])
     ap.add_argument("--map", help="variant sentence-map: chunk vectors of sentence-pass through this learned map "
                                   "(bench/fit_chunk_map.py writes it)")
+    ap.add_argument("--selfcal", type=float, default=0.05,
+                    help="variant sentence-selfcal: the share of the corpus's own chunks encoded to fit the map on")
     ap.add_argument("--no-cache", action="store_true", help="encode again (default: reuse bench/.cache)")
     args = ap.parse_args()
     folder = Path(args.dataset)
@@ -194,6 +201,18 @@ def main() -> None:
         print(f"cosine to the encoded vector: chunks pooled then mapped ({args.map}) {cos(mapped, cvecs):.3f}",
               flush=True)
         variants["sentence-map"] = (mapped, enc_s)
+    if "sentence-selfcal" in args.variants:
+        from rag.embed import chunk_map
+
+        rng = np.random.default_rng(0)
+        sample = rng.permutation(len(cvecs))[:max(1, int(args.selfcal * len(cvecs)))]
+        rest = np.setdiff1d(np.arange(len(cvecs)), sample)
+        cal = chunk_map.apply(dict(zip(("residual", "bias"), chunk_map.fit(from_sums[sample], cvecs[sample], 30.0))),
+                              from_sums)
+        print(f"cosine to the encoded vector, chunks outside the {len(sample)} encoded: pooled "
+              f"{cos(from_sums[rest], cvecs[rest]):.4f}, self-calibrated {cos(cal[rest], cvecs[rest]):.4f}", flush=True)
+        cal[sample] = cvecs[sample]
+        variants["sentence-selfcal"] = (cal, enc_s)
     articles = split_articles(args.articles) if args.articles else None
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.variants:

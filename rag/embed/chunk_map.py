@@ -76,6 +76,18 @@ def apply(m: dict, vecs: np.ndarray) -> np.ndarray:
     return pooling.normalize(x + x @ m["residual"].astype(np.float64) + m["bias"].astype(np.float64)).astype(np.float32)
 
 
+def fit(x: np.ndarray, y: np.ndarray, lam: float) -> tuple[np.ndarray, np.ndarray]:
+    """(residual, bias) of ridge regression toward the identity with an unpenalized bias:
+    W, b minimizing ||x W + b - y||^2 + lam ||W - I||^2; residual = W - I."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    d = x.shape[1]
+    a = np.hstack([x, np.ones((len(x), 1))])
+    pen = np.diag(np.r_[np.full(d, float(lam)), 0.0])
+    target = np.vstack([np.eye(d), np.zeros((1, d))])
+    theta = np.linalg.solve(a.T @ a + pen, a.T @ y + pen @ target)
+    return theta[:d] - np.eye(d), theta[d]
+
+
 def save(folder: Path | str, residual: np.ndarray, bias: np.ndarray, manifest: dict) -> None:
     """Write the map (float16 safetensors) and its manifest, each through a temporary file."""
     from safetensors.numpy import save_file
