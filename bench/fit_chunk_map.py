@@ -1,6 +1,6 @@
-"""Fit the chunk-vector map (rag.embed.chunk_map) on SQuAD training articles only.
+"""Fit a linear map from pooled to encoded chunk vectors on SQuAD training articles only.
 
-    PYTHONPATH=. python bench/fit_chunk_map.py ../shared/data/squad-dev [--out rag/embed/models/chunk_map]
+    PYTHONPATH=. python bench/fit_chunk_map.py ../shared/data/squad-dev [--out bench/.cache/chunk_map]
 
 The paragraphs of the training articles of bench/reader_split.json are chunked as rag index does;
 both encoder passes run once (bench/one_pass.py's prepare and passes, cached in bench/.cache) with
@@ -12,7 +12,7 @@ toward the identity,
 
 lam chosen by leave-articles-out cross-validation (4 folds over the training articles) on the mean
 cosine of normalize(x W + b) to y. Prints the cosine on the validation articles (never fitted on)
-before and after the map. Deterministic (no sampling; --seed fixes the fold assignment).
+before and after the map; bench/one_pass.py --map applies it (variant sentence-map). Deterministic (no sampling; --seed fixes the fold assignment).
 """
 from __future__ import annotations
 
@@ -28,10 +28,48 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from one_pass import cache_path, cos, passes, prepare  # noqa: E402
 
-from rag.embed import chunk_map, pooling  # noqa: E402
+from rag.embed import pooling  # noqa: E402
 
 SPLIT = Path(__file__).resolve().parent / "reader_split.json"
 LAMBDAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
+OUT = Path(__file__).resolve().parent / ".cache" / "chunk_map"
+
+
+def fit(x: np.ndarray, y: np.ndarray, lam: float) -> tuple[np.ndarray, np.ndarray]:
+    """(residual, bias) of ridge regression toward the identity with an unpenalized bias:
+    W, b minimizing ||x W + b - y||^2 + lam ||W - I||^2; residual = W - I."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    d = x.shape[1]
+    a = np.hstack([x, np.ones((len(x), 1))])
+    pen = np.diag(np.r_[np.full(d, float(lam)), 0.0])
+    target = np.vstack([np.eye(d), np.zeros((1, d))])
+    theta = np.linalg.solve(a.T @ a + pen, a.T @ y + pen @ target)
+    return theta[:d] - np.eye(d), theta[d]
+
+
+def apply(residual: np.ndarray, bias: np.ndarray, vecs: np.ndarray) -> np.ndarray:
+    """normalize(vecs + vecs @ residual + bias), float32."""
+    x = np.asarray(vecs, dtype=np.float64)
+    return pooling.normalize(x + x @ np.asarray(residual, np.float64) + np.asarray(bias, np.float64))
+
+
+def save(folder: Path, residual: np.ndarray, bias: np.ndarray, manifest: dict) -> None:
+    """The map as float16 safetensors (weights.safetensors: residual, bias) and manifest.json."""
+    from safetensors.numpy import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({"residual": np.ascontiguousarray(residual, dtype=np.float16),
+               "bias": np.ascontiguousarray(bias, dtype=np.float16)}, str(folder / "weights.safetensors"))
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+
+
+def load(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(residual, bias) as float32, from what save wrote."""
+    from safetensors.numpy import load_file
+
+    arrays = load_file(str(Path(folder) / "weights.safetensors"))
+    return arrays["residual"].astype(np.float32), arrays["bias"].astype(np.float32)
+
 
 
 def pairs(folder: Path, backend: str, articles: set, tag: str):
@@ -45,14 +83,14 @@ def pairs(folder: Path, backend: str, articles: set, tag: str):
 
 
 def mapped(x, r, b):
-    return chunk_map.apply({"residual": r, "bias": b}, x)
+    return apply(r, b, x)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("dataset")
     ap.add_argument("--backend", default="onnx-int8")
-    ap.add_argument("--out", default=str(chunk_map.MAP_DIR))
+    ap.add_argument("--out", default=str(OUT))
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     folder = Path(args.dataset)
@@ -70,12 +108,12 @@ def main() -> None:
         got = []
         for k in range(4):
             tr, te = folds != k, folds == k
-            r, b = chunk_map.fit(x[tr], y[tr], lam)
+            r, b = fit(x[tr], y[tr], lam)
             got.append(cos(mapped(x[te], r, b), y[te]) * te.sum())
         scores[lam] = sum(got) / len(x)
         print(f"  lam {lam:g}: cross-validated cosine {scores[lam]:.4f}", flush=True)
     lam = max(scores, key=scores.get)
-    r, b = chunk_map.fit(x, y, lam)
+    r, b = fit(x, y, lam)
     r16, b16 = r.astype(np.float16).astype(np.float64), b.astype(np.float16).astype(np.float64)
     train_cos, val_cos = cos(mapped(x, r16, b16), y), cos(mapped(vx, r16, b16), vy)
     print(f"lam {lam:g}: cosine mapped to encoded (float16 weights): train {train_cos:.4f}, "
@@ -91,7 +129,7 @@ def main() -> None:
                     "cosine_pooled_validation": round(cos(vx, vy), 5), "cosine_mapped_validation": round(val_cos, 5),
                     "cosine_pooled_train": round(cos(x, y), 5), "cosine_mapped_train": round(train_cos, 5)},
     }
-    chunk_map.save(args.out, r, b, manifest)
+    save(Path(args.out), r, b, manifest)
     print(f"wrote {args.out}", flush=True)
 
 

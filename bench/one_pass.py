@@ -15,10 +15,10 @@ variant's vectors are known without encoding again:
                     its sentences (and of its title line when the chunk carries one):
                     rag.embed.pooling.pool_runs
   sentence-mean     as sentence-pass, but the normalized mean of the sentence vectors
-  sentence-map      as sentence-pass, then the learned map of --map (rag.embed.chunk_map; fitted on
-                    other data by bench/fit_chunk_map.py)
+  sentence-map      as sentence-pass, then the learned map of --map (fitted on other data by
+                    bench/fit_chunk_map.py)
   sentence-selfcal  as sentence-pass, but a share (--selfcal) of the corpus's own chunks is encoded too
-                    and a map (rag.embed.chunk_map.fit, lam 30) fitted on them is applied to the rest
+                    and a map (bench/fit_chunk_map.py's fit, lam 30) fitted on them is applied to the rest
                     (the sampled chunks keep their encoded vectors): no queries or labels used
 Each variant is then evaluated with rag.evaluation.evaluate (hybrid mode, its own index
 built through build_index by an embedder that looks the vectors up; the questions are
@@ -195,20 +195,19 @@ def main() -> None:
     variants = {"two-pass": (cvecs, enc_s), "chunk-pass": (cvecs, pooled_sents),
                 "sentence-pass": (from_sums, enc_s), "sentence-mean": (from_means, enc_s)}
     if args.map:
-        from rag.embed import chunk_map
+        from fit_chunk_map import apply, load
 
-        mapped = chunk_map.apply(chunk_map.load(Path(args.map)), from_sums)
+        mapped = apply(*load(Path(args.map)), from_sums)
         print(f"cosine to the encoded vector: chunks pooled then mapped ({args.map}) {cos(mapped, cvecs):.3f}",
               flush=True)
         variants["sentence-map"] = (mapped, enc_s)
     if "sentence-selfcal" in args.variants:
-        from rag.embed import chunk_map
+        from fit_chunk_map import apply, fit
 
         rng = np.random.default_rng(0)
         sample = rng.permutation(len(cvecs))[:max(1, int(args.selfcal * len(cvecs)))]
         rest = np.setdiff1d(np.arange(len(cvecs)), sample)
-        cal = chunk_map.apply(dict(zip(("residual", "bias"), chunk_map.fit(from_sums[sample], cvecs[sample], 30.0))),
-                              from_sums)
+        cal = apply(*fit(from_sums[sample], cvecs[sample], 30.0), from_sums)
         print(f"cosine to the encoded vector, chunks outside the {len(sample)} encoded: pooled "
               f"{cos(from_sums[rest], cvecs[rest]):.4f}, self-calibrated {cos(cal[rest], cvecs[rest]):.4f}", flush=True)
         cal[sample] = cvecs[sample]
