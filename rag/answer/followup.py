@@ -24,7 +24,11 @@ answer step shows only when it is confident (the learned reader's gate); when it
 none, "then"/"that year", "there" and "he/his" may take the one date, place or person
 name of the message's first quoted sentence (the reader's, when it leads), else of all its
 quoted sentences, that its question does not name (none, or two or more of the type: the
-reference stays as typed). Each kind of pronoun is put in once ("when Luther refused to
+reference stays as typed). A question that depends on the conversation but that these rules leave as
+typed is read again with the previous message led by the answer step's reader's best span of its quoted
+sentences, however unsure (resolve_conversation's guess; a span of the wrong form for its question, a
+date for "who", is not used). "they/their" after a "who" question are those answered ("NFL owners"), and
+stay as typed when no answer is known. Each kind of pronoun is put in once ("when Luther refused to
 retract his writings"); "it" is never the person "he/his" of the same question is, and keeps
 what the previous question's "it" was read as; "that year" after a full date takes its year;
 a one-word name that a quoted sentence gives a role ("the Viking ruler Rollo") is a person;
@@ -496,9 +500,15 @@ def _bind_plural(history: list[Turn], *, things: bool = True) -> str | None:
     np = _plural_np(last.question)
     if np:
         return "the " + np
+    ans = next((e for e in last.entities if e.from_answer), None)
+    if last.kind in ("PERSON", "AUTHOR") or re.match(r"\s*(?:\w+\s+)?whom?\b", last.question, re.I):
+        # "they" after "Who voted ...?" are those answered ("NFL owners"); an answer not shown: left as typed
+        if not ans:
+            return None
+        if _plural(ans.text.split()[-1]):
+            return _the(ans.text)
     if not things:
         return None
-    ans = next((e for e in last.entities if e.from_answer), None)
     if ans and ans.kind in ("thing", "place") and ans.text[:1].islower() and len(ans.text.split()) <= 3:
         text = ans.text if ans.text.endswith("s") else ans.text + "s"   # "committee" -> "the committees"
         return _the(text)
@@ -833,21 +843,60 @@ def resolve(question: str, previous_question: str | None, previous_answer: str |
     return resolve_with(question, [turn_of(previous_question, previous_answer, 0)])
 
 
-def resolve_conversation(messages: list[dict]) -> Resolved:
+def _fits(span: str, question: str) -> bool:
+    """Whether a guessed span has the form of an answer to question: no digits or date for "who" and "where",
+    a date for "when", anything but a bare number otherwise."""
+    kind = answer_type(question)
+    if kind in ("PERSON", "AUTHOR", "PLACE"):
+        return not any(ch.isdigit() for ch in span) and not DATE.search(span)
+    if kind == "DATE":
+        return bool(DATE.search(span) or re.search(r"\b\d{3,4}s?\b", span))
+    return not re.fullmatch(r"[\d.,\s]+", span)
+
+
+def _with_guess(answer_text: str, question: str, guess) -> str | None:
+    """answer_text led by guess(question, its quoted sentences) (the reader's span that was not confident
+    enough to be shown) when it shows no short answer of its own, quotes something, and the span has the
+    form of an answer to question; else None."""
+    if previous_short(answer_text):
+        return None
+    quoted = quoted_sentences(answer_text)
+    span = guess(question, quoted) if quoted else None
+    span = span.strip().strip(",;:").strip() if span else None
+    if not span or previous_short(f"{span}\n\n[1]") != span or not _fits(span, question):
+        return None
+    return f"{span}\n\n{answer_text}"
+
+
+def resolve_conversation(messages: list[dict], guess=None) -> Resolved:
     """Resolve the last user message of [{"role", "content"}, ...] against every turn before it (each
-    earlier question read the same way first)."""
+    earlier question read the same way first). guess: (question, quoted sentences) -> the span of them that
+    answers it, or None (the answer step's reader, however unsure); when given, a question that depends on the
+    conversation but that the rules leave as typed (nothing found to bind) is read again with the previous
+    message led by that span, when that message shows no short answer and the span has the form of an answer
+    to its question (see _fits)."""
     history: list[Turn] = []
     pending: str | None = None
+    answer: str | None = None
     thing: str | None = None
     resolved = None
     for m in messages:
         if m.get("role") == "user":
             if pending is not None:
                 history.append(turn_of(pending, None, len(history), thing))
-            resolved = resolve_with(str(m.get("content", "")), history)
-            pending, thing = resolved.question, resolved.thing
+            q = str(m.get("content", ""))
+            resolved = resolve_with(q, history)
+            if (guess is not None and not resolved.depends and answer is not None and history
+                    and depends(q.strip())):
+                led = _with_guess(answer, history[-1].question, guess)
+                if led is not None:
+                    retry = resolve_with(q, history[:-1] + [turn_of(history[-1].question, led, len(history) - 1,
+                                                                    history[-1].thing and history[-1].thing.text)])
+                    resolved = retry if retry.depends else resolved
+            pending, thing, answer = resolved.question, resolved.thing, None
         elif m.get("role") == "assistant" and pending is not None:
-            history.append(turn_of(pending, str(m.get("content", "")), len(history), thing))
+            answer = str(m.get("content", ""))
+            history.append(turn_of(pending, answer, len(history), thing))
             pending = None
     if resolved is None:
         return Resolved("", False)
