@@ -213,6 +213,29 @@ SQUAD += [
     (BDS, "train", ["032d", ("9225", "Where did their spring meetings take place?", "answer")]),
 ]
 
+# more training conversations (written later, on training articles only): "it"/"its", "there", "he", "them" and
+# a demonstrative after a question whose answer is what they point at, and "he" after a question naming another
+YUAN, OXY, NCL2, IPCC, IMP, FIW = ("Yuan_dynasty", "Oxygen", "Newcastle_upon_Tyne",
+                                  "Intergovernmental_Panel_on_Climate_Change", "Imperialism", "French_and_Indian_War")
+SQUAD += [
+    (NORM, "train", ["b5db", ("b5dc", "What culture did the Normans combine with there?", "answer")]),
+    (NORM, "train", ["25c5", ("25c7", "When was that battle?", "answer")]),
+    (ML, "train", ["5c56", ("5c57", "How did he describe it?", "answer")]),
+    (ML, "train", ["72ec", ("72ed", "When was Luther called by him to Wittenberg?", "answer")]),
+    (SKY, "train", ["7db0", ("7db2", "What year did it acquire Sky Italia?", "answer")]),
+    (HUG, "train", ["f909", ("f90b", "Who was the first Huguenot to arrive there?", "answer")]),
+    (HUG, "train", ["f983", ("f984", "How many refugees emigrated there?", "answer")]),
+    (OXY, "train", ["9caa", ("4fbd", "What is its atomic number?", "answer")]),
+    (BD, "train", ["80c6", ("80c8", "Who was it named for?", "answer")]),
+    (NCL2, "train", ["71b1", ("71b3", "What was its estimated population around the 2nd century?", "answer")]),
+    (CIV, "train", ["8637", ("8639", "What is he trying to stop Antigone from doing in the play?", "answer")]),
+    (YUAN, "train", ["a347", ("a348", "When did he die?", "answer")]),
+    (YUAN, "train", ["a32a", ("a32b", "What was its capital?", "answer")]),
+    (IMP, "train", ["61a5", ("61a8", "What does it mean in English?", "answer")]),
+    (FIW, "train", ["6546", ("6547", "What issues were not addressed in it?", "answer")]),
+    (IPCC, "train", ["91ba", ("91b7", "How many of them does an IPCC report chapter have?", "answer")]),
+]
+
 SEED = [
     [S(SENT, ["12,000"]), F("And this year?", "How many more North Korean soldiers did Pyongyang send this year?",
                             ["3,000"], "ellipsis"), S("Who wrote this article?", ["Dasl Yoon"])],

@@ -133,6 +133,7 @@ class Resolved:
     depends: bool        # whether it was read against the conversation (then question differs from the typed one)
     antecedent: str | None = None
     thing: str | None = None   # what "it"/"its" was bound to, if the question had one (the next turn keeps it)
+    unbound: int = 0           # references of the question left as typed (no entity of their type found)
 
 
 @dataclass
@@ -322,6 +323,8 @@ def _plural_np(text: str) -> str | None:
         if len(word) < 4 or word in FUNCTION or word in AUX or word.endswith(("ss", "us", "is", "ous")) or word in (
                 "does", "was", "has", "its", "this", "thus", "always", "perhaps", "sometimes", "less", "across"):
             continue
+        if m.group(1).split() and m.group(1).split()[-1] in _WH:   # "Who assembles ...": a verb after "who"
+            continue
         return (m.group(1) + m.group(2)).strip()
     return None
 
@@ -497,16 +500,15 @@ def _bind_plural(history: list[Turn], *, things: bool = True) -> str | None:
     m = re.match(r"\s*how\s+many\s+(?:of\s+the\s+)?((?:[\w-]+\s+){0,3}?[\w-]+s)\b", last.question, re.I)
     if m:
         return "the " + m.group(1)
+    ans = next((e for e in last.entities if e.from_answer), None)
+    who = last.kind in ("PERSON", "AUTHOR") or bool(re.match(r"\s*(?:\w+\s+)?whom?\b", last.question, re.I))
+    if who and ans and _plural(ans.text.split()[-1]):   # "they" after "Who voted ...?": those answered
+        return _the(ans.text)
     np = _plural_np(last.question)
     if np:
         return "the " + np
-    ans = next((e for e in last.entities if e.from_answer), None)
-    if last.kind in ("PERSON", "AUTHOR") or re.match(r"\s*(?:\w+\s+)?whom?\b", last.question, re.I):
-        # "they" after "Who voted ...?" are those answered ("NFL owners"); an answer not shown: left as typed
-        if not ans:
-            return None
-        if _plural(ans.text.split()[-1]):
-            return _the(ans.text)
+    if who and not ans:   # most likely those asked for, whom the answer did not show: left as typed
+        return None
     if not things:
         return None
     if ans and ans.kind in ("thing", "place") and ans.text[:1].islower() and len(ans.text.split()) <= 3:
@@ -549,6 +551,7 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
     """Replace the references of the question by their entities (each kind of pronoun once); returns
     (question, what was put in, what "it"/"its" was read as or None)."""
     bound: list[str] = []
+    left: list[str] = []     # references found no entity
     refs = {m.start() for m in references(question)}
     if topic and topic.kind in ("person", "name"):
         person = topic
@@ -578,6 +581,8 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
             target, suffix, cls = (_the(thing.text) if thing else None), NEUTER[w], "thing"
         else:
             target, suffix, cls = plural, NEUTER[w], "plural"
+        if not target and cls not in done:
+            left.append(m.group())
         if not target or cls in done:
             return m.group()
         done.add(cls)
@@ -597,6 +602,7 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
         else:
             date = _find(history, ("date",)) or _quoted(history, "date")
         if not date:
+            left.append(m.group())
             return m.group()
         bound.append(date.text)
         year = re.search(r"\b(\d{3,4})$", date.text)
@@ -624,6 +630,7 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
         if not place:
             place = _find(history, ("name",)) or _quoted(history, "place")
         if not place:
+            left.append(m.group())
             return m.group()
         bound.append(place.text)
         before = q[:m.start()].rstrip().split()
@@ -635,10 +642,12 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
 
     for m in reversed(_demonstratives(q)):
         target = _demonstrative_target(m, history, topic)
+        if not target:
+            left.append(m.group())
         if target:
             bound.append(target)
             q = q[:m.start()] + target + q[m.end():]
-    return q, bound, (things[0] if things else None)
+    return q, bound, (things[0] if things else None), len(left)
 
 
 def _quoted(history: list[Turn], kind: str) -> Entity | None:
@@ -829,11 +838,11 @@ def resolve_with(question: str, history: list[Turn]) -> Resolved:
     if whole:
         return Resolved(_tidy(whole), True, history[-1].short)
     stripped = LEADING.sub("", q) if LEADING.match(q) else q
-    out, bound, thing = _substitute(stripped, history, topic)
+    out, bound, thing, left = _substitute(stripped, history, topic)
     out = _tidy(out)
     if not bound:   # nothing found to bind (or "back to X: <a question that names what it asks about>")
-        return Resolved(typed, False)
-    return Resolved(out, out != typed.strip(), bound[0], thing)
+        return Resolved(typed, False, unbound=left)
+    return Resolved(out, out != typed.strip(), bound[0], thing, unbound=left)
 
 
 def resolve(question: str, previous_question: str | None, previous_answer: str | None = None) -> Resolved:
@@ -886,13 +895,14 @@ def resolve_conversation(messages: list[dict], guess=None) -> Resolved:
                 history.append(turn_of(pending, None, len(history), thing))
             q = str(m.get("content", ""))
             resolved = resolve_with(q, history)
-            if (guess is not None and not resolved.depends and answer is not None and history
-                    and depends(q.strip())):
+            if guess is not None and answer is not None and history and (
+                    resolved.unbound or not resolved.depends and depends(q.strip())):
                 led = _with_guess(answer, history[-1].question, guess)
                 if led is not None:
                     retry = resolve_with(q, history[:-1] + [turn_of(history[-1].question, led, len(history) - 1,
                                                                     history[-1].thing and history[-1].thing.text)])
-                    resolved = retry if retry.depends else resolved
+                    if retry.depends and (not resolved.depends or retry.unbound < resolved.unbound):
+                        resolved = retry
             pending, thing, answer = resolved.question, resolved.thing, None
         elif m.get("role") == "assistant" and pending is not None:
             answer = str(m.get("content", ""))

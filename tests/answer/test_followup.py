@@ -443,3 +443,17 @@ def test_chat_reads_an_unbound_reference_with_the_answer_steps_guess(seed_index,
     a = rag.chat(conv(*WHO_TWO, "What company does he work for?"))
     assert a.question == "What company does Tom Reed work for?" and "Read as" in a.notice
     assert answerer.guessed == ["Who reviewed the harbour plan?"]
+
+
+def test_a_reference_left_unbound_beside_a_bound_one_takes_the_readers_span():
+    # "he" is the person the question named, "it" the place asked for, which the answer did not show
+    history = conv("Where did Tom Reed go to school?", "Tom Reed attended Kingsbridge College with Max Hill. [1]",
+                   "How did he describe it?")
+    assert resolve_conversation(history).question == "How did Tom Reed describe it?"
+    r = resolve_conversation(history, guess=lambda q, s: "Kingsbridge College")
+    assert r.question == "How did Tom Reed describe the Kingsbridge College?" and r.unbound == 0
+
+
+def test_a_verb_after_a_question_word_is_not_a_plural_noun_phrase():
+    r = resolve("How many of them were built?", "What makes the engines loud?", "quote [1]")
+    assert r.question == "How many of the engines were built?"
