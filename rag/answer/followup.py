@@ -24,11 +24,11 @@ answer step shows only when it is confident (the learned reader's gate); when it
 none, "then"/"that year", "there" and "he/his" may take the one date, place or person
 name of the message's first quoted sentence (the reader's, when it leads), else of all its
 quoted sentences, that its question does not name (none, or two or more of the type: the
-reference stays as typed). A question that depends on the conversation but that these rules leave as
-typed is read again with the previous message led by the answer step's reader's best span of its quoted
-sentences, however unsure (resolve_conversation's guess; a span of the wrong form for its question, a
-date for "who", is not used). "they/their" after a "who" question are those answered ("NFL owners"), and
-stay as typed when no answer is known. Each kind of pronoun is put in once ("when Luther refused to
+reference stays as typed). A question with a reference these rules leave unbound (all of them, or one
+beside a bound one) is read again with the previous message led by the answer step's reader's best span of
+its quoted sentences, however unsure (resolve_conversation's guess; a span of the wrong form for its
+question, a date for "who", is not used). "they/their" after a "who" question are those answered when the
+answer is plural ("NFL owners"), and stay as typed when no answer is known and the question names no plural. Each kind of pronoun is put in once ("when Luther refused to
 retract his writings"); "it" is never the person "he/his" of the same question is, and keeps
 what the previous question's "it" was read as; "that year" after a full date takes its year;
 a one-word name that a quoted sentence gives a role ("the Viking ruler Rollo") is a person;
@@ -880,10 +880,10 @@ def _with_guess(answer_text: str, question: str, guess) -> str | None:
 def resolve_conversation(messages: list[dict], guess=None) -> Resolved:
     """Resolve the last user message of [{"role", "content"}, ...] against every turn before it (each
     earlier question read the same way first). guess: (question, quoted sentences) -> the span of them that
-    answers it, or None (the answer step's reader, however unsure); when given, a question that depends on the
-    conversation but that the rules leave as typed (nothing found to bind) is read again with the previous
-    message led by that span, when that message shows no short answer and the span has the form of an answer
-    to its question (see _fits)."""
+    answers it, or None (the answer step's reader, however unsure); when given, a question with a reference
+    that the rules leave unbound is read again with the previous message led by that span, when that message
+    shows no short answer and the span has the form of an answer to its question (see _fits); that reading is
+    kept when it leaves fewer references unbound."""
     history: list[Turn] = []
     pending: str | None = None
     answer: str | None = None
