@@ -101,11 +101,6 @@ class Answerer(abc.ABC):
                source: SentenceSource, *, notice: str | None = None) -> Answer:
         """The answer to question from the ranked passages (source: their indexed sentences)."""
 
-    def guess(self, question: str, sentences: Sequence[str]) -> str | None:
-        """The span of sentences (an earlier answer's quotes) that most likely answers question, however
-        unsure (it is not shown: rag.answer.followup reads a follow-up's "he"/"it" with it); None: no reader."""
-        return None
-
     def stream(self, question: str, qvec: np.ndarray, passages: Sequence[Passage],
                source: SentenceSource, *, notice: str | None = None) -> Iterator[str | Answer]:
         """Text deltas (str) as they are written, then the final Answer. An answer step that

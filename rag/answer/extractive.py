@@ -172,17 +172,6 @@ class ExtractiveAnswerer(Answerer):
         self._nil_reader = span_reader.get() if self._nil_reader == "default" else span_reader.get(self._nil_reader)
         return self._nil_reader
 
-    def guess(self, question: str, sentences: Sequence[str]) -> str | None:
-        """The passage reader's most probable span of the sentences, each read alone (see Answerer.guess); None
-        for a yes/no question, a span longer than a short answer, or without the passage reader."""
-        reader = self.reader
-        if not sentences or not hasattr(reader, "read") or multi.intent(question) == "yes/no":
-            return None
-        got = [r for r in reader.read(question, list(sentences)) if r.text.strip()]
-        best = max(got, key=lambda r: r.prob, default=None)   # the first of equals
-        text = best.text.strip() if best else ""
-        return text if text and len(text.split()) <= MAX_SHORT_WORDS else None
-
     def read(self, question: str, cands, evidence, select, reader=None):
         """(candidate, span, probability, logit) of the reader's best span in the top READER_SENTENCES
         sentences by the select score; None without a reader or a span."""

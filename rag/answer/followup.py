@@ -24,11 +24,9 @@ answer step shows only when it is confident (the learned reader's gate); when it
 none, "then"/"that year", "there" and "he/his" may take the one date, place or person
 name of the message's first quoted sentence (the reader's, when it leads), else of all its
 quoted sentences, that its question does not name (none, or two or more of the type: the
-reference stays as typed). A question with a reference these rules leave unbound (all of them, or one
-beside a bound one) is read again with the previous message led by the answer step's reader's best span of
-its quoted sentences, however unsure (resolve_conversation's guess; a span of the wrong form for its
-question, a date for "who", is not used). "they/their" after a "who" question are those answered when the
-answer is plural ("NFL owners"), and stay as typed when no answer is known and the question names no plural. Each kind of pronoun is put in once ("when Luther refused to
+reference stays as typed: a span the reader was not confident enough to show is never put in).
+"they/their" after a "who" question are those answered when the answer is plural ("NFL owners"), and stay
+as typed when no answer is known and the question names no plural. Each kind of pronoun is put in once ("when Luther refused to
 retract his writings"); "it" is never the person "he/his" of the same question is, and keeps
 what the previous question's "it" was read as; "that year" after a full date takes its year;
 a one-word name that a quoted sentence gives a role ("the Viking ruler Rollo") is a person;
@@ -133,7 +131,6 @@ class Resolved:
     depends: bool        # whether it was read against the conversation (then question differs from the typed one)
     antecedent: str | None = None
     thing: str | None = None   # what "it"/"its" was bound to, if the question had one (the next turn keeps it)
-    unbound: int = 0           # references of the question left as typed (no entity of their type found)
 
 
 @dataclass
@@ -551,7 +548,6 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
     """Replace the references of the question by their entities (each kind of pronoun once); returns
     (question, what was put in, what "it"/"its" was read as or None)."""
     bound: list[str] = []
-    left: list[str] = []     # references found no entity
     refs = {m.start() for m in references(question)}
     if topic and topic.kind in ("person", "name"):
         person = topic
@@ -581,8 +577,6 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
             target, suffix, cls = (_the(thing.text) if thing else None), NEUTER[w], "thing"
         else:
             target, suffix, cls = plural, NEUTER[w], "plural"
-        if not target and cls not in done:
-            left.append(m.group())
         if not target or cls in done:
             return m.group()
         done.add(cls)
@@ -602,7 +596,6 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
         else:
             date = _find(history, ("date",)) or _quoted(history, "date")
         if not date:
-            left.append(m.group())
             return m.group()
         bound.append(date.text)
         year = re.search(r"\b(\d{3,4})$", date.text)
@@ -630,7 +623,6 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
         if not place:
             place = _find(history, ("name",)) or _quoted(history, "place")
         if not place:
-            left.append(m.group())
             return m.group()
         bound.append(place.text)
         before = q[:m.start()].rstrip().split()
@@ -642,12 +634,10 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
 
     for m in reversed(_demonstratives(q)):
         target = _demonstrative_target(m, history, topic)
-        if not target:
-            left.append(m.group())
         if target:
             bound.append(target)
             q = q[:m.start()] + target + q[m.end():]
-    return q, bound, (things[0] if things else None), len(left)
+    return q, bound, (things[0] if things else None)
 
 
 def _quoted(history: list[Turn], kind: str) -> Entity | None:
@@ -838,11 +828,11 @@ def resolve_with(question: str, history: list[Turn]) -> Resolved:
     if whole:
         return Resolved(_tidy(whole), True, history[-1].short)
     stripped = LEADING.sub("", q) if LEADING.match(q) else q
-    out, bound, thing, left = _substitute(stripped, history, topic)
+    out, bound, thing = _substitute(stripped, history, topic)
     out = _tidy(out)
     if not bound:   # nothing found to bind (or "back to X: <a question that names what it asks about>")
-        return Resolved(typed, False, unbound=left)
-    return Resolved(out, out != typed.strip(), bound[0], thing, unbound=left)
+        return Resolved(typed, False)
+    return Resolved(out, out != typed.strip(), bound[0], thing)
 
 
 def resolve(question: str, previous_question: str | None, previous_answer: str | None = None) -> Resolved:
@@ -852,61 +842,21 @@ def resolve(question: str, previous_question: str | None, previous_answer: str |
     return resolve_with(question, [turn_of(previous_question, previous_answer, 0)])
 
 
-def _fits(span: str, question: str) -> bool:
-    """Whether a guessed span has the form of an answer to question: no digits or date for "who" and "where",
-    a date for "when", anything but a bare number otherwise."""
-    kind = answer_type(question)
-    if kind in ("PERSON", "AUTHOR", "PLACE"):
-        return not any(ch.isdigit() for ch in span) and not DATE.search(span)
-    if kind == "DATE":
-        return bool(DATE.search(span) or re.search(r"\b\d{3,4}s?\b", span))
-    return not re.fullmatch(r"[\d.,\s]+", span)
-
-
-def _with_guess(answer_text: str, question: str, guess) -> str | None:
-    """answer_text led by guess(question, its quoted sentences) (the reader's span that was not confident
-    enough to be shown) when it shows no short answer of its own, quotes something, and the span has the
-    form of an answer to question; else None."""
-    if previous_short(answer_text):
-        return None
-    quoted = quoted_sentences(answer_text)
-    span = guess(question, quoted) if quoted else None
-    span = span.strip().strip(",;:").strip() if span else None
-    if not span or previous_short(f"{span}\n\n[1]") != span or not _fits(span, question):
-        return None
-    return f"{span}\n\n{answer_text}"
-
-
-def resolve_conversation(messages: list[dict], guess=None) -> Resolved:
+def resolve_conversation(messages: list[dict]) -> Resolved:
     """Resolve the last user message of [{"role", "content"}, ...] against every turn before it (each
-    earlier question read the same way first). guess: (question, quoted sentences) -> the span of them that
-    answers it, or None (the answer step's reader, however unsure); when given, a question with a reference
-    that the rules leave unbound is read again with the previous message led by that span, when that message
-    shows no short answer and the span has the form of an answer to its question (see _fits); that reading is
-    kept when it leaves fewer references unbound."""
+    earlier question read the same way first)."""
     history: list[Turn] = []
     pending: str | None = None
-    answer: str | None = None
     thing: str | None = None
     resolved = None
     for m in messages:
         if m.get("role") == "user":
             if pending is not None:
                 history.append(turn_of(pending, None, len(history), thing))
-            q = str(m.get("content", ""))
-            resolved = resolve_with(q, history)
-            if guess is not None and answer is not None and history and (
-                    resolved.unbound or not resolved.depends and depends(q.strip())):
-                led = _with_guess(answer, history[-1].question, guess)
-                if led is not None:
-                    retry = resolve_with(q, history[:-1] + [turn_of(history[-1].question, led, len(history) - 1,
-                                                                    history[-1].thing and history[-1].thing.text)])
-                    if retry.depends and (not resolved.depends or retry.unbound < resolved.unbound):
-                        resolved = retry
-            pending, thing, answer = resolved.question, resolved.thing, None
+            resolved = resolve_with(str(m.get("content", "")), history)
+            pending, thing = resolved.question, resolved.thing
         elif m.get("role") == "assistant" and pending is not None:
-            answer = str(m.get("content", ""))
-            history.append(turn_of(pending, answer, len(history), thing))
+            history.append(turn_of(pending, str(m.get("content", "")), len(history), thing))
             pending = None
     if resolved is None:
         return Resolved("", False)

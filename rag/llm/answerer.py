@@ -52,11 +52,6 @@ class GenerativeAnswerer(Answerer):
         self.budget, self.max_tokens, self.threshold = budget, max_tokens, threshold
         self.max_chars = max(1, int(max_chars))
 
-    def guess(self, question: str, sentences: Sequence[str]) -> str | None:
-        """The fallback answerer's reader's span (Answerer.guess)."""
-        guess = getattr(self.fallback, "guess", None)
-        return guess(question, sentences) if guess is not None else None
-
     def answer(self, question: str, qvec: np.ndarray, passages: Sequence[Passage],
                source: SentenceSource, *, notice: str | None = None) -> Answer:
         final = None
