@@ -12,7 +12,8 @@ toward the identity,
 
 lam chosen by leave-articles-out cross-validation (4 folds over the training articles) on the mean
 cosine of normalize(x W + b) to y. Prints the cosine on the validation articles (never fitted on)
-before and after the map; bench/one_pass.py --map applies it (variant sentence-map). Deterministic (no sampling; --seed fixes the fold assignment).
+before and after the map; bench/one_pass.py --map applies it (variant sentence-map). Deterministic
+(no sampling; --seed fixes the fold assignment).
 """
 from __future__ import annotations
 
@@ -82,10 +83,6 @@ def pairs(folder: Path, backend: str, articles: set, tag: str):
     return x.astype(np.float64), got["cvecs"].astype(np.float64), arts, emb
 
 
-def mapped(x, r, b):
-    return apply(r, b, x)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("dataset")
@@ -109,13 +106,13 @@ def main() -> None:
         for k in range(4):
             tr, te = folds != k, folds == k
             r, b = fit(x[tr], y[tr], lam)
-            got.append(cos(mapped(x[te], r, b), y[te]) * te.sum())
+            got.append(cos(apply(r, b, x[te]), y[te]) * te.sum())
         scores[lam] = sum(got) / len(x)
         print(f"  lam {lam:g}: cross-validated cosine {scores[lam]:.4f}", flush=True)
     lam = max(scores, key=scores.get)
     r, b = fit(x, y, lam)
     r16, b16 = r.astype(np.float16).astype(np.float64), b.astype(np.float16).astype(np.float64)
-    train_cos, val_cos = cos(mapped(x, r16, b16), y), cos(mapped(vx, r16, b16), vy)
+    train_cos, val_cos = cos(apply(r16, b16, x), y), cos(apply(r16, b16, vx), vy)
     print(f"lam {lam:g}: cosine mapped to encoded (float16 weights): train {train_cos:.4f}, "
           f"validation {val_cos:.4f} (pooled {cos(vx, vy):.4f})", flush=True)
     manifest = {
