@@ -66,6 +66,7 @@ document_text = lexical.document_text   # a document's text rebuilt from its chu
 
 
 ABOUT = ("kind", "size", "indexed_at", "page_starts")   # optional per-document keys of the manifest
+_KEPT = frozenset(("id", "title", "sha256", "pending", "chunks", "sentences", "segment") + ABOUT)
 
 
 def _about(d: Document) -> dict:
@@ -170,7 +171,6 @@ def build_index(config: Config, *, embedder, rebuild: bool = False,
     """
     progress = Progress() if progress is None or progress is True else progress or Silent()
     with nullcontext() if held(config.index_dir) else IndexLock(config.index_dir):
-        store.cleanup(config.index_dir)   # what killed writers left behind
         if documents is None and not staged:   # staged: the caller recovered before staging
             _recover_uploads(config)
         try:
@@ -212,6 +212,8 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
                                 + list(extra.values()), key=lambda e: e.doc_id)
         skipped[:] = [s for s in skipped if s.path not in excluded]
     base = _previous(config, rebuild)
+    store.cleanup(config.index_dir, known=None if base is None else   # what killed writers left behind
+                  {base.pointer[0]: set(base.manifest["segments"])})   # (no manifest read again)
     old = _old_records(base)
     if documents is None:
         source.reuse = _reusable(old, preread)
@@ -293,6 +295,11 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
                 metas.append(dict(meta, chunks=len(chunks), sentences=len(units)))
             else:   # unchanged: its rows stay in the old index
                 meta = old[doc_id]
+                if meta.keys() <= _KEPT and "kind" in meta:   # the usual entry: copied as it is
+                    meta = meta.copy()
+                    meta.pop("segment", None)   # the writer places it
+                    metas.append(meta)
+                    continue
                 counts = {"chunks": meta["chunks"], "sentences": meta["sentences"]}
                 meta = dict({k: meta[k] for k in ("id", "title", "sha256", "pending") + ABOUT if k in meta})
                 if doc_id in seen and "kind" not in meta:   # indexed before these were recorded

@@ -7,7 +7,8 @@ the file the walk saw; office files and PDFs converted in rag.ingest.sandbox's l
 worker, as ``Files.limits`` says) or takes the given
 documents, and chunks each one the build must embed (``keep(doc)`` false), in a
 producer thread; the caller receives ``Read`` items in corpus order through a
-queue of at most QUEUE documents, and embeds earlier ones meanwhile. Items hold
+queue of at most QUEUE batches (each at most one document to embed, or BATCH documents kept
+as indexed), and embeds earlier ones meanwhile. Items hold
 a document without its text, and its chunks, so a
 large corpus's texts are not all held at once. A file that cannot be read is
 logged (``FILE: skipped: reason``) and listed in ``skipped``, as
@@ -34,7 +35,8 @@ from rag.text.chunk import chunk_text, piece_counter
 from rag.text.evidence import with_context
 
 log = logging.getLogger("rag")
-QUEUE = 256        # documents read ahead of the embedder at most
+QUEUE = 256        # batches read ahead of the embedder at most (each ends with a document to embed,
+BATCH = 256        # or holds up to BATCH documents kept as indexed)
 _END = object()
 
 
@@ -103,7 +105,7 @@ def _items(source, config, embedder, keep, progress, skipped):
     for d in _documents(source, skipped):
         progress.advance()
         if d is not None:
-            yield Read(replace(d, text=""), None if keep(d) else chunk_document(d, config, embedder))
+            yield Read(replace(d, text="") if d.text else d, None if keep(d) else chunk_document(d, config, embedder))
 
 
 def stream(source, config, embedder, *, keep, progress, skipped: list[Skipped], overlap: bool = True):
@@ -128,14 +130,21 @@ def stream(source, config, embedder, *, keep, progress, skipped: list[Skipped], 
                 pass
         return False
 
-    def run():
+    def run():   # items go over in batches: a document to embed ends its batch at once, while
+        batch = []   # documents kept as indexed (nothing to do) go BATCH at a time
         try:
             for item in items:
-                if not put(item):
-                    return
+                batch.append(item)
+                if item.chunked is not None or len(batch) >= BATCH:
+                    if not put(batch):
+                        return
+                    batch = []
+            if batch and not put(batch):
+                return
             put(_END)
         except BaseException as exc:   # handed to the caller's thread, raised there
-            put(exc)
+            if not batch or put(batch):   # what was read before it, then the error
+                put(exc)
 
     thread = threading.Thread(target=run, name="rag-reader", daemon=True)
     thread.start()
@@ -146,7 +155,7 @@ def stream(source, config, embedder, *, keep, progress, skipped: list[Skipped], 
                 break
             if isinstance(item, BaseException):
                 raise item
-            yield item
+            yield from item
     finally:
         stop.set()
         thread.join(timeout=10)   # it stops at its next document; a daemon, never waited on at exit
