@@ -79,8 +79,14 @@ def check_manifest(m: dict) -> None:
     docs = _need(m, "documents", list, w)
     ids = set()
     for n, d in enumerate(docs):
-        if _plain_document(d, segs, ids):   # the common case, in one expression; else the checks
-            ids.add(d["id"])                # below, one by one, to name what is wrong
+        # the usual entry passes in one test (the exact types JSON gives); any other goes through
+        # the checks below, one by one, which accept it or name what is wrong
+        if (type(d) is dict and type(d.get("id")) is str and type(d.get("title")) is str
+                and type(d.get("sha256")) is str and type(d.get("segment")) is str and d["segment"] in segs
+                and type(d.get("chunks")) is int and d["chunks"] >= 0
+                and type(d.get("sentences")) is int and d["sentences"] >= 0
+                and type(d.get("pending", False)) is bool and d["id"] not in ids):
+            ids.add(d["id"])
             continue
         where = f"manifest document {n}"
         if not isinstance(d, dict):
@@ -117,17 +123,6 @@ def check_manifest(m: dict) -> None:
         missing = [d + "/" for d in ("bm25", "bm25_docs") if not any(f.startswith(d + "/") for f in files)]
         if missing:
             raise IndexCorruptError(f"manifest files lists no {', '.join(missing)}")
-
-
-def _plain_document(d, segs: dict, ids: set) -> bool:
-    """True when d passes every per-document check of check_manifest (the exact types JSON gives:
-    str, non-negative int, a known segment, pending a bool if present, an id not seen before).
-    False sends d through the checks one by one, which accept or name the problem."""
-    return (type(d) is dict and type(d.get("id")) is str and type(d.get("title")) is str
-            and type(d.get("sha256")) is str and type(d.get("segment")) is str and d["segment"] in segs
-            and type(d.get("chunks")) is int and d["chunks"] >= 0
-            and type(d.get("sentences")) is int and d["sentences"] >= 0
-            and type(d.get("pending", False)) is bool and d["id"] not in ids)
 
 
 def _check_segment(name, info) -> None:

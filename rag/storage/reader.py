@@ -39,7 +39,7 @@ from rag.storage.layout import (  # noqa: F401
     TMP_PREFIX,
     VERSION_RE,
 )
-from rag.storage.manifest import Manifest
+from rag.storage.manifest import Manifest, collector_paused
 
 _ATTEMPTS = 5   # loads restarted because a writer swapped versions meanwhile
 
@@ -148,7 +148,8 @@ def _swapped(index_dir: Path, pointer: tuple) -> bool:
 def read_manifest(index_dir: Path, *, corpus=None) -> dict:
     """The current version's manifest, checked (checksum, format, shape)."""
     def work(version, sha, seen):
-        return _read_version_manifest(Path(index_dir), version, sha, seen)
+        with collector_paused():
+            return _read_version_manifest(Path(index_dir), version, sha, seen)
     return _attempts(index_dir, work, corpus, None)
 
 
@@ -180,10 +181,11 @@ def load(index_dir: Path, settings: dict | None = None, *, corpus=None, cache: d
     index_dir = Path(index_dir)
 
     def work(version, sha, seen):
-        manifest = _read_version_manifest(index_dir, version, sha, seen)
-        if settings is not None:
-            check_settings(manifest, settings, index_dir)
-        data = _load_version(index_dir, version, manifest, cache, search, stamps)
+        with collector_paused():   # the manifest's documents: parsed, checked, placed
+            manifest = _read_version_manifest(index_dir, version, sha, seen)
+            if settings is not None:
+                check_settings(manifest, settings, index_dir)
+            data = _load_version(index_dir, version, manifest, cache, search, stamps)
         data.pointer, data.stamps = (version, sha), stamps
         return data
     return _attempts(index_dir, work, corpus, settings)

@@ -41,6 +41,7 @@ from rag.storage import integrity, segments
 from rag.storage import plan as store_plan
 from rag.storage.lexical import PARAMS
 from rag.storage.lock import IndexLock, held
+from rag.storage.manifest import collector_paused
 from rag.storage.reader import (  # noqa: F401
     FORMAT,
     FORMAT_VERSION,
@@ -85,7 +86,8 @@ def _save(index_dir: Path, data: IndexData, base: IndexData | None) -> str:
     previous = _current_version(index_dir)
     docs = data.manifest["documents"]   # a "segment" key they may carry is not read: replaced below
     reuse = base if base is not None and base.manifest.get("format_version") == FORMAT_VERSION else None
-    keep, todo = store_plan.plan(docs, reuse.manifest if reuse is not None else None)
+    with collector_paused():
+        keep, todo = store_plan.plan(docs, reuse.manifest if reuse is not None else None)
     segs = {s: reuse.manifest["segments"][s] for s in set(keep.values())}
     written = tmp = None
     try:
@@ -93,19 +95,20 @@ def _save(index_dir: Path, data: IndexData, base: IndexData | None) -> str:
             written, info = _write_segment(index_dir, data, docs, todo, base)
             segs[written] = info
             keep.update({docs[n]["id"]: written for n in todo})
-        counts = {"documents": len(docs), "chunks": sum(d["chunks"] for d in docs),
-                  "sentences": sum(d["sentences"] for d in docs)}
-        bm25 = {k: v for k, v in (data.manifest.get("bm25") or {}).items() if k not in ("vocabulary",)}
-        manifest = dict(data.manifest, format_version=FORMAT_VERSION, counts=counts,
-                        bm25=dict(bm25, **PARAMS, rows=counts["chunks"], documents={"rows": counts["documents"]}),
-                        documents=[dict(d, segment=keep[d["id"]]) for d in docs],
-                        segments=dict(sorted(segs.items())))
-        tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=index_dir))
-        os.chmod(tmp, 0o755)   # mkdtemp makes it private; an index is readable like its files
-        files = {p.relative_to(tmp).as_posix(): integrity.sha256_file(p)
-                 for p in sorted(tmp.rglob("*")) if p.is_file()}
-        raw = (json.dumps(dict(manifest, files=files), ensure_ascii=False,   # one line: the C encoder,
-                          separators=(",", ":")) + "\n").encode()          # 10x faster at 100k documents
+        with collector_paused():
+            counts = {"documents": len(docs), "chunks": sum(d["chunks"] for d in docs),
+                      "sentences": sum(d["sentences"] for d in docs)}
+            bm25 = {k: v for k, v in (data.manifest.get("bm25") or {}).items() if k not in ("vocabulary",)}
+            manifest = dict(data.manifest, format_version=FORMAT_VERSION, counts=counts,
+                            bm25=dict(bm25, **PARAMS, rows=counts["chunks"], documents={"rows": counts["documents"]}),
+                            documents=[{**d, "segment": keep[d["id"]]} for d in docs],
+                            segments=dict(sorted(segs.items())))
+            tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=index_dir))
+            os.chmod(tmp, 0o755)   # mkdtemp makes it private; an index is readable like its files
+            files = {p.relative_to(tmp).as_posix(): integrity.sha256_file(p)
+                     for p in sorted(tmp.rglob("*")) if p.is_file()}
+            raw = (json.dumps(dict(manifest, files=files), ensure_ascii=False,   # one line: the C encoder,
+                              separators=(",", ":")) + "\n").encode()          # 10x faster at 100k documents
         (tmp / "manifest.json").write_bytes(raw)
         _fsync_tree(tmp)
         version = f"v-{_last_number(index_dir) + 1:06d}"
@@ -246,13 +249,14 @@ def _write_pointer(index_dir: Path, version: str, manifest_sha: str) -> None:
 
 
 def cleanup(index_dir: Path, keep: set | None = None, *, old_layout: bool = False,
-            known: dict | None = None) -> list[str]:
+            known: dict | None = None, unused_segments: bool = True) -> list[str]:
     """Remove what killed or finished writers left: temporary folders, versions other than
     those in keep (default: the current one and the newest older one) and segments that
     no kept version references, plus, when
     old_layout, the files of a format-2 index and its .NAME.tmp-*/.NAME.old-* siblings.
     known: version -> the segments its manifest names, for manifests the caller holds (the
     others are read only when a segment folder is not accounted for; rag.storage.segments.unused).
+    unused_segments=False leaves segment folders alone (no manifest read at all).
     Call only under the writer lock. Returns the names removed."""
     index_dir = Path(index_dir)
     if not index_dir.is_dir():
@@ -267,7 +271,8 @@ def cleanup(index_dir: Path, keep: set | None = None, *, old_layout: bool = Fals
     if old_layout and index_dir.parent.is_dir():
         doomed += [p for p in index_dir.parent.iterdir()
                    if p.name.startswith((f".{index_dir.name}.tmp-", f".{index_dir.name}.old-"))]
-    doomed += segments.unused(index_dir, keep, known)
+    if unused_segments:
+        doomed += segments.unused(index_dir, keep, known)
     for p in doomed:
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p, ignore_errors=True)
