@@ -228,7 +228,7 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
     seen, fresh, vecs, window, tally = {}, {}, {}, [], _Tally(stop if progressive else None)
 
     def flush():   # embed the documents of the window, longest texts first within it
-        texts = {i: [indexed_text(c, seen[i].doc.title, config) for c in fresh[i][0]] for i in window}
+        texts = {i: [indexed_text(c, seen[i].title, config) for c in fresh[i][0]] for i in window}
         cv, sv, _ = vectors.embed(fresh, window, texts, config, embedder, tally, phase=False)
         ci = si = 0
         for i in window:
@@ -241,7 +241,7 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
     pending = 0   # chunks in the window
     for item in pipeline.stream(source, config, embedder, keep=keep, progress=progress, skipped=skipped,
                                 overlap=overlap):
-        seen[item.id] = item
+        seen[item.id] = item.doc   # (the Document, not the item: no new object kept per document)
         if item.chunked is not None:
             fresh[item.id] = item.chunked
             window.append(item.id)
@@ -259,7 +259,7 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
                           f"({len(skipped)} skipped); supported: {' '.join(SUPPORTED)}")
     current = set(seen) | set(kept_stale)
     report = dict(added=[i for i in seen if i not in old],
-                  updated=[i for i in seen if i in old and old[i]["sha256"] != seen[i].doc.sha256],
+                  updated=[i for i in seen if i in old and old[i]["sha256"] != seen[i].sha256],
                   removed=sorted(set(old) - current))
     listed = [{"path": x.path, "reason": x.reason} for x in skipped]
     if old and not any(report.values()) and base.manifest.get("skipped") == listed and not fresh:
@@ -281,7 +281,7 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
             for doc_id in sorted(current):
                 if doc_id in fresh:
                     chunks, units, _ = fresh[doc_id]
-                    d = seen[doc_id].doc
+                    d = seen[doc_id]
                     meta = dict(_about(d), id=d.id, title=d.title, sha256=d.sha256, indexed_at=now)
                     units = np.asarray(units, dtype=np.int64).reshape(-1, 2)
                     if doc_id in pending:
@@ -306,7 +306,7 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
                     counts = {"chunks": meta["chunks"], "sentences": meta["sentences"]}
                     meta = dict({k: meta[k] for k in ("id", "title", "sha256", "pending") + ABOUT if k in meta})
                     if doc_id in seen and "kind" not in meta:   # indexed before these were recorded
-                        meta.update(_about(seen[doc_id].doc), indexed_at=base.manifest.get("built_at", now))
+                        meta.update(_about(seen[doc_id]), indexed_at=base.manifest.get("built_at", now))
                     metas.append(dict(meta, **counts))
         width = next((v.shape[1] for v in cv), None) or dim[0] or base.manifest["dimension"]
         data = store.IndexData(manifest={}, chunks=all_chunks,

@@ -114,10 +114,30 @@ def stream(source, config, embedder, *, keep, progress, skipped: list[Skipped], 
         progress.phase("reading", len(source.entries), "files")
     else:
         progress.phase("chunking", len(source), "documents")
-    items = _items(source, config, embedder, keep, progress, skipped)
     if not overlap:
-        yield from items
+        yield from _items(source, config, embedder, keep, progress, skipped)
         return
+    if isinstance(source, Files):
+        yield from _ahead(_items(source, config, embedder, keep, progress, skipped))
+        return
+    # given documents: which are kept is known without reading anything, so only those to chunk go
+    # through the thread, and the others (a refresh keeps nearly all) pass here, in order between them
+    kept = [keep(d) for d in source]
+    ahead = _ahead(_items([d for d, k in zip(source, kept) if not k], config, embedder,
+                          lambda d: False, progress, skipped))
+    try:
+        for d, k in zip(source, kept):
+            if k:
+                progress.advance()
+                yield Read(replace(d, text="") if d.text else d, None)
+            else:
+                yield next(ahead)
+    finally:
+        ahead.close()
+
+
+def _ahead(items):
+    """items, produced in a thread up to QUEUE batches ahead of the caller."""
     q: queue.Queue = queue.Queue(QUEUE)
     stop = threading.Event()
 

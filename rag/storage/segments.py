@@ -34,6 +34,7 @@ import numpy as np
 from rag.errors import IndexCorruptError
 from rag.storage import dense as ann
 from rag.storage import integrity, records
+from rag.storage.manifest import collector_paused
 from rag.storage.layout import SEGMENT_FILES, SEGMENT_RE  # noqa: F401  (SEGMENT_RE: callers read it here)
 from rag.storage.lexical import Postings, SegmentedBM25, document_text, indexed_text
 from rag.storage.vector_rows import FileArray, Rows, runs_of
@@ -76,7 +77,8 @@ def unused(index_dir: Path, versions, known: dict | None = None) -> list[Path]:
             left -= set(known[version])
             continue
         try:
-            left -= set(json.loads((index_dir / version / "manifest.json").read_bytes())["segments"])
+            with collector_paused():
+                left -= set(json.loads((index_dir / version / "manifest.json").read_bytes())["segments"])
         except FileNotFoundError:
             continue
         except (OSError, ValueError, KeyError, TypeError):
