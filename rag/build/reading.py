@@ -125,13 +125,22 @@ def stream(source, config, embedder, *, keep, progress, skipped: list[Skipped], 
     kept = [keep(d) for d in source]
     ahead = _ahead(_items([d for d, k in zip(source, kept) if not k], config, embedder,
                           lambda d: False, progress, skipped))
+    counted = 0   # kept documents not yet counted in progress (counted 1,024 at a time)
     try:
         for d, k in zip(source, kept):
             if k:
-                progress.advance()
+                counted += 1
+                if counted == 1024:
+                    progress.advance(counted)
+                    counted = 0
                 yield Read(replace(d, text="") if d.text else d, None)
             else:
+                if counted:
+                    progress.advance(counted)
+                    counted = 0
                 yield next(ahead)
+        if counted:
+            progress.advance(counted)
     finally:
         ahead.close()
 
