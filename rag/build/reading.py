@@ -118,13 +118,18 @@ def stream(source, config, embedder, *, keep, progress, skipped: list[Skipped], 
         yield from _items(source, config, embedder, keep, progress, skipped)
         return
     if isinstance(source, Files):
-        yield from _ahead(_items(source, config, embedder, keep, progress, skipped))
+        ahead, stop = _ahead(_items(source, config, embedder, keep, progress, skipped))
+        try:
+            yield from ahead
+        finally:
+            stop()
         return
     # given documents: which are kept is known without reading anything, so only those to chunk go
-    # through the thread, and the others (a refresh keeps nearly all) pass here, in order between them
+    # through the thread (started now: it chunks while the others, nearly all in a refresh, pass
+    # here, in order between them)
     kept = [keep(d) for d in source]
-    ahead = _ahead(_items([d for d, k in zip(source, kept) if not k], config, embedder,
-                          lambda d: False, progress, skipped))
+    ahead, stop = _ahead(_items([d for d, k in zip(source, kept) if not k], config, embedder,
+                                lambda d: False, progress, skipped))
     counted = 0   # kept documents not yet counted in progress (counted 1,024 at a time)
     try:
         for d, k in zip(source, kept):
@@ -142,11 +147,12 @@ def stream(source, config, embedder, *, keep, progress, skipped: list[Skipped], 
         if counted:
             progress.advance(counted)
     finally:
-        ahead.close()
+        stop()
 
 
 def _ahead(items):
-    """items, produced in a thread up to QUEUE batches ahead of the caller."""
+    """(the items, stop): items produced in a thread, started now, up to QUEUE batches ahead of
+    the caller; stop() ends the thread (at its next item) and must be called."""
     q: queue.Queue = queue.Queue(QUEUE)
     stop = threading.Event()
 
@@ -175,9 +181,7 @@ def _ahead(items):
             if not batch or put(batch):   # what was read before it, then the error
                 put(exc)
 
-    thread = threading.Thread(target=run, name="rag-reader", daemon=True)
-    thread.start()
-    try:
+    def drain():
         while True:
             item = q.get()
             if item is _END:
@@ -185,6 +189,11 @@ def _ahead(items):
             if isinstance(item, BaseException):
                 raise item
             yield from item
-    finally:
+
+    def end():
         stop.set()
         thread.join(timeout=10)   # it stops at its next document; a daemon, never waited on at exit
+
+    thread = threading.Thread(target=run, name="rag-reader", daemon=True)
+    thread.start()
+    return drain(), end
