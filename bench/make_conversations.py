@@ -181,6 +181,61 @@ SQUAD += [
 S = lambda ask, answers: {"ask": ask, "full": ask, "answers": answers, "depends": False}
 F = lambda ask, full, answers, kind: {"ask": ask, "full": full, "answers": answers, "depends": True, "kind": kind}
 SENT = "How many North Korean soldiers were sent to Russia last fall?"
+# more training conversations whose follow-up points at the previous answer ("he", "there", "that year" after
+# a "who/where/when" question), written to tune what retrieval does with a reference left unbound
+ML, SKY, HUG, AMZ, NCL, CIV = ("Martin_Luther", "Sky_(United_Kingdom)", "Huguenot", "Amazon_rainforest",
+                               "Newcastle_upon_Tyne", "Civil_disobedience")
+SQUAD += [
+    (ML, "train", ["5c77", ("5c78", "What lesson did he teach Luther repentance was?", "answer")]),
+    (ML, "train", ["5dab", ("5dad", "What did he call Luther?", "answer")]),
+    (ML, "train", ["73fb", ("73fc", "To whom was he the assistant?", "answer")]),
+    (ML, "train", ["022c", ("022b", "What did he preach that God's gospel revealed?", "answer")]),
+    (ML, "train", ["0c5f", ("0c61", "When did Luther write an extreme treatise against them?", "answer")]),
+    (SKY, "train", ["150b", ("150c", "Who is the parent company of that company?", "answer")]),
+    (SKY, "train", ["7dfe", ("7dff", "What channels were removed from the network in March of that year?",
+                             "answer")]),
+    (HUG, "train", ["f995", ("f996", "What house was the site of a weaving school there?", "answer")]),
+    (HUG, "train", ["6bd7", ("6bda", "What other European Protestant leader was educated there?", "answer")]),
+    (AMZ, "train", ["a6c9", ("48bf", "In what book did she describe the Amazon as sparsely populated?", "answer")]),
+    (AMZ, "train", ["a76f", ("a770", "How many square miles large was the region hit by the drought that year?",
+                             "answer")]),
+    (NCL, "train", ["74be", ("74bf", "What did he guide the Theatre Royal through?", "answer")]),
+    (NCL, "train", ["77b4", ("77b5", "What was added to the church that year?", "answer")]),
+    ("Pharmacy", "train", ["ee08", ("ee07", "Which two compounds did he differentiate between?", "answer")]),
+    (CIV, "train", ["005f", ("43cf", "What was his punishment for not paying his taxes?", "answer")]),
+    (CIV, "train", ["0080", ("442a", "Toward what branch of the government does he justify it?", "answer")]),
+    (CIV, "train", ["5036", ("9f01", "How long did she live in the tree?", "answer")]),
+    ("Intergovernmental_Panel_on_Climate_Change", "train", ["919b", ("919c", "What nationality is he?", "answer")]),
+    ("Imperialism", "train", ["c704", ("c705", "When was he appointed to President Wilson's Inquiry?", "answer")]),
+    ("French_and_Indian_War", "train", ["12c4", ("12c7", "What fort did the British capture that year?", "answer")]),
+    (BDS, "train", ["0302", ("9513", "What position does he play for the Denver Broncos?", "answer")]),
+    (BDS, "train", ["826a", ("9533", "Which Super Bowl was hosted in San Diego that year?", "answer")]),
+    (BDS, "train", ["032d", ("9225", "Where did their spring meetings take place?", "answer")]),
+]
+
+# more training conversations (written later, on training articles only): "it"/"its", "there", "he", "them" and
+# a demonstrative after a question whose answer is what they point at, and "he" after a question naming another
+YUAN, OXY, NCL2, IPCC, IMP, FIW = ("Yuan_dynasty", "Oxygen", "Newcastle_upon_Tyne",
+                                  "Intergovernmental_Panel_on_Climate_Change", "Imperialism", "French_and_Indian_War")
+SQUAD += [
+    (NORM, "train", ["b5db", ("b5dc", "What culture did the Normans combine with there?", "answer")]),
+    (NORM, "train", ["25c5", ("25c7", "When was that battle?", "answer")]),
+    (ML, "train", ["5c56", ("5c57", "How did he describe it?", "answer")]),
+    (ML, "train", ["72ec", ("72ed", "When was Luther called by him to Wittenberg?", "answer")]),
+    (SKY, "train", ["7db0", ("7db2", "What year did it acquire Sky Italia?", "answer")]),
+    (HUG, "train", ["f909", ("f90b", "Who was the first Huguenot to arrive there?", "answer")]),
+    (HUG, "train", ["f983", ("f984", "How many refugees emigrated there?", "answer")]),
+    (OXY, "train", ["9caa", ("4fbd", "What is its atomic number?", "answer")]),
+    (BD, "train", ["80c6", ("80c8", "Who was it named for?", "answer")]),
+    (NCL2, "train", ["71b1", ("71b3", "What was its estimated population around the 2nd century?", "answer")]),
+    (CIV, "train", ["8637", ("8639", "What is he trying to stop Antigone from doing in the play?", "answer")]),
+    (YUAN, "train", ["a347", ("a348", "When did he die?", "answer")]),
+    (YUAN, "train", ["a32a", ("a32b", "What was its capital?", "answer")]),
+    (IMP, "train", ["61a5", ("61a8", "What does it mean in English?", "answer")]),
+    (FIW, "train", ["6546", ("6547", "What issues were not addressed in it?", "answer")]),
+    (IPCC, "train", ["91ba", ("91b7", "How many of them does an IPCC report chapter have?", "answer")]),
+]
+
 SEED = [
     [S(SENT, ["12,000"]), F("And this year?", "How many more North Korean soldiers did Pyongyang send this year?",
                             ["3,000"], "ellipsis"), S("Who wrote this article?", ["Dasl Yoon"])],

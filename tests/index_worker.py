@@ -17,6 +17,9 @@
     python tests/index_worker.py add-background INDEX CORPUS PAUSE FILE...  # as add, with background=True:
                                                         # also "answered" once add_files returned
                                                         # (answerable), "done" once every vector is in
+    python tests/index_worker.py add-queue INDEX CORPUS PAUSE FILE...  # as add, with queue=True (rag serve's
+                                                        # way): also "queued" once add_files returned,
+                                                        # "done" once it is indexed, every vector in
 
 Uses the fake embedder of tests/conftest.py, so no model is loaded. Prints "ready"
 once imported and "saved N" after each build (alternate), "encoding" when the slow
@@ -147,7 +150,7 @@ def main(argv):
 
         build_index(config(index_dir, Path(argv[2])), embedder=Slow())
         say("done")
-    elif mode in ("add", "add-background"):
+    elif mode in ("add", "add-background", "add-queue"):
         from rag import Rag
         from rag.storage import writer as store
         import rag.build.documents as docs_module
@@ -173,6 +176,12 @@ def main(argv):
         rag = Rag(config(index_dir, corpus), embedder=Slow())
         if mode == "add":
             rag.add_files(files)
+        elif mode == "add-queue":   # returns at once, the files kept on disk until indexed
+            upload = rag.add_files(files, queue=True)
+            say("queued")
+            time.sleep(pause)
+            upload.outcome()
+            rag.wait_for_vectors()
         else:   # answerable first, then the vectors in a thread
             rag.add_files(files, background=True)
             say("answered")

@@ -108,6 +108,11 @@ def launch(config: Config | None = None, *, host: str = "127.0.0.1", port: int =
     if rag is None:
         rag = open_default(config, embedder=assemble.embedder(config), background=True)
     rag.query("warm up")   # load the model now, not on the first question
+    resumed = rag.resume_uploads()   # uploads a stopped server had queued but not indexed
+    if resumed:
+        names = [n for u in resumed for n in u.names]
+        print(f"indexing {len(names)} file(s) uploaded before the server stopped: {', '.join(names[:5])}"
+              + (" ..." if len(names) > 5 else ""), flush=True)
     record = None
     connect = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host if is_loopback(host) else None
     if discover and connect:   # the local token is accepted from loopback only

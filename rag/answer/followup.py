@@ -24,7 +24,9 @@ answer step shows only when it is confident (the learned reader's gate); when it
 none, "then"/"that year", "there" and "he/his" may take the one date, place or person
 name of the message's first quoted sentence (the reader's, when it leads), else of all its
 quoted sentences, that its question does not name (none, or two or more of the type: the
-reference stays as typed). Each kind of pronoun is put in once ("when Luther refused to
+reference stays as typed: a span the reader was not confident enough to show is never put in).
+"they/their" after a "who" question are those answered when the answer is plural ("NFL owners"), and stay
+as typed when no answer is known and the question names no plural. Each kind of pronoun is put in once ("when Luther refused to
 retract his writings"); "it" is never the person "he/his" of the same question is, and keeps
 what the previous question's "it" was read as; "that year" after a full date takes its year;
 a one-word name that a quoted sentence gives a role ("the Viking ruler Rollo") is a person;
@@ -318,6 +320,8 @@ def _plural_np(text: str) -> str | None:
         if len(word) < 4 or word in FUNCTION or word in AUX or word.endswith(("ss", "us", "is", "ous")) or word in (
                 "does", "was", "has", "its", "this", "thus", "always", "perhaps", "sometimes", "less", "across"):
             continue
+        if m.group(1).split() and m.group(1).split()[-1] in _WH:   # "Who assembles ...": a verb after "who"
+            continue
         return (m.group(1) + m.group(2)).strip()
     return None
 
@@ -493,12 +497,17 @@ def _bind_plural(history: list[Turn], *, things: bool = True) -> str | None:
     m = re.match(r"\s*how\s+many\s+(?:of\s+the\s+)?((?:[\w-]+\s+){0,3}?[\w-]+s)\b", last.question, re.I)
     if m:
         return "the " + m.group(1)
+    ans = next((e for e in last.entities if e.from_answer), None)
+    who = last.kind in ("PERSON", "AUTHOR") or bool(re.match(r"\s*(?:\w+\s+)?whom?\b", last.question, re.I))
+    if who and ans and _plural(ans.text.split()[-1]):   # "they" after "Who voted ...?": those answered
+        return _the(ans.text)
     np = _plural_np(last.question)
     if np:
         return "the " + np
+    if who and not ans:   # most likely those asked for, whom the answer did not show: left as typed
+        return None
     if not things:
         return None
-    ans = next((e for e in last.entities if e.from_answer), None)
     if ans and ans.kind in ("thing", "place") and ans.text[:1].islower() and len(ans.text.split()) <= 3:
         text = ans.text if ans.text.endswith("s") else ans.text + "s"   # "committee" -> "the committees"
         return _the(text)

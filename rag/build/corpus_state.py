@@ -20,6 +20,13 @@ rag.build.builder under the lock) either moves in, when the current version know
 deletes with a warning naming it, when it does not: a killed upload never leaves a
 file in the corpus that the index does not know. The move is a hard link plus an
 unlink (never overwrites), or a copy when the index lies on another file system.
+Uploads put in a server's upload queue (rag.build.documents.enqueue) are kept in
+``INDEX/queued/ID/`` until they are indexed: their checked files (``0``, ``1``, ...) and
+``upload.json`` (``{"files": [names], "back": [ids of removed documents to include again]}``),
+written under a temporary name, fsynced and renamed before the upload is reported queued, and
+deleted once it has an outcome. A server stopped or killed before then leaves them there, and the
+next ``rag serve`` of the index queues them again (``queued_uploads``); indexing one twice adds
+nothing twice (the same bytes under the same name are the file already stored).
 Does not handle an index folder shared by two corpus folders.
 """
 from __future__ import annotations
@@ -29,6 +36,7 @@ import logging
 import os
 import secrets
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,9 +46,13 @@ from rag.storage.writer import fsync_path
 log = logging.getLogger("rag")
 STATE = "documents.json"
 STAGING = "staging"
+QUEUED = "queued"          # INDEX/queued/: uploads in a server's queue, kept until they are indexed
+ENTRY = "upload.json"
+MAX_ENTRY = 1024 * 1024
 UPLOADS = "uploads"        # the corpus sub-folder uploads are stored in (rag.build.documents.UPLOADS)
 MAX_STATE = 64 * 1024 * 1024
 _PART = ".part-"
+_DONE = ".done-"
 
 
 @dataclass
@@ -216,3 +228,96 @@ def recover(index_dir: Path, corpus_dir: Path, known: set[str]) -> list[str]:
         log.warning("%s", line)
         lines.append(line)
     return lines
+
+
+# ---------------------------------------------------------------- uploads waiting in a server's queue
+
+@dataclass(frozen=True)
+class QueuedUpload:
+    """One upload kept in INDEX/queued/ (see the module docstring): its folder, file names and the removed
+    documents it includes again; ``files`` reads its bytes."""
+    path: Path
+    names: tuple[str, ...]
+    back: tuple[str, ...]
+
+    def files(self, limit: int) -> list[tuple[str, bytes]]:
+        """(name, bytes) of each file, each read bounded by limit bytes; OSError or ValueError if one is
+        missing, not a regular file or larger."""
+        from rag.ingest.read import read_bounded
+
+        return [(name, read_bounded(self.path / str(k), limit)) for k, name in enumerate(self.names)]
+
+
+def queue_save(index_dir: Path, files: list[tuple[str, bytes]], back: list[str]) -> QueuedUpload:
+    """Keep a queued upload (checked (name, bytes) files, removed document ids to include again) in
+    INDEX/queued/: written in a temporary folder, each file fsynced, then renamed into place."""
+    root = Path(index_dir) / QUEUED
+    root.mkdir(exist_ok=True)
+    if root.is_symlink() or not root.is_dir():
+        raise OSError(f"{safe_text(str(root))} is not a folder")
+    tmp = root / f"{_PART}{secrets.token_hex(8)}"
+    tmp.mkdir()
+    try:
+        entry = json.dumps({"files": [n for n, _ in files], "back": list(back)}).encode()
+        for k, data in [(str(k), d) for k, (_, d) in enumerate(files)] + [(ENTRY, entry)]:
+            with open(tmp / k, "xb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        fsync_path(tmp)
+        final = root / f"{time.time_ns():020d}-{secrets.token_hex(4)}"
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    fsync_path(root)
+    return QueuedUpload(final, tuple(n for n, _ in files), tuple(back))
+
+
+def queued_uploads(index_dir: Path) -> list[QueuedUpload]:
+    """The uploads kept in INDEX/queued/, oldest first. One whose upload.json cannot be read is left
+    where it is, with a warning naming its folder (its files are the person's upload); a folder a
+    killed queue_save left half written (never reported queued, an hour old) or queue_drop left half deleted
+    is deleted."""
+    root = Path(index_dir) / QUEUED
+    if not root.is_dir() or root.is_symlink():
+        return []
+    out = []
+    for p in sorted(root.iterdir()):
+        if p.name.startswith(_DONE):   # dropped (queue_drop), the process killed while deleting it
+            shutil.rmtree(p, ignore_errors=True)
+            continue
+        if p.name.startswith(_PART):
+            if time.time() - p.stat().st_mtime > 3600:   # not one being written right now
+                shutil.rmtree(p, ignore_errors=True)
+            continue
+        try:
+            if p.is_symlink() or not p.is_dir():
+                raise ValueError("not a folder")
+            with open(p / ENTRY, "rb") as f:
+                raw = f.read(MAX_ENTRY + 1)
+            if len(raw) > MAX_ENTRY:
+                raise ValueError(f"{ENTRY} over {MAX_ENTRY} bytes")
+            entry = json.loads(raw)
+            names, back = entry.get("files"), entry.get("back", [])
+            if not (isinstance(names, list) and isinstance(back, list)
+                    and all(isinstance(x, str) for x in names + back)):
+                raise ValueError(f"{ENTRY} does not list files")
+        except (OSError, ValueError, AttributeError) as exc:
+            log.warning("%s: a queued upload cannot be read (%s); left where it is", safe_text(str(p)),
+                        " ".join(str(exc).split()))
+            continue
+        out.append(QueuedUpload(p, tuple(names), tuple(back)))
+    return out
+
+
+def queue_drop(upload: QueuedUpload) -> None:
+    """Delete a queued upload's folder once the upload has an outcome (indexed, refused or failed): renamed
+    away first (atomic), so a process killed while deleting never leaves a part of it that looks queued."""
+    gone = upload.path.parent / f"{_DONE}{upload.path.name}"
+    try:
+        os.rename(upload.path, gone)
+    except FileNotFoundError:   # dropped already (another server queued it again and indexed it first)
+        return
+    fsync_path(upload.path.parent)
+    shutil.rmtree(gone, ignore_errors=True)

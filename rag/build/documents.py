@@ -30,8 +30,10 @@ the index (``enqueue``, at most QUEUE_FILES files and QUEUE_MB) and an ``Upload`
 per index indexes them one call at a time, in order, as with ``background=True``, when this process's writer is
 free (a background writer answerable is stopped and taken over, as above) and no other program holds the
 IndexLock (tried again every RETRY_S for OTHER_WRITER_WAIT_S). The Upload says what it waits for, then
-"indexing", then its AddResult or error. Queued uploads live in memory only: a server stopped loses them (never
-written, never reported added).
+"indexing", then its AddResult or error. A queued upload's files are written to ``INDEX/queued/`` before the
+Upload is returned and read back when it is indexed (rag.build.corpus_state.queue_save), and deleted there once
+it has an outcome; a server stopped or killed before then leaves them, and ``resume`` (the next ``rag serve``)
+queues them again.
 
 Removing takes a document out of the index and records it as excluded, so later
 refreshes leave it out; its file is kept. Only an upload the application stored
@@ -642,6 +644,7 @@ class _Queue:
         self.recent: list[Upload] = []          # finished, newest last (at most RECENT)
         self.thread: threading.Thread | None = None
         self.count = 0
+        self.kept: set[Path] = set()            # INDEX/queued/ folders of the uploads queued or running
 
     def ahead(self, upload: Upload) -> int:
         with self.lock:
@@ -684,16 +687,45 @@ def enqueue(rag, accepted, refused, back, *, progress=None, vectors: bool = True
                 f"upload queue full: {len(queue.items)} upload(s) of {files - len(names)} file(s), "
                 f"{_mb(held - size)} MB, are waiting to be indexed (at most {QUEUE_FILES} files, {_mb(QUEUE_MB * 1e6)}"
                 " MB); try again when they are in")
-        busy = queue.current is not None or bool(queue.items)
-        upload._job = (rag, accepted, refused, back, progress, vectors)
-        queue.items.append(upload)
-        if busy:
-            ahead = queue.items.index(upload) + (queue.current is not None)
-            upload.waiting = f"{ahead} upload(s) ahead; indexed after them"
-        if queue.thread is None:
-            queue.thread = threading.Thread(target=_drain, args=(queue,), name="rag-uploads", daemon=True)
-            queue.thread.start()
+        try:   # on disk before it is reported queued: a server stopped now finds it again (resume)
+            kept = corpus_state.queue_save(rag.config.index_dir, accepted, back)
+        except OSError as exc:
+            raise RagError(f"{safe_text(str(rag.config.index_dir))}: cannot keep the upload until it is indexed "
+                           f"({' '.join(str(exc).split())})") from None
+        _add(queue, upload, (rag, kept, refused, progress, vectors))
     return upload
+
+
+def _add(queue: "_Queue", upload: Upload, job) -> None:
+    """Append upload (its job: rag, QueuedUpload, refused, progress, vectors) to queue and start its thread
+    if none runs (call under queue.lock)."""
+    busy = queue.current is not None or bool(queue.items)
+    upload._job = job
+    queue.kept.add(job[1].path)
+    queue.items.append(upload)
+    if busy:
+        ahead = queue.items.index(upload) + (queue.current is not None)
+        upload.waiting = f"{ahead} upload(s) ahead; indexed after them"
+    if queue.thread is None:
+        queue.thread = threading.Thread(target=_drain, args=(queue,), name="rag-uploads", daemon=True)
+        queue.thread.start()
+
+
+def resume(rag, *, progress=None) -> list[Upload]:
+    """Queue again the uploads a stopped or killed server left in INDEX/queued/ (``rag serve`` calls it when it
+    starts), oldest first, whatever the queue's cap (they were accepted); the Uploads, [] when none was left.
+    One already queued in this process is not queued twice."""
+    queue = _queue_of(rag.config.index_dir)
+    out = []
+    for kept in corpus_state.queued_uploads(rag.config.index_dir):
+        with queue.lock:
+            if kept.path in queue.kept:
+                continue
+            queue.count += 1
+            upload = Upload(queue.count, list(kept.names or kept.back), 0, queue)
+            _add(queue, upload, (rag, kept, [], progress, True))
+        out.append(upload)
+    return out
 
 
 def _drain(queue: _Queue) -> None:
@@ -704,23 +736,40 @@ def _drain(queue: _Queue) -> None:
                 queue.thread = None
                 return
             upload = queue.current = queue.items.pop(0)
-        rag, accepted, refused, back, progress, vectors = upload._job
-        upload._job = None   # the bytes go once indexed
+        rag, kept, refused, progress, vectors = upload._job
+        upload._job = None
         try:
-            result = _index(rag, accepted, refused, back, progress=progress, background=True, vectors=vectors,
-                            on_wait=lambda why: upload._set(waiting=why),
+            accepted, more, back = _kept_files(rag, kept)
+            result = _index(rag, accepted, refused + more, back, progress=progress, background=True,
+                            vectors=vectors, on_wait=lambda why: upload._set(waiting=why),
                             on_start=lambda: upload._set(state="indexing", waiting=""))
+            outcome = {"state": "done", "result": result}
         except BaseException as exc:   # noqa: BLE001 - the upload's caller gets it
             if not isinstance(exc, RagError):
                 log.exception("upload of %s failed", ", ".join(upload.names))
-            upload._set(state="failed", error=exc)
-        else:
-            upload._set(state="done", result=result)
-        finally:
-            del accepted, rag
-            with queue.lock:
-                queue.current = None
-                queue.recent = (queue.recent + [upload])[-RECENT:]
+            outcome = {"state": "failed", "error": exc}
+        accepted = rag = None
+        try:   # it has its outcome: its copy goes before it is reported
+            corpus_state.queue_drop(kept)
+        except OSError as exc:   # left there: the next server queues it again, which adds nothing twice
+            log.warning("%s: cannot delete the queued copy (%s)", safe_text(str(kept.path)), exc)
+        with queue.lock:
+            queue.kept.discard(kept.path)
+            queue.current = None
+            queue.recent = (queue.recent + [upload])[-RECENT:]
+        upload._set(**outcome)
+
+
+def _kept_files(rag, kept) -> tuple[list, list, list]:
+    """(accepted (name, bytes), refused, removed documents to include again) of a queued upload kept on disk,
+    checked again as add_files checks an upload (a kept file changed or gone: refused, naming it)."""
+    try:
+        files = kept.files(int(rag.config.upload_max_mb * 1_000_000) + 1)
+    except (OSError, ValueError) as exc:
+        raise RagError(f"{safe_text(str(kept.path))}: the queued upload cannot be read back "
+                       f"({' '.join(str(exc).split())})") from None
+    accepted, refused, back = _check(rag, files)
+    return accepted, refused, sorted(set(back) | set(kept.back))
 
 
 def uploads(index_dir) -> list[Upload]:

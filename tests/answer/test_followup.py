@@ -334,3 +334,22 @@ def test_a_date_after_a_preposition_takes_none_of_its_own():
     assert r.question == "What has changed since 1968?"
     r = resolve("Who won the election that year?", "When was the treaty signed?", "1968\n\nq [1]")
     assert r.question == "Who won the election in 1968?"
+
+
+# --- "they" after a "who" question; a verb is not a plural noun phrase ------------------------------------
+
+def test_they_after_a_who_question_are_those_answered():
+    # "their" after "Who voted ...?" is who voted (the answer), not the thing the question names
+    r = resolve_conversation(conv("Who voted on the venue for the Harbour Cup?",
+                                  "Club owners\n\nThe club owners voted at their spring meeting. [1]",
+                                  "Where did their spring meeting take place?"))
+    assert r.question == "Where did the Club owners' spring meeting take place?"
+    r = resolve_conversation(conv("Who voted on the venue for the Harbour Cup?",
+                                  "The club owners voted at their spring meeting. [1]",
+                                  "Where did their spring meeting take place?"))
+    assert not r.depends   # the answer not shown: not "the Harbour Cup's spring meeting"
+
+
+def test_a_verb_after_a_question_word_is_not_a_plural_noun_phrase():
+    r = resolve("How many of them were built?", "What makes the engines loud?", "quote [1]")
+    assert r.question == "How many of the engines were built?"

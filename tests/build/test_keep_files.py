@@ -251,3 +251,35 @@ def test_a_server_killed_while_an_upload_answers_first_leaves_a_whole_index_the_
     assert corpus_files(corpus) - before_files == {i for i in after_ids if i.startswith("uploads/")}
     staging = index_dir / "staging"
     assert not staging.exists() or list(staging.iterdir()) == []
+
+
+# markers of add-queue: "queued" (add_files(queue=True) returned: the upload was accepted), then as add-background
+@pytest.mark.parametrize("kill_on, delay", [("queued", 0.0), ("encoding", 0.0), ("saved", 0.0), ("saved", 0.45),
+                                            ("built", 0.0)])
+def test_uploads_a_killed_server_had_queued_are_indexed_once_by_the_next_one(tmp_path, kill_on, delay):
+    """Nothing accepted into the upload queue is lost: whenever the server is killed after add_files(queue=True)
+    returned, the next server (Rag.resume_uploads, as rag serve starts) indexes every upload, each once, and the
+    queued copies are gone."""
+    corpus, index_dir, cfg, before_ids, before_files, up, new = _indexed_with_uploads_outside(tmp_path)
+    seen, killed = run_add(index_dir, corpus, 0.3, [up / n for n in new], kill_on, delay, mode="add-queue")
+    assert killed and "queued" in seen and "done" not in seen, seen
+    wanted_ids = sorted(before_ids + [f"uploads/{n}" for n in new])
+    kept = [p for p in (index_dir / "queued").iterdir() if not p.name.startswith(".done-")]   # not half deleted
+    if not kept:   # only once it had its outcome: added, in the index and in the corpus (its vectors may be pending)
+        assert sorted(d["id"] for d in store.read_manifest(index_dir)["documents"]) == wanted_ids, seen
+        assert corpus_files(corpus) - before_files == {f"uploads/{n}" for n in new}, seen
+    rag = Rag(cfg, embedder=FakeEmbedder())
+    resumed = rag.resume_uploads()
+    assert [u.names for u in resumed] == ([sorted(new)] if kept else [])
+    assert all(u.outcome().skipped == [] for u in resumed)
+    rag.refresh()   # the next writer: computes what is pending
+    assert rag.wait_for_vectors(60)
+    manifest = store.read_manifest(index_dir)
+    assert sorted(d["id"] for d in manifest["documents"]) == wanted_ids
+    assert not any(d.get("pending") for d in manifest["documents"])
+    assert corpus_files(corpus) - before_files == {f"uploads/{n}" for n in new}   # each once: no "u0 (2).txt"
+    for n, data in new.items():
+        assert (corpus / "uploads" / n).read_bytes() == data
+    assert list((index_dir / "queued").iterdir()) == [] and rag.resume_uploads() == []
+    staging = index_dir / "staging"
+    assert not staging.exists() or list(staging.iterdir()) == []

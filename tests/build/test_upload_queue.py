@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
+import logging
 import os
 import threading
+import time
 
 import pytest
 
 from rag import Config, Rag
 from rag.api import open_default
-from rag.build import documents
+from rag.build import corpus_state, documents
 from rag.build.builder import build_index
 from rag.errors import IndexLockedError, QueueFullError
 from rag.storage import writer as store
@@ -243,3 +246,79 @@ def test_queued_uploads_never_touch_a_file_of_the_users_folder(tmp_path, monkeyp
     assert {k: v for k, v in after.items() if k in before} == before
     assert sorted(set(after) - set(before)) == [os.path.join("uploads", "comets (2).md")]
     assert after[os.path.join("uploads", "comets (2).md")][0] == COMETS
+
+
+# ---------------------------------------------------------------- queued uploads kept on disk (INDEX/queued/)
+
+def kept(index_dir) -> list[tuple[str, list[str]]]:
+    """(folder, its files) of each upload kept in INDEX/queued/."""
+    root = index_dir / "queued"
+    return [(p.name, sorted(os.listdir(p))) for p in sorted(root.iterdir())] if root.exists() else []
+
+
+def test_a_queued_upload_waits_on_disk_and_is_deleted_there_once_indexed(built, monkeypatch):
+    rag = built
+    monkeypatch.setattr(documents, "RETRY_S", 0.01)
+    rag.embedder.gate.set()
+    with other_program_holding_the_lock(rag.config.index_dir):
+        upload = rag.add_files([("comets.md", COMETS), ("deserts.md", DESERTS)], queue=True)
+        until(upload)
+        assert upload.state == "queued"
+        [(name, files)] = kept(rag.config.index_dir)
+        assert files == ["0", "1", "upload.json"]
+        folder = rag.config.index_dir / "queued" / name
+        assert (folder / "0").read_bytes() == COMETS and (folder / "1").read_bytes() == DESERTS
+        assert json.loads((folder / "upload.json").read_text()) == {"files": ["comets.md", "deserts.md"], "back": []}
+    assert upload.outcome().added == ["uploads/comets.md", "uploads/deserts.md"]
+    assert kept(rag.config.index_dir) == []
+
+
+def test_uploads_a_stopped_server_left_queued_are_indexed_when_the_next_one_starts(built):
+    rag = built
+    rag.embedder.gate.set()
+    # what a server stopped before indexing them leaves: two uploads kept, oldest first
+    corpus_state.queue_save(rag.config.index_dir, [("comets.md", COMETS)], [])
+    corpus_state.queue_save(rag.config.index_dir, [("deserts.md", DESERTS)], [])
+    resumed = rag.resume_uploads()
+    assert [u.names for u in resumed] == [["comets.md"], ["deserts.md"]]
+    assert rag.resume_uploads() == []   # queued once in this process, not twice
+    assert [u.outcome().added for u in resumed] == [["uploads/comets.md"], ["uploads/deserts.md"]]
+    assert rag.wait_for_vectors(60) and kept(rag.config.index_dir) == []
+    assert ids(rag) == ["apples.md", "bridges.txt", "uploads/comets.md", "uploads/deserts.md"]
+    assert rag.query("What is the driest place on earth?").passages[0].doc_id == "uploads/deserts.md"
+
+
+def test_an_upload_indexed_before_its_queued_copy_was_deleted_is_not_added_twice(built):
+    rag = built
+    rag.embedder.gate.set()
+    assert rag.add_files([("comets.md", COMETS)]).added == ["uploads/comets.md"]
+    corpus_state.queue_save(rag.config.index_dir, [("comets.md", COMETS)], [])   # killed before it was deleted
+    [again] = rag.resume_uploads()
+    assert again.outcome().added == ["uploads/comets.md"]   # the file already stored: no "comets (2).md"
+    assert sorted(os.listdir(rag.config.corpus_dir / "uploads")) == ["comets.md"]
+    assert ids(rag) == ["apples.md", "bridges.txt", "uploads/comets.md"] and kept(rag.config.index_dir) == []
+
+
+def test_a_queued_copy_that_cannot_be_read_is_left_where_it_is_with_a_warning(built, caplog):
+    rag = built
+    root = rag.config.index_dir / "queued"
+    (root / "0001-damaged").mkdir(parents=True)
+    (root / "0001-damaged" / "0").write_bytes(COMETS)
+    (root / "0001-damaged" / "upload.json").write_text("{not json")
+    (root / ".part-0123").mkdir()   # a queue_save killed half way, an hour ago: never reported queued
+    os.utime(root / ".part-0123", (time.time() - 7200,) * 2)
+    (root / ".done-0002").mkdir()   # a queue_drop killed half way
+    with caplog.at_level(logging.WARNING, logger="rag"):
+        assert rag.resume_uploads() == []
+    assert f"{root / '0001-damaged'}: a queued upload cannot be read" in caplog.text
+    assert sorted(os.listdir(root)) == ["0001-damaged"] and (root / "0001-damaged" / "0").read_bytes() == COMETS
+
+
+def test_a_kept_file_that_changed_into_a_forbidden_one_is_refused_when_read_back(built):
+    rag = built
+    rag.embedder.gate.set()
+    q = corpus_state.queue_save(rag.config.index_dir, [("comets.md", COMETS), ("tool.exe", b"MZ")], [])
+    [upload] = rag.resume_uploads()   # checked again as an upload is: the .exe is refused, the rest indexed
+    result = upload.outcome()
+    assert result.added == ["uploads/comets.md"] and [s.path for s in result.skipped] == ["tool.exe"]
+    assert not q.path.exists()

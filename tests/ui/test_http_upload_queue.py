@@ -142,3 +142,26 @@ def test_the_page_shows_a_file_queued_with_what_it_waits_for_then_added(first_bu
     assert states.index(waiting) < len(states) - 1
     shown = next(line for line in lines if "data-state='waiting'" in line)
     assert "<span class='busy'>queued</span>" in shown and "waiting for the index build" in shown
+
+
+def test_serve_indexes_at_start_the_uploads_a_stopped_server_had_queued(tmp_path, capsys):
+    """`rag serve` (rag_ui.server.launch) queues again what a server stopped before indexing it left in the index
+    folder (INDEX/queued/), says so, and the file is then listed and answerable."""
+    from apiserver import get_json, open_rag
+    from conftest import free_port
+    from rag.build import corpus_state
+    from rag_ui.server import launch
+
+    write_corpus(tmp_path / "corpus")
+    rag = open_rag(tmp_path / "corpus", tmp_path / "idx")
+    corpus_state.queue_save(rag.config.index_dir, [("zephyrine.txt", CANAL)], [])   # queued, server stopped
+    served = launch(host="127.0.0.1", port=free_port(), rag=rag, block=False, api_only=True)
+    try:
+        assert "indexing 1 file(s) uploaded before the server stopped: zephyrine.txt" in capsys.readouterr().out
+        assert rag.wait_for_vectors(60)
+        _, listed = get_json(served.url, "/api/documents")
+        assert "uploads/zephyrine.txt" in [d["id"] for d in listed["documents"]]
+        assert rag.query("How many workers dug the Zephyrine canal?").passages[0].doc_id == "uploads/zephyrine.txt"
+        assert not any((rag.config.index_dir / "queued").iterdir())
+    finally:
+        served.close()
