@@ -104,24 +104,37 @@ def gate(rows, target=TARGET):
     return table, best
 
 
+FIRST_SURE = (0.5, 0.7)   # evaluate_shipped: the first passage alone when the chooser gives it at least this
+
+
 def evaluate_shipped(records: Path, folder: Path, read: int) -> None:
     """Best-span F1 over every SQuAD v1.1 question of records (no span counts 0): the passage the manifest's chooser
-    picks, the one with the least no-answer probability, and the best of the passages read."""
+    picks, the one with the least no-answer probability, and the best of the passages read; and, reading the
+    other passages only when the chooser gives the first less than t (FIRST_SURE), the F1 and passages read."""
     from rag.answer.chooser import Chooser
 
     chooser = Chooser.from_manifest(json.loads((folder / P.MANIFEST_FILE).read_text())["chooser"])
     got = {"chooser": [], "least_no_answer": [], "best_passage": []}
+    sure = {t: [] for t in FIRST_SURE}   # (F1, passages read) reading the others only when the first is unsure
     for r in json.loads(records.read_text())["squad"]:
         ps = r.get("passages", [])[:read]
         if not ps:
             for v in got.values():
                 v.append(0.0)
+            for v in sure.values():
+                v.append((0.0, 0))
             continue
-        got["chooser"].append(ps[int(np.argmax(chooser.probabilities(ps)))]["f1"])
+        probs = chooser.probabilities(ps)
+        got["chooser"].append(ps[int(np.argmax(probs))]["f1"])
         got["least_no_answer"].append(min(ps, key=lambda p: p["null"])["f1"])
         got["best_passage"].append(max(p["f1"] for p in ps))
+        for t, v in sure.items():
+            v.append((ps[0]["f1"], 1) if probs[0] >= t else (ps[int(np.argmax(probs))]["f1"], len(ps)))
     print(json.dumps({"questions": len(got["chooser"]), "read": read,
-                      "best_span_f1": {k: round(float(np.mean(v)), 4) for k, v in got.items()}}))
+                      "best_span_f1": {k: round(float(np.mean(v)), 4) for k, v in got.items()},
+                      "first_sure_at": {str(t): {"best_span_f1": round(float(np.mean([f for f, _ in v])), 4),
+                                                 "passages_read": round(float(np.mean([n for _, n in v])), 2)}
+                                        for t, v in sure.items()}}))
 
 
 def main() -> None:

@@ -44,6 +44,13 @@ from rag.ingest.read import Document, sha256_bytes  # noqa: E402
 TOPICS = ["apples", "bridges", "comets", "deserts", "engines", "forests", "glaciers", "harbours"]
 
 
+def say(text: str) -> None:
+    """One marker line in one write: print writes the text and the newline apart, so two threads
+    printing at once could join their markers on one line ("encodinganswered")."""
+    sys.stdout.write(f"{text}\n")
+    sys.stdout.flush()
+
+
 def contents(tag: str) -> dict[str, str]:
     """doc id -> text; A and B share ids and differ in every text."""
     out = {}
@@ -104,13 +111,13 @@ def main(argv):
 
     from rag.storage.lexical import tokenize
     tokenize("warm up")
-    print("ready", flush=True)
+    say("ready")
     if mode == "alternate":
         n, cfg, i = int(argv[2]), config(index_dir), 0
         while n == 0 or i < n:
             build_index(cfg, embedder=FakeEmbedder(), documents=documents("AB"[i % 2]), rebuild=True)
             i += 1
-            print(f"saved {i}", flush=True)
+            say(f"saved {i}")
     elif mode == "progressive":
         from rag.build import builder
 
@@ -125,24 +132,24 @@ def main(argv):
             build_index(cfg, embedder=Paced(), documents=documents("AB"[i % 2]), rebuild=True,
                         progressive=True, progress=False)
             i += 1
-            print(f"saved {i}", flush=True)
+            say(f"saved {i}")
     elif mode == "toggle":
         n, cfg, i = int(argv[2]), config(index_dir), 0
         while n == 0 or i < n:
             build_index(cfg, embedder=FakeEmbedder(), documents=toggled(i + 1))
             i += 1
-            print(f"saved {i}", flush=True)
+            say(f"saved {i}")
     elif mode == "slow":
         pause = float(argv[3])
 
         class Slow(FakeEmbedder):
             def encode(self, texts, *, progress=None, on_batch=None):
-                print("encoding", flush=True)
+                say("encoding")
                 time.sleep(pause)
                 return super().encode(texts, progress=progress, on_batch=on_batch)
 
         build_index(config(index_dir, Path(argv[2])), embedder=Slow())
-        print("done", flush=True)
+        say("done")
     elif mode in ("add", "add-background", "add-queue"):
         from rag import Rag
         from rag.storage import writer as store
@@ -152,14 +159,14 @@ def main(argv):
 
         class Slow(FakeEmbedder):
             def encode(self, texts, *, progress=None, on_batch=None):
-                print("encoding", flush=True)
+                say("encoding")
                 time.sleep(pause)
                 return super().encode(texts, progress=progress, on_batch=on_batch)
 
         def mark(fn, word):
             def wrapped(*args, **kwargs):
                 out = fn(*args, **kwargs)
-                print(word, flush=True)
+                say(word)
                 time.sleep(pause)
                 return out
             return wrapped
@@ -171,15 +178,15 @@ def main(argv):
             rag.add_files(files)
         elif mode == "add-queue":   # returns at once, the files kept on disk until indexed
             upload = rag.add_files(files, queue=True)
-            print("queued", flush=True)
+            say("queued")
             time.sleep(pause)
             upload.outcome()
             rag.wait_for_vectors()
         else:   # answerable first, then the vectors in a thread
             rag.add_files(files, background=True)
-            print("answered", flush=True)
+            say("answered")
             rag.wait_for_vectors()
-        print("done", flush=True)
+        say("done")
     elif mode == "read":
         from rag.storage import writer as store
 
@@ -192,7 +199,7 @@ def main(argv):
             except Exception as exc:   # noqa: BLE001 - every failure is a finding here
                 summary["errors"].append(f"{type(exc).__name__}: {exc}"[:300])
             summary["loads"] += 1
-        print(json.dumps(summary), flush=True)
+        say(json.dumps(summary))
 
 
 if __name__ == "__main__":

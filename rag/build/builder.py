@@ -35,7 +35,7 @@ from rag.storage import writer as store
 from rag.storage import lexical
 from rag.storage.lexical import PARAMS
 from rag.storage.lock import IndexLock, held
-from rag.storage.manifest import Manifest
+from rag.storage.manifest import Manifest, collector_paused
 
 log = logging.getLogger("rag")
 WINDOW = 2048   # chunks embedded together (sorted by length) while later documents are read
@@ -66,6 +66,7 @@ document_text = lexical.document_text   # a document's text rebuilt from its chu
 
 
 ABOUT = ("kind", "size", "indexed_at", "page_starts")   # optional per-document keys of the manifest
+_KEPT = frozenset(("id", "title", "sha256", "pending", "chunks", "sentences", "segment") + ABOUT)
 
 
 def _about(d: Document) -> dict:
@@ -170,7 +171,9 @@ def build_index(config: Config, *, embedder, rebuild: bool = False,
     """
     progress = Progress() if progress is None or progress is True else progress or Silent()
     with nullcontext() if held(config.index_dir) else IndexLock(config.index_dir):
-        store.cleanup(config.index_dir)   # what killed writers left behind
+        # what killed writers left; segments no kept version uses go once the current manifest is in
+        # hand (the save's cleanup, or the one of a refresh that writes nothing): no manifest read twice
+        store.cleanup(config.index_dir, unused_segments=False)
         if documents is None and not staged:   # staged: the caller recovered before staging
             _recover_uploads(config)
         try:
@@ -225,7 +228,7 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
     seen, fresh, vecs, window, tally = {}, {}, {}, [], _Tally(stop if progressive else None)
 
     def flush():   # embed the documents of the window, longest texts first within it
-        texts = {i: [indexed_text(c, seen[i].doc.title, config) for c in fresh[i][0]] for i in window}
+        texts = {i: [indexed_text(c, seen[i].title, config) for c in fresh[i][0]] for i in window}
         cv, sv, _ = vectors.embed(fresh, window, texts, config, embedder, tally, phase=False)
         ci = si = 0
         for i in window:
@@ -238,7 +241,7 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
     pending = 0   # chunks in the window
     for item in pipeline.stream(source, config, embedder, keep=keep, progress=progress, skipped=skipped,
                                 overlap=overlap):
-        seen[item.id] = item
+        seen[item.id] = item.doc   # (the Document, not the item: no new object kept per document)
         if item.chunked is not None:
             fresh[item.id] = item.chunked
             window.append(item.id)
@@ -256,10 +259,11 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
                           f"({len(skipped)} skipped); supported: {' '.join(SUPPORTED)}")
     current = set(seen) | set(kept_stale)
     report = dict(added=[i for i in seen if i not in old],
-                  updated=[i for i in seen if i in old and old[i]["sha256"] != seen[i].doc.sha256],
+                  updated=[i for i in seen if i in old and old[i]["sha256"] != seen[i].sha256],
                   removed=sorted(set(old) - current))
     listed = [{"path": x.path, "reason": x.reason} for x in skipped]
     if old and not any(report.values()) and base.manifest.get("skipped") == listed and not fresh:
+        store.cleanup(config.index_dir, known={base.pointer[0]: set(base.manifest["segments"])})   # see above
         n_chunks = sum(old[i]["chunks"] for i in current)
         n_sent = sum(old[i]["sentences"] for i in current)
         return BuildReport(config.index_dir, len(current), n_chunks, n_sent, kept_stale=kept_stale,
@@ -273,31 +277,37 @@ def _build_index(config: Config, *, embedder, rebuild: bool, documents: list[Doc
         pending in the manifest: rag.retrieve.retriever ranks them by BM25 and encodes what it shows).
         Unchanged documents keep their rows in the base index (rag.storage.writer reads them if it must)."""
         metas, all_chunks, cv, sp, sv, own = [], [], [], [], [], []
-        for doc_id in sorted(current):
-            if doc_id in fresh:
-                chunks, units, _ = fresh[doc_id]
-                d = seen[doc_id].doc
-                meta = dict(_about(d), id=d.id, title=d.title, sha256=d.sha256, indexed_at=now)
-                units = np.asarray(units, dtype=np.int64).reshape(-1, 2)
-                if doc_id in pending:
-                    meta["pending"] = True
-                    vec = np.zeros((len(chunks), dim[0]), np.float32)
-                    svec = np.zeros((len(units), dim[0]), np.float32)
-                else:
-                    vec, svec = vecs[doc_id]
-                all_chunks.extend(chunks)
-                cv.append(vec)
-                sp.append(np.column_stack([np.full(len(units), len(metas), dtype=np.int64), units]))
-                sv.append(svec)
-                own.append(doc_id)
-                metas.append(dict(meta, chunks=len(chunks), sentences=len(units)))
-            else:   # unchanged: its rows stay in the old index
-                meta = old[doc_id]
-                counts = {"chunks": meta["chunks"], "sentences": meta["sentences"]}
-                meta = dict({k: meta[k] for k in ("id", "title", "sha256", "pending") + ABOUT if k in meta})
-                if doc_id in seen and "kind" not in meta:   # indexed before these were recorded
-                    meta.update(_about(seen[doc_id].doc), indexed_at=base.manifest.get("built_at", now))
-                metas.append(dict(meta, **counts))
+        with collector_paused():   # a list of every document (rag.storage.manifest)
+            for doc_id in sorted(current):
+                if doc_id in fresh:
+                    chunks, units, _ = fresh[doc_id]
+                    d = seen[doc_id]
+                    meta = dict(_about(d), id=d.id, title=d.title, sha256=d.sha256, indexed_at=now)
+                    units = np.asarray(units, dtype=np.int64).reshape(-1, 2)
+                    if doc_id in pending:
+                        meta["pending"] = True
+                        vec = np.zeros((len(chunks), dim[0]), np.float32)
+                        svec = np.zeros((len(units), dim[0]), np.float32)
+                    else:
+                        vec, svec = vecs[doc_id]
+                    all_chunks.extend(chunks)
+                    cv.append(vec)
+                    sp.append(np.column_stack([np.full(len(units), len(metas), dtype=np.int64), units]))
+                    sv.append(svec)
+                    own.append(doc_id)
+                    metas.append(dict(meta, chunks=len(chunks), sentences=len(units)))
+                else:   # unchanged: its rows stay in the old index
+                    meta = old[doc_id]
+                    if meta.keys() <= _KEPT and "kind" in meta:   # the usual entry: copied as it is
+                        meta = meta.copy()
+                        meta.pop("segment", None)   # the writer places it
+                        metas.append(meta)
+                        continue
+                    counts = {"chunks": meta["chunks"], "sentences": meta["sentences"]}
+                    meta = dict({k: meta[k] for k in ("id", "title", "sha256", "pending") + ABOUT if k in meta})
+                    if doc_id in seen and "kind" not in meta:   # indexed before these were recorded
+                        meta.update(_about(seen[doc_id]), indexed_at=base.manifest.get("built_at", now))
+                    metas.append(dict(meta, **counts))
         width = next((v.shape[1] for v in cv), None) or dim[0] or base.manifest["dimension"]
         data = store.IndexData(manifest={}, chunks=all_chunks,
                                chunk_vecs=np.concatenate(cv) if cv else np.zeros((0, width), np.float32),

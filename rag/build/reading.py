@@ -7,7 +7,8 @@ the file the walk saw; office files and PDFs converted in rag.ingest.sandbox's l
 worker, as ``Files.limits`` says) or takes the given
 documents, and chunks each one the build must embed (``keep(doc)`` false), in a
 producer thread; the caller receives ``Read`` items in corpus order through a
-queue of at most QUEUE documents, and embeds earlier ones meanwhile. Items hold
+queue of at most QUEUE batches (each at most one document to embed, or BATCH documents kept
+as indexed), and embeds earlier ones meanwhile. Items hold
 a document without its text, and its chunks, so a
 large corpus's texts are not all held at once. A file that cannot be read is
 logged (``FILE: skipped: reason``) and listed in ``skipped``, as
@@ -26,6 +27,7 @@ import queue
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from rag.ingest.read import Document, Limits, Skipped, read_document
 from rag.ingest.walk import Entry, walk
@@ -34,12 +36,12 @@ from rag.text.chunk import chunk_text, piece_counter
 from rag.text.evidence import with_context
 
 log = logging.getLogger("rag")
-QUEUE = 256        # documents read ahead of the embedder at most
+QUEUE = 256        # batches read ahead of the embedder at most (each ends with a document to embed,
+BATCH = 256        # or holds up to BATCH documents kept as indexed)
 _END = object()
 
 
-@dataclass(frozen=True)
-class Read:
+class Read(NamedTuple):   # a tuple: cheap to make for each of 100,000 documents a refresh keeps
     doc: Document           # its text dropped ("")
     chunked: tuple | None   # (chunk records, sentence spans, sentence texts); None: kept as indexed
 
@@ -103,7 +105,7 @@ def _items(source, config, embedder, keep, progress, skipped):
     for d in _documents(source, skipped):
         progress.advance()
         if d is not None:
-            yield Read(replace(d, text=""), None if keep(d) else chunk_document(d, config, embedder))
+            yield Read(replace(d, text="") if d.text else d, None if keep(d) else chunk_document(d, config, embedder))
 
 
 def stream(source, config, embedder, *, keep, progress, skipped: list[Skipped], overlap: bool = True):
@@ -112,10 +114,45 @@ def stream(source, config, embedder, *, keep, progress, skipped: list[Skipped], 
         progress.phase("reading", len(source.entries), "files")
     else:
         progress.phase("chunking", len(source), "documents")
-    items = _items(source, config, embedder, keep, progress, skipped)
     if not overlap:
-        yield from items
+        yield from _items(source, config, embedder, keep, progress, skipped)
         return
+    if isinstance(source, Files):
+        ahead, stop = _ahead(_items(source, config, embedder, keep, progress, skipped))
+        try:
+            yield from ahead
+        finally:
+            stop()
+        return
+    # given documents: which are kept is known without reading anything, so only those to chunk go
+    # through the thread (started now: it chunks while the others, nearly all in a refresh, pass
+    # here, in order between them)
+    kept = [keep(d) for d in source]
+    ahead, stop = _ahead(_items([d for d, k in zip(source, kept) if not k], config, embedder,
+                                lambda d: False, progress, skipped))
+    counted = 0   # kept documents not yet counted in progress (counted 1,024 at a time)
+    try:
+        for d, k in zip(source, kept):
+            if k:
+                counted += 1
+                if counted == 1024:
+                    progress.advance(counted)
+                    counted = 0
+                yield Read(replace(d, text="") if d.text else d, None)
+            else:
+                if counted:
+                    progress.advance(counted)
+                    counted = 0
+                yield next(ahead)
+        if counted:
+            progress.advance(counted)
+    finally:
+        stop()
+
+
+def _ahead(items):
+    """(the items, stop): items produced in a thread, started now, up to QUEUE batches ahead of
+    the caller; stop() ends the thread (at its next item) and must be called."""
     q: queue.Queue = queue.Queue(QUEUE)
     stop = threading.Event()
 
@@ -128,25 +165,35 @@ def stream(source, config, embedder, *, keep, progress, skipped: list[Skipped], 
                 pass
         return False
 
-    def run():
+    def run():   # items go over in batches: a document to embed ends its batch at once, while
+        batch = []   # documents kept as indexed (nothing to do) go BATCH at a time
         try:
             for item in items:
-                if not put(item):
-                    return
+                batch.append(item)
+                if item.chunked is not None or len(batch) >= BATCH:
+                    if not put(batch):
+                        return
+                    batch = []
+            if batch and not put(batch):
+                return
             put(_END)
         except BaseException as exc:   # handed to the caller's thread, raised there
-            put(exc)
+            if not batch or put(batch):   # what was read before it, then the error
+                put(exc)
 
-    thread = threading.Thread(target=run, name="rag-reader", daemon=True)
-    thread.start()
-    try:
+    def drain():
         while True:
             item = q.get()
             if item is _END:
                 break
             if isinstance(item, BaseException):
                 raise item
-            yield item
-    finally:
+            yield from item
+
+    def end():
         stop.set()
         thread.join(timeout=10)   # it stops at its next document; a daemon, never waited on at exit
+
+    thread = threading.Thread(target=run, name="rag-reader", daemon=True)
+    thread.start()
+    return drain(), end

@@ -22,16 +22,14 @@ def plan(docs: list[dict], base_manifest: dict | None) -> tuple[dict[str, str], 
     base_docs = {d["id"]: d for d in (base_manifest or {}).get("documents", []) if "segment" in d}
     stored = (base_manifest or {}).get("segments", {})
     keep: dict[str, str] = {}
+    live: dict[str, int] = {}   # segment -> its live chunks
     for d in docs:
         b = base_docs.get(d["id"])
-        if b is not None and b["segment"] in stored and all(b[k] == d[k] for k in
-                                                            ("sha256", "title", "chunks", "sentences")) \
+        if b is not None and b["segment"] in stored and b["sha256"] == d["sha256"] and b["title"] == d["title"] \
+                and b["chunks"] == d["chunks"] and b["sentences"] == d["sentences"] \
                 and bool(b.get("pending")) == bool(d.get("pending")):
-            keep[d["id"]] = b["segment"]
-    live: dict[str, int] = {}
-    for d in docs:
-        if d["id"] in keep:
-            live[keep[d["id"]]] = live.get(keep[d["id"]], 0) + d["chunks"]
+            keep[d["id"]] = s = b["segment"]
+            live[s] = live.get(s, 0) + d["chunks"]
     doomed = {s for s, n in live.items() if stored[s]["chunks"] and n < MIN_LIVE_SHARE * stored[s]["chunks"]}
     fresh = len(keep) < len(docs) or bool(doomed)
     for s in sorted(live, key=lambda s: (live[s], s)):

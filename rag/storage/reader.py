@@ -39,7 +39,7 @@ from rag.storage.layout import (  # noqa: F401
     TMP_PREFIX,
     VERSION_RE,
 )
-from rag.storage.manifest import Manifest
+from rag.storage.manifest import Manifest, collector_paused
 
 _ATTEMPTS = 5   # loads restarted because a writer swapped versions meanwhile
 
@@ -58,6 +58,8 @@ class IndexData:
     stamps: dict | None = None     # a writer's base: stamps of the segment files it verified (writer.STAMPS)
     fresh: list | None = None      # for save: ids of the documents whose rows chunks/vectors hold (in
     #                                manifest order); None: they hold every document's rows
+    segments: dict | None = None   # a writer's base (load(search=False)): name -> rag.storage.segments.Segment,
+    #                                verified; its rows are read from there, and chunks and vectors stay None
 
 
 def read_pointer(index_dir: Path) -> tuple[str, str]:
@@ -146,7 +148,8 @@ def _swapped(index_dir: Path, pointer: tuple) -> bool:
 def read_manifest(index_dir: Path, *, corpus=None) -> dict:
     """The current version's manifest, checked (checksum, format, shape)."""
     def work(version, sha, seen):
-        return _read_version_manifest(Path(index_dir), version, sha, seen)
+        with collector_paused():
+            return _read_version_manifest(Path(index_dir), version, sha, seen)
     return _attempts(index_dir, work, corpus, None)
 
 
@@ -170,16 +173,19 @@ def load(index_dir: Path, settings: dict | None = None, *, corpus=None, cache: d
     match its manifest. corpus (the configured one) names the rebuild command in errors
     when the manifest does not. cache: a dict kept between loads by one reader, holding
     verified segments (immutable) so a reload reads only the segments it has not seen.
-    search=False (a writer's base): every file is still verified, but no search structure
-    (ANN index, BM25) is built: faiss_index, bm25 and doc_bm25 stay None. stamps: see
+    search=False (a writer's base): every file is still verified and every document found in
+    its segment, but nothing is laid out or built: chunks, vectors, faiss_index, bm25 and
+    doc_bm25 stay None and segments holds the verified segments (rag.storage.writer reads a
+    document's rows from there when it rewrites them). stamps: see
     rag.storage.integrity.check_files (segment files unchanged since a writer hashed them)."""
     index_dir = Path(index_dir)
 
     def work(version, sha, seen):
-        manifest = _read_version_manifest(index_dir, version, sha, seen)
-        if settings is not None:
-            check_settings(manifest, settings, index_dir)
-        data = _load_version(index_dir, version, manifest, cache, search, stamps)
+        with collector_paused():   # the manifest's documents: parsed, checked, placed
+            manifest = _read_version_manifest(index_dir, version, sha, seen)
+            if settings is not None:
+                check_settings(manifest, settings, index_dir)
+            data = _load_version(index_dir, version, manifest, cache, search, stamps)
         data.pointer, data.stamps = (version, sha), stamps
         return data
     return _attempts(index_dir, work, corpus, settings)
@@ -200,9 +206,10 @@ def _load_version(index_dir: Path, version: str, manifest: dict, cache: dict | N
     if cache is not None and search:
         cache.clear()
         cache.update({(n, json.dumps(i, sort_keys=True)): segs[n] for n, i in manifest["segments"].items()})
+    if not search:   # a writer's base: checked like any load, but nothing laid out (a refresh reads
+        segments.check_placement(manifest, segs)   # rows only of the segments it rewrites)
+        return IndexData(manifest, None, None, None, None, segments=segs)
     chunks, chunk_vecs, sentences, sentence_vecs = segments.assemble(manifest, segs)
-    if not search:
-        return IndexData(manifest, chunks, chunk_vecs, sentences, sentence_vecs)
     dense = segments.dense(segs, chunk_vecs)
     bm25 = doc_bm25 = None
     if "bm25" in manifest and manifest["format_version"] != 5:

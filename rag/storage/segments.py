@@ -34,6 +34,7 @@ import numpy as np
 from rag.errors import IndexCorruptError
 from rag.storage import dense as ann
 from rag.storage import integrity, records
+from rag.storage.manifest import collector_paused
 from rag.storage.layout import SEGMENT_FILES, SEGMENT_RE  # noqa: F401  (SEGMENT_RE: callers read it here)
 from rag.storage.lexical import Postings, SegmentedBM25, document_text, indexed_text
 from rag.storage.vector_rows import FileArray, Rows, runs_of
@@ -61,18 +62,28 @@ def names(index_dir: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if SEGMENT_RE.fullmatch(p.name)) if folder.is_dir() else []
 
 
-def unused(index_dir: Path, versions) -> list[Path]:
+def unused(index_dir: Path, versions, known: dict | None = None) -> list[Path]:
     """Segments that none of the given versions references; none when one of their
-    manifests is unreadable (better to keep a segment than lose one in use)."""
-    index_dir, used = Path(index_dir), set()
-    for version in filter(None, versions):
+    manifests is unreadable (better to keep a segment than lose one in use). known: version ->
+    the segment names of its manifest, when the caller holds it; a version's manifest is read
+    only while some segment folder is not yet accounted for (a refresh's cleanup reads none)."""
+    index_dir, known = Path(index_dir), known or {}
+    left = set(names(index_dir))
+    versions = [v for v in versions if v]
+    for version in sorted(versions, key=lambda v: v not in known):   # those in hand first
+        if not left:
+            return []
+        if version in known:
+            left -= set(known[version])
+            continue
         try:
-            used |= set(json.loads((index_dir / version / "manifest.json").read_bytes())["segments"])
+            with collector_paused():
+                left -= set(json.loads((index_dir / version / "manifest.json").read_bytes())["segments"])
         except FileNotFoundError:
             continue
         except (OSError, ValueError, KeyError, TypeError):
             return []
-    return [index_dir / FOLDER / n for n in names(index_dir) if n not in used]
+    return [index_dir / FOLDER / n for n in sorted(left)]
 
 
 def write(index_dir: Path, docs: list[dict], chunks: list[dict], chunk_vecs, spans, sentence_vecs,
@@ -131,9 +142,9 @@ def read(folder: Path, info: dict, dim: int, *, search: bool = True, stamps: dic
     postings = doc_postings = None
     try:
         docs = json.loads((folder / "documents.json").read_text(encoding="utf-8"))
-        if not (isinstance(docs, list) and all(isinstance(d, dict) and isinstance(d.get("id"), str)
-                                               and integrity._is(d.get("chunks"), int)
-                                               and integrity._is(d.get("sentences"), int) for d in docs)):
+        if not (isinstance(docs, list) and all(type(d) is dict and type(d.get("id")) is str
+                                               and type(d.get("chunks")) is int
+                                               and type(d.get("sentences")) is int for d in docs)):
             raise IndexCorruptError(f"{where}: documents.json does not list documents")
         if old:
             with open(folder / "chunks.jsonl", encoding="utf-8") as f:
@@ -170,15 +181,18 @@ def read(folder: Path, info: dict, dim: int, *, search: bool = True, stamps: dic
             problems.append(f"{name}.npy is {arr.dtype} {arr.shape}, expected float16 [{rows}, {dim}]")
     if spans.dtype != np.int64 or spans.ndim != 2 or spans.shape[1:] != (2,):
         problems.append(f"sentences.npy is {spans.dtype} {spans.shape}, expected int64 [S, 2]")
-    out, c, s = {}, 0, 0
-    for d in docs:
-        out[d["id"]] = (c, c + d["chunks"], s, s + d["sentences"])
-        c, s = c + d["chunks"], s + d["sentences"]
-    if (c, s) != (len(chunks), len(spans)) or len(out) != len(docs):
+    ids = [d["id"] for d in docs]
+    n_c = np.array([d["chunks"] for d in docs], dtype=np.int64).reshape(-1)
+    n_s = np.array([d["sentences"] for d in docs], dtype=np.int64).reshape(-1)
+    c_at = np.concatenate([[0], np.cumsum(n_c)]).astype(np.int64)
+    s_at = np.concatenate([[0], np.cumsum(n_s)]).astype(np.int64)
+    out = dict(zip(ids, zip(c_at[:-1].tolist(), c_at[1:].tolist(), s_at[:-1].tolist(), s_at[1:].tolist())))
+    c, s = int(c_at[-1]), int(s_at[-1])
+    if (c, s) != (len(chunks), len(spans)) or len(out) != len(docs) or (len(docs) and min(n_c.min(), n_s.min()) < 0):
         problems.append("documents.json counts disagree with the records")
     if problems:
         raise IndexCorruptError(f"{where} disagrees with the manifest ({'; '.join(problems)})")
-    return Segment(out, chunks, cvecs, spans, svecs, index, postings, doc_postings, tuple(d["id"] for d in docs))
+    return Segment(out, chunks, cvecs, spans, svecs, index, postings, doc_postings, tuple(ids))
 
 
 def assemble(manifest: dict, segs: dict[str, Segment]):
@@ -190,13 +204,7 @@ def assemble(manifest: dict, segs: dict[str, Segment]):
     part = {name: n for n, name in enumerate(names)}
     sp, c_ranges, s_ranges = [], [], []
     for n, d in enumerate(manifest["documents"]):
-        seg = segs[d["segment"]]
-        if d["id"] not in seg.docs:
-            raise IndexCorruptError(f"manifest puts {d['id']!r} in segment {d['segment']}, which lacks it")
-        c0, c1, s0, s1 = seg.docs[d["id"]]
-        if (c1 - c0, s1 - s0) != (d["chunks"], d["sentences"]):
-            raise IndexCorruptError(f"segment {d['segment']} holds {c1 - c0} chunks and {s1 - s0} sentences "
-                                    f"of {d['id']!r}, manifest says {d['chunks']} and {d['sentences']}")
+        c0, c1, s0, s1 = _placed(d, segs)
         c_ranges.append((part[d["segment"]], c0, c1))
         s_ranges.append((part[d["segment"]], s0, s1))
         sp.append(s1 - s0)
@@ -209,6 +217,26 @@ def assemble(manifest: dict, segs: dict[str, Segment]):
     cv = Rows([segs[n].chunk_vecs for n in names], runs_of(c_ranges), dim)
     sv = Rows([segs[n].sentence_vecs for n in names], s_runs, dim)
     return chunks, cv, sentences, sv
+
+
+def _placed(d: dict, segs: dict[str, Segment]) -> tuple[int, int, int, int]:
+    """The rows (chunk lo, hi, sentence lo, hi) of manifest document d in its segment, which must
+    hold it with the manifest's counts."""
+    rows = segs[d["segment"]].docs.get(d["id"])
+    if rows is None:
+        raise IndexCorruptError(f"manifest puts {d['id']!r} in segment {d['segment']}, which lacks it")
+    c0, c1, s0, s1 = rows
+    if c1 - c0 != d["chunks"] or s1 - s0 != d["sentences"]:
+        raise IndexCorruptError(f"segment {d['segment']} holds {c1 - c0} chunks and {s1 - s0} sentences "
+                                f"of {d['id']!r}, manifest says {d['chunks']} and {d['sentences']}")
+    return rows
+
+
+def check_placement(manifest: dict, segs: dict[str, Segment]) -> None:
+    """What assemble checks, without laying anything out: every manifest document is in its
+    segment with the manifest's counts (a writer's base: rag.storage.reader.load(search=False))."""
+    for d in manifest["documents"]:
+        _placed(d, segs)
 
 
 def dense(segs: dict[str, Segment], chunk_vecs: Rows) -> ann.Dense:

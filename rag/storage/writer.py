@@ -41,6 +41,7 @@ from rag.storage import integrity, segments
 from rag.storage import plan as store_plan
 from rag.storage.lexical import PARAMS
 from rag.storage.lock import IndexLock, held
+from rag.storage.manifest import collector_paused
 from rag.storage.reader import (  # noqa: F401
     FORMAT,
     FORMAT_VERSION,
@@ -83,9 +84,10 @@ def save(index_dir: Path, data: IndexData, *, base: IndexData | None = None) -> 
 
 def _save(index_dir: Path, data: IndexData, base: IndexData | None) -> str:
     previous = _current_version(index_dir)
-    docs = [{k: v for k, v in d.items() if k != "segment"} for d in data.manifest["documents"]]
+    docs = data.manifest["documents"]   # a "segment" key they may carry is not read: replaced below
     reuse = base if base is not None and base.manifest.get("format_version") == FORMAT_VERSION else None
-    keep, todo = store_plan.plan(docs, reuse.manifest if reuse is not None else None)
+    with collector_paused():
+        keep, todo = store_plan.plan(docs, reuse.manifest if reuse is not None else None)
     segs = {s: reuse.manifest["segments"][s] for s in set(keep.values())}
     written = tmp = None
     try:
@@ -93,19 +95,20 @@ def _save(index_dir: Path, data: IndexData, base: IndexData | None) -> str:
             written, info = _write_segment(index_dir, data, docs, todo, base)
             segs[written] = info
             keep.update({docs[n]["id"]: written for n in todo})
-        counts = {"documents": len(docs), "chunks": sum(d["chunks"] for d in docs),
-                  "sentences": sum(d["sentences"] for d in docs)}
-        bm25 = {k: v for k, v in (data.manifest.get("bm25") or {}).items() if k not in ("vocabulary",)}
-        manifest = dict(data.manifest, format_version=FORMAT_VERSION, counts=counts,
-                        bm25=dict(bm25, **PARAMS, rows=counts["chunks"], documents={"rows": counts["documents"]}),
-                        documents=[dict(d, segment=keep[d["id"]]) for d in docs],
-                        segments=dict(sorted(segs.items())))
-        tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=index_dir))
-        os.chmod(tmp, 0o755)   # mkdtemp makes it private; an index is readable like its files
-        files = {p.relative_to(tmp).as_posix(): integrity.sha256_file(p)
-                 for p in sorted(tmp.rglob("*")) if p.is_file()}
-        raw = (json.dumps(dict(manifest, files=files), ensure_ascii=False,   # one line: the C encoder,
-                          separators=(",", ":")) + "\n").encode()          # 10x faster at 100k documents
+        with collector_paused():
+            counts = {"documents": len(docs), "chunks": sum(d["chunks"] for d in docs),
+                      "sentences": sum(d["sentences"] for d in docs)}
+            bm25 = {k: v for k, v in (data.manifest.get("bm25") or {}).items() if k not in ("vocabulary",)}
+            manifest = dict(data.manifest, format_version=FORMAT_VERSION, counts=counts,
+                            bm25=dict(bm25, **PARAMS, rows=counts["chunks"], documents={"rows": counts["documents"]}),
+                            documents=[{**d, "segment": keep[d["id"]]} for d in docs],
+                            segments=dict(sorted(segs.items())))
+            tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=index_dir))
+            os.chmod(tmp, 0o755)   # mkdtemp makes it private; an index is readable like its files
+            files = {p.relative_to(tmp).as_posix(): integrity.sha256_file(p)
+                     for p in sorted(tmp.rglob("*")) if p.is_file()}
+            raw = (json.dumps(dict(manifest, files=files), ensure_ascii=False,   # one line: the C encoder,
+                              separators=(",", ":")) + "\n").encode()          # 10x faster at 100k documents
         (tmp / "manifest.json").write_bytes(raw)
         _fsync_tree(tmp)
         version = f"v-{_last_number(index_dir) + 1:06d}"
@@ -117,7 +120,10 @@ def _save(index_dir: Path, data: IndexData, base: IndexData | None) -> str:
         raise
     fsync_path(index_dir)
     _write_pointer(index_dir, version, integrity.sha256_bytes(raw))
-    cleanup(index_dir, keep={version, previous}, old_layout=True)
+    known = {version: set(manifest["segments"])}   # so the cleanup reads no manifest it has in hand
+    if base is not None and base.pointer is not None and base.pointer[0] == previous:
+        known[previous] = set(base.manifest["segments"])
+    cleanup(index_dir, keep={version, previous}, old_layout=True, known=known)
     _write_stamps(index_dir, manifest["segments"], (base.stamps if base is not None else None) or {}, written)
     return version
 
@@ -160,24 +166,38 @@ def _row_starts(docs: list[dict]) -> dict[str, tuple[int, int]]:
     """doc id -> (first chunk row, first sentence row) in rows laid out as docs."""
     c_at = np.concatenate([[0], np.cumsum([d["chunks"] for d in docs])]).astype(np.int64)
     s_at = np.concatenate([[0], np.cumsum([d["sentences"] for d in docs])]).astype(np.int64)
-    return {d["id"]: (int(c), int(s)) for d, c, s in zip(docs, c_at, s_at)}
+    return dict(zip((d["id"] for d in docs), zip(c_at.tolist(), s_at.tolist())))
 
 
 def _write_segment(index_dir: Path, data: IndexData, docs: list[dict], rows: list[int],
                    base: IndexData | None) -> tuple[str, dict]:
     """The documents at positions rows of docs, as one new segment: each from data's rows, or
-    (data.fresh given and the document not in it) from base's."""
-    by_id = {d["id"]: d for d in docs}
-    own_docs = docs if data.fresh is None else [by_id[i] for i in data.fresh]
+    (data.fresh given and the document not in it) from base's: from the segment holding it when
+    base was loaded as a writer's base (base.segments), else from base's rows."""
+    if data.fresh is None:
+        own_docs = docs
+    else:
+        by_id = {d["id"]: d for d in docs}
+        own_docs = [by_id[i] for i in data.fresh]
     own = _row_starts(own_docs)
     if sum(d["chunks"] for d in own_docs) != len(data.chunks) or \
             sum(d["sentences"] for d in own_docs) != len(data.sentences):
         raise ValueError("index data rows do not follow its manifest documents")
-    theirs = _row_starts(base.manifest["documents"]) if base is not None else {}
+    where: dict = {}   # base: doc id -> its segment's name, or its (chunk, sentence) row in base
     pieces: list[list] = []   # [source, chunk lo, chunk hi, sentence lo, sentence hi], adjacent ones merged
     for n in rows:
         d = docs[n]
-        src, (c0, s0) = (data, own[d["id"]]) if d["id"] in own else (base, theirs[d["id"]])
+        if d["id"] in own:
+            src, (c0, s0) = data, own[d["id"]]
+        elif base.segments is not None:
+            if not where:
+                where.update((b["id"], b["segment"]) for b in base.manifest["documents"])
+            src = base.segments[where[d["id"]]]
+            c0, _, s0, _ = src.docs[d["id"]]
+        else:
+            if not where:
+                where.update(_row_starts(base.manifest["documents"]))
+            src, (c0, s0) = base, where[d["id"]]
         if pieces and pieces[-1][0] is src and pieces[-1][2] == c0 and pieces[-1][4] == s0:
             pieces[-1][2] += d["chunks"]
             pieces[-1][4] += d["sentences"]
@@ -185,6 +205,12 @@ def _write_segment(index_dir: Path, data: IndexData, docs: list[dict], rows: lis
             pieces.append([src, c0, c0 + d["chunks"], s0, s0 + d["sentences"]])
     chunks, cvecs, spans, svecs = [], [], [], []
     for src, c0, c1, s0, s1 in pieces:   # arrays are sliced (views), Rows gathered (float32 copies)
+        if isinstance(src, segments.Segment):   # a base segment's files: records built, rows read
+            chunks += [src.chunks.record(j) for j in range(c0, c1)]
+            cvecs.append(np.asarray(src.chunk_vecs[c0:c1], np.float16))
+            spans.append(np.asarray(src.spans[s0:s1], np.int64))
+            svecs.append(np.asarray(src.sentence_vecs[s0:s1], np.float16))
+            continue
         chunks += src.chunks[c0:c1]
         cv, sv = chunk_vectors(src), src.sentence_vecs
         cvecs.append(cv[c0:c1] if isinstance(cv, np.ndarray) else np.asarray(cv[np.arange(c0, c1)], np.float16))
@@ -208,7 +234,7 @@ def _write_segment(index_dir: Path, data: IndexData, docs: list[dict], rows: lis
                           joined(spans, 2, np.int64), joined(svecs, dim, segments.VECTOR_DTYPE),
                           TMP_PREFIX, _fsync_tree,
                           ann_threshold=threshold,
-                          titles={d["id"]: d["title"] for d in docs},
+                          titles={docs[n]["id"]: docs[n]["title"] for n in rows},
                           title_in_chunks=settings.get("title_in_chunks", True))
 
 
@@ -222,11 +248,15 @@ def _write_pointer(index_dir: Path, version: str, manifest_sha: str) -> None:
     fsync_path(index_dir)
 
 
-def cleanup(index_dir: Path, keep: set | None = None, *, old_layout: bool = False) -> list[str]:
+def cleanup(index_dir: Path, keep: set | None = None, *, old_layout: bool = False,
+            known: dict | None = None, unused_segments: bool = True) -> list[str]:
     """Remove what killed or finished writers left: temporary folders, versions other than
     those in keep (default: the current one and the newest older one) and segments that
     no kept version references, plus, when
     old_layout, the files of a format-2 index and its .NAME.tmp-*/.NAME.old-* siblings.
+    known: version -> the segments its manifest names, for manifests the caller holds (the
+    others are read only when a segment folder is not accounted for; rag.storage.segments.unused).
+    unused_segments=False leaves segment folders alone (no manifest read at all).
     Call only under the writer lock. Returns the names removed."""
     index_dir = Path(index_dir)
     if not index_dir.is_dir():
@@ -241,7 +271,8 @@ def cleanup(index_dir: Path, keep: set | None = None, *, old_layout: bool = Fals
     if old_layout and index_dir.parent.is_dir():
         doomed += [p for p in index_dir.parent.iterdir()
                    if p.name.startswith((f".{index_dir.name}.tmp-", f".{index_dir.name}.old-"))]
-    doomed += segments.unused(index_dir, keep)
+    if unused_segments:
+        doomed += segments.unused(index_dir, keep, known)
     for p in doomed:
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p, ignore_errors=True)

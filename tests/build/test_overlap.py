@@ -135,3 +135,45 @@ def test_refresh_with_overlap_embeds_only_changed_documents(tmp_path, fake_embed
     report = build_index(config, embedder=fake_embedder, documents=docs, progress=False)
     assert report.updated == ["doc3"] and not report.added
     assert fake_embedder.encoded and all("doc3" in t or "hales" in t for t in fake_embedder.encoded)
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_given_documents_come_in_order_only_the_changed_ones_chunked(fake_embedder, monkeypatch, overlap):
+    """Given documents: the kept ones pass in the caller's thread, the others are chunked in the
+    reading thread; the items come in the given order either way, texts dropped, every one counted."""
+    docs = [Document(f"d{i}", f"D{i}", f"Text {i} about {WORDS[i]}. Another sentence on {WORDS[i]}.",
+                     sha256_bytes(str(i).encode())) for i in range(10)]
+    chunked_in = []
+    real = pipeline.chunk_document
+
+    def chunk_document(d, config, embedder):
+        chunked_in.append((d.id, threading.current_thread().name))
+        return real(d, config, embedder)
+
+    monkeypatch.setattr(pipeline, "chunk_document", chunk_document)
+    progress = build_mod.Silent()
+    items = list(pipeline.stream(docs, Config(model=fake_embedder.name), fake_embedder,
+                                 keep=lambda d: d.id not in ("d0", "d4", "d9"), progress=progress, skipped=[],
+                                 overlap=overlap))
+    assert [i.id for i in items] == [f"d{i}" for i in range(10)]
+    assert [i.id for i in items if i.chunked is not None] == ["d0", "d4", "d9"]
+    assert all(i.doc.text == "" for i in items) and progress.done == 10
+    thread = "rag-reader" if overlap else threading.current_thread().name
+    assert chunked_in == [("d0", thread), ("d4", thread), ("d9", thread)]
+    assert items[4].chunked[0][0]["text"] == "Text 4 about eels. Another sentence on eels."
+
+
+def test_an_error_chunking_a_given_document_comes_after_the_items_before_it(fake_embedder, monkeypatch):
+    docs = [Document(f"d{i}", f"D{i}", f"Text {i}.", sha256_bytes(str(i).encode())) for i in range(6)]
+
+    def chunk_document(d, config, embedder):
+        raise CorpusError(f"{d.id}: cannot be chunked: test")
+
+    monkeypatch.setattr(pipeline, "chunk_document", chunk_document)
+    got = []
+    with pytest.raises(CorpusError, match="^d3: cannot be chunked: test$"):
+        for item in pipeline.stream(docs, Config(model=fake_embedder.name), fake_embedder,
+                                    keep=lambda d: d.id != "d3", progress=build_mod.Silent(), skipped=[]):
+            got.append(item.id)
+    assert got == ["d0", "d1", "d2"]
+    assert not any(t.name == "rag-reader" and t.is_alive() for t in threading.enumerate())

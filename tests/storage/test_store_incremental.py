@@ -138,3 +138,98 @@ def test_plan_keeps_unchanged_documents_and_purges_mostly_dead_segments():
     keep, todo = store_plan.plan([doc("d0"), doc("d1", "b"), doc("d2", "b"), doc("d3", "b")], base)
     assert keep == {} and todo == [0, 1, 2, 3]   # 2 of 8 chunks live: the segment is rewritten
     assert store_plan.plan([doc("d0")], None) == ({}, [0])
+
+
+# ---------------------------------------------------------------- a writer's base: checked, not laid out
+
+def test_a_writers_base_is_checked_but_not_laid_out(setup):
+    config = setup
+    base = store.load(config.index_dir, config.index_settings(), search=False)
+    assert base.chunks is None and base.chunk_vecs is None and base.sentences is None
+    assert sorted(base.segments) == ["s-000001"]
+    seg = base.segments["s-000001"]
+    # documents.json order is id order: each document's rows follow the previous one's
+    counts = {d["id"]: (d["chunks"], d["sentences"]) for d in base.manifest["documents"]}
+    c = s = 0
+    for doc_id in sorted(counts):
+        assert seg.docs[doc_id] == (c, c + counts[doc_id][0], s, s + counts[doc_id][1])
+        c, s = c + counts[doc_id][0], s + counts[doc_id][1]
+    # a manifest whose counts disagree with the segment is refused like a full load refuses it
+    from indexutil import edit_manifest
+    from rag.errors import IndexCorruptError
+
+    def one_more_chunk(m):
+        m["documents"][0]["chunks"] += 1
+        m["counts"]["chunks"] += 1
+        m["bm25"]["rows"] += 1
+    edit_manifest(config.index_dir, one_more_chunk)
+    first = sorted(counts)[0]
+    for search in (False, True):
+        with pytest.raises(IndexCorruptError, match=f"segment s-000001 holds {counts[first][0]} chunks and "
+                                                    f"{counts[first][1]} sentences of '{first}', manifest says "
+                                                    f"{counts[first][0] + 1} and {counts[first][1]}"):
+            store.load(config.index_dir, config.index_settings(), search=search)
+
+
+@pytest.mark.parametrize("searched", [False, True])
+def test_a_rewritten_segment_takes_kept_rows_from_either_kind_of_base(setup, searched):
+    """Changing all documents but one leaves s-000001 mostly dead: the writer rewrites it, reading the
+    kept document's rows from the base: from its segment files (a writer's base) or from its rows
+    (a loaded index). Either way the kept rows come out as they were."""
+    config = setup
+    before = store.load(config.index_dir, config.index_settings())
+    kept = sorted(d["id"] for d in before.manifest["documents"])[0]
+    rows = [n for n, c in enumerate(before.chunks) if c["doc"] == kept]
+    want = ([before.chunks[n] for n in rows], store.chunk_vectors(before)[rows])
+    for t in TOPICS:
+        if f"{t}.txt" != kept:
+            (config.corpus_dir / f"{t}.txt").write_text(text(t, 7), encoding="utf-8")
+    base = store.load(config.index_dir, config.index_settings(), search=searched)
+    assert (base.segments is None) == searched
+    from rag.build import builder
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(builder, "_previous", lambda config, rebuild: base)
+    try:
+        build_index(config, embedder=FakeEmbedder(), progress=False)
+    finally:
+        monkey.undo()
+    m = manifest(config)
+    assert "s-000001" not in m["segments"]   # rewritten: the kept document moved to the new segment
+    after = store.load(config.index_dir, config.index_settings())
+    got = [n for n, c in enumerate(after.chunks) if c["doc"] == kept]
+    assert [after.chunks[n] for n in got] == want[0]
+    np.testing.assert_array_equal(store.chunk_vectors(after)[got], want[1])
+    assert any("edition 7" in c["text"] for c in after.chunks)
+
+
+def test_cleanup_reads_no_manifest_it_is_given(setup, monkeypatch):
+    from rag.storage import segments
+
+    config = setup
+    (config.corpus_dir / f"{TOPICS[0]}.txt").write_text(text(TOPICS[0], 3), encoding="utf-8")
+    build_index(config, embedder=FakeEmbedder(), progress=False)   # v-000002 over s-000001 and s-000002
+    (config.index_dir / "segments" / "s-000009").mkdir()           # an orphan a killed writer left
+    reads = []
+    real = segments.json.loads
+
+    def counted(raw, *a, **k):
+        reads.append(len(raw))
+        return real(raw, *a, **k)
+    monkeypatch.setattr(segments.json, "loads", counted)
+    v1, v2 = ["s-000001"], ["s-000001", "s-000002"]
+    index = config.index_dir
+    # both manifests in hand: nothing read, the orphan found
+    assert segments.unused(index, ["v-000002", "v-000001"], {"v-000002": v2, "v-000001": v1}) == \
+        [index / "segments" / "s-000009"] and reads == []
+    # every folder but the orphan accounted for by the one in hand: the other is read for the orphan
+    assert segments.unused(index, ["v-000002", "v-000001"], {"v-000002": v2}) == [index / "segments" / "s-000009"]
+    assert len(reads) == 1
+    # nothing left to account for: no manifest read
+    reads.clear()
+    assert segments.unused(index, ["v-000002", "v-000001"], {"v-000002": v2 + ["s-000009"]}) == [] and reads == []
+    # unreadable manifest of a kept version, with a folder still unaccounted for: keep everything
+    (index / "v-000001" / "manifest.json").write_text("{not json", encoding="utf-8")
+    assert segments.unused(index, ["v-000002", "v-000001"], {"v-000002": v2}) == []
+    # the writer's own cleanup: leaves segment folders alone when told to
+    assert store.cleanup(index, {"v-000002"}, unused_segments=False) == ["v-000001"]
+    assert (index / "segments" / "s-000009").is_dir()
