@@ -139,7 +139,7 @@ def skipped_summary(skipped, limit: int = SKIPPED_LISTED) -> list[str]:
 
 
 def cmd_index(args) -> int:
-    from rag.api import index
+    from rag.api import index, queued_uploads
 
     config = _index_config(args, refuse=False)
     recorded = None if args.corpus else assemble.recorded_corpus(config.index_dir)
@@ -168,6 +168,11 @@ def cmd_index(args) -> int:
               f"(added {len(r.added)}, updated {len(r.updated)}, removed {len(r.removed)})")
     for line in skipped_summary(r.skipped):
         print(line)
+    waiting = queued_uploads(config.index_dir)
+    if waiting:
+        print(f"{len(waiting)} file(s) uploaded through `rag serve` wait in {config.index_dir / 'queued'} to be "
+              f"indexed ({', '.join(waiting[:3])}{' ...' if len(waiting) > 3 else ''}): a running server indexes "
+              "them in turn; if none runs, `rag serve` does when it starts")
     return 0
 
 

@@ -283,3 +283,16 @@ def test_uploads_a_killed_server_had_queued_are_indexed_once_by_the_next_one(tmp
     assert list((index_dir / "queued").iterdir()) == [] and rag.resume_uploads() == []
     staging = index_dir / "staging"
     assert not staging.exists() or list(staging.iterdir()) == []
+
+
+def test_cli_index_says_which_uploads_wait_in_the_queue_folder(cli, rag, capsys):
+    """`rag index` does not index what a server queued (the server, or the next `rag serve`, does), but says so."""
+    from rag.build import corpus_state
+
+    assert cli(["index"]) == 0
+    assert "uploaded through `rag serve`" not in capsys.readouterr().out   # none waiting: nothing said
+    corpus_state.queue_save(rag.config.index_dir, [("kites.md", b"# Kites\n\nKites fly in strong wind.\n")], [])
+    assert cli(["index"]) == 0
+    out = capsys.readouterr().out
+    assert (f"1 file(s) uploaded through `rag serve` wait in {rag.config.index_dir / 'queued'} to be indexed "
+            "(kites.md): a running server indexes them in turn; if none runs, `rag serve` does when it starts") in out
