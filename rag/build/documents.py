@@ -711,7 +711,7 @@ def _add(queue: "_Queue", upload: Upload, job) -> None:
         queue.thread.start()
 
 
-def resume(rag, *, progress=None) -> list[Upload]:
+def resume(rag) -> list[Upload]:
     """Queue again the uploads a stopped or killed server left in INDEX/queued/ (``rag serve`` calls it when it
     starts), oldest first, whatever the queue's cap (they were accepted); the Uploads, [] when none was left.
     One already queued in this process is not queued twice."""
@@ -723,7 +723,7 @@ def resume(rag, *, progress=None) -> list[Upload]:
                 continue
             queue.count += 1
             upload = Upload(queue.count, list(kept.names or kept.back), 0, queue)
-            _add(queue, upload, (rag, kept, [], progress, True))
+            _add(queue, upload, (rag, kept, [], None, True))
         out.append(upload)
     return out
 
@@ -738,8 +738,10 @@ def _drain(queue: _Queue) -> None:
             upload = queue.current = queue.items.pop(0)
         rag, kept, refused, progress, vectors = upload._job
         upload._job = None
+        read = False
         try:
             accepted, more, back = _kept_files(rag, kept)
+            read = True
             result = _index(rag, accepted, refused + more, back, progress=progress, background=True,
                             vectors=vectors, on_wait=lambda why: upload._set(waiting=why),
                             on_start=lambda: upload._set(state="indexing", waiting=""))
@@ -749,8 +751,9 @@ def _drain(queue: _Queue) -> None:
                 log.exception("upload of %s failed", ", ".join(upload.names))
             outcome = {"state": "failed", "error": exc}
         accepted = rag = None
-        try:   # it has its outcome: its copy goes before it is reported
-            corpus_state.queue_drop(kept)
+        try:   # it has its outcome: its copy goes before it is reported (one that could not be read back stays)
+            if read:
+                corpus_state.queue_drop(kept)
         except OSError as exc:   # left there: the next server queues it again, which adds nothing twice
             log.warning("%s: cannot delete the queued copy (%s)", safe_text(str(kept.path)), exc)
         with queue.lock:

@@ -322,3 +322,15 @@ def test_a_kept_file_that_changed_into_a_forbidden_one_is_refused_when_read_back
     result = upload.outcome()
     assert result.added == ["uploads/comets.md"] and [s.path for s in result.skipped] == ["tool.exe"]
     assert not q.path.exists()
+
+
+def test_a_queued_copy_that_cannot_be_read_back_fails_the_upload_and_stays_on_disk(built):
+    rag = built
+    rag.embedder.gate.set()
+    q = corpus_state.queue_save(rag.config.index_dir, [("comets.md", COMETS), ("deserts.md", DESERTS)], [])
+    (q.path / "1").unlink()   # damaged on disk since it was queued
+    [upload] = rag.resume_uploads()
+    assert upload.wait(60) and upload.state == "failed"
+    assert "the queued upload cannot be read back" in upload.to_json()["error"]
+    assert sorted(os.listdir(q.path)) == ["0", "upload.json"] and (q.path / "0").read_bytes() == COMETS
+    assert ids(rag) == ["apples.md", "bridges.txt"]
