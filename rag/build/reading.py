@@ -105,7 +105,12 @@ def _items(source, config, embedder, keep, progress, skipped):
     for d in _documents(source, skipped):
         progress.advance()
         if d is not None:
-            yield Read(replace(d, text="") if d.text else d, None if keep(d) else chunk_document(d, config, embedder))
+            yield Read(_textless(d), None if keep(d) else chunk_document(d, config, embedder))
+
+
+def _textless(d: Document) -> Document:
+    """d without its text (d itself when it has none: no copy)."""
+    return replace(d, text="") if d.text else d
 
 
 def stream(source, config, embedder, *, keep, progress, skipped: list[Skipped], overlap: bool = True):
@@ -138,7 +143,7 @@ def stream(source, config, embedder, *, keep, progress, skipped: list[Skipped], 
                 if counted == 1024:
                     progress.advance(counted)
                     counted = 0
-                yield Read(replace(d, text="") if d.text else d, None)
+                yield Read(_textless(d), None)
             else:
                 if counted:
                     progress.advance(counted)
