@@ -23,10 +23,12 @@ the short answer that led the assistant's message ("Kursk\\n\\n<quote> [1]"), wh
 answer step shows only when it is confident (the learned reader's gate); when it shows
 none, "then"/"that year", "there" and "he/his" may take the one date, place or person
 name of the message's first quoted sentence (the reader's, when it leads), else of all its
-quoted sentences, that its question does not name (none, or two or more of the type: the
-reference stays as typed: a span the reader was not confident enough to show is never put in).
-"they/their" after a "who" question are those answered when the answer is plural ("NFL owners"), and stay
-as typed when no answer is known and the question names no plural. Each kind of pronoun is put in once ("when Luther refused to
+quoted sentences, that its question does not name; a span the reader was not confident enough to show
+is never put in. Otherwise "he", "it" or "they" pointing at an answer that was not shown reads as what
+the previous question asked for, in that question's own words (rag.answer.description: "What position
+does the Super Bowl 50 MVP play?", "When was the theorem that states ... proven?"; a possessive takes the
+"of" form, "the spring meetings of those who voted ..."); a question of another shape leaves it as typed.
+"they/their" after a "who" question are those answered when the answer is plural ("NFL owners"). Each kind of pronoun is put in once ("when Luther refused to
 retract his writings"); "it" is never the person "he/his" of the same question is, and keeps
 what the previous question's "it" was read as; "that year" after a full date takes its year;
 a one-word name that a quoted sentence gives a role ("the Viking ruler Rollo") is a person;
@@ -48,6 +50,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from rag.answer.description import described
 from rag.answer.short_answer import _NOT_NAMES, _PLACE_PREP, CAP_RUN, DATE, DEMONYM, MONTH, _candidates
 from rag.text.evidence import answer_type, rarity
 
@@ -459,8 +462,10 @@ def _bind_thing(history: list[Turn]) -> Entity | None:
             return e
     if _asks_for(last) and not ans and not (last.kind in ("PERSON", "AUTHOR") or re.match(
             r"\s*(?:\w+\s+)?whom?\b", last.question, re.I)):
-        return None   # "it" is most likely the thing the previous question asked for, which the answer did not show
-    return _find(history[:-1], ("thing", "name"))
+        # "it" is most likely the thing the previous question asked for, which the answer did not show: that
+        # question's own description of it ("the theorem that states ..."), else left as typed
+        return _description(history, "thing")
+    return _find(history[:-1], ("thing", "name")) or _description(history, "thing")
 
 
 def _plural(word: str) -> bool:
@@ -504,8 +509,9 @@ def _bind_plural(history: list[Turn], *, things: bool = True) -> str | None:
     np = _plural_np(last.question)
     if np:
         return "the " + np
-    if who and not ans:   # most likely those asked for, whom the answer did not show: left as typed
-        return None
+    if who and not ans:   # most likely those asked for, whom the answer did not show: the question's description
+        d = _description(history, "plural")
+        return d.text if d else None
     if not things:
         return None
     if ans and ans.kind in ("thing", "place") and ans.text[:1].islower() and len(ans.text.split()) <= 3:
@@ -555,7 +561,7 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
             and not history[-1].short:
         # "he" is most likely the person just asked for, whom the answer did not name: the one person its
         # quoted sentences name, if only one
-        person = _quoted(history, "person")
+        person = _quoted(history, "person") or _description(history, "person")
     else:   # a known person first
         person = _find(history, ("person",)) or _find(history, ("name",)) or _quoted(history, "person")
     thing = topic if topic and topic.kind != "person" else _bind_thing(history)
@@ -583,10 +589,14 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
         bound.append(target)
         if cls == "thing":
             things.append(thing.text)
+        if suffix and CLAUSE.search(target):   # "his team" -> "the team of the person who ...", below
+            owners.append((target, m.group()))
+            return f"\x00{len(owners) - 1}\x00"
         return _possessive(target) if suffix else target
 
     things: list[str] = []
-    q = PRONOUN.sub(pronoun, question)
+    owners: list[tuple[str, str]] = []
+    q = _owned_by(PRONOUN.sub(pronoun, question), owners)
 
     def then(m):
         if topic and topic.kind == "date":
@@ -640,12 +650,48 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
     return q, bound, (things[0] if things else None)
 
 
+CLAUSE = re.compile(r"^(?:the|those)\s.*\b(?:who|that)\b|^the\s+person\s")   # a description with a clause
+# verbs that can follow a possessed noun ("their spring meetings take place", "its crew read")
+_OWNED_STOP = {"take", "takes", "took", "read", "reads", "play", "plays", "played", "make", "makes", "made", "come",
+               "came", "go", "went", "get", "got", "mean", "means", "meant", "begin", "began", "live", "lived", "work",
+               "worked", "say", "said", "win", "won", "lose", "lost", "hold", "held", "use", "used", "cost", "last"}
+
+
+def _owned_by(question: str, owners: list[tuple[str, str]]) -> str:
+    """Put each possessive of a description (marked "\\x00N\\x00" by _substitute) in the "of" form: "\\x000\\x00
+    spring meetings take place" -> "the spring meetings of those who voted ... take place"."""
+    def of(m):
+        owner, typed = owners[int(m.group(1))]
+        words, owned = m.group(2).split(), []
+        for w in words:
+            if w.lower() in FUNCTION or w.lower() in AUX or w.lower() in _OWNED_STOP or len(owned) == 2:
+                break
+            owned.append(w)
+        if not owned:
+            return _possessive(owner) + " " + m.group(2)
+        if re.match(rf"the\s+{re.escape(owned[-1])}\b", owner, re.I):
+            return f"{typed} {m.group(2)}"   # "its crew" after "What crew ...?": not "the crew of the crew that ..."
+        rest = m.group(2)[len(" ".join(owned)):]
+        return f"the {' '.join(owned)} of {owner}{rest}"
+    question = re.sub(r"\x00(\d+)\x00\s+((?:[A-Za-z][\w-]*\s*){1,3})", of, question)
+    return re.sub(r"\x00(\d+)\x00", lambda m: owners[int(m.group(1))][1], question)   # no noun after: as typed
+
+
 def _quoted(history: list[Turn], kind: str) -> Entity | None:
     """The single entity of kind in the previous answer's quoted sentences, when that answer showed no short
     answer (see single_candidate)."""
     if not history or history[-1].short:
         return None
     return single_candidate(history[-1], kind)
+
+
+def _description(history: list[Turn], kind: str) -> Entity | None:
+    """What the previous question asked for, described in its own words (rag.answer.description), for a
+    reference to its answer when that answer showed no short answer; kind "person", "thing" or "plural"."""
+    if not history or history[-1].short:
+        return None
+    text = described(history[-1].question, plural=kind == "plural")
+    return Entity(text, "description", len(history) - 1) if text else None
 
 
 def _demonstrative_target(m: re.Match, history: list[Turn], topic: Entity | None) -> str | None:

@@ -89,12 +89,12 @@ def test_references_are_bound_to_an_entity_of_their_type(question, previous, ans
 
 
 def test_a_short_answer_that_was_not_shown_is_never_put_in():
-    # the answer step leads with a short answer only when confident: without one, "he" stays unbound
-    # (the person asked for is not known), rather than taking a name of the question ("Putin"), unless the
-    # quoted sentences name exactly one other person
+    # the answer step leads with a short answer only when confident: without one, "he" is not a name guessed
+    # from the answer: never a name of the question ("Putin"); the one other person the quoted sentences
+    # name, if only one; else the person the question asked for, described in its own words
     r = resolve("Where does he work?", "Who said acknowledging the troops helps Putin?",
                 "Acknowledging the troops lets Putin claim ..., said Hong Min and Ankit Panda. [1]")
-    assert not r.depends and r.question == "Where does he work?"
+    assert r.depends and r.question == "Where does the person who said acknowledging the troops helps Putin work?"
     r = resolve("Where does he work?", "Who said acknowledging the troops helps Putin?",
                 "Acknowledging the troops lets Putin claim ..., said Hong Min. [1]")
     assert r.depends and r.question == "Where does Hong Min work?"
@@ -227,10 +227,11 @@ def test_he_binds_the_one_person_of_the_quoted_sentences():
     assert r.depends and r.question == "Where was Neil Armstrong born?"
 
 
-def test_two_candidates_of_the_type_leave_the_reference_as_typed():
+def test_two_candidates_of_the_type_are_not_guessed_between():
+    # two people in the quote: neither is put in; "he" is the person the question asked for, in its words
     r = resolve("Where was he born?", "Who commanded Apollo 11?",
                 "The mission was commanded by Neil Armstrong with Buzz Aldrin. [1]")
-    assert not r.depends and r.question == "Where was he born?"
+    assert r.depends and r.question == "Where was the person who commanded Apollo 11 born?"
     r = resolve("What did the mayor say there?", "Where was the treaty signed?",
                 "The treaty was signed in Paris and ratified in London. [1]")
     assert not r.depends and r.question == "What did the mayor say there?"
@@ -347,9 +348,43 @@ def test_they_after_a_who_question_are_those_answered():
     r = resolve_conversation(conv("Who voted on the venue for the Harbour Cup?",
                                   "The club owners voted at their spring meeting. [1]",
                                   "Where did their spring meeting take place?"))
-    assert not r.depends   # the answer not shown: not "the Harbour Cup's spring meeting"
+    # the answer not shown: not "the Harbour Cup's spring meeting", but those the question asked for
+    assert r.question == "Where did the spring meeting of those who voted on the venue for the Harbour Cup take place?"
 
 
 def test_a_verb_after_a_question_word_is_not_a_plural_noun_phrase():
     r = resolve("How many of them were built?", "What makes the engines loud?", "quote [1]")
     assert r.question == "How many of the engines were built?"
+
+
+# --- a reference to an answer that was not shown: what its question asked for, in the question's words -------
+
+@pytest.mark.parametrize("previous, follow_up, expected", [
+    ("Who was the Super Bowl 50 MVP?", "What position does he play?", "What position does the Super Bowl 50 MVP play?"),
+    ("Who had Kublai wanted to succeed him?", "When did he die?", "When did the person Kublai had wanted to succeed him die?"),
+    ("What theorem states that primes thin out?", "When was it proven?",
+     "When was the theorem that states that primes thin out proven?"),
+    ("What law justified British imperialism?", "What does it mean in English?",
+     "What does the law that justified British imperialism mean in English?"),
+    ("Who was appointed to head the team?", "What was the nickname given to his team?",
+     "What was the nickname given to the team of the person who was appointed to head the team?"),
+    ("What is the name of the property that makes a number prime?", "Who defined it?",
+     "Who defined the property that makes a number prime?"),
+    ("Who won the race in Paris?", "What was his Nobel Prize for?",
+     "What was the Nobel Prize of the person who won the race in Paris for?"),
+    ("Who won the race in Paris?", "Was the prize his?", "Was the prize his?"),   # no noun to own: as typed
+])
+def test_a_reference_to_an_answer_not_shown_reads_as_what_was_asked_for(previous, follow_up, expected):
+    r = resolve(follow_up, previous, "The documents do not contain an answer to this question.")
+    assert r.question == expected and r.depends == (expected != follow_up)
+
+
+def test_a_shown_short_answer_still_comes_before_the_description():
+    r = resolve("What position does he play?", "Who was the Super Bowl 50 MVP?", "Von Miller\n\nq [1]")
+    assert r.question == "What position does Von Miller play?"
+
+
+def test_a_possessed_noun_that_is_the_question_s_own_noun_is_left_as_typed():
+    # "its crew" after "What crew ...?": "the crew of the crew that ..." would be nonsense
+    r = resolve("What did its crew read?", "What crew sent the first live images of our planet?", "q [1]")
+    assert r.question == "What did its crew read?"
