@@ -99,7 +99,8 @@ ORG_WORDS = {"company", "corporation", "center", "centre", "parliament", "progra
              "services", "service", "system", "theorem", "test", "hypothesis", "problem", "machine", "series",
              "show", "film", "mission", "apollo", "saturn", "lab", "tower", "bridge", "river", "island", "city",
              "state", "county", "region", "republic", "kingdom", "empire", "dynasty", "war", "treaty", "pact",
-             "agreement", "convention", "award", "prize", "media", "broadcasting", "television", "radio", "duchy"}
+             "agreement", "convention", "award", "prize", "media", "broadcasting", "television", "radio", "duchy",
+             "bureau", "executive", "cabinet", "authority", "police", "secretariat", "tribunal"}
 _WH = {"What", "Which", "Who", "Whom", "Whose", "When", "Where", "Why", "How", "Is", "Are", "Was", "Were", "Did",
        "Do", "Does", "Can", "Could", "Name", "In", "On", "At", "After", "Before", "During", "Since", "From", "To",
        "For", "By", "With", "Of", "And", "But", "Also", "Back", "Going", "Besides", "According", "If", "Against",
@@ -266,8 +267,8 @@ def _name_kind(name: str, question: str) -> str | None:
 
 def _kind_of_answer(question: str, short: str) -> str:
     kind = answer_type(question)
-    if kind in ("PERSON", "AUTHOR"):
-        return "person"
+    if kind in ("PERSON", "AUTHOR"):   # "Who sets the agenda?" -> "Parliamentary Bureau": a body, not a person
+        return "thing" if any(w.lower() in ORG_WORDS for w in short.split()) else "person"
     if kind == "PLACE":
         return "place"
     if kind == "DATE" or DATE.fullmatch(short):
@@ -345,7 +346,7 @@ def references(question: str) -> list[re.Match]:
                           or re.match(r"\s+(?:mean|take|took)\s+(?:\w+\s+){0,3}to\b", question[m.end():], re.I)):
             continue   # "is it true that", "make it to", "what does it mean to": no referent needed
         if _name_before(question, m.start(), ("person", "name") if w in PERSONAL else
-                        ("person", "name", "thing", "place")):
+                        ("person", "name", "thing", "place")) and not (w == "him" and _same_clause_name(question, m)):
             continue
         if w in ("they", "them", "their", "theirs") and _np_before(question, m.start()):
             continue
@@ -353,6 +354,16 @@ def references(question: str) -> list[re.Match]:
             continue   # "... that a number n is prime is inversely proportional to its logarithm"
         out.append(m)
     return out
+
+
+def _same_clause_name(question: str, m: re.Match) -> bool:
+    """Whether every person name before "him" is in its clause ("When was Luther called by him?", "How long
+    did it take Johnson to respond to him?"): "him" is then someone else, as in English it cannot be the
+    clause's own subject (that would be "himself")."""
+    before = question[:m.start()]
+    if re.search(r"[,;:]|\b(?:and|but|that|who|which|when|because|after|before|while|if)\b", before.split(" ", 1)[-1]):
+        return False
+    return bool(names(before))
 
 
 def _demonstratives(question: str) -> list[re.Match]:
@@ -364,6 +375,9 @@ def _demonstratives(question: str) -> list[re.Match]:
             continue
         if m.group("d").lower() == "that" and before and before[-1].lower().strip(",") in _NOT_AFTER_THAT:
             continue
+        if m.group("d").lower() == "that" and before and before[-1].lower() not in FUNCTION | AUX and any(
+                w.lower() in ("the", "a", "an", "its", "their", "his", "her") for w in before[-3:-1]):
+            continue   # "the property that designates ...": a relative clause after a noun phrase
         if noun.endswith("ly") or (noun.endswith("ed") and len(noun) > 4):
             continue
         out.append(m)

@@ -388,3 +388,24 @@ def test_a_possessed_noun_that_is_the_question_s_own_noun_is_left_as_typed():
     # "its crew" after "What crew ...?": "the crew of the crew that ..." would be nonsense
     r = resolve("What did its crew read?", "What crew sent the first live images of our planet?", "q [1]")
     assert r.question == "What did its crew read?"
+
+
+def test_him_in_the_clause_of_a_named_person_is_someone_else():
+    # "Luther called by him": "him" cannot be Luther (that would be "himself"), so it is a reference
+    r = resolve("When was Luther called by him to Wittenberg?", "Who asked Luther to teach at Wittenberg?",
+                "Von Staupitz\n\nq [1]")
+    assert r.question == "When was Luther called by Von Staupitz to Wittenberg?"
+    assert not depends("What did Kennedy say about his program?")   # "his" may be Kennedy's own
+    r = resolve("After Kennedy spoke, who answered him?", "Who ran?", "Kim\n\nq [1]")
+    assert not r.depends   # "him" after a name in an earlier clause is that name
+
+
+def test_it_after_a_who_question_answered_by_a_body_is_that_body():
+    r = resolve("How many seats must a party have to be represented on it?", "Who sets the agenda in the chamber?",
+                "Parliamentary Bureau\n\nThe Parliamentary Bureau sets the agenda. [1]")
+    assert r.question == "How many seats must a party have to be represented on the Parliamentary Bureau?"
+
+
+def test_that_after_a_noun_phrase_starts_a_relative_clause_not_a_demonstrative():
+    assert not depends("What is the name of the property that designates a number as prime?")
+    assert depends("Who commanded that mission?")
