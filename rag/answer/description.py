@@ -135,6 +135,8 @@ def _what(rest: list[str]) -> str | None:
         return None
     if verb in AUX and tail and (tail[0][:1].isupper() or _bare(tail[0]).lower() in DETERMINER):
         n = _name_run(tail)
+        if not n and not PARTICIPLE_END.search(tail[-1]) and not tail[-1].endswith(("ed", "en")):
+            return f"the {noun} that {' '.join(rest[i:])}"   # "What city has the biggest population?"
         if not n or n == len(tail):
             return None   # "What type of Lord is Doctor Who?", "What title was the king given?"
         return f"the {noun} {' '.join(tail[:n])} {verb} {' '.join(tail[n:])}"

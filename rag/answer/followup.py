@@ -458,9 +458,10 @@ def _bind_thing(history: list[Turn]) -> Entity | None:
         return ans
     if last.thing and last.thing.text in last.question:   # "it" again: what the last "it" was read as
         return last.thing
+    asked = _asks_for_noun(last.question)
     for kinds in (("thing", "name"), ("place",)):
-        for e in last.entities:
-            if not e.from_answer and e.kind in kinds:
+        for e in last.entities:   # not a name inside what was asked for ("Which Florida city ...?": not Florida)
+            if not e.from_answer and e.kind in kinds and not set(e.text.lower().split()) <= asked:
                 return e
     if ans and ans.kind == "thing":
         return ans
@@ -576,8 +577,9 @@ def _substitute(question: str, history: list[Turn], topic: Entity | None = None)
         # "he" is most likely the person just asked for, whom the answer did not name: the one person its
         # quoted sentences name, if only one
         person = _quoted(history, "person") or _description(history, "person")
-    else:   # a known person first
-        person = _find(history, ("person",)) or _find(history, ("name",)) or _quoted(history, "person")
+    else:   # a known person first; else the person an earlier "who" question asked for (two turns back at most)
+        person = (_find(history, ("person",)) or _find(history, ("name",)) or _quoted(history, "person")
+                  or _description(history[:-1], "person"))
     thing = topic if topic and topic.kind != "person" else _bind_thing(history)
     plural = _the(topic.text) if topic and topic.kind != "person" else _bind_plural(history)
 
@@ -702,7 +704,8 @@ def _quoted(history: list[Turn], kind: str) -> Entity | None:
 def _description(history: list[Turn], kind: str) -> Entity | None:
     """What the previous question asked for, described in its own words (rag.answer.description), for a
     reference to its answer when that answer showed no short answer; kind "person", "thing" or "plural"."""
-    if not history or history[-1].short:
+    if not history or history[-1].short or kind in ("person", "plural") and not re.match(
+            r"\s*whom?\b", history[-1].question, re.I):
         return None
     text = described(history[-1].question, plural=kind == "plural")
     return Entity(text, "description", len(history) - 1) if text else None

@@ -17,6 +17,7 @@ from rag.answer.description import described
     ("What is the name of the property that makes a number prime?", False, "the property that makes a number prime"),
     ("What is the term for a model of a computing machine?", False, "a model of a computing machine"),
     ("What title had Rollo been given?", False, "the title Rollo had been given"),
+    ("Which Florida city has the biggest population?", False, "the Florida city that has the biggest population"),
 ])
 def test_described(question, plural, expected):
     assert described(question, plural=plural) == expected
@@ -27,6 +28,7 @@ def test_described(question, plural, expected):
     ("What did Rollo sign?", False),
     ("Who is Hong Min?", False),                      # asks about a name: the name is bound elsewhere
     ("What type of Lord is Doctor Who?", False),      # object question with a name as subject
+    ("What title was the king given?", False),        # object question: a subject and a participle
     ("What is the Doctor's space ship called?", False),   # ends in a participle: not a noun phrase
     ("What states border Texas?", False),             # no verb found after the noun words
     ("Where did the leader teach?", False),
