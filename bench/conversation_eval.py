@@ -56,7 +56,8 @@ def play(rag: Rag, conv: dict, queries: dict, answers: dict, verbose: bool = Fal
             mark = "OK " if right else "BAD"
             extra = "" if not t["depends"] else f"  (written out: {'OK' if row['full_right'] else 'BAD'})"
             print(f"{mark} {conv['id']}#{i} {'follow-up ' + t.get('kind', '') if t['depends'] else 'standalone'}"
-                  f"{extra}\n    asked: {ask}\n    read:  {a.question}\n    short: {a.short!r}  gold: {gold[:2]}")
+                  f"{extra}\n    asked: {ask}\n    read:  {a.question}\n    short: {a.short!r}  gold: {gold[:2]}"
+                  f"{'' if a.found else '  (refused)'}")
         messages += [{"role": "user", "content": ask}, {"role": "assistant", "content": a.text}]
     return out
 
