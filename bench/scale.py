@@ -96,12 +96,13 @@ def _distinct(real: dict) -> dict:
     return dict(real, vecs=np.random.default_rng(0).permutation(vecs))
 
 
-def perturbed(base: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """n float16 unit vectors: base rows in turn, the first len(base) as they are, later ones perturbed."""
+def perturbed(base: np.ndarray, n: int, seed, start: int = 0) -> np.ndarray:
+    """n float16 unit vectors: base rows in turn from row start, rows under len(base) as they are, later ones
+    perturbed."""
     rng = np.random.default_rng(seed)
     out = np.empty((n, base.shape[1]), np.float16)
     for lo in range(0, n, 100_000):
-        idx = np.arange(lo, min(n, lo + 100_000))
+        idx = np.arange(start + lo, start + min(n, lo + 100_000))
         x = base[idx % len(base)].astype(np.float32)
         x += np.where(idx[:, None] >= len(base), NOISE, 0.0) * rng.standard_normal(x.shape, dtype=np.float32)
         out[lo:lo + len(idx)] = x / np.linalg.norm(x, axis=1, keepdims=True)
@@ -110,10 +111,37 @@ def perturbed(base: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 # ---------------------------------------------------------------- phases (child processes)
 
+def passages(real: dict, lo: int, hi: int, spp: int, seeds) -> tuple:
+    """Passages lo..hi (lo a multiple of PER_DOC): (chunk records, manifest documents, sentence spans,
+    chunk vectors, sentence vectors); seeds: those of the chunk and the sentence vectors."""
+    texts = [str(t) for t in real["texts"]]
+    cv = perturbed(real["vecs"], hi - lo, seeds[0], start=lo)
+    sv = perturbed(real["vecs"][::-1].copy(), (hi - lo) * spp, seeds[1], start=lo * spp)
+    chunks, docs, spans = [], [], np.zeros(((hi - lo) * spp, 3), np.int64)
+    s = 0
+    for d in range(lo, hi, PER_DOC):
+        doc_no, doc_id, pos = d // PER_DOC, f"doc-{d // PER_DOC:07d}", 0
+        for j, i in enumerate(range(d, min(hi, d + PER_DOC))):
+            sents = [texts[(i * 7 + k) % len(texts)] for k in range(spp)]
+            start = pos
+            for t in sents:
+                spans[s] = (doc_no, pos, pos + len(t))
+                s, pos = s + 1, pos + len(t) + 1
+            chunks.append({"doc": doc_id, "ordinal": j, "start": start, "end": pos - 1, "sent_lo": j * spp,
+                           "sent_hi": (j + 1) * spp, "text": " ".join(sents)})
+        rows = min(hi, d + PER_DOC) - d
+        docs.append({"id": doc_id, "title": f"Document {doc_no}", "sha256": hashlib.sha256(doc_id.encode()).hexdigest(),
+                     "kind": "txt", "size": pos, "chunks": rows, "sentences": rows * spp})
+    return chunks, docs, spans, cv, sv
+
+
 def build(args) -> dict:
     """Write the synthetic index: documents of PER_DOC passages, each passage --spp real sentences
     (a sentence vector each), written by rag.storage.writer.save as one segment (records, vectors,
-    ANN, BM25 postings), with a manifest Rag.open reads like any other (onnx-int8, the default weights)."""
+    ANN, BM25 postings), with a manifest Rag.open reads like any other (onnx-int8, the default weights).
+    --segment-size: in segments of that many passages, the first by save, each further one by save on
+    the previous version as its base (the writer's incremental path: a refresh that adds documents), so
+    memory holds one segment; --stop-by: no segment is started that would end after that time."""
     import datetime
 
     from rag.config import Config
@@ -122,36 +150,66 @@ def build(args) -> dict:
     from rag.storage.manifest import Manifest
 
     real = real_vectors(args)
-    n, spp, texts = args.size, args.spp, [str(t) for t in real["texts"]]
-    t0 = time.perf_counter()
-    cv = perturbed(real["vecs"], n, 1)
-    sv = perturbed(real["vecs"][::-1].copy(), n * spp, 2)
-    chunks, docs, spans = [], [], np.zeros((n * spp, 3), np.int64)
-    s = 0
-    for d in range(0, n, PER_DOC):
-        doc_no, doc_id, pos = d // PER_DOC, f"doc-{d // PER_DOC:07d}", 0
-        for j, i in enumerate(range(d, min(n, d + PER_DOC))):
-            sents = [texts[(i * 7 + k) % len(texts)] for k in range(spp)]
-            start = pos
-            for t in sents:
-                spans[s] = (doc_no, pos, pos + len(t))
-                s, pos = s + 1, pos + len(t) + 1
-            chunks.append({"doc": doc_id, "ordinal": j, "start": start, "end": pos - 1, "sent_lo": j * spp,
-                           "sent_hi": (j + 1) * spp, "text": " ".join(sents)})
-        rows = min(n, d + PER_DOC) - d
-        docs.append({"id": doc_id, "title": f"Document {doc_no}", "sha256": hashlib.sha256(doc_id.encode()).hexdigest(),
-                     "kind": "txt", "size": pos, "chunks": rows, "sentences": rows * spp})
-    made = time.perf_counter() - t0
+    n, spp = args.size, args.spp
     config = Config(backend="onnx-int8", ann_threshold=args.threshold)
-    manifest = Manifest.new(
-        model=config.model, backend=config.backend, sentence_vectors="encoded", settings=config.index_settings(),
-        fusion_weights=config.fusion_weights, dimension=cv.shape[1],
-        counts={"documents": len(docs), "chunks": n, "sentences": n * spp},
-        built_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), skipped=[],
-        bm25=dict(PARAMS), build_seconds=0.0, corpus=str(args.index) + "-corpus", documents=docs)
-    t1 = time.perf_counter()
-    store.save(args.index, store.IndexData(manifest, chunks, cv, spans, sv))
-    return {"build_s": time.perf_counter() - t1, "make_s": made, "build_hwm_mb": hwm_mb()}
+
+    def manifest(docs, seconds):
+        return Manifest.new(
+            model=config.model, backend=config.backend, sentence_vectors="encoded", settings=config.index_settings(),
+            fusion_weights=config.fusion_weights, dimension=real["vecs"].shape[1],
+            counts={"documents": len(docs), "chunks": sum(d["chunks"] for d in docs),
+                    "sentences": sum(d["sentences"] for d in docs)},
+            built_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), skipped=[],
+            bm25=dict(PARAMS), build_seconds=seconds, corpus=str(args.index) + "-corpus", documents=docs)
+
+    if not args.segment_size:
+        t0 = time.perf_counter()
+        chunks, docs, spans, cv, sv = passages(real, 0, n, spp, (1, 2))
+        made = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        store.save(args.index, store.IndexData(manifest(docs, 0.0), chunks, cv, spans, sv))
+        return {"build_s": time.perf_counter() - t1, "make_s": made, "build_hwm_mb": hwm_mb()}
+    size = args.segment_size - args.segment_size % PER_DOC
+    stop_by = _clock(args.stop_by) if args.stop_by else None
+    all_docs, segs, t_all = [], [], time.perf_counter()
+    for k, lo in enumerate(range(0, n, size)):
+        hi = min(n, lo + size)
+        if segs and stop_by is not None and time.time() + segs[-1]["seconds"] > stop_by:
+            print(f"stopping at {lo:,} passages: segment {k + 1} would end after --stop-by", file=sys.stderr, flush=True)
+            break
+        t0 = time.perf_counter()
+        chunks, docs, spans, cv, sv = passages(real, lo, hi, spp, (1, 2) if k == 0 else ((1, k), (2, k)))
+        all_docs += docs
+        t1 = time.perf_counter()
+        base = None
+        if k:   # the previous version, loaded as a writer's base (verified, not searched)
+            base = store.load(args.index, config.index_settings(), search=False, stamps=store.read_stamps(args.index))
+        t2 = time.perf_counter()
+        data = store.IndexData(manifest(all_docs, time.perf_counter() - t_all), chunks, cv, spans, sv,
+                               fresh=[d["id"] for d in docs] if k else None)
+        version = store.save(args.index, data, base=base)
+        del chunks, docs, spans, cv, sv, data, base
+        t3 = time.perf_counter()
+        segs.append({"segment": k + 1, "passages": hi, "seconds": t3 - t0, "make_s": t1 - t0, "base_load_s": t2 - t1,
+                     "save_s": t3 - t2, "version": version, "hwm_mb": hwm_mb(),
+                     "at": datetime.datetime.now(datetime.timezone.utc).strftime("%H:%M:%S")})
+        print(json.dumps(segs[-1]), file=sys.stderr, flush=True)
+    m = store.read_manifest(args.index)
+    return {"build_s": time.perf_counter() - t_all, "make_s": sum(s["make_s"] for s in segs),
+            "build_hwm_mb": hwm_mb(), "passages": m["counts"]["chunks"], "segments_built": segs,
+            "segments_stored": {name: info.get("chunks") for name, info in m["segments"].items()}}
+
+
+def _clock(text: str) -> float:
+    """HH:MM (UTC, today or else tomorrow) or seconds since the epoch, as seconds since the epoch."""
+    import datetime
+
+    if ":" not in text:
+        return float(text)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    h, m = (int(x) for x in text.split(":"))
+    at = now.replace(hour=h, minute=m, second=0, microsecond=0)
+    return (at if at > now else at + datetime.timedelta(days=1)).timestamp()
 
 
 def refresh(args) -> dict:
@@ -265,6 +323,8 @@ def _argv(phase: str, args) -> list[str]:
     cmd = [sys.executable, __file__, "--phase", phase, "--index", str(args.index), "--size", str(args.size),
            "--docs", str(args.docs), "--queries", str(args.queries), "--spp", str(args.spp),
            "--threshold", str(args.threshold), "--refresh", str(args.refresh)]
+    cmd += ["--segment-size", str(args.segment_size)] if args.segment_size else []
+    cmd += ["--stop-by", args.stop_by] if args.stop_by else []
     cmd += [x for d in args.embed for x in ("--embed", d)]
     cmd += [x for d in args.ask for x in ("--ask", d)] + [x for d in args.vectors_from for x in ("--vectors-from", d)]
     return cmd
@@ -291,6 +351,11 @@ def main() -> None:
     ap.add_argument("--spp", type=int, default=2, help="sentences per passage")
     ap.add_argument("--threshold", type=int, default=20_000, help="ann_threshold")
     ap.add_argument("--refresh", type=int, default=2, help="one-file refreshes while serving")
+    ap.add_argument("--segment-size", type=int, default=0, help="build in segments of this many passages "
+                    "(the first saved, each further one saved on the previous version); 0: one segment")
+    ap.add_argument("--stop-by", help="with --segment-size: start no segment that would end after this "
+                    "time (HH:MM UTC, projected from the last segment); the size built is served")
+    ap.add_argument("--skip-build", action="store_true", help="serve the index already in --work")
     ap.add_argument("--work", type=Path, default=CACHE / "scale")
     ap.add_argument("--phase"), ap.add_argument("--index", type=Path), ap.add_argument("--size", type=int)
     ap.add_argument("--round", type=int, default=0)
@@ -304,8 +369,11 @@ def main() -> None:
     rows = []
     for size in args.sizes:
         args.size, args.index = size, args.work / f"p{size}"
-        subprocess.run(["rm", "-rf", str(args.index)], check=True)
-        b = child("build", args)
+        if args.skip_build:
+            b = {"build_s": float("nan"), "build_hwm_mb": float("nan")}
+        else:
+            subprocess.run(["rm", "-rf", str(args.index)], check=True)
+            b = child("build", args)
         disk = sum(p.stat().st_size for p in args.index.rglob("*") if p.is_file())
         s = child("serve", args)
         rows.append((size, b, s, disk))
@@ -318,7 +386,8 @@ def main() -> None:
         rs = s.get("refresh") or [{}]
         refresh_s = " / ".join(f"{r['refresh_s']:.1f}" for r in rs if r)
         reload_ms = " / ".join(f"{r.get('reload_query_ms', 0):.0f}" for r in rs)
-        line = (f"| {size:,} | {b['build_s']:.0f} s ({b['build_hwm_mb'] / 1024:.2f} GB) | {disk / 1e9:.2f} GB | "
+        segs = f" in {len(b['segments_built'])} segments" if b.get("segments_built") else ""
+        line = (f"| {b.get('passages', size):,}{segs} | {b['build_s']:.0f} s ({b['build_hwm_mb'] / 1024:.2f} GB) | {disk / 1e9:.2f} GB | "
                 f"{s['serve_hwm_mb'] / 1024:.2f} GB ({s.get('after_refresh_hwm_mb', 0) / 1024:.2f} GB after refreshes) | "
                 f"{s['cold_start_s']:.1f} s (index {s['rag_open_s'] + s['index_load_s']:.1f} s) | "
                 f"{s['hybrid_ms'][0]:.1f} / {s['hybrid_ms'][1]:.1f} ms | {s['query_ms'][0]:.1f} / {s['query_ms'][1]:.1f} ms | "
