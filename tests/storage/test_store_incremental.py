@@ -233,3 +233,21 @@ def test_cleanup_reads_no_manifest_it_is_given(setup, monkeypatch):
     # the writer's own cleanup: leaves segment folders alone when told to
     assert store.cleanup(index, {"v-000002"}, unused_segments=False) == ["v-000001"]
     assert (index / "segments" / "s-000009").is_dir()
+
+
+def test_plan_never_folds_a_segment_far_larger_than_what_the_version_writes():
+    def doc(i, seg=None, chunks=2, sha="a"):
+        d = {"id": i, "title": i, "sha256": sha * 64, "chunks": chunks, "sentences": 3}
+        return dict(d, segment=seg) if seg else d
+    n = store_plan.MAX_SEGMENTS
+    # MAX_SEGMENTS big segments of 1,000 chunks: a new 2-chunk document is written alone, none folded
+    base = {"documents": [doc(f"d{k}", f"s-{k:06d}", 1000) for k in range(n)],
+            "segments": {f"s-{k:06d}": {"chunks": 1000} for k in range(n)}}
+    docs = [doc(f"d{k}", chunks=1000) for k in range(n)] + [doc("new")]
+    keep, todo = store_plan.plan(docs, base)
+    assert len(keep) == n and todo == [n]
+    # one small segment among them: the new document and that small one are folded together (count kept)
+    base["documents"][0], base["segments"]["s-000000"] = doc("d0", "s-000000", 15), {"chunks": 15}
+    docs[0] = doc("d0", chunks=15)
+    keep, todo = store_plan.plan(docs, base)
+    assert "d0" not in keep and sorted(todo) == [0, n] and len(set(keep.values())) == n - 1
