@@ -28,8 +28,10 @@ thresholds were calibrated on float32 outputs) to an ONNX file cached under rag.
 in a folder named by the base model and a hash of the base model's files, the weights file and the
 manifest (new weights: a new export), written atomically (temporary file, fsync, rename); a cached file
 ONNX Runtime cannot load is exported again. Later loads need no torch model. Both backends give the same
-spans, probabilities within 1e-3 (tests/answer/test_passage_reader.py); onnx reads 3 passages about 10%
-faster than torch on 2 shared cores and loads in a fraction of the time (bench/reader_speed.py, docs/figures.md).
+spans, probabilities within 1e-3 (tests/answer/test_passage_reader.py); onnx runs each window alone at its
+own length (a padded batch gives the same logits, slower: 153 against 132 ms for 3 passages in
+bench/reader_speed.py) and reads 3 passages about 20% faster than torch on 2 shared cores and loads in a
+fraction of the time (bench/reader_speed.py, docs/figures.md).
 Does not retrieve, pick sentences or decide what is shown: rag.answer.extractive does that. Does
 not handle questions over MAX_QUESTION_TOKENS word pieces (the rest is cut).
 """
@@ -362,9 +364,13 @@ class PassageReader:
             enc, context = self.encode(question, texts)
             feed = {k: np.ascontiguousarray(enc[k], dtype=np.int64)
                     for k in ("input_ids", "attention_mask", "token_type_ids")}
-            if self.session is not None:
-                start, end = self.session.run(["start", "end"], feed)
-                return enc, context, start.astype(np.float32), end.astype(np.float32)
+            if self.session is not None:   # each window at its own length: no work on padding
+                start = np.full(feed["input_ids"].shape, -1e4, np.float32)
+                end = start.copy()
+                for w, n in enumerate(feed["attention_mask"].sum(axis=1)):
+                    s, e = self.session.run(["start", "end"], {k: v[w:w + 1, :n] for k, v in feed.items()})
+                    start[w, :n], end[w, :n] = s[0], e[0]
+                return enc, context, start, end
             import torch
 
             with torch.inference_mode():

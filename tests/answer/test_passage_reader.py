@@ -270,6 +270,20 @@ def test_onnx_and_torch_readers_give_the_same_spans_and_probabilities():
 
 
 @pytest.mark.model
+def test_onnx_windows_read_alone_give_the_logits_of_the_padded_batch():
+    onnx = P.get(backend="onnx")
+    q, texts = READ_CASES[2][0], READ_CASES[2][1] + ["A short passage."]
+    enc, context, start, end = onnx.logits(q, texts)
+    lengths = enc["attention_mask"].sum(axis=1)
+    assert len(set(lengths)) > 1   # windows of different lengths: the short one was padded in a batch
+    feed = {k: np.ascontiguousarray(enc[k], dtype=np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}
+    s, e = onnx.session.run(["start", "end"], feed)   # the whole padded batch at once
+    for w, n in enumerate(lengths):
+        assert np.allclose(start[w, :n], s[w, :n], atol=1e-4) and np.allclose(end[w, :n], e[w, :n], atol=1e-4)
+        assert (start[w, n:] <= -1e3).all() and (end[w, n:] <= -1e3).all()   # padding never a span
+
+
+@pytest.mark.model
 def test_new_reader_weights_get_a_new_onnx_export(tmp_path):
     folder = _copy(tmp_path)
     assert P.onnx_path(folder) == P.onnx_path(P.WEIGHTS_DIR)
